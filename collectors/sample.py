@@ -1,0 +1,80 @@
+"""The record every node-memory source produces, and the protocol the engine reads sources by."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from collectors.meminfo import MemInfo
+
+OK = "ok"
+RECONNECTING = "reconnecting"
+
+
+@dataclass(frozen=True)
+class NodeSample:
+    """One node's memory at one instant.
+
+    ``time`` is the node's own clock (epoch seconds) when it took the sample, so transport delay
+    never shifts the series. With ``status == "reconnecting"`` every value is None: a gap is written
+    as a gap, never as the last value seen (the weakness of the method this tool descends from).
+    """
+
+    node: str
+    time: float
+    status: str = OK
+    mem_total_mib: float | None = None
+    mem_free_mib: float | None = None
+    mem_available_mib: float | None = None
+    mem_active_mib: float | None = None
+    load1: float | None = None
+
+    @classmethod
+    def from_meminfo(
+        cls, node: str, time: float, info: MemInfo, load1: float | None = None
+    ) -> NodeSample:
+        return cls(
+            node=node,
+            time=time,
+            status=OK,
+            mem_total_mib=info.total_mib,
+            mem_free_mib=info.free_mib,
+            mem_available_mib=info.available_mib,
+            mem_active_mib=info.active_mib,
+            load1=load1,
+        )
+
+    @classmethod
+    def gap(cls, node: str, time: float) -> NodeSample:
+        return cls(node=node, time=time, status=RECONNECTING)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+class NodeSource(Protocol):
+    """Where per-node memory comes from: simulated nodes, or SSH collectors on real ones.
+
+    The engine calls ``drain`` once per step: it returns every sample taken since the previous
+    call (all of them go to run.nodes.csv), in time order per node. ``latest`` gives the newest
+    sample per node for the per-step sums in run.csv.
+    """
+
+    def start(self) -> None: ...
+
+    def drain(self) -> list[NodeSample]: ...
+
+    def latest(self) -> dict[str, NodeSample]: ...
+
+    def stop(self) -> None: ...
+
+
+def latest_by_node(samples: Iterable[NodeSample], into: dict[str, NodeSample]) -> dict[str, NodeSample]:
+    """Fold samples into a node -> newest-sample map (gaps included: a gap is the latest news)."""
+    for s in samples:
+        prev = into.get(s.node)
+        if prev is None or s.time >= prev.time:
+            into[s.node] = s
+    return into

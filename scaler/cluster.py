@@ -1,0 +1,93 @@
+"""The one seam between the engine and a cluster: the ``Cluster`` protocol and its records.
+
+The engine knows only this protocol and ``collectors.NodeSource``. ``scaler.sim`` implements it in
+virtual time; ``scaler.openshift`` implements it with openshift-client against a real cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from collectors.sample import NodeSource
+from scaler.clock import Clock
+from scaler.workload_spec import WorkloadSpec
+
+
+class ClusterError(RuntimeError):
+    """A cluster operation failed in a way the run cannot continue past (message is for users)."""
+
+
+class ClusterUnresponsive(ClusterError):
+    """An operation took longer than --op-timeout; the run ends with reason cluster-unresponsive."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    address: str | None
+    cpu_millis: int
+    memory_mib: float
+    allocatable_cpu_millis: int
+    allocatable_memory_mib: float
+    max_pods: int
+    role: str = "worker"
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What the metadata sidecar says about the cluster a run drove."""
+
+    kind: str  # "simulated" or "openshift"
+    version: str
+    nodes: tuple[NodeInfo, ...]
+    runtime_class: dict | None = None  # name, handler, overhead; None for the default runtime
+    details: dict = field(default_factory=dict)  # e.g. the simulator profile used
+
+
+@dataclass(frozen=True)
+class PodCounts:
+    """One observation of the run's pods, classified as ``kubectl get pods`` users read them.
+
+    ``evicted`` and ``oom_killed`` are cumulative over the run (evicted pod objects ever seen,
+    container OOM kills ever seen); the others are the current state. ``startup_s`` holds the
+    creation-to-Ready latency of each pod that became Ready since the previous observation.
+    """
+
+    running: int = 0
+    pending: int = 0
+    creating: int = 0
+    terminating: int = 0
+    evicted: int = 0
+    oom_killed: int = 0
+    failed: int = 0
+    restarts: int = 0
+    startup_s: tuple[float, ...] = ()
+    api_errors: int = 0  # cumulative transient API errors retried so far
+
+
+class Cluster(Protocol):
+    """A place to scale the workload in. Every call may block; durations are timed by the engine
+    with ``clock`` (virtual in simulation), so the timing columns are what the call really took."""
+
+    clock: Clock
+
+    def describe(self) -> ClusterInfo: ...
+
+    def prepare(self, spec: WorkloadSpec) -> None:
+        """Create what the run needs (namespace, Deployment at 0 replicas)."""
+
+    def scale(self, replicas: int) -> None: ...
+
+    def observe(self) -> PodCounts: ...
+
+    def node_source(self) -> NodeSource | None:
+        """Per-node memory this cluster can provide itself (the simulator); None for real ones,
+        whose nodes are sampled by SSH collectors instead."""
+
+    def cleanup(self, keep: bool = False) -> None:
+        """Scale to 0 and delete what ``prepare`` created, unless ``keep``. Safe to call twice."""
+
+    def stats(self) -> dict:
+        """Counters for the metadata sidecar at the end of a run (e.g. API requests and bytes
+        spent on observation, retries); ``{}`` when there is nothing to say."""

@@ -1,0 +1,60 @@
+"""What each pod runs and asks for, and the named scenarios of design.md section 3."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+DEFAULT_IMAGE = "quay.io/scaler/workload:latest"
+DEFAULT_RUNTIME = "runc"
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """One Deployment's pod template, in the units users write.
+
+    ``runtime`` is a RuntimeClass name; ``runc`` means "the cluster's default" (no
+    ``runtimeClassName`` in the pod). ``memory_mib == 0`` means "grow without bound" (the
+    memory-hungry scenario). Requests and limits of None are absent from the container spec.
+    """
+
+    runtime: str = DEFAULT_RUNTIME
+    cpu_percent: float = 5.0
+    memory_mib: int = 500
+    increment_mib: int = 256
+    request_mib: int | None = None
+    limit_mib: int | None = None
+    cpu_request_m: int | None = None
+    cpu_limit_m: int | None = None
+    image: str = DEFAULT_IMAGE
+
+    @property
+    def runtime_class(self) -> str | None:
+        return None if self.runtime == DEFAULT_RUNTIME else self.runtime
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_(self, **changes) -> WorkloadSpec:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# Scenarios from the Kata measurements this tool descends from (design.md section 3).
+SCENARIOS: dict[str, WorkloadSpec] = {
+    # Pods that fit, and memory per pod: no requests, so only maxPods bounds placement.
+    "capacity": WorkloadSpec(cpu_percent=5, memory_mib=500, increment_mib=256),
+    # Grab all memory it can: shows eviction and the memory really usable.
+    "hungry": WorkloadSpec(cpu_percent=5, memory_mib=0, increment_mib=64),
+    # Request below use, limit just above it: memory hot-plug (kata) and limit enforcement.
+    "restricted": WorkloadSpec(
+        cpu_percent=5, memory_mib=500, increment_mib=256, request_mib=256, limit_mib=512
+    ),
+}
+
+
+def scenario(name: str) -> WorkloadSpec:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown scenario {name!r} (choose from {', '.join(SCENARIOS)})"
+        ) from None
