@@ -1,0 +1,89 @@
+"""The SSH collector options shared by ``scaler run`` and ``scaler nodes probe``.
+
+One decorator so both commands spell every option the same way, and one function turning the
+parsed values into collector settings; a bad value becomes ``click.BadParameter`` (one line on
+stderr, exit 2).
+"""
+
+from __future__ import annotations
+
+import click
+
+from collectors.ssh_targets import (
+    DEFAULT_USER,
+    NodeTarget,
+    SSHOptions,
+    parse_jump_host,
+    parse_nodes,
+)
+from scaler.units import Duration
+
+# Keyword names the decorator adds, so a command can split them from its own parameters.
+SSH_PARAM_NAMES = (
+    "ssh_user", "ssh_key", "ssh_port", "jump_host", "ssh_known_hosts", "ssh_insecure", "node",
+    "sample_interval", "no_collectors",
+)
+
+MIN_INTERVAL_S = 0.05
+
+
+def _options():
+    path = click.Path(exists=True, dir_okay=False)
+    return [
+        click.option("--ssh-user", default=DEFAULT_USER, show_default=True, help="Login user on the nodes."),
+        click.option("-i", "--ssh-key", multiple=True, type=path, help="Identity file (repeatable)."),
+        click.option("--ssh-port", type=click.IntRange(1, 65535), default=None,
+                     help="SSH port of the nodes [default: ~/.ssh/config, else 22]."),
+        click.option("--jump-host", metavar="[USER@]HOST[:PORT]", default=None,
+                     help="Reach the nodes through this host (as ssh -J)."),
+        click.option("--ssh-known-hosts", type=path, default=None,
+                     help="known_hosts file to verify node host keys [default: ~/.ssh/known_hosts]."),
+        click.option("--ssh-insecure", is_flag=True, default=False,
+                     help="Do not verify host keys (prints a warning)."),
+        click.option("--node", multiple=True, metavar="NAME=HOST[:PORT]",
+                     help="A node to sample (repeatable); added to the cluster's nodes."),
+        click.option("--sample-interval", type=Duration(), default="1s", show_default=True,
+                     help="Per-node memory sampling interval (e.g. 1s, 500ms)."),
+        click.option("--no-collectors", is_flag=True, default=False,
+                     help="Do not sample node memory over SSH."),
+    ]
+
+
+def ssh_options(f):
+    """Add the SSH collector options to a click command."""
+    for option in reversed(_options()):
+        f = option(f)
+    return f
+
+
+def ssh_settings_from(kwargs: dict) -> tuple[SSHOptions, list[NodeTarget], float, bool]:
+    """(options, explicit node targets, sampling interval in seconds, collectors enabled).
+
+    Reads (does not remove) the keys in ``SSH_PARAM_NAMES``.
+    """
+    try:
+        targets = parse_nodes(kwargs.get("node") or ())
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--node") from None
+    jump = kwargs.get("jump_host")
+    if jump:
+        try:
+            parse_jump_host(jump)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--jump-host") from None
+    interval = float(kwargs.get("sample_interval") if kwargs.get("sample_interval") is not None else 1.0)
+    if interval < MIN_INTERVAL_S:
+        raise click.BadParameter(
+            f"{interval:g}s is too short (at least {MIN_INTERVAL_S * 1000:.0f}ms)",
+            param_hint="--sample-interval",
+        )
+    user = kwargs.get("ssh_user")
+    options = SSHOptions(
+        user=user if user else None,
+        identity_files=tuple(kwargs.get("ssh_key") or ()),
+        port=kwargs.get("ssh_port"),
+        jump_host=jump or None,
+        known_hosts=kwargs.get("ssh_known_hosts"),
+        insecure=bool(kwargs.get("ssh_insecure")),
+    )
+    return options, targets, interval, not kwargs.get("no_collectors")
