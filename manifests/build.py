@@ -1,0 +1,306 @@
+"""Load the shipped manifests and fit them to one run, as data (PyYAML), never as text.
+
+The Deployment is checked before anything is applied. The mistake this exists for: published
+manifests of this kind put ``resources:`` at pod level, where Kubernetes ignores it and the pods
+silently run BestEffort, which changes what the experiment measures.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from manifests import DIRECTORY
+from manifests.quantity import (
+    QuantityError,
+    cpu_millis,
+    memory_mib,
+    mib_quantity,
+    millis_quantity,
+)
+from scaler.workload_spec import DEFAULT_IMAGE, WorkloadSpec
+
+RUN_LABEL = "scaler.io/run"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "scaler"
+NAME_LABEL = "app.kubernetes.io/name"
+WORKLOAD_CONTAINER = "workload"
+
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_WORKLOAD_ENV = ("CPU", "MEMORY", "INCREMENT")
+
+
+class ManifestError(ValueError):
+    """A manifest that must not be applied; the message is one line for users."""
+
+
+@dataclass(frozen=True)
+class RunManifests:
+    namespace: dict
+    deployment: dict
+    runtime_class: dict | None  # the shipped RuntimeClass for the spec's runtime, if any
+
+    def documents(self) -> list[dict]:
+        docs = [self.namespace]
+        if self.runtime_class is not None:
+            docs.append(self.runtime_class)
+        return [*docs, self.deployment]
+
+
+def load_templates(directory: Path = DIRECTORY) -> dict[str, dict]:
+    """The documents the kustomization lists, by kind (RuntimeClass by ``RuntimeClass/<name>``)."""
+    try:
+        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+        docs: dict[str, dict] = {}
+        for resource in kustomization.get("resources", []):
+            for doc in yaml.safe_load_all((directory / resource).read_text()):
+                if not isinstance(doc, dict) or "kind" not in doc:
+                    raise ManifestError(f"{resource}: not a Kubernetes object")
+                key = doc["kind"]
+                if key == "RuntimeClass":
+                    key = f"RuntimeClass/{doc['metadata']['name']}"
+                docs[key] = doc
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
+        raise ManifestError(f"cannot load manifests from {directory}: {e}".splitlines()[0]) from None
+    for kind in ("Namespace", "Deployment"):
+        if kind not in docs:
+            raise ManifestError(f"manifests in {directory} lack a {kind}")
+    return docs
+
+
+def build(
+    spec: WorkloadSpec,
+    *,
+    namespace: str = "scaler",
+    deployment: str = "scaler-workload",
+    run_id: str = "",
+    image: str | None = None,
+    replicas: int = 0,
+    templates: dict[str, dict] | None = None,
+) -> RunManifests:
+    """The namespace, Deployment and (for a runtime we ship one for) RuntimeClass of one run."""
+    templates = templates if templates is not None else load_templates()
+    run_id = run_id or "manual"
+    for what, value, pattern in (
+        ("namespace", namespace, _DNS_LABEL),
+        ("deployment name", deployment, _DNS_LABEL),
+        ("run id", run_id, _LABEL_VALUE),
+    ):
+        if not pattern.match(value):
+            raise ManifestError(f"invalid {what} {value!r}: must be a Kubernetes name/label value")
+
+    ns = copy.deepcopy(templates["Namespace"])
+    ns["metadata"]["name"] = namespace
+
+    dep = copy.deepcopy(templates["Deployment"])
+    meta = dep.setdefault("metadata", {})
+    meta["name"] = deployment
+    meta["namespace"] = namespace
+    labels = meta.setdefault("labels", {})
+    labels.update({NAME_LABEL: deployment, MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: run_id})
+    dspec = dep.setdefault("spec", {})
+    dspec["replicas"] = replicas
+    dspec["selector"] = {"matchLabels": {NAME_LABEL: deployment}}
+    template = dspec.setdefault("template", {})
+    template.setdefault("metadata", {}).setdefault("labels", {}).update(
+        {NAME_LABEL: deployment, MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: run_id}
+    )
+    pod = template.setdefault("spec", {})
+    if spec.runtime_class:
+        pod["runtimeClassName"] = spec.runtime_class
+    else:
+        pod.pop("runtimeClassName", None)
+    container = _workload_container(pod)
+    container["image"] = image or (spec.image if spec.image else DEFAULT_IMAGE)
+    env = {e["name"]: e for e in container.setdefault("env", []) if isinstance(e, dict)}
+    values = {
+        "CPU": _number(spec.cpu_percent),
+        "MEMORY": _number(spec.memory_mib),
+        "INCREMENT": _number(spec.increment_mib),
+    }
+    for name, value in values.items():
+        if name in env:
+            env[name]["value"] = value
+        else:
+            container["env"].append({"name": name, "value": value})
+    container["resources"] = _resources(spec)
+    validate_deployment(dep)
+
+    rc = templates.get(f"RuntimeClass/{spec.runtime_class}") if spec.runtime_class else None
+    if rc is not None:
+        rc = copy.deepcopy(rc)
+        validate_runtime_class(rc)
+    return RunManifests(namespace=ns, deployment=dep, runtime_class=rc)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _resources(spec: WorkloadSpec) -> dict:
+    requests, limits = {}, {}
+    if spec.request_mib is not None:
+        requests["memory"] = mib_quantity(spec.request_mib)
+    if spec.cpu_request_m is not None:
+        requests["cpu"] = millis_quantity(spec.cpu_request_m)
+    if spec.limit_mib is not None:
+        limits["memory"] = mib_quantity(spec.limit_mib)
+    if spec.cpu_limit_m is not None:
+        limits["cpu"] = millis_quantity(spec.cpu_limit_m)
+    out = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def _workload_container(pod: dict) -> dict:
+    containers = pod.get("containers")
+    if not isinstance(containers, list) or not containers:
+        raise ManifestError("Deployment has no containers (spec.template.spec.containers)")
+    for c in containers:
+        if isinstance(c, dict) and c.get("name") == WORKLOAD_CONTAINER:
+            return c
+    first = containers[0]
+    if not isinstance(first, dict):
+        raise ManifestError("spec.template.spec.containers[0] is not a mapping")
+    return first
+
+
+def validate_deployment(doc: dict) -> None:
+    """Raise ManifestError for a Deployment that would not run the experiment it claims to."""
+    if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
+        raise ManifestError("not a Deployment")
+    if doc.get("apiVersion") != "apps/v1":
+        raise ManifestError(f"Deployment apiVersion {doc.get('apiVersion')!r}: expected apps/v1")
+    name = (doc.get("metadata") or {}).get("name")
+    if not name:
+        raise ManifestError("Deployment has no metadata.name")
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        raise ManifestError(f"Deployment {name}: no spec")
+    if "resources" in spec:
+        raise ManifestError(
+            f"Deployment {name}: resources at spec.resources are ignored by Kubernetes; "
+            "put them in the container (spec.template.spec.containers[].resources)"
+        )
+    replicas = spec.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise ManifestError(f"Deployment {name}: replicas must be a non-negative integer")
+    template = spec.get("template") or {}
+    pod = template.get("spec")
+    if not isinstance(pod, dict):
+        raise ManifestError(f"Deployment {name}: no pod template (spec.template.spec)")
+    if "resources" in pod:
+        raise ManifestError(
+            f"Deployment {name}: resources at pod level (spec.template.spec.resources) are "
+            "ignored by Kubernetes and the pods run BestEffort; put them in the container "
+            "(spec.template.spec.containers[].resources)"
+        )
+    rc = pod.get("runtimeClassName")
+    if rc is not None and (not isinstance(rc, str) or not _DNS_SUBDOMAIN.match(rc)):
+        raise ManifestError(f"Deployment {name}: invalid runtimeClassName {rc!r}")
+    selector = ((spec.get("selector") or {}).get("matchLabels")) or {}
+    pod_labels = ((template.get("metadata") or {}).get("labels")) or {}
+    if not selector:
+        raise ManifestError(f"Deployment {name}: no spec.selector.matchLabels")
+    for k, v in selector.items():
+        if pod_labels.get(k) != v:
+            raise ManifestError(
+                f"Deployment {name}: selector {k}={v} does not match the pod template labels"
+            )
+    for k, v in {**((doc.get("metadata") or {}).get("labels") or {}), **pod_labels}.items():
+        if not isinstance(v, str) or not _LABEL_VALUE.match(v):
+            raise ManifestError(f"Deployment {name}: invalid label value {k}={v!r}")
+    _workload_container(pod)
+    for c in pod["containers"]:
+        if not isinstance(c, dict) or not c.get("name") or not c.get("image"):
+            raise ManifestError(f"Deployment {name}: every container needs a name and an image")
+        _validate_resources(name, c)
+    container = _workload_container(pod)
+    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    for key in _WORKLOAD_ENV:
+        if key not in env:
+            raise ManifestError(f"Deployment {name}: workload container lacks env {key}")
+        try:
+            if float(env[key]) < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ManifestError(
+                f"Deployment {name}: env {key}={env[key]!r} must be a non-negative number "
+                "(quoted, as Kubernetes env values are strings)"
+            ) from None
+
+
+def _validate_resources(name: str, container: dict) -> None:
+    res = container.get("resources") or {}
+    if not isinstance(res, dict):
+        raise ManifestError(f"Deployment {name}: container {container['name']} resources not a mapping")
+    unknown = set(res) - {"requests", "limits", "claims"}
+    if unknown:
+        raise ManifestError(
+            f"Deployment {name}: container {container['name']} resources has unknown key(s) "
+            f"{', '.join(sorted(unknown))} (expected requests, limits)"
+        )
+    parsed: dict[str, dict[str, float]] = {}
+    for part in ("requests", "limits"):
+        for resource, q in (res.get(part) or {}).items():
+            try:
+                value = memory_mib(q) if resource == "memory" else cpu_millis(q)
+            except QuantityError as e:
+                raise ManifestError(
+                    f"Deployment {name}: container {container['name']} {part}.{resource}: {e}"
+                ) from None
+            parsed.setdefault(part, {})[resource] = value
+    for resource, request in parsed.get("requests", {}).items():
+        limit = parsed.get("limits", {}).get(resource)
+        if limit is not None and request > limit:
+            raise ManifestError(
+                f"Deployment {name}: container {container['name']} requests more {resource} "
+                "than its limit"
+            )
+
+
+def validate_runtime_class(doc: dict) -> None:
+    if doc.get("kind") != "RuntimeClass" or not doc.get("handler"):
+        raise ManifestError("RuntimeClass needs a handler")
+    for resource, q in ((doc.get("overhead") or {}).get("podFixed") or {}).items():
+        try:
+            memory_mib(q) if resource == "memory" else cpu_millis(q)
+        except QuantityError as e:
+            raise ManifestError(f"RuntimeClass {doc['metadata']['name']} overhead: {e}") from None
+
+
+def workload_spec_from_deployment(doc: dict) -> WorkloadSpec:
+    """The inverse of ``build``: what a Deployment's pod template asks for, as Kubernetes reads
+    it (pod-level resources ignored, as the kubelet ignores them)."""
+    pod = doc["spec"]["template"]["spec"]
+    container = _workload_container(pod)
+    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    res = container.get("resources") or {}
+    req, lim = res.get("requests") or {}, res.get("limits") or {}
+
+    def num(key: str, default: float) -> float:
+        try:
+            return float(env.get(key, default))
+        except (TypeError, ValueError):
+            return default
+
+    return WorkloadSpec(
+        runtime=pod.get("runtimeClassName") or "runc",
+        cpu_percent=num("CPU", 5.0),
+        memory_mib=int(num("MEMORY", 500)),
+        increment_mib=int(num("INCREMENT", 256)),
+        request_mib=int(memory_mib(req["memory"])) if "memory" in req else None,
+        limit_mib=int(memory_mib(lim["memory"])) if "memory" in lim else None,
+        cpu_request_m=cpu_millis(req["cpu"]) if "cpu" in req else None,
+        cpu_limit_m=cpu_millis(lim["cpu"]) if "cpu" in lim else None,
+        image=container.get("image") or DEFAULT_IMAGE,
+    )
