@@ -20,6 +20,7 @@ from scaler import __version__
 from scaler.config import RunConfig, normalise_mode
 from scaler.engine import INTERRUPTED, TERMINATED, Engine, RunResult, StopFlag
 from scaler.recorder import Recorder
+from scaler.ssh_options import ssh_options, ssh_settings_from
 from scaler.status import StatusLine
 from scaler.units import DURATION, SIZE_MIB
 from scaler.workload_spec import DEFAULT_IMAGE, SCENARIOS, scenario
@@ -298,8 +299,7 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
 @click.option("--worker-cpus", type=int, callback=_positive_int,
               help="CPUs per simulated worker (8).")
 @click.option("--worker-memory", type=SIZE_MIB, help="Memory per simulated worker (16Gi).")
-@click.option("--sample-interval", type=DURATION, default="1s", show_default=True,
-              help="Node memory sampling interval.")
+@ssh_options
 def run_cmd(**kw) -> None:
     """Scale the workload step by step and record what happens.
 
@@ -321,8 +321,8 @@ def run_cmd(**kw) -> None:
     )
     if kw["step"] < 1:
         raise UserError(f"--step must be at least 1 (got {kw['step']})")
-    if kw["sample_interval"] <= 0:
-        raise UserError("--sample-interval must be positive")
+    ssh_opts, ssh_targets, sample_interval, collectors_on = ssh_settings_from(kw)
+    ssh = _ssh_factory(ssh_opts, ssh_targets, sample_interval) if collectors_on else None
     runs = [(rt, sc) for sc in kw["scenario"] for rt in kw["runtime"]]
     configs = []
     for rt, sc in runs:
@@ -344,7 +344,7 @@ def run_cmd(**kw) -> None:
     results: list[tuple[Path, RunResult]] = []
     for cfg, path in zip(configs, paths, strict=True):
         res = _one_run(choice, cfg, path, quiet=quiet, show_status=show_status,
-                       sample_interval_s=kw["sample_interval"], ssh=None)
+                       sample_interval_s=sample_interval, ssh=ssh)
         results.append((path, res))
         if not as_json:
             _say(quiet, _human_summary(res, path))
@@ -363,6 +363,24 @@ def run_cmd(**kw) -> None:
         sys.exit(130 if worst.end_reason == INTERRUPTED else 143)
     if any(r.end_reason in ("cluster-error", "crashed") for _, r in results):
         sys.exit(1)
+
+
+def _ssh_factory(options, explicit, interval_s: float):
+    """Build SSH collectors for a real cluster: its discovered nodes (InternalIP) plus any
+    --node given (a --node with a discovered name replaces that node's address)."""
+
+    def build(cluster):
+        from collectors.pool import CollectorPool
+        from collectors.ssh_targets import NodeTarget
+
+        by_name = {n.name: NodeTarget(n.name, n.address) for n in cluster.describe().nodes
+                   if n.address}
+        by_name.update({t.name: t for t in explicit})
+        if not by_name:
+            return None
+        return CollectorPool(list(by_name.values()), options, interval_s=interval_s)
+
+    return build
 
 
 def _compare(paths: list[Path], out_dir: Path, quiet: bool) -> list[str] | None:

@@ -1,0 +1,78 @@
+import csv
+import json
+
+from scaler.config import RunConfig
+from scaler.engine import Engine, StopFlag
+from scaler.recorder import RUN_COLUMNS, Recorder
+from tests.engine_support import ScriptedCluster
+
+
+def _run(tmp_path, cluster, **cfg):
+    rec = Recorder(tmp_path / "run.csv")
+    res = Engine(cluster, RunConfig(**cfg), rec).run()
+    rows = list(csv.DictReader(open(tmp_path / "run.csv")))
+    meta = json.loads((tmp_path / "run.meta.json").read_text())
+    return res, rows, meta
+
+
+def test_hung_call_ends_the_run_as_unresponsive_and_cleans_up(tmp_path):
+    cluster = ScriptedCluster(hang_on_scale=4)
+    res, rows, meta = _run(tmp_path, cluster, mode="no-wait", op_timeout_s=60)
+    assert res.end_reason == "cluster-unresponsive"
+    assert meta["end_reason"] == "cluster-unresponsive"
+    assert "over --op-timeout" in meta["error"]
+    assert len(rows) == 3 and cluster.cleaned
+    assert meta["cleanup"] == "done"
+
+
+def test_cluster_error_mid_run_keeps_rows_and_metadata(tmp_path):
+    cluster = ScriptedCluster(fail_on_scale=5)
+    res, rows, meta = _run(tmp_path, cluster, mode="fixed-interval", interval_s=5)
+    assert res.end_reason == "cluster-error" and meta["error"] == "the API server said no"
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert list(rows[0]) == list(RUN_COLUMNS)
+    assert cluster.cleaned
+
+
+def test_stop_flag_is_honoured_between_steps(tmp_path):
+    cluster = ScriptedCluster()
+    stop = StopFlag()
+    rec = Recorder(tmp_path / "run.csv")
+
+    def on_step(row):
+        if row.step == 7:
+            stop.request("interrupted")
+
+    res = Engine(cluster, RunConfig(mode="no-wait"), rec, stop=stop, on_step=on_step).run()
+    assert res.end_reason == "interrupted" and res.steps == 7
+    assert json.loads((tmp_path / "run.meta.json").read_text())["end_reason"] == "interrupted"
+
+
+def test_keep_leaves_the_deployment(tmp_path):
+    cluster = ScriptedCluster()
+    res, _, meta = _run(tmp_path, cluster, mode="no-wait", max_replicas=3, keep=True)
+    assert res.end_reason == "max-replicas" and meta["cleanup"] == "kept"
+
+
+def test_saturation_then_beyond_steps(tmp_path):
+    # Capacity 10, pods ready 3 s after the raise, 5 s steps: running tracks requested until 10,
+    # then stays flat; detection needs 4 flat steps spanning >= 15 s, then 6 more steps.
+    cluster = ScriptedCluster(capacity=10, ready_after=3.0)
+    res, rows, meta = _run(tmp_path, cluster, mode="fixed-interval", interval_s=5,
+                           saturation_steps=4, saturation_window_s=15, beyond=6)
+    assert res.end_reason == "saturated"
+    running = [int(r["running"]) for r in rows]
+    first_flat = running.index(10) + 2  # 1-based step after the one that reached 10
+    assert meta["summary"]["saturation_step"] == first_flat
+    assert res.steps == meta["summary"]["saturation_detected_step"] + 6
+    assert meta["summary"]["max_running"] == 10
+
+
+def test_fixed_interval_timing_columns(tmp_path):
+    cluster = ScriptedCluster(scale_takes=0.5, observe_takes=0.25)
+    res, rows, _ = _run(tmp_path, cluster, mode="fixed-interval", interval_s=5, max_replicas=4)
+    for r in rows:
+        assert float(r["scale_s"]) == 0.5
+        assert float(r["observe_s"]) == 0.25
+        # the raise-to-observation wait includes the scale call; the step adds the observation
+        assert float(r["step_s"]) == 5.25
