@@ -1,0 +1,50 @@
+"""How long to burn CPU in the next slice, from the CPU time the process really got.
+
+An open-loop duty cycle (busy x ms, sleep y ms) drifts on a loaded node: the busy part
+takes longer in wall time than in CPU time, and page touching, reporting and the
+interpreter add CPU of their own. So the controller compares the process's measured CPU
+time with ``fraction x wall time`` since it started and asks for the difference: CPU spent
+elsewhere (page touching) is paid back by idling, CPU the scheduler did not grant is made up
+in the next slices. The debt or credit it carries is bounded, so a long stall (SIGSTOP, a
+frozen node) does not turn into a long burst afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DutyCycle:
+    """Feedback duty cycle: ``plan`` the busy CPU seconds of the next slice.
+
+    ``fraction`` is the share of one CPU (0.2 for 20%); ``slice_s`` the length of one
+    busy+sleep slice; ``max_carry_s`` the CPU seconds of debt or credit carried over.
+    """
+
+    fraction: float
+    slice_s: float = 0.1
+    max_carry_s: float = 0.5
+    _wall0: float | None = field(default=None, init=False)
+    _cpu0: float = field(default=0.0, init=False)
+
+    def start(self, wall: float, cpu: float) -> None:
+        """Count from here: CPU spent after this (page faults included) is on the budget."""
+        self._wall0, self._cpu0 = wall, cpu
+
+    def plan(self, wall: float, cpu: float, length: float | None = None) -> float:
+        """Busy CPU seconds for the slice starting now (0 to its length).
+
+        ``wall`` is a monotonic clock and ``cpu`` the process CPU time, both in seconds;
+        ``length`` the slice's wall length when shorter than ``slice_s`` (end of a loop).
+        """
+        length = self.slice_s if length is None else length
+        if self._wall0 is None:
+            self._wall0, self._cpu0 = wall, cpu
+        owed = self.fraction * (wall - self._wall0) - (cpu - self._cpu0)
+        if abs(owed) > self.max_carry_s:
+            # Forget what cannot be paid back within a few slices (anti-windup).
+            excess = owed - (self.max_carry_s if owed > 0 else -self.max_carry_s)
+            self._cpu0 -= excess
+            owed -= excess
+        return min(max(owed + self.fraction * length, 0.0), length)
