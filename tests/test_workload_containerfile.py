@@ -1,0 +1,113 @@
+"""workload/Containerfile, checked as text: no container engine is needed to catch the
+mistakes that break an image silently (a module not copied, a wrong entry point, root, or
+defaults that differ from the program's)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shlex
+from pathlib import Path
+
+from scaler.workload_spec import WorkloadSpec
+from workload import config
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "workload"
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = (PACKAGE / "Containerfile").read_text()
+    logical, out = "", []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            logical += line[:-1] + " "
+            continue
+        logical += line
+        word, _, rest = logical.partition(" ")
+        out.append((word.upper(), rest.strip()))
+        logical = ""
+    return out
+
+
+def _all(name: str) -> list[str]:
+    return [args for word, args in _instructions() if word == name]
+
+
+def _env() -> dict[str, str]:
+    env = {}
+    for args in _all("ENV"):
+        for pair in shlex.split(args):
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env
+
+
+def _local_imports(path: Path) -> set[str]:
+    """The workload modules a file imports (``from workload.x import`` / ``import workload.x``)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("workload"):
+            parts = node.module.split(".")
+            if len(parts) > 1:
+                found.add(parts[1])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("workload."))
+    return found
+
+
+def test_copies_every_module_the_program_imports():
+    copied = set()
+    for args in _all("COPY"):
+        *sources, dest = args.split()
+        assert dest == "/opt/workload/workload/"
+        copied.update(Path(s).name for s in sources)
+        assert all(s.startswith("workload/") for s in sources)
+    needed, todo = set(), ["__main__", "__init__"]
+    while todo:
+        module = todo.pop()
+        if module in needed:
+            continue
+        needed.add(module)
+        todo.extend(_local_imports(PACKAGE / f"{module}.py"))
+    assert {f"{m}.py" for m in needed} <= copied
+    assert {p.name for p in PACKAGE.glob("*.py")} == copied  # nothing stale, nothing missing
+
+
+def test_entrypoint_runs_the_module_and_finds_it():
+    (entry,) = _all("ENTRYPOINT")
+    assert json.loads(entry) == ["python", "-m", "workload"]
+    assert (PACKAGE / "__main__.py").exists()
+    assert _env()["PYTHONPATH"] == "/opt/workload"
+
+
+def test_runs_as_a_numeric_non_root_user():
+    users = _all("USER")
+    assert users, "no USER: the image would run as root"
+    user = users[-1].split(":")[0]
+    assert user.isdigit() and int(user) != 0
+
+
+def test_defaults_match_the_program_and_the_scenario():
+    env = _env()
+    assert float(env["CPU"]) == config.DEFAULT_CPU
+    assert float(env["MEMORY"]) == config.DEFAULT_MEMORY
+    assert float(env["INCREMENT"]) == config.DEFAULT_INCREMENT
+    spec = WorkloadSpec()
+    assert (spec.cpu_percent, spec.memory_mib, spec.increment_mib) == (
+        config.DEFAULT_CPU, config.DEFAULT_MEMORY, config.DEFAULT_INCREMENT,
+    )
+
+
+def test_small_python_base_with_numpy_only():
+    (base,) = _all("FROM")
+    image = base.split()[0]
+    assert "python:3." in image and image.endswith("-slim")
+    (run,) = _all("RUN")
+    assert "pip install --no-cache-dir" in run and "numpy" in run

@@ -1,0 +1,203 @@
+"""The workload's parts in-process: settings, duty-cycle controller, memory holder, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+
+import pytest
+
+from workload.config import (
+    DEFAULT_CPU,
+    DEFAULT_INCREMENT,
+    DEFAULT_MEMORY,
+    UsageError,
+    WorkloadConfig,
+    parse_config,
+)
+from workload.dutycycle import DutyCycle
+from workload.memory import PAGE, MemoryHolder
+from workload.procfs import rss_mib
+from workload.report import Snapshot, write_atomically
+
+# --- settings -------------------------------------------------------------------------
+
+
+def test_defaults_are_the_capacity_scenario():
+    assert parse_config([], {}) == WorkloadConfig(DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_INCREMENT)
+    assert (DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_INCREMENT) == (5, 500, 256)
+
+
+def test_positional_interface_of_the_c_program():
+    assert parse_config(["20"], {}) == WorkloadConfig(20, DEFAULT_MEMORY, DEFAULT_INCREMENT)
+    assert parse_config(["20", "200", "64"], {}) == WorkloadConfig(20, 200, 64)
+    assert parse_config(["2.5", "0"], {}).memory_mib == 0
+
+
+def test_precedence_option_then_positional_then_environment():
+    env = {"CPU": "7", "MEMORY": "300", "INCREMENT": "32", "REPORT": "r.json", "DURATION": "2m"}
+    assert parse_config([], env) == WorkloadConfig(7, 300, 32, "r.json", 120)
+    assert parse_config(["9", "100"], env) == WorkloadConfig(9, 100, 32, "r.json", 120)
+    got = parse_config(["9", "100", "--cpu", "11", "--report", "x.json", "--duration", "3"], env)
+    assert got == WorkloadConfig(11, 100, 32, "x.json", 3)
+    assert parse_config([], {"CPU": ""}).cpu_percent == DEFAULT_CPU  # empty env: unset
+
+
+@pytest.mark.parametrize(
+    "argv, env, needle",
+    [
+        (["101"], {}, "at most 100"),
+        (["-1"], {}, "negative"),
+        (["x"], {}, "must be a number"),
+        (["inf"], {}, "finite"),
+        ([], {"MEMORY": "-3"}, "MEMORY must not be negative"),
+        (["5", "100", "0"], {}, "INCREMENT must be positive"),
+        (["--increment", "0"], {}, "--increment must be positive"),
+        (["--duration", "0"], {}, "positive"),
+        (["--duration", "1d"], {}, "--duration"),
+        (["--bogus"], {}, "unrecognized"),
+    ],
+)
+def test_bad_settings_name_the_culprit(argv, env, needle):
+    with pytest.raises(UsageError, match=needle):
+        parse_config(argv, env)
+
+
+# --- duty cycle -----------------------------------------------------------------------
+
+
+def _simulate(duty: DutyCycle, seconds: float, grant: float, extra=lambda t: 0.0):
+    """A process that gets only ``grant`` of the CPU it spins for, plus ``extra`` CPU
+    (page touching) at some slices: returns the CPU used per wall second."""
+    wall = cpu = 0.0
+    duty.start(wall, cpu)
+    while wall < seconds:
+        busy = duty.plan(wall, cpu)
+        # Within one slice the scheduler runs the spinning process for at most ``grant``
+        # of the slice's wall time; CPU not granted is simply not had.
+        share = grant() if callable(grant) else grant
+        cpu += min(busy, share * duty.slice_s) + extra(wall)
+        wall += duty.slice_s
+    return cpu / wall
+
+
+def test_duty_cycle_holds_target_on_an_idle_node():
+    assert _simulate(DutyCycle(0.2), 30, grant=1.0) == pytest.approx(0.2, rel=0.01)
+
+
+def test_duty_cycle_pays_for_page_touching():
+    # 30 ms of touching at the start of every second: still 20% in total.
+    def touching(wall):
+        return 0.03 if abs(wall - round(wall)) < 1e-9 else 0.0
+
+    assert _simulate(DutyCycle(0.2), 30, grant=1.0, extra=touching) == pytest.approx(0.2, rel=0.02)
+
+
+def test_duty_cycle_makes_up_cpu_not_granted_on_a_loaded_node():
+    # The share of each slice the scheduler grants varies between 5% and 50%: a fixed
+    # 20 ms busy per 100 ms slice would get about 18%; feedback asks again next slice.
+    rng = random.Random(3)
+    assert _simulate(DutyCycle(0.2), 30, grant=lambda: rng.uniform(0.05, 0.5)) == pytest.approx(
+        0.2, rel=0.02
+    )
+    # Less than the target granted: it gets what there is, no more.
+    assert _simulate(DutyCycle(0.2), 30, grant=0.1) == pytest.approx(0.1, rel=0.02)
+
+
+def test_duty_cycle_limits_the_burst_after_a_stall():
+    duty = DutyCycle(0.5, slice_s=0.1, max_carry_s=0.5)
+    duty.start(0.0, 0.0)
+    # Stopped for 100 s: 50 s of CPU owed, but only max_carry_s is made up afterwards.
+    wall, cpu, burst = 100.0, 0.0, 0.0
+    for _ in range(100):
+        busy = duty.plan(wall, cpu)
+        cpu += busy
+        burst += busy
+        wall += 0.1
+    assert burst == pytest.approx(0.5 + 0.5 * 10, abs=0.06)
+
+
+def test_duty_cycle_bounds():
+    duty = DutyCycle(1.0)
+    duty.start(0, 0)
+    assert duty.plan(0, 0) == duty.slice_s
+    assert duty.plan(0, 0, length=0.02) == 0.02
+    idle = DutyCycle(0.0)
+    idle.start(0, 0)
+    assert idle.plan(5, 1) == 0.0
+
+
+# --- memory ---------------------------------------------------------------------------
+
+
+def test_memory_holder_grows_resident_set_and_touches_every_page():
+    holder = MemoryHolder()
+    before = rss_mib()
+    assert holder.grow(16)
+    assert holder.held_mib == 16
+    assert rss_mib() - before == pytest.approx(16, abs=2)
+    pages = (16 << 20) // PAGE
+    assert holder.pages_touched == pages
+    assert holder.touch() == pages
+    assert holder.pages_touched == 2 * pages
+
+
+def test_memory_holder_rounds_to_pages_and_survives_a_failed_allocation():
+    holder = MemoryHolder()
+    assert holder.grow(0.0)
+    assert holder.held_mib == 0
+    assert holder.grow(1.5)
+    assert holder.held_mib == 1.5
+    assert not holder.grow(float(1 << 40))  # 1 EiB: more than any address space
+    assert holder.held_mib == 1.5
+    assert holder.touch() == int(1.5 * (1 << 20)) // PAGE
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+def _snapshot(**changes) -> Snapshot:
+    values = dict(
+        pid=1, elapsed_s=3.0, cpu_s=0.6, cpu_percent=20.04, cpu_percent_avg=19.96,
+        rss_mib=200.2, data_mib=172.0, base_mib=28.2, loops=3, pages_touched=123,
+        increment_mib=64.0, alloc_failures=0, target_cpu_percent=20, target_memory_mib=200,
+    )
+    values.update(changes)
+    return Snapshot(**values)
+
+
+def test_report_line_carries_cpu_memory_loops_and_failures():
+    line = _snapshot(alloc_failures=2, increment_mib=16.0).line()
+    assert line == (
+        "workload report t=3.0s cpu=20.0% avg=20.0% rss=200.2MiB data=172.0MiB "
+        "loops=3 increment=16MiB failures=2 pages=123"
+    )
+    assert _snapshot(final=True).line().startswith("workload final ")
+
+
+def test_report_file_is_replaced_atomically(tmp_path):
+    path = tmp_path / "report.json"
+    write_atomically(str(path), _snapshot())
+    stop, seen, errors = threading.Event(), [], []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                seen.append(json.loads(path.read_text())["loops"])
+            except json.JSONDecodeError as exc:  # a partial file
+                errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for loops in range(300):
+            write_atomically(str(path), _snapshot(loops=loops, pages_touched=random.randrange(10**9)))
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(seen) > 0
+    assert json.loads(path.read_text())["loops"] == 299
+    assert os.listdir(tmp_path) == ["report.json"]
