@@ -1,0 +1,211 @@
+"""One node, one persistent SSH connection, one long-lived remote loop; gaps recorded as gaps.
+
+The collector is a small state machine run as one asyncio task:
+
+- connect (through the shared ``Connector``), start ``collect_command`` on a session channel, and
+  turn every complete frame into an ``ok`` NodeSample stamped with the node's own clock;
+- the stream is lost when the channel or connection closes (a killed node, a reset), when asyncssh
+  keepalives go unanswered (a silent hang), or when no frame arrives for ``stall_after_s`` (a stuck
+  remote loop);
+- from the moment the loss is noticed until a new connection delivers its first frame, a
+  ``reconnecting`` sample (values empty) is emitted once per interval, so a dead node never looks
+  like a node whose memory stopped moving;
+- reconnect attempts wait a capped exponential back-off, reset once data flows again.
+
+Gap samples carry a time on the node's clock as last estimated (local time plus the offset seen on
+the last frame), so a node's series stays on one clock across a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncssh
+
+from collectors.backoff import Backoff
+from collectors.remote_stream import Frame, FrameParser, collect_command
+from collectors.sample import NodeSample
+from collectors.ssh_connect import Connector, describe_error
+from collectors.ssh_targets import NodeTarget
+
+log = logging.getLogger("collectors.ssh")
+
+DEFAULT_BACKOFF_MAX_S = 10.0
+
+
+@dataclass
+class CollectorStats:
+    """Counters per node, for the run metadata and the benchmark."""
+
+    node: str
+    frames: int = 0
+    lost: int = 0  # samples the node numbered but never delivered on a live stream
+    bad_frames: int = 0
+    junk_chars: int = 0
+    gaps: int = 0
+    connects: int = 0
+    failures: int = 0
+    connected: bool = False
+    last_error: str | None = None
+
+
+class StreamLost(Exception):
+    """The sample stream ended or went silent; ``str()`` says how."""
+
+
+class _FrameSession(asyncssh.SSHClientSession):
+    def __init__(self, collector: NodeCollector) -> None:
+        self._collector = collector
+        self._parser = FrameParser()
+        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.stderr_tail = ""
+        self.exit_status: int | None = None
+
+    def data_received(self, data: str, datatype) -> None:
+        if datatype == asyncssh.EXTENDED_DATA_STDERR:
+            self.stderr_tail = (self.stderr_tail + data)[-400:]
+            return
+        for frame in self._parser.feed(data):
+            self._collector._on_frame(frame)
+        stats = self._collector.stats
+        stats.bad_frames += self._parser.bad_frames
+        stats.junk_chars += self._parser.junk_chars
+        self._parser.bad_frames = self._parser.junk_chars = 0
+
+    def exit_status_received(self, status: int) -> None:
+        self.exit_status = status
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(exc)
+
+
+class NodeCollector:
+    def __init__(
+        self,
+        target: NodeTarget,
+        connector: Connector,
+        interval_s: float,
+        emit: Callable[[NodeSample], None],
+        *,
+        backoff: Backoff | None = None,
+        stall_after_s: float | None = None,
+        start_delay_s: float = 0.0,
+        time_fn: Callable[[], float] = time.time,
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval must be positive")
+        self.target = target
+        self.interval_s = interval_s
+        self.stall_after_s = stall_after_s or 3.0 * interval_s + 0.5
+        self.start_delay_s = start_delay_s
+        self.stats = CollectorStats(node=target.name)
+        self._connector = connector
+        self._emit = emit
+        self._backoff = backoff or Backoff(min(max(interval_s, 0.2), 1.0), DEFAULT_BACKOFF_MAX_S)
+        self._time = time_fn
+        self._command = collect_command(interval_s)
+        self._offset = 0.0  # node clock minus local clock, as of the last frame
+        self._last_time = float("-inf")
+        self._last_frame_at = 0.0  # loop time
+        self._next_seq = 0
+        self._gap_task: asyncio.Task | None = None
+
+    # -- frames and gaps ------------------------------------------------------------------
+
+    def _on_frame(self, frame: Frame) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_frame_at = loop.time()
+        self._offset = frame.time - self._time()
+        if frame.seq > self._next_seq:
+            self.stats.lost += frame.seq - self._next_seq
+        self._next_seq = frame.seq + 1
+        self.stats.frames += 1
+        if self._gap_task is not None:
+            self._gap_task.cancel()
+            self._gap_task = None
+            log.info("node %s: sampling again", self.target.name)
+        self._backoff.reset()
+        self._last_time = frame.time
+        self._emit(NodeSample.from_meminfo(self.target.name, frame.time, frame.meminfo, frame.load1))
+
+    def _emit_gap(self) -> None:
+        t = max(self._time() + self._offset, self._last_time + 1e-6)
+        self._last_time = t
+        self.stats.gaps += 1
+        self._emit(NodeSample.gap(self.target.name, t))
+
+    async def _gaps(self, delay_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay_s
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            self._emit_gap()
+            due = max(due + self.interval_s, loop.time())
+
+    def _start_gaps(self, delay_s: float = 0.0) -> None:
+        if self._gap_task is None:
+            self._gap_task = asyncio.get_running_loop().create_task(self._gaps(delay_s))
+
+    # -- the connection -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Collect until cancelled."""
+        # Before the first frame, a node is not "reconnecting" yet: give it one stall period.
+        self._start_gaps(self.start_delay_s + self.stall_after_s)
+        if self.start_delay_s:
+            await asyncio.sleep(self.start_delay_s)
+        try:
+            while True:
+                try:
+                    await self._stream_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # any failure is a gap, never a dead collector
+                    self._lost(describe_error(e))
+                await asyncio.sleep(self._backoff.next_delay())
+        finally:
+            if self._gap_task is not None:
+                self._gap_task.cancel()
+                self._gap_task = None
+
+    def _lost(self, why: str) -> None:
+        self.stats.connected = False
+        self.stats.failures += 1
+        if self.stats.last_error != why:
+            log.warning("node %s (%s): %s; reconnecting", self.target.name, self.target.host, why)
+        self.stats.last_error = why
+        self._start_gaps(0.0)
+
+    async def _stream_once(self) -> None:
+        conn = await self._connector.connect(self.target)
+        try:
+            _, session = await conn.create_session(lambda: _FrameSession(self), self._command)
+            self.stats.connects += 1
+            self.stats.connected = True
+            self._next_seq = 0
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            while True:
+                done, _ = await asyncio.wait({session.closed}, timeout=self.interval_s)
+                if done:
+                    exc = session.closed.result()
+                    if exc is not None:
+                        raise StreamLost(describe_error(exc))
+                    why = f"remote loop ended (exit status {session.exit_status})"
+                    if session.stderr_tail.strip():
+                        why += ": " + session.stderr_tail.strip().splitlines()[-1]
+                    raise StreamLost(why)
+                if loop.time() - max(started, self._last_frame_at) > self.stall_after_s:
+                    raise StreamLost(f"no sample for {self.stall_after_s:.1f}s")
+        finally:
+            conn.close()
+            try:
+                await asyncio.wait_for(conn.wait_closed(), 1.0)
+            except (TimeoutError, OSError, asyncssh.Error):
+                pass
+

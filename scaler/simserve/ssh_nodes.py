@@ -1,0 +1,158 @@
+"""Serve simulated nodes over SSH, so the real collectors can run end to end against the simulator.
+
+Each node gets its own loopback address (127.0.0.10, 127.0.0.11, ...), all on one port, so the
+collector dials node addresses exactly as on a real cluster, and the server tells nodes apart by
+the local address a connection arrived on. The server speaks only the collector's command
+(``collectors.remote_stream.collect_command``) and answers with the same framed stream the
+remote shell loop prints, rendered from the model's /proc/meminfo and /proc/loadavg text.
+
+Keys are generated per run: a host key (its public half written to a known_hosts file for every
+node address) and a client key the server accepts for any user, written to ``workdir``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import asyncssh
+
+from collectors.remote_stream import parse_collect_command, render_frame
+
+
+class NodeTextModel(Protocol):
+    def node_meminfo(self, name: str) -> str: ...
+
+    def node_loadavg(self, name: str) -> str: ...
+
+
+@dataclass
+class SimSSHNodes:
+    port: int
+    known_hosts_path: Path
+    client_key_path: Path
+    addresses: dict[str, str]
+    _acceptors: list = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        for acceptor in self._acceptors:
+            acceptor.close()
+
+    async def wait_closed(self) -> None:
+        for acceptor in self._acceptors:
+            await acceptor.wait_closed()
+
+
+def _known_hosts_line(address: str, port: int, public_key: str) -> str:
+    host = address if port == 22 else f"[{address}]:{port}"
+    return f"{host} {public_key}"
+
+
+async def start_sim_ssh_nodes(
+    model: NodeTextModel, nodes: dict[str, str], *, port: int = 0, workdir: Path
+) -> SimSSHNodes:
+    """Listen on every node address (name -> loopback address) on one port; see the module doc."""
+    if not nodes:
+        raise ValueError("no nodes to serve")
+    by_address: dict[str, str] = {}
+    for name, address in nodes.items():
+        if address in by_address:
+            raise ValueError(f"nodes {by_address[address]} and {name} share address {address}")
+        by_address[address] = name
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key = asyncssh.generate_private_key("ssh-ed25519")
+    client_key_path = workdir / "sim_nodes_id_ed25519"
+    client_key.write_private_key(str(client_key_path))
+    os.chmod(client_key_path, 0o600)
+    client_key.write_public_key(str(client_key_path) + ".pub")
+    authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
+
+    async def handle(process: asyncssh.SSHServerProcess) -> None:
+        local = process.get_extra_info("sockname")
+        name = by_address.get(local[0]) if local else None
+        await _serve_node(model, name, process)
+
+    for _attempt in range(5 if port == 0 else 1):
+        acceptors: list = []
+        chosen = port
+        try:
+            for address in nodes.values():
+                acceptor = await asyncssh.listen(
+                    host=address,
+                    port=chosen,
+                    server_host_keys=[host_key],
+                    authorized_client_keys=authorized,
+                    process_factory=handle,
+                    allow_scp=False,
+                    reuse_address=True,
+                )
+                acceptors.append(acceptor)
+                chosen = acceptor.get_port()
+            break
+        except OSError as e:
+            for acceptor in acceptors:
+                acceptor.close()
+            if e.errno != errno.EADDRINUSE or port != 0:
+                raise
+    else:
+        raise OSError(errno.EADDRINUSE, "no port free on every node address")
+
+    public = host_key.export_public_key().decode().strip()
+    known_hosts_path = workdir / "sim_nodes_known_hosts"
+    known_hosts_path.write_text(
+        "".join(_known_hosts_line(a, chosen, public) + "\n" for a in nodes.values())
+    )
+    return SimSSHNodes(
+        port=chosen,
+        known_hosts_path=known_hosts_path,
+        client_key_path=client_key_path,
+        addresses=dict(nodes),
+        _acceptors=acceptors,
+    )
+
+
+async def _serve_node(model: NodeTextModel, name: str | None, process: asyncssh.SSHServerProcess) -> None:
+    parsed = parse_collect_command(process.command)
+    if name is None or parsed is None:
+        why = "unknown node address" if name is None else "only the scaler collector command is served"
+        process.stderr.write(f"simulated node: {why}\n")
+        process.exit(127)
+        return
+    interval_s, count = parsed
+    loop = asyncio.get_running_loop()
+    # Like the shell loop: stop when the client closes stdin or goes away.
+    stdin_closed = loop.create_task(process.stdin.read())
+    due = loop.time()
+    seq = 0
+    try:
+        while True:
+            try:
+                text = render_frame(seq, time.time(), model.node_meminfo(name), model.node_loadavg(name))
+            except Exception as e:  # a model failure ends this stream visibly, not the server
+                process.stderr.write(f"simulated node {name}: {e}\n")
+                process.exit(1)
+                return
+            process.stdout.write(text)
+            seq += 1
+            if count and seq >= count:
+                break
+            due += interval_s
+            now = loop.time()
+            if due < now:
+                due = now
+            done, _ = await asyncio.wait({stdin_closed}, timeout=due - now)
+            if done:
+                break
+        process.exit(0)
+    except (OSError, asyncssh.Error):
+        pass
+    finally:
+        stdin_closed.cancel()

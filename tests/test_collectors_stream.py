@@ -1,0 +1,133 @@
+"""The remote loop and its framing: real shells on this machine, cut and noisy streams, quoting."""
+
+import random
+import shlex
+import subprocess
+import time
+
+import pytest
+
+from collectors.backoff import Backoff
+from collectors.meminfo import parse_meminfo, render_meminfo
+from collectors.remote_stream import (
+    _BASH_LOOP,
+    _POSIX_LOOP,
+    MARKER,
+    FrameParser,
+    collect_command,
+    parse_collect_command,
+    render_frame,
+)
+from tests.sshd_support import have
+
+MEMINFO = render_meminfo({"MemTotal": 16000000, "MemFree": 8000000, "MemAvailable": 9000000, "Active": 4000})
+
+
+def frames_text(n, start=0):
+    return "".join(render_frame(i, 1700000000.25 + i, MEMINFO, "0.50 0.40 0.30 2/300 99\n")
+                   for i in range(start, start + n))
+
+
+def test_render_then_parse_round_trip():
+    frames = FrameParser().feed(frames_text(3))
+    assert [f.seq for f in frames] == [0, 1, 2]
+    assert frames[1].time == pytest.approx(1700000001.25)
+    assert frames[0].meminfo.total_kib == 16000000 and frames[0].meminfo.available_kib == 9000000
+    assert frames[0].load1 == 0.5
+
+
+def test_any_chunking_gives_the_same_frames():
+    text = frames_text(5)
+    rng = random.Random(7)
+    for _ in range(50):
+        parser, got, i = FrameParser(), [], 0
+        while i < len(text):
+            j = i + rng.randint(1, 200)
+            got += parser.feed(text[i:j])
+            i = j
+        assert [f.seq for f in got] == [0, 1, 2, 3, 4]
+        assert parser.bad_frames == 0 and parser.junk_chars == 0
+
+
+def test_noise_and_cut_frames_are_dropped_never_mistaken_for_data():
+    whole = frames_text(1, start=0)
+    cut = whole[: len(whole) // 2]  # the stream restarted mid-frame
+    wrong_end = render_frame(5, 1.0, MEMINFO, "1 1 1 1/1 1").replace("@@end 5", "@@end 6")
+    not_meminfo = render_frame(7, 1.0, "Hello: there\n", "1 1 1 1/1 1")
+    text = "Welcome to node\nlast login\n" + cut + frames_text(1, start=1) + wrong_end + not_meminfo + frames_text(1, start=9)
+    parser = FrameParser()
+    frames = parser.feed(text)
+    assert [f.seq for f in frames] == [1, 9]
+    assert parser.bad_frames == 3
+    assert parser.junk_chars >= len("Welcome to node\nlast login\n")
+
+
+def test_garbage_without_frames_does_not_grow_the_buffer():
+    parser = FrameParser()
+    for _ in range(30):
+        assert parser.feed("x" * 100_000 + "\n") == []
+    assert len(parser._buf) < FrameParser.MAX_BUFFER
+
+
+def test_command_is_one_quoted_word_per_script_and_parses_back():
+    cmd = collect_command(0.25, count=3)
+    assert parse_collect_command(cmd) == (0.25, 3)
+    assert parse_collect_command("cat /proc/meminfo") is None
+    words = shlex.split(cmd)  # how a POSIX login shell splits it: each script is one word
+    i = words.index("exec")
+    assert words[i : i + 7] == ["exec", "bash", "-c", _BASH_LOOP, MARKER, "250000", "3;"]
+    j = words.index("exec", i + 1)
+    assert words[j : j + 7] == ["exec", "sh", "-c", _POSIX_LOOP, MARKER, "250000", "3;"]
+    with pytest.raises(ValueError):
+        collect_command(0)
+
+
+def _run_loop(argv, seconds):
+    # stdin stays open as the SSH channel's does; closing it ends the bash loop
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    out = p.stdout.read()
+    assert p.wait(seconds + 5) == 0
+    p.stdin.close()
+    return out
+
+
+@pytest.mark.parametrize("shell, script", [("bash", _BASH_LOOP), ("sh", _POSIX_LOOP)])
+def test_loops_sample_this_machine_on_schedule(shell, script):
+    if not have(shell):
+        pytest.skip(f"{shell} not installed")
+    out = _run_loop([shell, "-c", script, MARKER, "200000", "5"], 1.0)
+    frames = FrameParser().feed(out)
+    assert [f.seq for f in frames] == [0, 1, 2, 3, 4]
+    with open("/proc/meminfo") as f:
+        assert frames[0].meminfo.total_kib == parse_meminfo(f.read()).total_kib
+    assert abs(frames[0].time - time.time()) < 5
+    steps = [b.time - a.time for a, b in zip(frames, frames[1:], strict=False)]
+    assert all(0.15 < s < 0.5 for s in steps), steps
+    if shell == "bash":  # fixed schedule: no drift by the loop's own run time
+        assert frames[-1].time - frames[0].time == pytest.approx(0.8, abs=0.05)
+
+
+def test_bash_loop_ends_when_stdin_closes():
+    p = subprocess.Popen(["bash", "-c", _BASH_LOOP, MARKER, "1000000", "0"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    first = p.stdout.readline()
+    assert first.startswith("@@scaler-frame 0 ")
+    p.stdin.close()
+    assert p.wait(3) == 0
+
+
+def test_full_command_through_a_login_shell():
+    out = _run_loop(["sh", "-c", collect_command(0.1, count=2)], 0.2)
+    assert [f.seq for f in FrameParser().feed(out)] == [0, 1]
+
+
+def test_backoff_doubles_to_a_cap_with_jitter_and_resets():
+    b = Backoff(0.5, 4.0, jitter=0.2, rng=random.Random(1))
+    delays = [b.next_delay() for _ in range(7)]
+    bases = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0]
+    for d, base in zip(delays, bases, strict=True):
+        assert base * 0.8 <= d <= base * 1.2
+    b.reset()
+    assert b.next_delay() <= 0.6
+    with pytest.raises(ValueError):
+        Backoff(2.0, 1.0)

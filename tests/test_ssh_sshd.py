@@ -1,0 +1,230 @@
+"""Collectors against a real OpenSSH sshd on loopback, sampling this machine's /proc/meminfo."""
+
+import getpass
+import io
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from collectors.meminfo import parse_meminfo
+from collectors.pool import CollectorPool
+from collectors.probe import probe
+from collectors.ssh_connect import INSECURE_WARNING
+from collectors.ssh_targets import NodeTarget, SSHOptions
+from scaler.cli_nodes import nodes as nodes_group
+from tests.sshd_support import Sshd, free_port, write_key
+
+IV = 0.3  # sampling interval of these tests
+
+
+@pytest.fixture
+def client_key(tmp_path):
+    path = tmp_path / "id_ed25519"
+    write_key(path)
+    return path
+
+
+@pytest.fixture
+def sshd(tmp_path, client_key):
+    server = Sshd(tmp_path / "sshd", Path(str(client_key) + ".pub")).start()
+    yield server
+    server.stop()
+
+
+def options_for(client_key, known_hosts_text, tmp_path, **extra):
+    kh = tmp_path / "known_hosts"
+    kh.write_text(known_hosts_text)
+    base = dict(user=getpass.getuser(), identity_files=(str(client_key),), port=None,
+                known_hosts=str(kh), config_files=(), connect_timeout_s=5.0)
+    base.update(extra)
+    return SSHOptions(**base)
+
+
+def wait_for(predicate, timeout_s, step=0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+class Collected:
+    """Drains a pool into one list (as the engine would, once per step)."""
+
+    def __init__(self, pool):
+        self.pool, self.samples = pool, []
+
+    def __call__(self):
+        self.samples += self.pool.drain()
+        return self.samples
+
+    def ok_after(self, t):
+        return [s for s in self() if s.ok and s.time > t]
+
+
+def machine_mem_total_kib():
+    with open("/proc/meminfo") as f:
+        return parse_meminfo(f.read()).total_kib
+
+
+def test_collects_this_machines_meminfo(sshd, client_key, tmp_path):
+    opts = options_for(client_key, sshd.known_hosts_line(), tmp_path)
+    with CollectorPool([NodeTarget("here", "127.0.0.1", sshd.port)], opts, IV) as pool:
+        got = Collected(pool)
+        assert wait_for(lambda: len(got()) >= 5, 10)
+        latest = pool.latest()["here"]
+    samples = got()
+    assert all(s.ok and s.node == "here" for s in samples)
+    assert samples[0].mem_total_mib == pytest.approx(machine_mem_total_kib() / 1024)
+    assert all(0 < s.mem_free_mib <= s.mem_total_mib for s in samples)
+    assert all(s.load1 is not None and s.mem_available_mib is not None for s in samples)
+    steps = [b.time - a.time for a, b in zip(samples, samples[1:], strict=False)]
+    assert all(IV * 0.5 < d < IV * 1.5 for d in steps), steps  # the node's schedule, no drift
+    assert abs(samples[-1].time - time.time()) < 2  # the node's clock (this machine's)
+    assert latest.time >= samples[3].time
+    stats = pool.stats()["here"]
+    assert stats.connects == 1 and stats.lost == 0 and stats.bad_frames == 0
+
+
+def test_killed_node_reconnecting_within_3_intervals_then_resumes(sshd, client_key, tmp_path):
+    opts = options_for(client_key, sshd.known_hosts_line(), tmp_path)
+    pool = CollectorPool([NodeTarget("n1", "127.0.0.1", sshd.port)], opts, IV, backoff_max_s=1.0)
+    got = Collected(pool)
+    with pool:
+        assert wait_for(lambda: len(got()) >= 3, 10)
+        killed_at = time.time()
+        sshd.kill()
+        assert wait_for(lambda: any(not s.ok for s in got()), 3 * IV + 1)
+        time.sleep(4 * IV)  # stays down a while: one gap per interval, values never repeated
+        sshd.start()
+        restarted_at = time.time()
+        assert wait_for(lambda: len(got.ok_after(restarted_at)) >= 2, 8)
+    samples = got()
+    after = [s for s in samples if s.time > killed_at]
+    first_gap = next(s for s in after if not s.ok)
+    assert first_gap.time - killed_at <= 3 * IV
+    before_restart = [s for s in after if s.time < restarted_at]
+    assert before_restart and all(not s.ok for s in before_restart)  # nothing stale reported
+    gaps = [s for s in samples if not s.ok]
+    assert all(s.mem_free_mib is None and s.mem_total_mib is None and s.load1 is None for s in gaps)
+    assert len(gaps) >= 4
+    spacing = [b.time - a.time for a, b in zip(gaps, gaps[1:], strict=False)]
+    assert min(spacing) >= 0.5 * IV  # once per interval, not a burst
+    statuses = "".join("o" if s.ok else "r" for s in samples)
+    assert statuses.strip("o").strip("r") == "", statuses  # ok..., reconnecting..., ok...
+    assert statuses.startswith("o") and statuses.endswith("o") and "r" in statuses
+    times = [s.time for s in samples]
+    assert times == sorted(times)
+    assert pool.stats()["n1"].connects == 2
+
+
+def test_silent_hang_detected_by_keepalive(sshd, client_key, tmp_path):
+    opts = options_for(client_key, sshd.known_hosts_line(), tmp_path, keepalive_count_max=2)
+    pool = CollectorPool([NodeTarget("n1", "127.0.0.1", sshd.port)], opts, IV, backoff_max_s=1.0)
+    got = Collected(pool)
+    with pool:
+        assert wait_for(lambda: len(got()) >= 2, 10)
+        hung_at = time.time()
+        sshd.pause()  # TCP stays up, nothing answers
+        try:
+            assert wait_for(lambda: any(not s.ok for s in got()), 10)
+        finally:
+            sshd.resume()
+        resumed_at = time.time()
+        assert wait_for(lambda: len(got.ok_after(resumed_at)) >= 1, 8)
+    first_gap = next(s for s in got() if not s.ok)
+    # keepalive every interval, 2 unanswered allowed: noticed after ~3 intervals (+ scheduling)
+    assert first_gap.time - hung_at <= 4 * IV + 0.5
+
+
+def test_host_key_mismatch_refused_unless_insecure(sshd, client_key, tmp_path):
+    impostor = write_key(tmp_path / "other_host_key")
+    wrong = f"[127.0.0.1]:{sshd.port} {impostor.export_public_key().decode().strip()}\n"
+    opts = options_for(client_key, wrong, tmp_path)
+    target = NodeTarget("n1", "127.0.0.1", sshd.port)
+
+    [result] = probe([target], opts, timeout_s=10)
+    assert not result.reachable and "host key" in result.error
+
+    pool = CollectorPool([target], opts, IV, stall_after_s=IV)
+    got = Collected(pool)
+    with pool:
+        assert wait_for(lambda: sum(not s.ok for s in got()) >= 2, 5)
+    assert not any(s.ok for s in got())
+    assert "host key" in pool.stats()["n1"].last_error
+
+    warned = io.StringIO()
+    insecure = SSHOptions(**{**vars(opts), "insecure": True})
+    [result] = probe([target], insecure, timeout_s=10, warn_to=warned)
+    assert result.reachable and result.mem_total_mib == pytest.approx(machine_mem_total_kib() / 1024)
+    assert warned.getvalue().strip() == INSECURE_WARNING
+
+
+def test_jump_host_option(tmp_path, client_key):
+    pub = Path(str(client_key) + ".pub")
+    node = Sshd(tmp_path / "node", pub, host="127.0.0.2").start()
+    jump = Sshd(tmp_path / "jump", pub, host="127.0.0.1", log_level="DEBUG1").start()
+    try:
+        opts = options_for(client_key, node.known_hosts_line() + jump.known_hosts_line(), tmp_path,
+                           jump_host=f"{getpass.getuser()}@127.0.0.1:{jump.port}")
+        targets = [NodeTarget("n1", "127.0.0.2", node.port), NodeTarget("n2", "127.0.0.2", node.port)]
+        with CollectorPool(targets, opts, IV) as pool:
+            got = Collected(pool)
+            assert wait_for(lambda: {s.node for s in got() if s.ok} == {"n1", "n2"}, 10)
+        log = jump.log_path.read_text()
+        # both nodes went through the jump host's direct-tcpip, over one jump connection
+        assert log.count(f"target 127.0.0.2 port {node.port}") == 2, log[-2000:]
+        assert log.count("Accepted publickey") == 1
+    finally:
+        node.stop()
+        jump.stop()
+
+
+def test_proxyjump_from_ssh_config(tmp_path, client_key):
+    pub = Path(str(client_key) + ".pub")
+    node = Sshd(tmp_path / "node", pub, host="127.0.0.3").start()
+    jump = Sshd(tmp_path / "jump", pub, host="127.0.0.1", log_level="DEBUG1").start()
+    try:
+        kh = tmp_path / "kh_all"
+        kh.write_text(node.known_hosts_line() + jump.known_hosts_line())
+        config = tmp_path / "ssh_config"
+        config.write_text(
+            f"Host 127.0.0.3\n  ProxyJump {getpass.getuser()}@127.0.0.1:{jump.port}\n"
+            f"Host *\n  IdentityFile {client_key}\n  UserKnownHostsFile {kh}\n"
+            f"  User {getpass.getuser()}\n"
+        )
+        opts = SSHOptions(user=None, port=None, config_files=(str(config),), connect_timeout_s=5.0)
+        [result] = probe([NodeTarget("n1", "127.0.0.3", node.port)], opts, timeout_s=10)
+        assert result.reachable, result.error
+        assert f"target 127.0.0.3 port {node.port}" in jump.log_path.read_text()
+    finally:
+        node.stop()
+        jump.stop()
+
+
+def test_nodes_probe_command(sshd, client_key, tmp_path):
+    kh = tmp_path / "kh"
+    kh.write_text(sshd.known_hosts_line())
+    dead_port = free_port()
+    common = ["probe", "--ssh-user", getpass.getuser(), "-i", str(client_key),
+              "--ssh-known-hosts", str(kh), "--timeout", "5s"]
+    env = {"HOME": str(tmp_path)}  # no ~/.ssh/config of this machine's user
+    r = CliRunner().invoke(nodes_group, [*common, "--node", f"w1=127.0.0.1:{sshd.port}"], env=env)
+    assert r.exit_code == 0, r.output
+    header, row = r.output.splitlines()
+    assert header.split() == ["NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "ERROR"]
+    assert row.split()[:3] == ["w1", f"127.0.0.1:{sshd.port}", "yes"]
+    assert int(row.split()[4]) == round(machine_mem_total_kib() / 1024)
+
+    r = CliRunner().invoke(nodes_group, [*common, "--node", f"w1=127.0.0.1:{sshd.port}",
+                                         "--node", f"w2=127.0.0.1:{dead_port}"], env=env)
+    assert r.exit_code == 1
+    rows = {line.split()[0]: line for line in r.output.splitlines()[1:]}
+    assert rows["w1"].split()[2] == "yes" and rows["w2"].split()[2] == "no"
+    assert "refused" in rows["w2"].lower() or "failed" in rows["w2"].lower()
+
+    r = CliRunner().invoke(nodes_group, ["probe"], env=env)
+    assert r.exit_code == 2 and "--node" in r.output
