@@ -19,12 +19,15 @@ class DutyCycle:
     """Feedback duty cycle: ``plan`` the busy CPU seconds of the next slice.
 
     ``fraction`` is the share of one CPU (0.2 for 20%); ``slice_s`` the length of one
-    busy+sleep slice; ``max_carry_s`` the CPU seconds of debt or credit carried over.
+    busy+sleep slice; ``max_carry_s`` the CPU seconds of debt or credit carried over. The
+    default, one second's share, pays for the page touching of every loop but does not
+    sit idle for long after the ramp-up, when faulting hundreds of MiB in costs more CPU
+    than a small share buys in many seconds.
     """
 
     fraction: float
     slice_s: float = 0.1
-    max_carry_s: float = 0.5
+    max_carry_s: float | None = None  # default: one second's share (``fraction`` seconds)
     _wall0: float | None = field(default=None, init=False)
     _cpu0: float = field(default=0.0, init=False)
 
@@ -42,9 +45,10 @@ class DutyCycle:
         if self._wall0 is None:
             self._wall0, self._cpu0 = wall, cpu
         owed = self.fraction * (wall - self._wall0) - (cpu - self._cpu0)
-        if abs(owed) > self.max_carry_s:
-            # Forget what cannot be paid back within a few slices (anti-windup).
-            excess = owed - (self.max_carry_s if owed > 0 else -self.max_carry_s)
+        carry = self.fraction if self.max_carry_s is None else self.max_carry_s
+        if abs(owed) > carry:
+            # Forget what cannot be paid back within about a second (anti-windup).
+            excess = owed - (carry if owed > 0 else -carry)
             self._cpu0 -= excess
             owed -= excess
         return min(max(owed + self.fraction * length, 0.0), length)

@@ -1,0 +1,131 @@
+"""How close the workload gets to what it is asked for: target vs measured CPU and RSS.
+
+Runs ``python -m workload`` for a few (CPU, MEMORY, INCREMENT) settings, waits for the
+memory ramp-up, then measures the process from outside over a window: CPU from
+/proc/<pid>/stat (utime + stime), resident set from /proc/<pid>/status (VmRSS). Also
+reports the base resident set (interpreter + numpy + workload, before any allocation) and
+what the C program this replaces would hold (whole increments: it overshoots).
+
+    python bench/bench_workload.py [--window 5] [--serial]
+
+Linux only (reads /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SETTINGS = [(1, 100, 32), (5, 500, 256), (20, 200, 64), (50, 1000, 256), (90, 64, 16)]
+
+
+@dataclass(frozen=True)
+class Result:
+    cpu: float
+    memory: float
+    increment: float
+    cpu_measured: float
+    rss_mib: float
+    base_mib: float
+    ramp_s: float
+
+    @property
+    def cpu_error(self) -> float:
+        return 100 * (self.cpu_measured - self.cpu) / self.cpu if self.cpu else math.nan
+
+    @property
+    def rss_error(self) -> float:
+        return 100 * (self.rss_mib - self.memory) / self.memory
+
+    @property
+    def c_program_mib(self) -> float:
+        return math.ceil(self.memory / self.increment) * self.increment
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def measure(cpu: float, memory: float, increment: float, window: float) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        args = [sys.executable, "-m", "workload", str(cpu), str(memory), str(increment), "--report", str(report)]
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        try:
+            start = time.monotonic()
+            while True:  # ramp-up: until the report says the data stopped growing
+                time.sleep(0.2)
+                if proc.poll() is not None:
+                    raise RuntimeError(f"workload exited with {proc.returncode}")
+                try:
+                    state = json.loads(report.read_text())
+                except FileNotFoundError:
+                    continue
+                if state["rss_mib"] >= memory - increment / 2 and state["loops"] >= 2:
+                    data = state["data_mib"]
+                    time.sleep(1.2)
+                    if json.loads(report.read_text())["data_mib"] == data:
+                        break
+            ramp = time.monotonic() - start
+            wall0, cpu0 = time.monotonic(), _cpu_s(proc.pid)
+            time.sleep(window)
+            wall1, cpu1 = time.monotonic(), _cpu_s(proc.pid)
+            rss = _rss_mib(proc.pid)
+            base = json.loads(report.read_text())["base_mib"]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return Result(cpu, memory, increment, 100 * (cpu1 - cpu0) / (wall1 - wall0), rss, base, ramp)
+
+
+def table(results: list[Result]) -> str:
+    head = (
+        "| CPU % | measured CPU % | error | MEMORY MiB | INCREMENT | VmRSS MiB | error | "
+        "C program MiB | base RSS MiB | ramp-up s |"
+    )
+    rows = [head, "|" + " --- |" * 10]
+    for r in results:
+        rows.append(
+            f"| {r.cpu:g} | {r.cpu_measured:.2f} | {r.cpu_error:+.1f}% | {r.memory:g} | {r.increment:g} | "
+            f"{r.rss_mib:.1f} | {r.rss_error:+.2f}% | {r.c_program_mib:g} | {r.base_mib:.1f} | {r.ramp_s:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window", type=float, default=5.0, help="measurement window, seconds")
+    parser.add_argument("--serial", action="store_true", help="one setting at a time")
+    ns = parser.parse_args()
+    if not Path("/proc/self/stat").exists():
+        print("bench_workload: needs Linux /proc", file=sys.stderr)
+        return 2
+    with ThreadPoolExecutor(max_workers=1 if ns.serial else len(SETTINGS)) as pool:
+        results = list(pool.map(lambda s: measure(*s, ns.window), SETTINGS))
+    print(table(results))
+    print(f"\nwindow {ns.window:g} s, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
