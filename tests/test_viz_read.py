@@ -1,0 +1,115 @@
+"""Reading runs: the data contract, half-written files, metadata fallbacks, the original format."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from tests.viz_support import REFERENCE, Synthetic, write_run
+from viz.errors import VizInputError
+from viz.read import load_run
+
+
+def test_reads_contract_files_with_meta(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=50, runtime="kata", mode="wait"))
+    run = load_run(path)
+    assert run.steps.height == 50
+    assert run.nodes is not None and run.nodes.height == 5 * 50
+    assert run.meta.runtime == "kata" and run.meta.mode == "wait"
+    assert run.meta.cluster_kind == "simulated" and run.meta.date == "2026-11-23"
+    assert run.meta.end_reason == "max-replicas"
+    used = run.steps["mem_used_mib"].to_numpy()
+    assert used[0] == pytest.approx(4000 + 480)
+
+
+def test_half_written_last_line_is_dropped(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=20))
+    text = path.read_text()
+    path.write_text(text + "2026-11-23T10:59:59Z,999.0,21,runc,capacity,no-wait,21,3")
+    assert load_run(path).steps.height == 20
+    nodes = tmp_path / "runc.nodes.csv"
+    nodes.write_text(nodes.read_text() + "2026-11-23T10:59:59Z,999.0,worker-0,163")
+    assert load_run(path).nodes.height == 5 * 20
+
+
+def test_metadata_falls_back_to_columns_then_file_name(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=20, runtime="kata", scenario="hungry"), meta=False)
+    meta = load_run(path).meta
+    assert (meta.runtime, meta.scenario, meta.mode) == ("kata", "hungry", "no-wait")
+    assert meta.cluster_kind is None and "not recorded" in meta.provenance()
+    df = pl.read_csv(path).drop("runtime", "scenario", "mode", "time")
+    bare = tmp_path / "old-kata-run.csv"
+    df.write_csv(bare)
+    meta = load_run(bare).meta
+    assert meta.runtime == "kata" and meta.scenario is None and meta.date is None
+
+
+def test_partial_or_broken_meta_is_not_fatal(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=20), meta=False)
+    meta_path = tmp_path / "runc.meta.json"
+    meta_path.write_text(json.dumps({"cluster": {"kind": "openshift"}}))
+    meta = load_run(path).meta
+    assert meta.cluster_kind == "openshift" and meta.runtime == "runc"
+    meta_path.write_text("{not json")
+    assert "unreadable" in load_run(path).meta.notes[0]
+
+
+def test_extra_columns_and_empty_memory_are_accepted(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=30))
+    df = pl.read_csv(path).with_columns(
+        pl.lit(7).alias("future_column"),
+        *[pl.lit(None, pl.Float64).alias(c) for c in ("mem_total_mib", "mem_free_mib")],
+    )
+    df.write_csv(path)
+    (tmp_path / "runc.nodes.csv").unlink()
+    run = load_run(path)
+    assert run.nodes is None
+    assert run.steps["mem_used_mib"].null_count() == 30
+
+
+def test_original_format_converted_to_contract():
+    run = load_run(REFERENCE / "kata.csv")
+    first = run.steps.row(0, named=True)
+    # kata.csv row 1: 1,6,1,0,19,0,13179660,40229464,,4040320,2105624,5016764,0,2016952,...
+    assert first["step"] == 1 and first["requested"] == 1 and first["elapsed_s"] == 6
+    assert first["terminating"] == 19
+    assert first["mem_active_mib"] == pytest.approx(13179660 / 1024)
+    assert first["mem_free_mib"] == pytest.approx(40229464 / 1024)
+    assert first["nodes_sampled"] == 4  # worker 3 wrote 0: no data
+    w3 = run.nodes.filter((pl.col("node") == "worker-3") & (pl.col("elapsed_s") == 6))
+    assert w3["status"][0] == "missing" and w3["mem_free_mib"][0] is None
+    assert run.meta.source_format == "original" and run.meta.runtime == "kata"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        (b"", "file is empty"),
+        (b"\n\n", "file is empty"),
+        (b"\x89PNG\r\n\x1a\n\0\0\0binary", "binary"),
+        (b"step,requested\n1,1\n", "missing required column(s) elapsed_s, running"),
+        (b"step,elapsed_s,requested,running\n", "no data rows"),
+        (b"step,elapsed_s,requested,running\n1,1,1,nan\n2,2,2,NaN\n", "running hold no values"),
+        (b"step,elapsed_s,requested,running\n1,1,1,\n2,2,2,\n", "running hold no values"),
+        (b"step,elapsed_s,requested,running\n1,1,1,x\n", "column 'running' is not numeric"),
+        (b'{"tool": "scaler", "runtime": "kata"}\n', "missing required column"),
+    ],
+)
+def test_bad_input_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(VizInputError) as err:
+        load_run(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_node_file_is_named(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=10))
+    (tmp_path / "runc.nodes.csv").write_text("when,where\n1,2\n")
+    with pytest.raises(VizInputError, match="runc.nodes.csv: not a node-sample CSV"):
+        load_run(path)

@@ -1,0 +1,5 @@
+"""python -m viz"""
+
+from viz.cli import main
+
+main()
