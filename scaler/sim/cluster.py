@@ -1,0 +1,199 @@
+"""``SimulatedCluster``: the model behind the engine's ``Cluster`` protocol, in virtual time.
+
+API calls cost virtual time as the control plane's latency model says (growing with the number of
+pod objects), so the engine's timing columns show timing saturation; ``clock.sleep`` advances the
+model instead of sleeping. Node memory reaches the engine the way SSH collectors deliver it: as
+/proc/meminfo text parsed by ``collectors.parse_meminfo``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from collectors.meminfo import parse_meminfo
+from collectors.sample import NodeSample
+from scaler import __version__
+from scaler.cluster import ClusterError, ClusterInfo, PodCounts
+from scaler.sim.model import SimModel
+from scaler.sim.profile import SimProfile, load_profile
+from scaler.workload_spec import WorkloadSpec
+
+DEPLOYMENT_KEY = "scaler/scaler-workload"
+
+
+class VirtualClock:
+    """The engine's clock in simulation: reading it is free, sleeping advances the model."""
+
+    def __init__(self, model: SimModel) -> None:
+        self.model = model
+
+    def now(self) -> float:
+        return self.model.now
+
+    def monotonic(self) -> float:
+        return self.model.now - self.model.start
+
+    def sleep(self, seconds: float) -> None:
+        self.model.advance(seconds)
+
+
+class SimNodeSource:
+    """Samples every node every ``interval_s`` of virtual time, by rendering the node's
+    /proc/meminfo and /proc/loadavg and parsing them as a collector would."""
+
+    def __init__(self, model: SimModel, interval_s: float = 1.0, max_buffer: int = 200_000) -> None:
+        if not interval_s > 0:
+            raise ValueError("sample interval must be positive")
+        self.model = model
+        self.interval_s = float(interval_s)
+        self._buffer: deque[NodeSample] = deque(maxlen=max_buffer)
+        self._latest: dict[str, NodeSample] = {}
+        self._next = None
+        self._running = False
+
+    def start(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        self._next = self.model.now
+        self._sample_due(self.model)
+        self.model.add_listener(self._sample_due)
+
+    def _sample_due(self, model: SimModel) -> None:
+        while self._next is not None and self._next <= model.now + 1e-9:
+            t = model.now
+            for name in model.node_names:
+                info = parse_meminfo(model.node_meminfo(name))
+                load1 = float(model.node_loadavg(name).split()[0])
+                s = NodeSample.from_meminfo(name, t, info, load1=load1)
+                self._buffer.append(s)
+                self._latest[name] = s
+            self._next += self.interval_s
+            if self._next <= model.now:  # the model jumped ahead: sample once, not for each gap
+                self._next = model.now + self.interval_s
+
+    def drain(self) -> list[NodeSample]:
+        out = list(self._buffer)
+        self._buffer.clear()
+        return out
+
+    def latest(self) -> dict[str, NodeSample]:
+        return dict(self._latest)
+
+    def stop(self) -> None:
+        self._running = False
+        self.model.remove_listener(self._sample_due)
+
+
+class SimulatedCluster:
+    """``scaler.cluster.Cluster`` on a ``SimModel``; one workload Deployment per run."""
+
+    def __init__(self, model_or_profile: SimModel | SimProfile, seed: int = 0, *,
+                 sample_interval_s: float = 1.0, key: str = DEPLOYMENT_KEY) -> None:
+        if isinstance(model_or_profile, SimModel):
+            self.model = model_or_profile
+            self.seed = model_or_profile.seed
+        else:
+            self.model = SimModel(model_or_profile, seed)
+            self.seed = seed
+        self.profile = self.model.profile
+        self.clock = VirtualClock(self.model)
+        self.key = key
+        self.sample_interval_s = sample_interval_s
+        self.spec: WorkloadSpec | None = None
+        self._source: SimNodeSource | None = None
+        self._stats = {"api_calls": 0, "api_seconds": 0.0, "objects_listed": 0}
+        self._created = False
+
+    # The protocol -------------------------------------------------------------------------
+
+    def describe(self) -> ClusterInfo:
+        cp = self.profile.control_plane
+        return ClusterInfo(
+            kind="simulated",
+            version=f"simulated (scaler {__version__}, Kubernetes model {cp.kubernetes_version})",
+            nodes=tuple(self.model.nodes()),
+            runtime_class=self._runtime_class(),
+            details={"profile": self.profile.to_dict(), "seed": self.seed},
+        )
+
+    def prepare(self, spec: WorkloadSpec) -> None:
+        if spec.runtime not in self.profile.runtimes:
+            known = ", ".join(sorted(self.profile.runtimes))
+            raise ClusterError(
+                f"the simulator has no profile for runtime {spec.runtime!r} (known: {known}); "
+                f'declare it in a profile file: {{"runtimes": {{"{spec.runtime}": '
+                f'{{"like": "kata"}}}}}}'
+            )
+        self.spec = spec
+        self._call(0.0)
+        self.model.apply_deployment(self.key, spec, 0, {"app": "scaler-workload"})
+        self._created = True
+
+    def scale(self, replicas: int) -> None:
+        if not self._created:
+            raise ClusterError("scale before prepare: no workload deployment")
+        cp = self.profile.control_plane
+        self.model.set_replicas(self.key, replicas)
+        self._call(cp.write_per_object_s * self.model.object_count())
+
+    def observe(self) -> PodCounts:
+        cp = self.profile.control_plane
+        objects = self.model.object_count()
+        self._call(cp.list_per_object_s * objects)
+        self._stats["objects_listed"] += objects
+        if not self._created:
+            return PodCounts()
+        counts = self.model.counts(self.key)
+        startups = self.model.take_startups(self.key)
+        return PodCounts(**{**counts.__dict__, "startup_s": startups})
+
+    def node_source(self) -> SimNodeSource:
+        if self._source is None:
+            self._source = SimNodeSource(self.model, self.sample_interval_s)
+        return self._source
+
+    def cleanup(self, keep: bool = False) -> None:
+        if keep or not self._created:
+            return
+        self.scale(0)
+        self._call(0.0)
+        self.model.delete_deployment(self.key)
+        self._created = False
+
+    def stats(self) -> dict:
+        return {**self._stats, "model_ticks": self.model.ticks, "pod_ticks": self.model.pod_ticks}
+
+    # Helpers ------------------------------------------------------------------------------
+
+    def _call(self, extra_s: float) -> None:
+        """One API round trip: virtual time passes while the model keeps running."""
+        took = self.profile.control_plane.request_s + extra_s
+        self._stats["api_calls"] += 1
+        self._stats["api_seconds"] += took
+        self.model.advance(took)
+
+    def _runtime_class(self) -> dict | None:
+        if self.spec is None or self.spec.runtime_class is None:
+            return None
+        rt = self.profile.runtimes[self.spec.runtime]
+        return {
+            "name": self.spec.runtime,
+            "handler": rt.handler or self.spec.runtime,
+            "overhead": {"memory_mib": rt.overhead_mib, "cpu_millis": rt.overhead_cpu_m},
+        }
+
+
+def build_simulated_cluster(
+    profile_path: str | None = None,
+    *,
+    workers: int | None = None,
+    worker_cpus: int | None = None,
+    worker_memory_mib: int | None = None,
+    seed: int = 0,
+    sample_interval_s: float = 1.0,
+) -> SimulatedCluster:
+    """What ``scaler run`` calls: defaults, overridden by a profile file, then by options."""
+    profile = load_profile(profile_path, workers=workers, worker_cpus=worker_cpus,
+                           worker_memory_mib=worker_memory_mib)
+    return SimulatedCluster(profile, seed, sample_interval_s=sample_interval_s)

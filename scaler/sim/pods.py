@@ -1,0 +1,88 @@
+"""The pod table: one numpy array per pod attribute, grown by doubling and compacted when most
+slots hold pods that are gone, so a step costs a few vectorised passes whatever the pod count."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Pod phase.
+PH_PENDING, PH_RUNNING, PH_SUCCEEDED, PH_FAILED = 0, 1, 2, 3
+PHASES = ("Pending", "Running", "Succeeded", "Failed")
+
+# Container state. CS_NONE: no container status yet (unscheduled, or rejected at admission).
+CS_CREATING, CS_RUNNING, CS_BACKOFF, CS_TERMINATED, CS_NONE = 0, 1, 2, 3, 4
+
+# Pod-level reason.
+R_NONE, R_EVICTED = 0, 1
+
+# Container termination reason (last or current).
+T_NONE, T_OOM, T_ERROR = 0, 1, 2
+TERM_REASONS = (None, "OOMKilled", "Error")
+
+_FLOAT = (
+    "created", "scheduled", "started", "ready_at", "deleted", "gone_at", "next_at", "loop_next",
+    "held", "rss", "inc", "target", "limit", "guest_peak", "host_mib", "guest_base", "per_mib",
+    "vm_size", "cpu_frac", "req_mem", "req_cpu", "nz_mem", "nz_cpu", "adj", "backoff",
+    "teardown",
+)
+_INT = ("dep", "node", "restarts", "term_exit", "last_exit")
+_SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
+_BOOL = ("alive", "vm", "besteffort", "sandbox_up", "ever_ready")
+_OBJ = ("name", "uid", "message")
+
+
+class PodTable:
+    """Column arrays indexed by slot; ``n`` slots in use (alive or not)."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.n = 0
+        self._cap = 0
+        self._alloc(capacity)
+
+    def _alloc(self, cap: int) -> None:
+        def grow(name: str, dtype, fill) -> None:
+            new = np.full(cap, fill, dtype=dtype)
+            old = getattr(self, name, None)
+            if old is not None:
+                new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+
+        for name in _FLOAT:
+            grow(name, np.float64, np.nan)
+        for name in _INT:
+            grow(name, np.int32, -1)
+        for name in _SMALL:
+            grow(name, np.int8, 0)
+        for name in _BOOL:
+            grow(name, np.bool_, False)
+        for name in _OBJ:
+            grow(name, object, None)
+        self._cap = cap
+
+    def add(self) -> int:
+        """A new slot with every column at its empty value."""
+        if self.n == self._cap:
+            self._alloc(self._cap * 2)
+        i = self.n
+        self.n += 1
+        return i
+
+    def compact(self) -> np.ndarray | None:
+        """Drop slots of pods that are gone once they are most of the table; returns the kept
+        slots (old indices, in order) or None when nothing moved."""
+        alive = self.alive[: self.n]
+        gone = self.n - int(alive.sum())
+        if gone < 1024 or gone < self.n // 2:
+            return None
+        keep = np.flatnonzero(alive)
+        for name in _FLOAT + _INT + _SMALL + _BOOL + _OBJ:
+            col = getattr(self, name)
+            kept = col[keep].copy()
+            col[: len(keep)] = kept
+            col[len(keep): self.n] = _empty(col.dtype)
+        self.n = len(keep)
+        return keep
+
+
+def _empty(dtype: np.dtype):
+    return {"f": np.nan, "b": False, "O": None}.get(dtype.kind, 0 if dtype.itemsize == 1 else -1)

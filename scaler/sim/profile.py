@@ -1,0 +1,344 @@
+"""The simulator's parameters: cluster, runtimes and control plane, with where each number comes from.
+
+Every default below cites its source. "reference runs" means the 2021 runc/kata capacity runs kept
+in ``../shared/reference/c3d-kata-2021`` (OpenShift, 5 workers x 8 vCPU x 16 GiB). A profile file
+(JSON, or YAML) overrides any of them; its keys mirror these dataclasses, for example::
+
+    {"cluster": {"workers": 3},
+     "runtimes": {"kata-qemu": {"like": "kata", "overhead_mib": 160}}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+
+class ProfileError(ValueError):
+    """A profile file cannot be used; the message fits on one line."""
+
+
+@dataclass
+class ClusterProfile:
+    # Shape of the original measurements (reference runs README: 5 workers, 8 vCPU, 16 GiB).
+    workers: int = 5
+    worker_cpus: int = 8
+    worker_memory_mib: int = 16384
+    # Memory the firmware and kernel image keep before MemTotal (a 16 GiB VM reports about
+    # 15.6-16.0 GiB MemTotal); reference runs: busiest worker near 16.0 GiB total.
+    kernel_reserved_mib: float = 340.0
+    # maxPods 250 on OpenShift (machine-config-operator kubelet.yaml; upstream default 110).
+    max_pods: int = 250
+    # systemReserved 500m CPU / 1Gi memory (machine-config-operator static default).
+    system_reserved_cpu_m: int = 500
+    system_reserved_memory_mib: float = 1024.0
+    # Hard eviction memory.available < 100Mi (kubernetes.io node-pressure-eviction; OpenShift
+    # keeps the upstream default).
+    eviction_threshold_mib: float = 100.0
+    # The eviction manager's monitoring interval: 10 s, at most one pod per pass (kubelet
+    # eviction manager).
+    eviction_interval_s: float = 10.0
+    # MemoryPressure stays set this long after the signal clears (kubelet
+    # --eviction-pressure-transition-period default 5m).
+    pressure_transition_s: float = 300.0
+    # Kubelet posts node status (and so conditions the scheduler sees as taints) every 10 s
+    # (kubelet nodeStatusUpdateFrequency default).
+    node_status_interval_s: float = 10.0
+    # Non-reclaimable memory of the OS and node services outside pods (kernel slab, systemd,
+    # kubelet, CRI-O, OVS); reference runs: idle workers use 3.4-7.4 GiB including cache and
+    # infrastructure pods, the least-loaded about 3.4 GiB.
+    system_used_mib: float = 1500.0
+    # Infrastructure pods per worker (DNS, SDN, node exporter, ...; monitoring and ingress on
+    # some workers), cycled over the workers: usage MiB, chosen so that idle MemFree per worker
+    # matches the first sample of the reference runs (8.5, 12.4, 12.2, 9.6, 11.9 GiB).
+    infra_used_mib: tuple[float, ...] = (3700.0, 300.0, 500.0, 3000.0, 700.0)
+    # Their requests: OpenShift daemonsets request about 0.5-1 CPU and 1-2 GiB per worker
+    # (openshift must-gather of a 4.x cluster: dns, ovnkube, multus, node-exporter, tuned, mcd).
+    infra_cpu_request_m: int = 700
+    infra_memory_request_mib: float = 1500.0
+    infra_pods: int = 20
+    # Page cache per worker at the start (reclaimable), and the hot part the kernel cannot drop
+    # without thrashing (binaries and libraries of running services). Reference runs: active
+    # memory of idle workers about 3 GiB each, MemFree floor about 135 MiB at saturation.
+    page_cache_mib: float = 1800.0
+    page_cache_min_mib: float = 300.0
+    # Page cache refills as services read files again, MiB per second (order of magnitude of
+    # the reference runs' MemFree recovery after a burst of evictions).
+    page_cache_refill_mib_s: float = 2.0
+    # MemFree the kernel keeps by reclaiming (high watermark): reference runs at saturation
+    # show 135-140 MiB per worker. The kernel OOM killer acts once reclaim cannot keep it.
+    free_floor_mib: float = 135.0
+    # Seconds a node thrashes (reclaim making no progress) before the kernel OOM killer picks
+    # a victim: the kernel retries reclaim many times first, which is why nodes become
+    # unresponsive (reference runs README: ssh disconnects near saturation).
+    oom_delay_s: float = 4.0
+    # CPU (cores) the node spends reclaiming while it thrashes (kswapd and direct reclaim).
+    thrash_cpus: float = 2.0
+    # /dev/shm (tmpfs) is 50% of RAM by default; kata guest memory is backed by it (kata
+    # virtio-fs how-to; kata runtime#2766).
+    shm_fraction: float = 0.5
+    # A container's contained process ignores SIGTERM unless it handles it; the workload handles
+    # it, so deletion takes the runtime's teardown only (pod terminationGracePeriodSeconds 30 s
+    # is the bound, not the norm).
+    termination_s: float = 1.0
+    # Model step, seconds of virtual time.
+    tick_s: float = 1.0
+
+
+@dataclass
+class RuntimeProfile:
+    """How one runtime (RuntimeClass handler) costs memory and time on a node."""
+
+    # RuntimeClass handler; empty for the cluster default runtime.
+    handler: str = ""
+    # RuntimeClass pod overhead (counted by the scheduler and as request for eviction ranking).
+    overhead_mib: float = 0.0
+    overhead_cpu_m: int = 0
+    # Host memory per pod outside the workload: shim/conmon + pause for runc, QEMU + virtiofsd
+    # + shim for kata.
+    host_mib: float = 6.0
+    # Is the pod a VM? Then the workload runs in a guest of vm_memory_mib (+ its limit,
+    # hot-plugged), whose memory lives in host /dev/shm and is never given back.
+    vm: bool = False
+    vm_memory_mib: float = 2048.0
+    # Guest kernel + agent + guest page cache touched at boot (lives in the VM's memory).
+    guest_base_mib: float = 0.0
+    # Extra host memory per MiB the workload touches (page tables, guest struct pages, EPT).
+    per_mib_overhead: float = 0.0
+    # Seconds to create the pod sandbox with no load, and how much each other sandbox being
+    # created on the same node adds (the runtime serialises part of the work).
+    sandbox_s: float = 1.0
+    sandbox_per_concurrent_s: float = 0.05
+    # Container start after the sandbox exists (image already pulled).
+    container_start_s: float = 0.3
+    # Extra seconds to tear a pod down (a VM shuts down).
+    teardown_s: float = 0.0
+    # CPU cores a sandbox set-up burns while it runs.
+    sandbox_cpus: float = 0.2
+
+
+def runc_profile() -> RuntimeProfile:
+    return RuntimeProfile(
+        handler="",
+        overhead_mib=0.0,  # the default runtime has no RuntimeClass, so no pod overhead
+        overhead_cpu_m=0,
+        host_mib=6.0,  # conmon/shim + pause: about 1-11 MiB (cri-o, containerd issues)
+        vm=False,
+        sandbox_s=1.2,  # runc pod start about 1-2 s incl. CNI (kata CI baselines for runc)
+        sandbox_per_concurrent_s=0.05,
+        container_start_s=0.3,
+        teardown_s=0.0,
+        sandbox_cpus=0.2,
+    )
+
+
+def kata_profile() -> RuntimeProfile:
+    return RuntimeProfile(
+        handler="kata",
+        # RuntimeClass overhead 350Mi / 250m (OpenShift sandboxed containers operator).
+        overhead_mib=350.0,
+        overhead_cpu_m=250,
+        # QEMU + virtiofsd + shim: about 120 MiB PSS in kata CI, about 330 MiB RSS on real pods
+        # (kata metrics baselines; public deployment notes); RSS is what a node loses.
+        host_mib=330.0,
+        vm=True,
+        vm_memory_mib=2048.0,  # default_memory 2048 MiB (kata-containers configuration.toml)
+        # Guest kernel, kata-agent and the guest page cache of the container image; the
+        # reference runs show about 1 GiB per kata pod at saturation for a 500 MiB workload
+        # (c3d kata-performance-measurements, memory-capacity).
+        guest_base_mib=150.0,
+        per_mib_overhead=0.02,  # guest struct pages and page tables: about 1.5-2% of RAM
+        # VM boot adds about 0.4-0.7 s to runc's start, plus sandbox set-up (kata CI); lagging
+        # 7-9 s under load (reference runs).
+        sandbox_s=2.5,
+        sandbox_per_concurrent_s=0.4,
+        container_start_s=0.5,
+        teardown_s=3.0,  # VM shutdown and virtiofsd exit (reference runs: kata pods linger in
+        # Terminating)
+        sandbox_cpus=1.0,
+    )
+
+
+@dataclass
+class ControlPlaneProfile:
+    """API latency, growing with the number of objects (timing saturation).
+
+    Reference runs: each iteration (one ``oc scale``, ``sleep 5``, four ``oc get pods``) grew from
+    5.7 s to 9.3 s as pod objects (Failed/Evicted ones included) grew to about 1,000.
+    """
+
+    # One client round trip with an empty namespace (oc/kubectl start + TLS + request).
+    request_s: float = 0.15
+    # LIST cost per pod object in the namespace (serialisation, transfer, client decoding):
+    # (9.3 - 5.7) s over about 1,000 objects and four LISTs per iteration.
+    list_per_object_s: float = 0.0009
+    # Write (scale) cost per object the controllers must reconcile.
+    write_per_object_s: float = 0.0001
+    # kube-controller-manager --kube-api-qps 20: pod creations per second by the ReplicaSet
+    # controller.
+    controller_pods_per_s: float = 20.0
+    # kube-scheduler throughput, pods bound per second (scheduler default QPS 50).
+    scheduler_pods_per_s: float = 50.0
+    # Kubernetes version the model follows (reported in describe()).
+    kubernetes_version: str = "1.29"
+
+
+@dataclass
+class SimProfile:
+    cluster: ClusterProfile = field(default_factory=ClusterProfile)
+    runtimes: dict[str, RuntimeProfile] = field(
+        default_factory=lambda: {"runc": runc_profile(), "kata": kata_profile()}
+    )
+    control_plane: ControlPlaneProfile = field(default_factory=ControlPlaneProfile)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def runtime(self, name: str) -> RuntimeProfile:
+        try:
+            return self.runtimes[name]
+        except KeyError:
+            known = ", ".join(sorted(self.runtimes))
+            raise KeyError(
+                f"no simulator profile for runtime {name!r} (known: {known}); declare one in a "
+                f'profile file, e.g. {{"runtimes": {{"{name}": {{"like": "kata"}}}}}}'
+            ) from None
+
+
+def load_profile(
+    path: str | None,
+    *,
+    workers: int | None = None,
+    worker_cpus: int | None = None,
+    worker_memory_mib: int | None = None,
+) -> SimProfile:
+    """Defaults, overridden by the file at ``path`` (if any), then by the explicit arguments."""
+    profile = SimProfile()
+    if path is not None:
+        _apply(profile, _read(path), path)
+    c = profile.cluster
+    for name, value in (("workers", workers), ("worker_cpus", worker_cpus),
+                        ("worker_memory_mib", worker_memory_mib)):
+        if value is not None:
+            setattr(c, name, value)
+    _validate(profile, path or "arguments")
+    return profile
+
+
+def _read(path: str) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ProfileError(f"cannot read profile {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"profile {path} is not text") from None
+    try:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as e:  # noqa: BLE001 - any parse error is a bad file, said in one line
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ProfileError(f"profile {path} does not parse: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {path}: top level must be a mapping")
+    return data
+
+
+def _apply(profile: SimProfile, data: dict, path: str) -> None:
+    for key, value in data.items():
+        if key == "cluster":
+            _set_fields(profile.cluster, value, f"{path}: cluster")
+        elif key == "control_plane":
+            _set_fields(profile.control_plane, value, f"{path}: control_plane")
+        elif key == "runtimes":
+            if not isinstance(value, dict):
+                raise ProfileError(f"{path}: runtimes must be a mapping of name to settings")
+            for name, settings in value.items():
+                where = f"{path}: runtimes.{name}"
+                if not isinstance(settings, dict):
+                    raise ProfileError(f"{where} must be a mapping")
+                settings = dict(settings)
+                like = settings.pop("like", None)
+                if like is not None:
+                    if like not in profile.runtimes:
+                        known = ", ".join(sorted(profile.runtimes))
+                        raise ProfileError(f"{where}: like {like!r} is not a known runtime ({known})")
+                    base = dataclasses.replace(profile.runtimes[like])
+                    if "handler" not in settings:
+                        base.handler = str(name)
+                else:
+                    base = profile.runtimes.get(name) or RuntimeProfile(handler=str(name))
+                _set_fields(base, settings, where)
+                profile.runtimes[str(name)] = base
+        else:
+            raise ProfileError(
+                f"{path}: unknown key {key!r} (expected cluster, runtimes, control_plane)"
+            )
+
+
+def _set_fields(obj: Any, values: Any, where: str) -> None:
+    if not isinstance(values, dict):
+        raise ProfileError(f"{where} must be a mapping")
+    hints = get_type_hints(type(obj))
+    names = {f.name for f in fields(obj)}
+    for key, value in values.items():
+        if key not in names:
+            raise ProfileError(f"{where}: unknown key {key!r}")
+        setattr(obj, key, _coerce(value, hints[key], f"{where}.{key}"))
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif getattr(hint, "__origin__", None) is tuple:
+        if isinstance(value, list | tuple) and value and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+        ):
+            return tuple(float(v) for v in value)
+    name = getattr(hint, "__name__", str(hint))
+    raise ProfileError(f"{where}: expected {name}, got {type(value).__name__} {value!r}")
+
+
+def _validate(profile: SimProfile, where: str) -> None:
+    c = profile.cluster
+    positive = {
+        "cluster.workers": c.workers, "cluster.worker_cpus": c.worker_cpus,
+        "cluster.worker_memory_mib": c.worker_memory_mib, "cluster.max_pods": c.max_pods,
+        "cluster.tick_s": c.tick_s, "cluster.eviction_interval_s": c.eviction_interval_s,
+        "cluster.node_status_interval_s": c.node_status_interval_s,
+        "control_plane.controller_pods_per_s": profile.control_plane.controller_pods_per_s,
+        "control_plane.scheduler_pods_per_s": profile.control_plane.scheduler_pods_per_s,
+    }
+    for name, value in positive.items():
+        if not value > 0:
+            raise ProfileError(f"{where}: {name} must be positive, got {value}")
+    if not 0 < c.shm_fraction <= 1:
+        raise ProfileError(f"{where}: cluster.shm_fraction must be in (0, 1], got {c.shm_fraction}")
+    if c.worker_memory_mib <= c.kernel_reserved_mib + c.system_reserved_memory_mib:
+        raise ProfileError(f"{where}: cluster.worker_memory_mib {c.worker_memory_mib} leaves no "
+                           "memory for pods")
+    for name, r in profile.runtimes.items():
+        for attr in ("overhead_mib", "host_mib", "vm_memory_mib", "guest_base_mib", "sandbox_s",
+                     "container_start_s", "teardown_s"):
+            if getattr(r, attr) < 0:
+                raise ProfileError(f"{where}: runtimes.{name}.{attr} must not be negative")
+    if not c.infra_used_mib:
+        raise ProfileError(f"{where}: cluster.infra_used_mib needs at least one value")

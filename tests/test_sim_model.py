@@ -1,0 +1,249 @@
+"""The simulator's behaviour: scheduling, memory, eviction, OOM kills, lifecycle, determinism."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from collectors.meminfo import parse_meminfo
+from scaler.sim import SimModel
+from scaler.sim.pods import PH_FAILED
+from scaler.workload_spec import SCENARIOS
+from tests.sim_support import KEY, capacity, model_with, ramp, small_profile
+
+
+def test_pods_start_run_and_grow_to_their_target():
+    m = model_with(capacity(), 4, seconds=30)
+    pods = m.pods()
+    assert len(pods) == 4
+    for v in pods:
+        assert v.phase == "Running" and v.ready and v.container_state == "running"
+        assert v.node in ("worker-0", "worker-1")
+        assert v.created <= v.scheduled <= v.started <= v.ready_at <= m.now
+        assert v.runtime_class is None and v.qos_class == "BestEffort"
+        assert v.labels == {"app": "w"}
+        # workload at its 500 MiB target plus the runtime's few MiB
+        assert 500 <= v.memory_mib <= 520
+    c = m.counts(KEY)
+    assert (c.running, c.pending, c.creating, c.evicted, c.oom_killed) == (4, 0, 0, 0, 0)
+    # least-allocated spreading puts two on each worker
+    assert sorted(v.node for v in pods) == ["worker-0", "worker-0", "worker-1", "worker-1"]
+
+
+def test_startup_latency_is_recorded_once_per_pod():
+    m = model_with(capacity(), 3, seconds=20)
+    startups = m.take_startups(KEY)
+    assert len(startups) == 3 and all(0.5 < s < 5 for s in startups)
+    assert m.take_startups(KEY) == ()
+
+
+def test_kata_pods_start_slower_and_cost_more_memory():
+    runc = model_with(capacity(), 2, seconds=30)
+    kata = model_with(capacity("kata"), 2, seconds=30)
+    assert min(kata.take_startups(KEY)) > max(runc.take_startups(KEY))
+    r = sum(v.memory_mib for v in runc.pods())
+    k = sum(v.memory_mib for v in kata.pods())
+    assert k > r + 2 * 300  # a VM per pod: hundreds of MiB each
+    assert all(v.runtime_class == "kata" for v in kata.pods())
+
+
+def test_meminfo_is_parseable_and_tracks_pod_memory():
+    m = SimModel(small_profile(), 0)
+    before = parse_meminfo(m.node_meminfo("worker-0"))
+    m.apply_deployment(KEY, capacity(), 4)
+    m.advance(30)
+    after = parse_meminfo(m.node_meminfo("worker-0"))
+    assert before.total_kib == after.total_kib
+    used = (before.free_kib - after.free_kib) / 1024
+    assert 2 * 500 <= used <= 2 * 530  # two 500 MiB pods on this worker
+    assert after.available_kib is not None and after.active_kib > before.active_kib
+    load = m.node_loadavg("worker-0").split()
+    assert len(load) == 5 and float(load[0]) >= 0 and "/" in load[3]
+    with pytest.raises(KeyError):
+        m.node_meminfo("worker-9")
+
+
+def test_max_pods_bounds_placement():
+    p = small_profile(max_pods=6)  # 2 infrastructure pods per worker: 4 left on each
+    m = model_with(capacity(memory_mib=50), 12, profile=p, seconds=30)
+    c = m.counts(KEY)
+    assert (c.running, c.pending) == (8, 4)
+    pending = [v for v in m.pods() if v.node is None]
+    assert all("Too many pods" in v.message for v in pending)
+
+
+def test_kata_is_bounded_by_its_cpu_overhead():
+    # 2 CPUs: 1500m allocatable - 200m infrastructure = 1300m, 250m per kata pod: 5 per worker
+    p = small_profile(cpus=2, memory_mib=16384)
+    m = model_with(capacity("kata", memory_mib=50), 14, profile=p, seconds=60)
+    c = m.counts(KEY)
+    assert c.running == 10 and c.pending == 4
+    assert "Insufficient cpu" in next(v.message for v in m.pods() if v.node is None)
+    runc = model_with(capacity(memory_mib=50), 14, profile=p, seconds=60)
+    assert runc.counts(KEY).running == 14
+
+
+def test_no_eviction_without_memory_pressure():
+    m = model_with(capacity(), 12, seconds=600)  # 6 x 500 MiB per 8 GiB worker: fits
+    c = m.counts(KEY)
+    assert (c.running, c.evicted, c.oom_killed, c.failed) == (12, 0, 0, 0)
+    truth = m.ground_truth(KEY)
+    assert not any(truth["memory_pressure"]) and not any(truth["thrashing"])
+    assert min(truth["available_mib"]) > 100
+
+
+def test_memory_pressure_evicts_and_replaces():
+    m = SimModel(small_profile(), 0)
+    m.apply_deployment(KEY, capacity(), 0)
+    counts = ramp(m, 60, every_s=5)
+    assert counts[-1].evicted > 0
+    evicted = [v for v in m.pods() if v.reason == "Evicted"]
+    assert evicted and all(v.phase == "Failed" and not v.ready for v in evicted)
+    for v in evicted:
+        got = re.search(r"available: (-?\d+)Ki", v.message or "")
+        if got:  # evicted by the eviction manager: only ever below the 100Mi threshold
+            assert int(got.group(1)) < 100 * 1024
+        else:  # rejected at admission: only on a node under MemoryPressure
+            assert "MemoryPressure" in v.message
+    # the ReplicaSet replaced every evicted pod: live pods still number the replicas
+    live = [v for v in m.pods() if v.phase != "Failed" and v.deleted is None]
+    assert len(live) == 60
+    # evicted pod objects are kept, and deleting one just removes it
+    assert m.delete_pod(evicted[0].name)
+    assert evicted[0].name not in {v.name for v in m.pods()}
+    m.advance(5)
+    assert len([v for v in m.pods() if v.phase != "Failed" and v.deleted is None]) == 60
+
+
+def test_eviction_ranks_usage_above_request_first():
+    m = SimModel(small_profile(workers=1), 0)
+    big, small = "test/big", "test/small"
+    # requests below use for "big"; "small" asks for more than it uses
+    m.apply_deployment(big, capacity(request_mib=100, memory_mib=900), 0)
+    m.apply_deployment(small, capacity(request_mib=800, memory_mib=200), 0)
+    for n in range(1, 9):
+        m.set_replicas(big, n)
+        m.set_replicas(small, n)
+        m.advance(10)
+    m.advance(120)
+    assert m.counts(big).evicted > 0
+    assert m.counts(small).evicted == 0
+
+
+def test_oom_kill_only_above_the_limit():
+    fits = SCENARIOS["restricted"]  # 500 MiB in a 512 MiB limit
+    m = model_with(fits, 4, seconds=300)
+    c = m.counts(KEY)
+    assert (c.running, c.oom_killed, c.restarts) == (4, 0, 0)
+    over = fits.with_(memory_mib=700)
+    m = model_with(over, 2, seconds=60)
+    c = m.counts(KEY)
+    assert c.oom_killed > 0 and c.restarts > 0 and c.evicted == 0
+    v = m.pods()[0]
+    assert v.last_terminated_reason == "OOMKilled" and v.last_exit_code == 137
+
+
+def test_restart_back_off_doubles_to_five_minutes():
+    m = model_with(SCENARIOS["restricted"].with_(memory_mib=700), 1)
+    kills, last = [], 0
+    for _ in range(1500):
+        m.advance(1)
+        r = m.counts(KEY).restarts
+        if r > last:
+            kills.append(m.now)
+            last = r
+    gaps = np.diff(kills)
+    # each restart waits twice as long as the one before, up to 300 s
+    assert len(gaps) >= 6
+    assert gaps[2] > 10 and gaps[3] > 1.7 * gaps[2] - 5
+    assert max(gaps) <= 300 + 10 and max(gaps) >= 300 - 10
+    states = {v.container_reason for v in m.pods()}
+    assert states <= {"CrashLoopBackOff", None}
+
+
+def test_kata_workload_without_limit_is_bounded_by_the_vm():
+    hungry = SCENARIOS["hungry"].with_(runtime="kata", increment_mib=256)
+    m = model_with(hungry, 1, profile=small_profile(memory_mib=16384), seconds=120)
+    v = m.pods()[0]
+    assert v.ready
+    vm = m.profile.runtimes["kata"]
+    guest = v.memory_mib - vm.host_mib
+    assert 1500 < guest <= (vm.vm_memory_mib) * (1 + vm.per_mib_overhead) + 1
+    runc = model_with(hungry.with_(runtime="runc"), 1, profile=small_profile(memory_mib=16384),
+                      seconds=30)
+    assert runc.pods()[0].memory_mib > 3 * guest  # runc has no VM in the way
+
+
+def test_dev_shm_bounds_kata_vms():
+    # 8 GiB workers: /dev/shm holds about 3.9 GiB of guest memory
+    m = model_with(capacity("kata"), 16, profile=small_profile(cpus=16), seconds=300)
+    truth = m.ground_truth(KEY)
+    shm_cap = m.profile.cluster.shm_fraction * (8192 - m.profile.cluster.kernel_reserved_mib)
+    assert max(truth["shm_mib"]) <= shm_cap + 1e-6
+    c = m.counts(KEY)
+    assert c.running < 16 and c.restarts > 0
+
+
+def test_delete_pod_is_replaced_and_deployment_deletion_terminates():
+    m = model_with(capacity(), 3, seconds=20)
+    victim = m.pods()[0].name
+    assert m.delete_pod(victim)
+    v = next(v for v in m.pods() if v.name == victim)
+    assert v.deleted is not None and m.counts(KEY).terminating == 1
+    m.advance(10)
+    names = {v.name for v in m.pods()}
+    assert victim not in names and len(names) == 3
+    assert not m.delete_pod("no-such-pod")
+    m.delete_deployment(KEY)
+    assert m.deployments() == []
+    assert all(v.deleted is not None for v in m.pods())
+    m.advance(10)
+    assert m.pods() == []
+
+
+def test_scale_down_removes_pods():
+    m = model_with(capacity(), 6, seconds=20)
+    m.set_replicas(KEY, 2)
+    m.advance(10)
+    assert m.counts(KEY).running == 2 and len(m.pods()) == 2
+
+
+def test_unknown_runtime_names_the_known_ones():
+    m = SimModel(small_profile(), 0)
+    with pytest.raises(KeyError, match="known: kata, runc"):
+        m.apply_deployment(KEY, capacity("gvisor"), 1)
+
+
+def test_same_seed_same_run_other_seed_other_names():
+    def run(seed):
+        m = SimModel(small_profile(), seed)
+        m.apply_deployment(KEY, capacity(), 0)
+        counts = ramp(m, 40, every_s=5)
+        return counts, [(v.name, v.uid, v.node, v.phase, v.restarts) for v in m.pods()]
+
+    a, b, c = run(1), run(1), run(2)
+    assert a == b
+    assert a[1] != c[1]
+
+
+def test_time_only_moves_forward_in_ticks():
+    m = SimModel(small_profile(), 0)
+    t0 = m.now
+    m.advance(2.5)
+    assert m.now == pytest.approx(t0 + 2.5) and m.ticks == 2
+    m.advance_to(t0 + 1)  # the past: nothing happens
+    assert m.now == pytest.approx(t0 + 2.5) and m.ticks == 2
+    m.advance(0.6)
+    assert m.ticks == 3
+
+
+def test_evicted_pods_are_kept_as_failed_objects():
+    m = SimModel(small_profile(), 0)
+    m.apply_deployment(KEY, capacity(), 0)
+    ramp(m, 60, every_s=5)
+    p = m.table
+    failed = int((p.alive[: p.n] & (p.phase[: p.n] == PH_FAILED)).sum())
+    assert failed == m.counts(KEY).evicted - 0  # none deleted yet
+    assert m.object_count() == 60 + failed + m.counts(KEY).terminating
