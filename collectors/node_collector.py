@@ -169,6 +169,7 @@ class NodeCollector:
                     self._lost(describe_error(e))
                 await asyncio.sleep(self._backoff.next_delay())
         finally:
+            self.stats.connected = False
             if self._gap_task is not None:
                 self._gap_task.cancel()
                 self._gap_task = None

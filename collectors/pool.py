@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from collectors.backoff import Backoff
@@ -31,7 +32,10 @@ class CollectorPool:
         stall_after_s: float | None = None,
         stagger: bool = True,
         warn_to: TextIO | None = None,
+        on_sample: Callable[[NodeSample], None] | None = None,
     ) -> None:
+        """``on_sample`` is called on the collectors' thread as each sample arrives (for metrics
+        such as delivery lag); it must be quick and must not block."""
         names = [t.name for t in targets]
         if len(set(names)) != len(names):
             raise ValueError("node names must be unique")
@@ -44,6 +48,7 @@ class CollectorPool:
         self._stall_after_s = stall_after_s
         self._stagger = stagger
         self._warn_to = warn_to
+        self._on_sample = on_sample
         self._lock = threading.Lock()
         self._pending: list[NodeSample] = []
         self._latest: dict[str, NodeSample] = {}
@@ -106,6 +111,8 @@ class CollectorPool:
         with self._lock:
             self._pending.append(sample)
             latest_by_node((sample,), self._latest)
+        if self._on_sample is not None:
+            self._on_sample(sample)
 
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()

@@ -8,6 +8,7 @@ rather than one extra SSH handshake per node.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import TextIO
 
@@ -34,6 +35,14 @@ class Connector:
         self._jump_spec = parse_jump_host(options.jump_host) if options.jump_host else None
         self._jump: asyncssh.SSHClientConnection | None = None
         self._jump_lock: asyncio.Lock | None = None
+        # Read once: asyncssh would re-read and re-decode the whole file on every connection
+        # (200 nodes x 200 entries = 40,000 key decodes at start-up). Errors surface at connect.
+        self._known_hosts = None
+        if options.known_hosts and not options.insecure:
+            try:
+                self._known_hosts = asyncssh.read_known_hosts(options.known_hosts)
+            except (OSError, ValueError):
+                self._known_hosts = None
         if options.insecure:
             print(INSECURE_WARNING, file=warn_to or sys.stderr, flush=True)
 
@@ -48,7 +57,7 @@ class Connector:
         if o.insecure:
             kw["known_hosts"] = None  # asyncssh: None means no verification
         elif o.known_hosts:
-            kw["known_hosts"] = o.known_hosts
+            kw["known_hosts"] = self._known_hosts if self._known_hosts is not None else o.known_hosts
         if o.config_files is not None:
             kw["config"] = list(o.config_files)
         return kw
@@ -120,5 +129,7 @@ def describe_error(e: BaseException) -> str:
         return f"permission denied ({e.reason})"
     if isinstance(e, asyncssh.Error):
         return e.reason or type(e).__name__
+    if isinstance(e, OSError) and e.errno:
+        return os.strerror(e.errno)  # "Connection refused", not asyncio's tuple-laden text
     text = str(e).strip() or type(e).__name__
     return text.splitlines()[0]

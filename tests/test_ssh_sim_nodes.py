@@ -1,0 +1,108 @@
+"""Many in-process asyncssh nodes (scaler.simserve.ssh_nodes) sampled by one CollectorPool."""
+
+import time
+from collections import defaultdict
+
+import asyncssh
+import pytest
+
+from collectors.pool import CollectorPool
+from collectors.remote_stream import FrameParser, collect_command
+from collectors.ssh_targets import NodeTarget, SSHOptions
+from scaler.simserve.ssh_nodes import start_sim_ssh_nodes
+from tests.sshd_support import FakeNodeModel, LoopThread, sim_addresses
+
+IV = 0.25
+
+
+class PerNodeModel(FakeNodeModel):
+    """Each node reports its own MemTotal, so a sample shows which node answered."""
+
+    def node_meminfo(self, name):
+        text = super().node_meminfo(name)
+        index = int(name.split("-")[1])
+        return text.replace(f"{self.total_kib:>8d}", f"{self.total_kib + 1024 * index:>8d}", 1)
+
+
+@pytest.fixture
+def served(tmp_path):
+    nodes = sim_addresses(50)
+    model = PerNodeModel(nodes)
+    loop = LoopThread()
+    server = loop.run(start_sim_ssh_nodes(model, nodes, workdir=tmp_path))
+    yield nodes, model, server, loop
+    server.close()
+    loop.run(server.wait_closed())
+    loop.close()
+
+
+def options(server, **extra):
+    return SSHOptions(user="core", identity_files=(str(server.client_key_path),), port=server.port,
+                      known_hosts=str(server.known_hosts_path), config_files=(), **extra)
+
+
+def test_fifty_nodes_no_sample_lost_monotonic_per_node(served):
+    nodes, model, server, _ = served
+    pool = CollectorPool([NodeTarget(n, a) for n, a in nodes.items()], options(server), IV)
+    pool.start()
+    try:
+        time.sleep(3.0)
+        first = pool.drain()
+        time.sleep(1.0)
+    finally:
+        started = time.monotonic()
+        pool.stop()
+        stop_s = time.monotonic() - started
+    samples = first + pool.drain()
+    by_node = defaultdict(list)
+    for s in samples:
+        by_node[s.node].append(s)
+    assert set(by_node) == set(nodes)
+    stats = pool.stats()
+    for name, series in by_node.items():
+        assert all(s.ok for s in series), name
+        times = [s.time for s in series]
+        assert times == sorted(times) and len(set(times)) == len(times), name
+        index = int(name.split("-")[1])
+        assert {s.mem_total_mib for s in series} == {16 * 1024 + index}, name  # the right node
+        # MemFree falls 1 MiB per rendering: every rendered sample arrived, in order, once
+        frees = [s.mem_free_mib for s in series]
+        assert all(round(a - b) == 1 for a, b in zip(frees, frees[1:], strict=False)), name
+        assert len(series) == model.calls[name] or len(series) == model.calls[name] - 1
+        assert stats[name].lost == 0 and stats[name].bad_frames == 0 and stats[name].gaps == 0
+        assert stats[name].connects == 1
+        assert len(series) >= 3.0 / IV  # sampled at the interval throughout
+    assert stop_s < 3.0  # prompt: connections closed, thread joined
+
+
+def test_server_serves_only_the_collector_command_with_verified_keys(served):
+    nodes, _, server, loop = served
+    name, address = next(iter(nodes.items()))
+
+    async def run(command):
+        async with asyncssh.connect(address, server.port, username="core",
+                                    client_keys=[str(server.client_key_path)],
+                                    known_hosts=str(server.known_hosts_path), config=()) as conn:
+            return await conn.run(command, check=False)
+
+    other = loop.run(run("cat /proc/meminfo"))
+    assert other.exit_status == 127 and "only the scaler collector command" in other.stderr
+    one = loop.run(run(collect_command(0.5, count=2)))
+    frames = FrameParser().feed(one.stdout)
+    assert [f.seq for f in frames] == [0, 1] and one.exit_status == 0
+    assert frames[1].time - frames[0].time == pytest.approx(0.5, abs=0.2)
+    kh = server.known_hosts_path.read_text().splitlines()
+    assert len(kh) == len(nodes) and kh[0].startswith(f"[{address}]:{server.port} ssh-ed25519 ")
+
+
+def test_model_failure_is_a_visible_gap_not_a_dead_collector(served):
+    nodes, model, server, _ = served
+    name, address = next(iter(nodes.items()))
+    del model.calls[name]  # the model no longer knows this node: node_meminfo raises
+    pool = CollectorPool([NodeTarget(name, address)], options(server), IV, stall_after_s=IV,
+                         backoff_max_s=0.5)
+    with pool:
+        time.sleep(6 * IV)
+    samples = pool.drain()
+    assert samples and all(not s.ok for s in samples)
+    assert name in pool.stats()[name].last_error  # the node's stderr line reached the stats
