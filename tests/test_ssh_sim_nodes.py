@@ -106,3 +106,30 @@ def test_model_failure_is_a_visible_gap_not_a_dead_collector(served):
     samples = pool.drain()
     assert samples and all(not s.ok for s in samples)
     assert name in pool.stats()[name].last_error  # the node's stderr line reached the stats
+
+
+def test_the_simulator_model_over_ssh(tmp_path):
+    """scaler.sim.SimModel's nodes, served over SSH and sampled by the real collectors."""
+    from collectors.meminfo import parse_meminfo
+    from scaler.sim.model import SimModel
+    from scaler.sim.profile import load_profile
+
+    model = SimModel(load_profile(None, workers=3))
+    nodes = {name: f"127.0.0.{20 + i}" for i, name in enumerate(model.node_names)}
+    loop = LoopThread()
+    server = loop.run(start_sim_ssh_nodes(model, nodes, workdir=tmp_path))
+    try:
+        with CollectorPool([NodeTarget(n, a) for n, a in nodes.items()], options(server), IV) as pool:
+            deadline = time.monotonic() + 10
+            while len(pool.latest()) < len(nodes) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            latest = pool.latest()
+    finally:
+        server.close()
+        loop.run(server.wait_closed())
+        loop.close()
+    assert set(latest) == set(model.node_names)
+    for name, sample in latest.items():
+        expected = parse_meminfo(model.node_meminfo(name))
+        assert sample.ok and sample.mem_total_mib == pytest.approx(expected.total_mib)
+        assert sample.load1 == pytest.approx(float(model.node_loadavg(name).split()[0]))
