@@ -18,7 +18,7 @@ import click
 
 from scaler import __version__
 from scaler.config import RunConfig, normalise_mode
-from scaler.engine import INTERRUPTED, TERMINATED, Engine, RunResult, StopFlag
+from scaler.engine import CLUSTER_ERROR, INTERRUPTED, TERMINATED, Engine, RunResult, StopFlag
 from scaler.recorder import Recorder
 from scaler.ssh_options import ssh_options, ssh_settings_from
 from scaler.status import StatusLine
@@ -215,22 +215,26 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
     run_id = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{cfg.workload.runtime}"
     try:
         cluster = _build_cluster(choice, cfg.seed, run_id, cfg.op_timeout_s, sample_interval_s)
+        info = cluster.describe()  # fails here, before anything is measured, if unreachable
         nodes = cluster.node_source()
         if nodes is None and ssh is not None:
-            nodes = ssh(cluster)
-        info = cluster.describe()
+            nodes = ssh(info)
     except ClusterError as e:
         recorder.close()
         raise UserError(str(e)) from None
     except BaseException:
         recorder.close()
         raise
-    _say(quiet, f"scaler: driving {info.kind} cluster {info.version} "
-                f"({len(info.nodes)} nodes), runtime {cfg.workload.runtime}, "
-                f"scenario {cfg.scenario}, mode {cfg.mode}")
     status = StatusLine(enabled=show_status)
     stop = StopFlag()
+
+    def announce(info) -> None:
+        _say(quiet, f"scaler: driving a {info.kind} cluster ({info.version}, "
+                    f"{len(info.nodes)} nodes), runtime {cfg.workload.runtime}, "
+                    f"scenario {cfg.scenario}, mode {cfg.mode}")
+
     engine = Engine(cluster, cfg, recorder, nodes, stop=stop, on_step=status.update,
+                    on_prepared=announce, info=info,
                     node_stale_s=max(10.0, 3 * sample_interval_s),
                     meta={"run_id": run_id})
     with _signals(stop):
@@ -238,6 +242,12 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
             result = engine.run()
         finally:
             status.clear()
+    if result.end_reason == CLUSTER_ERROR and not result.prepared:
+        # Nothing was measured: the cluster refused the set-up (e.g. an unknown RuntimeClass).
+        # That is a bad request, not a run; leave no empty files behind.
+        for p in (recorder.csv_path, recorder.nodes_path, recorder.meta_path):
+            p.unlink(missing_ok=True)
+        raise UserError(result.error or "the cluster refused the run's set-up")
     return result
 
 
@@ -369,12 +379,11 @@ def _ssh_factory(options, explicit, interval_s: float):
     """Build SSH collectors for a real cluster: its discovered nodes (InternalIP) plus any
     --node given (a --node with a discovered name replaces that node's address)."""
 
-    def build(cluster):
+    def build(info):
         from collectors.pool import CollectorPool
         from collectors.ssh_targets import NodeTarget
 
-        by_name = {n.name: NodeTarget(n.name, n.address) for n in cluster.describe().nodes
-                   if n.address}
+        by_name = {n.name: NodeTarget(n.name, n.address) for n in info.nodes if n.address}
         by_name.update({t.name: t for t in explicit})
         if not by_name:
             return None

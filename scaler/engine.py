@@ -15,7 +15,7 @@ import numpy as np
 
 from collectors.sample import NodeSample, NodeSource
 from scaler import __version__
-from scaler.cluster import Cluster, ClusterError, ClusterUnresponsive, PodCounts
+from scaler.cluster import Cluster, ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
 from scaler.config import RunConfig
 from scaler.recorder import Recorder, StepRow, iso_utc
 
@@ -80,6 +80,7 @@ class RunResult:
     summary: dict
     error: str | None = None
     rows: list[StepRow] = field(default_factory=list)
+    prepared: bool = False  # False: the cluster refused the set-up, nothing was measured
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -96,7 +97,9 @@ class Engine:
         *,
         stop: StopFlag | None = None,
         on_step: Callable[[StepRow], None] | None = None,
+        on_prepared: Callable[[ClusterInfo], None] | None = None,
         meta: dict | None = None,
+        info: ClusterInfo | None = None,
         node_stale_s: float = 10.0,
         keep_rows: bool = False,
     ):
@@ -107,6 +110,8 @@ class Engine:
         self.nodes = nodes
         self.stop = stop or StopFlag()
         self.on_step = on_step
+        self.on_prepared = on_prepared
+        self.info = info
         self.meta_base = dict(meta or {})
         self.node_stale_s = node_stale_s
         self.keep_rows = keep_rows
@@ -168,7 +173,7 @@ class Engine:
 
     def run(self) -> RunResult:
         cfg = self.config
-        info = self.cluster.describe()
+        info = self.info or self.cluster.describe()
         wall0 = time.monotonic()
         start = self.clock.now()
         self.recorder.t0 = start
@@ -205,10 +210,14 @@ class Engine:
         end_reason, error = None, None
         max_running, max_running_step, step, requested = 0, 0, 0, 0
         last = PodCounts()
+        prepared = False
         try:
             if self.nodes is not None:
                 self.nodes.start()
             self.cluster.prepare(cfg.workload)
+            prepared = True
+            if self.on_prepared:
+                self.on_prepared(info)
             m0 = self.clock.monotonic()
             while True:
                 if self.stop.reason:
@@ -312,7 +321,7 @@ class Engine:
             })
             self.recorder.write_meta(meta)
             self.recorder.close()
-        return RunResult(end_reason, step, summary, error, rows)
+        return RunResult(end_reason, step, summary, error, rows, prepared)
 
     def _cleanup(self) -> str:
         try:

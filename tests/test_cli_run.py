@@ -1,0 +1,249 @@
+"""`scaler run` end to end on the simulated cluster: files, modes, scenarios, stop rules."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scaler.cli import main
+from scaler.recorder import NODE_COLUMNS, RUN_COLUMNS
+from tests.run_support import read_run, scaler_run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def defaults(tmp_path_factory):
+    """The README's main job for both runtimes, on defaults."""
+    d = tmp_path_factory.mktemp("defaults")
+    return {rt: scaler_run(d, "--runtime", rt, "--mode", "no-wait", name=f"{rt}.csv")
+            for rt in ("runc", "kata")}
+
+
+def test_default_runs_write_three_complete_files(defaults):
+    for rt, run in defaults.items():
+        assert run.exit_code == 0, run.stderr
+        assert list(run.rows[0]) == list(RUN_COLUMNS)
+        assert list(run.nodes[0]) == list(NODE_COLUMNS)
+        assert [int(r["step"]) for r in run.rows] == list(range(1, len(run.rows) + 1))
+        assert {r["runtime"] for r in run.rows} == {rt}
+        assert {r["mode"] for r in run.rows} == {"no-wait"}
+        meta = run.meta
+        assert meta["end_reason"] in ("saturated", "max-replicas")
+        assert meta["cluster"]["kind"] == "simulated" and meta["cluster"]["simulated"]
+        assert meta["cluster"]["details"]["profile"]
+        assert meta["steps"] == len(run.rows) and meta["rows"] == len(run.rows)
+        assert meta["node_rows"] == len(run.nodes)
+        assert meta["cleanup"] == "done"
+        # every node reported at every step
+        assert {int(r["nodes_sampled"]) for r in run.rows[5:]} == {len(meta["cluster"]["nodes"])}
+
+
+def test_kata_fits_fewer_pods_than_runc(defaults):
+    runc = max(defaults["runc"].col("running"))
+    kata = max(defaults["kata"].col("running"))
+    assert 0 < kata < runc
+
+
+def test_default_runs_reach_saturation(defaults):
+    for run in defaults.values():
+        assert run.meta["end_reason"] == "saturated"
+        assert run.meta["summary"]["saturation_step"] is not None
+
+
+def test_node_file_has_gaps_only_as_gaps(defaults):
+    for run in defaults.values():
+        for r in run.nodes:
+            assert r["status"] == "ok"
+            assert float(r["mem_total_mib"]) > 0 and float(r["mem_free_mib"]) >= 0
+
+
+def test_wait_mode_never_raises_before_the_step_settles(tmp_path):
+    run = scaler_run(tmp_path, "--runtime", "runc", "--mode", "wait", "--step", "5",
+                     "--wait-timeout", "30s", "--max-replicas", "120")
+    assert run.exit_code == 0, run.stderr
+    for r in run.rows:
+        settled = int(r["running"]) >= int(r["requested"])
+        assert settled or float(r["step_s"]) >= 30.0, r
+    # requested grows by exactly --step per step
+    req = run.col("requested")
+    assert req == [5 * (i + 1) for i in range(len(req))]
+
+
+def test_fixed_interval_mode_spaces_steps_by_the_interval(tmp_path):
+    run = scaler_run(tmp_path, "--mode", "fixed", "--interval", "7s", "--max-replicas", "30")
+    assert run.exit_code == 0, run.stderr
+    assert run.meta["mode"] == "fixed-interval" and run.meta["end_reason"] == "max-replicas"
+    elapsed = run.col("elapsed_s", float)
+    for a, b, r in zip(elapsed, elapsed[1:], run.rows[1:], strict=False):
+        # raise-to-observation is the interval; the observation's own time comes on top
+        assert b - a == pytest.approx(7.0 + float(r["observe_s"]), abs=0.05)
+
+
+def test_no_wait_mode_steps_take_only_the_calls(tmp_path):
+    run = scaler_run(tmp_path, "--mode", "no-wait", "--max-replicas", "50")
+    for r in run.rows:
+        assert float(r["step_s"]) == pytest.approx(
+            float(r["scale_s"]) + float(r["observe_s"]), abs=0.01)
+
+
+def test_restricted_oom_kills_only_when_usage_exceeds_the_limit(tmp_path):
+    under = scaler_run(tmp_path, "--scenario", "restricted", "--max-replicas", "40",
+                       name="under.csv")
+    over = scaler_run(tmp_path, "--scenario", "restricted", "--memory", "800",
+                      "--max-replicas", "40", name="over.csv")
+    assert under.exit_code == over.exit_code == 0
+    assert max(under.col("oom_killed")) == 0
+    assert max(over.col("oom_killed")) > 0
+    assert over.meta["workload"]["limit_mib"] == 512
+
+
+def test_evictions_only_under_memory_pressure(tmp_path):
+    run = scaler_run(tmp_path, "--scenario", "hungry", "--runtime", "runc",
+                     "--max-replicas", "200", "--beyond", "10")
+    assert run.exit_code == 0, run.stderr
+    evicted = run.col("evicted")
+    assert max(evicted) > 0, "a memory-hungry workload must end in evictions"
+    onset = next(i for i, e in enumerate(evicted) if e > 0)
+    # before the first eviction some node must have been close to the 100 MiB threshold
+    t_onset = run.rows[onset]["time"]
+    low = min(float(n["mem_available_mib"]) for n in run.nodes if n["time"] <= t_onset)
+    assert low < 400
+    # and while every node had plenty of room, nothing was evicted
+    quiet_rows = [r for r in run.rows
+                  if float(r["mem_available_mib"]) > 0.5 * float(r["mem_total_mib"])]
+    assert quiet_rows and all(int(r["evicted"]) == 0 for r in quiet_rows)
+
+
+def test_capacity_scenario_memory_falls_as_pods_grow(tmp_path):
+    run = scaler_run(tmp_path, "--max-replicas", "60")
+    free = run.col("mem_free_mib", float)
+    running = run.col("running")
+    assert running[-1] > running[0]
+    assert free[-1] < free[0] - 60 * 100  # tens of pods of hundreds of MiB each
+
+
+def test_same_seed_same_run_other_seed_differs(tmp_path):
+    a = scaler_run(tmp_path, "--max-replicas", "40", "--seed", "3", name="a.csv")
+    b = scaler_run(tmp_path, "--max-replicas", "40", "--seed", "3", name="b.csv")
+    c = scaler_run(tmp_path, "--max-replicas", "40", "--seed", "4", name="c.csv")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]  # noqa: E731
+    assert strip(a.rows) == strip(b.rows) and strip(a.nodes) == strip(b.nodes)
+    assert strip(a.rows) + strip(a.nodes) != strip(c.rows) + strip(c.nodes)
+
+
+def test_json_summary(tmp_path):
+    out = tmp_path / "j.csv"
+    res = CliRunner().invoke(main, ["run", "--json", "--max-replicas", "10", "-o", str(out)])
+    assert res.exit_code == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["end_reason"] == "max-replicas" and summary["steps"] == 10
+    assert summary["output"] == str(out)
+
+
+def test_environment_variables_mirror_options(tmp_path):
+    run = scaler_run(tmp_path, "--max-replicas", "5",
+                     env={"SCALER_RUN_RUNTIME": "kata", "SCALER_RUN_MODE": "no-wait"})
+    assert run.exit_code == 0, run.stderr
+    assert run.meta["runtime"] == "kata" and run.meta["mode"] == "no-wait"
+
+
+def test_duration_stop_rule(tmp_path):
+    run = scaler_run(tmp_path, "--duration", "1m", "--interval", "10s")
+    assert run.meta["end_reason"] == "duration"
+    assert 55 <= run.col("elapsed_s", float)[-1] <= 80
+
+
+def test_simulated_cluster_options(tmp_path):
+    run = scaler_run(tmp_path, "--workers", "3", "--worker-memory", "8Gi", "--worker-cpus",
+                     "4", "--max-replicas", "5")
+    nodes = run.meta["cluster"]["nodes"]
+    # capacity is what the kernel reports (MemTotal), a little under the machine's 8 GiB
+    assert len(nodes) == 3 and all(7000 < n["memory_mib"] <= 8192 for n in nodes)
+    assert {n["cpu_millis"] for n in nodes} == {4000}
+
+
+def _one_line_error(args, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-m", "scaler", "run", *args], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--mode", "sometimes"], "mode"),
+    (["--step", "-1"], "--step"),
+    (["--interval", "5 parsecs"], "duration"),
+    (["--max-replicas", "0"], "max-replicas"),
+    (["--scenario", "greedy"], "scenario"),
+    (["--cpu", "150"], "--cpu"),
+    (["--memory", "lots"], "size"),
+    (["--sim-profile", "does-not-exist.json"], "does-not-exist.json"),
+    (["-o", "/proc/no/such/run.csv"], "cannot write"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
+    assert needle in _one_line_error(args, tmp_path)
+
+
+def test_garbled_profile_file_is_one_line(tmp_path):
+    p = tmp_path / "profile.json"
+    p.write_text("{not json")
+    assert "profile.json" in _one_line_error(["--sim-profile", str(p)], tmp_path)
+
+
+def test_unknown_runtime_is_one_line(tmp_path):
+    assert "gvisor" in _one_line_error(["--runtime", "gvisor", "-o", "x.csv"], tmp_path)
+
+
+def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path):
+    out = tmp_path / "int.csv"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaler", "run", "--quiet", "--mode", "fixed",
+         "--max-replicas", "100000", "--beyond", "100000", "-o", str(out)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists() and sum(1 for _ in open(out)) > 20:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    rows, nodes, meta = read_run(out)
+    assert meta["end_reason"] == "interrupted" and meta["cleanup"] == "done"
+    assert len(rows) >= 20 and meta["rows"] == len(rows)
+    raw = out.read_text()
+    assert raw.endswith("\n")
+    for r in rows:
+        assert all(r[c] is not None for c in RUN_COLUMNS)
+        int(r["step"]), float(r["elapsed_s"]), int(r["running"])
+        assert not math.isnan(float(r["step_s"]))
+
+
+def test_sigterm_is_recorded_as_terminated(tmp_path):
+    out = tmp_path / "term.csv"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaler", "run", "--quiet", "--max-replicas", "100000",
+         "--beyond", "100000", "-o", str(out)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    _, _, meta = read_run(out)
+    assert meta["end_reason"] == "terminated" and meta["cleanup"] == "done"
