@@ -403,5 +403,20 @@ def _compare(paths: list[Path], out_dir: Path, quiet: bool) -> list[str] | None:
     return [str(p) for p in written]
 
 
+def _add_subcommands() -> None:
+    from scaler.cli_nodes import nodes
+
+    main.add_command(nodes)
+    try:
+        from scaler.cli_sim import sim
+    except ModuleNotFoundError as e:  # pragma: no cover - only while the front is not built
+        if e.name != "scaler.cli_sim":
+            raise
+    else:
+        main.add_command(sim)
+
+
+_add_subcommands()
+
 if __name__ == "__main__":
     main()
