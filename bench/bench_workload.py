@@ -6,7 +6,11 @@ memory ramp-up, then measures the process from outside over a window: CPU from
 reports the base resident set (interpreter + numpy + workload, before any allocation) and
 what the C program this replaces would hold (whole increments: it overshoots).
 
-    python bench/bench_workload.py [--window 5] [--serial]
+    python bench/bench_workload.py [--window 5] [--load N] [--parallel]
+
+``--load N`` keeps N busy-looping processes running meanwhile (a loaded node): the
+feedback duty cycle should still hold its target as long as the scheduler grants it.
+``--parallel`` measures all settings at once (faster, but they compete for the CPUs).
 
 Linux only (reads /proc).
 """
@@ -115,15 +119,27 @@ def table(results: list[Result]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=5.0, help="measurement window, seconds")
-    parser.add_argument("--serial", action="store_true", help="one setting at a time")
+    parser.add_argument("--load", type=int, default=0, help="busy-looping processes meanwhile")
+    parser.add_argument("--parallel", action="store_true", help="all settings at once")
     ns = parser.parse_args()
     if not Path("/proc/self/stat").exists():
         print("bench_workload: needs Linux /proc", file=sys.stderr)
         return 2
-    with ThreadPoolExecutor(max_workers=1 if ns.serial else len(SETTINGS)) as pool:
-        results = list(pool.map(lambda s: measure(*s, ns.window), SETTINGS))
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(ns.load, 0))
+    ]
+    try:
+        with ThreadPoolExecutor(max_workers=len(SETTINGS) if ns.parallel else 1) as pool:
+            results = list(pool.map(lambda s: measure(*s, ns.window), SETTINGS))
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
     print(table(results))
-    print(f"\nwindow {ns.window:g} s, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(
+        f"\nwindow {ns.window:g} s, {ns.load} busy processes, {os.cpu_count()} CPUs, "
+        f"Python {sys.version.split()[0]}"
+    )
     return 0
 
 

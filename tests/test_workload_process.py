@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from workload.growth import BASE_RSS_MIB
+
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -185,6 +187,10 @@ def test_duration_and_report_file(workloads, tmp_path):
     pages_8mib = (8 << 20) // os.sysconf("SC_PAGE_SIZE")
     assert data["pages_touched"] == pages_8mib * (1 + 1 + 1 + 2)
     assert data["data_mib"] == 16
+    # The simulator models the base with a constant: keep it honest (other Python/numpy
+    # builds differ by a few MiB, hence the margin).
+    assert data["base_mib"] == pytest.approx(BASE_RSS_MIB, rel=0.25)
+    assert data["rss_mib"] == pytest.approx(data["base_mib"] + data["data_mib"], abs=1.5)
     assert [p.name for p in tmp_path.iterdir()] == ["work.json"]  # no temporary left
 
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 #: Resident set of ``python -m workload`` before its first allocation (interpreter + numpy
-#: + the workload's own modules), in MiB, measured with ``bench/bench_workload.py`` on
-#: CPython 3.11 / numpy 2.x (x86-64). The program itself measures its real base at start;
-#: this constant is for models (the simulator) that cannot.
-BASE_RSS_MIB = 30.0
+#: + the workload's own modules), in MiB: 28.0-28.2 measured with ``bench/bench_workload.py``
+#: on CPython 3.11.7 / numpy 2.4 (x86-64, Linux). The program itself measures its real base
+#: at start; this constant is for models (the simulator) that cannot.
+BASE_RSS_MIB = 28.0
 
 #: The smallest increment: halving stops here.
 MIN_INCREMENT_MIB = 1.0
