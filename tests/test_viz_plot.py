@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+
 import polars as pl
+import pytest
 
 from tests.viz_support import (
     Synthetic,
@@ -78,3 +83,20 @@ def test_million_row_node_file_plots_aggregated(tmp_path):
     html = assert_self_contained_html(tmp_path / "out" / "big.report.html")
     assert "1,000,000 rows averaged into bins" in html
     assert len(written) == len(CHARTS) + 1
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_html_scripts_are_valid_javascript(tmp_path):
+    """The embedded bundle and the chart calls parse as JavaScript modules (no broken escaping)."""
+    path = write_run(tmp_path, Synthetic(steps=60))
+    plot_run(path, tmp_path, ("html",))
+    text = (tmp_path / "runc.report.html").read_text()
+    scripts = re.findall(r'<script type="module">(.*?)</script>', text, re.S)
+    assert len(scripts) == 2 and "vegaEmbed(" in scripts[1]
+    for i, script in enumerate(scripts):
+        module = tmp_path / f"script{i}.mjs"
+        module.write_text(script)
+        proc = subprocess.run(
+            ["node", "--check", str(module)], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr[-500:]

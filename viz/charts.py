@@ -78,6 +78,7 @@ def memory_chart(table: series.Table, meta: RunMeta, x: str) -> alt.LayerChart:
             ),
             tooltip=["node:N", "metric:N", alt.Tooltip("mib:Q", format=",.0f"), f"{x}:Q"],
         )
+        .interactive()  # zoom and pan in the HTML report
     )
     notes = ("large points: sum over the sampled nodes; small points: each node", *table.notes)
     return _size(alt.layer(points).properties(title=title(what, meta, notes)))
@@ -94,6 +95,7 @@ def state_chart(table: series.Table, report: Report) -> alt.LayerChart:
             color=alt.Color("series:N", title="pods", sort=list(series.STATE_SERIES.values())),
             tooltip=["series:N", "step:Q", "pods:Q"],
         )
+        .interactive()  # zoom and pan in the HTML report
     )
     f = report.figures
     marks = []
@@ -124,6 +126,7 @@ def per_pod_chart(table: series.Table, report: Report) -> alt.LayerChart:
             y=alt.Y("mib_per_pod:Q", title="MiB per running pod"),
             tooltip=["step:Q", alt.Tooltip("mib_per_pod:Q", format=",.1f")],
         )
+        .interactive()  # zoom and pan in the HTML report
     )
     layers = [line]
     fit = report.figures["mib_per_pod_linear"].value
@@ -154,6 +157,7 @@ def timing_chart(table: series.Table, report: Report) -> alt.LayerChart:
             color=alt.Color("series:N", title="duration", sort=list(series.TIMING_SERIES.values())),
             tooltip=["series:N", "step:Q", alt.Tooltip("seconds:Q", format=".3f")],
         )
+        .interactive()  # zoom and pan in the HTML report
     )
     knee = report.figures["timing_knee"].step
     marks = [(knee, f"timing knee (step {knee:g})")] if knee is not None else []

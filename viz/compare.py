@@ -125,6 +125,7 @@ def _overlay(data: pl.DataFrame, y: str, y_title: str, what: str, subtitle: list
             color=alt.Color("run:N", title="run"),
             tooltip=["run:N", "requested:Q", alt.Tooltip(f"{y}:Q", format=",.2f")],
         )
+        .interactive()
     )
     return chart.properties(
         width=WIDTH, height=HEIGHT, autosize=alt.AutoSizeParams(type="fit", contains="padding"),

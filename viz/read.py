@@ -85,6 +85,14 @@ def build_meta(path: Path, steps: pl.DataFrame, meta: dict, fmt: str, notes: lis
     if fmt == "original" and kind is None:
         kind = "original method"
     date = _date(meta.get("started")) or _date(_first_text(steps, "time"))
+    if kind == "simulated":
+        # A simulated run's timestamps are its virtual clock; the day it was actually run is
+        # the wall-clock run id (YYYYmmddHHMMSS-runtime) or an explicit recorded_at.
+        wall = meta.get("recorded_at")
+        run_id = meta.get("run_id")
+        if isinstance(run_id, str) and run_id[:8].isdigit() and len(run_id) >= 8:
+            wall = wall or f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}"
+        date = _date(wall) or date
     return RunMeta(
         runtime=runtime,
         scenario=pick("scenario"),
