@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from workload.config import UsageError, WorkloadConfig, parse_config
+from workload.stopper import Stopper
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -16,9 +17,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except UsageError as exc:
         print(f"workload: error: {exc}", file=sys.stderr)
         return 2
-    from workload.runner import Runner  # numpy only once the arguments are known good
+    # Signals are caught from here on, before the slow numpy import: a SIGTERM that comes
+    # early still ends the run with status 0 and a last report line.
+    stopper = Stopper()
+    try:
+        from workload.runner import Runner  # numpy only once the arguments are known good
 
-    return Runner(config).run()
+        return Runner(config).run(stopper)
+    finally:
+        stopper.close()
 
 
 def _check_report_dir(config: WorkloadConfig) -> None:

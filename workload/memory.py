@@ -9,11 +9,13 @@ shows it as ``Active``, and it cannot be reclaimed as idle.
 from __future__ import annotations
 
 import mmap
+from collections.abc import Callable
 
 import numpy as np
 
 MIB = 1 << 20
 PAGE = mmap.PAGESIZE
+_FAULT_CHUNK = 32 * MIB  # a few tens of milliseconds of page faults
 
 
 class MemoryHolder:
@@ -28,18 +30,24 @@ class MemoryHolder:
     def held_mib(self) -> float:
         return self._bytes / MIB
 
-    def grow(self, mib: float) -> bool:
+    def grow(self, mib: float, interrupted: Callable[[], bool] = lambda: False) -> bool:
         """Allocate and fault in ``mib`` MiB (rounded down to whole pages).
 
         False when the allocation fails (MemoryError: address-space limit, no memory);
-        what was held before stays held.
+        what was held before stays held. Faulting a GiB in can take seconds, so it goes in
+        chunks and gives up (adding nothing) as soon as ``interrupted()`` says so: a
+        SIGTERM is answered promptly even in the middle of a large increment.
         """
         size = int(mib * MIB) // PAGE * PAGE
         if size <= 0:
             return True
         try:
             array = np.empty(size, dtype=np.uint8)
-            array[::PAGE] = 1  # fault every page in now, so RSS is what we say we hold
+            for start in range(0, size, _FAULT_CHUNK):
+                if interrupted():
+                    return True
+                # Fault every page in now, so RSS is what we say we hold.
+                array[start : start + _FAULT_CHUNK : PAGE] = 1
         except MemoryError:
             return False
         self._arrays.append(array)

@@ -43,12 +43,15 @@ class Runner:
         self.state = _State(increment=config.increment_mib)
         self._report_warned = False
 
-    def run(self) -> int:
-        stopper = Stopper()
+    def run(self, stopper: Stopper | None = None) -> int:
+        """Run until signalled or the duration is over; the exit status (0)."""
+        own = stopper is None
+        stopper = Stopper() if stopper is None else stopper
         try:
             self._loop(stopper)
         finally:
-            stopper.close()
+            if own:
+                stopper.close()
         return 0
 
     def _loop(self, stopper: Stopper) -> None:
@@ -59,6 +62,10 @@ class Runner:
                 f"workload: MEMORY {cfg.memory_mib:g} MiB is below the base resident set "
                 f"({self.base:.1f} MiB): holding no data"
             )
+        self._say(
+            f"workload start pid={os.getpid()} cpu={cfg.cpu_percent:g}% memory={cfg.memory_mib:g}MiB "
+            f"increment={cfg.increment_mib:g}MiB base={self.base:.1f}MiB"
+        )
         self.t0, self.c0 = time.monotonic(), time.process_time()
         self._last = (self.t0, self.c0)
         self.duty.start(self.t0, self.c0)
@@ -67,7 +74,7 @@ class Runner:
         while not stopper.stopped:
             state.loops += 1
             try:
-                self._grow()
+                self._grow(stopper)
                 self.memory.touch()
             except MemoryError:
                 # Near an address-space limit the interpreter's own small allocations can
@@ -80,11 +87,11 @@ class Runner:
             self._report(final=False)
         self._report(final=True)
 
-    def _grow(self) -> None:
+    def _grow(self, stopper: Stopper) -> None:
         state = self.state
         held = self.base + self.memory.held_mib
         step = growth.step_size(held, self.config.memory_mib, state.increment)
-        if step <= 0 or self.memory.grow(step):
+        if step <= 0 or self.memory.grow(step, interrupted=lambda: stopper.stopped):
             return
         state.failures += 1
         failed = state.increment
