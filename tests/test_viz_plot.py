@@ -43,6 +43,22 @@ def test_every_chart_as_png_svg_and_html(tmp_path):
     assert "run ended: max-replicas" in text
 
 
+def test_memory_table_has_cluster_sums_and_every_node_sample(tmp_path):
+    syn = Synthetic(steps=80, nodes=4)
+    run = load_run(write_run(tmp_path, syn))
+    table = series.memory_table(run)
+    counts = dict(table.data.group_by("level").len().iter_rows())
+    assert counts == {"cluster sum": 2 * 80, "node": 2 * 80 * 4}  # active + free each
+    assert table.notes == ()  # nothing aggregated, nothing left out
+    free0 = table.data.filter(
+        pl.col("level") == "node", pl.col("node") == "worker-0", pl.col("metric") == "free"
+    ).sort("elapsed_s")["mib"][0]
+    assert free0 == pytest.approx((syn.total_mib - syn.used()[0]) / 4)
+    # each node sample carries the requested replicas of the step recorded before it
+    req = table.data.filter(pl.col("level") == "node").sort("elapsed_s")["requested"]
+    assert req.is_sorted() and req.min() == 1 and req.max() == 80
+
+
 def test_default_output_is_beside_the_run(tmp_path):
     path = write_run(tmp_path, Synthetic(steps=30))
     written = plot_run(path, None, ("svg",))

@@ -135,7 +135,7 @@ def per_pod_chart(table: series.Table, report: Report) -> alt.LayerChart:
         layers.append(alt.Chart(df).mark_rule(color=MARK_GREY, strokeDash=[6, 4]).encode(y="mib:Q"))
         layers.append(
             alt.Chart(df)
-            .mark_text(align="right", x=WIDTH - 90, dy=-8, color=MARK_GREY)
+            .mark_text(align="right", baseline="top", x=WIDTH - 120, dy=4, color=MARK_GREY)
             .encode(y="mib:Q", text="label:N")
         )
     sat = report.figures["saturation_step"].step
@@ -147,21 +147,25 @@ def per_pod_chart(table: series.Table, report: Report) -> alt.LayerChart:
 
 
 def timing_chart(table: series.Table, report: Report) -> alt.LayerChart:
-    """Call and step durations per step (timing saturation), startup percentiles if present."""
+    """Call and step durations per step (timing saturation) as lines; pod startup percentiles,
+    present only at steps where pods became ready, as points so gaps are not drawn over."""
+    startup = [series.TIMING_SERIES["startup_p50_s"], series.TIMING_SERIES["startup_p99_s"]]
+    base = alt.Chart(table.data).encode(
+        x=alt.X("step:Q", title="step"),
+        y=alt.Y("seconds:Q", title="seconds"),
+        color=alt.Color("series:N", title="duration", sort=list(series.TIMING_SERIES.values())),
+        tooltip=["series:N", "step:Q", alt.Tooltip("seconds:Q", format=".3f")],
+    )
+    is_startup = alt.FieldOneOfPredicate(field="series", oneOf=startup)
     lines = (
-        alt.Chart(table.data)
-        .mark_line(strokeWidth=1.4)
-        .encode(
-            x=alt.X("step:Q", title="step"),
-            y=alt.Y("seconds:Q", title="seconds"),
-            color=alt.Color("series:N", title="duration", sort=list(series.TIMING_SERIES.values())),
-            tooltip=["series:N", "step:Q", alt.Tooltip("seconds:Q", format=".3f")],
-        )
+        base.mark_line(strokeWidth=1.4)
+        .transform_filter(~alt.Predicate(is_startup))
         .interactive()  # zoom and pan in the HTML report
     )
+    points = base.mark_point(size=14, filled=True).transform_filter(is_startup)
     knee = report.figures["timing_knee"].step
     marks = [(knee, f"timing knee (step {knee:g})")] if knee is not None else []
-    chart = alt.layer(lines, *_markers(marks, "step"))
+    chart = alt.layer(lines, points, *_markers(marks, "step"))
     return _size(chart.properties(title=title("Timing", report.run.meta, table.notes)))
 
 

@@ -99,9 +99,9 @@ def memory_table(run: Run) -> Table | None:
             )
             if note:
                 notes.append(f"node samples: {note}")
+            parts.append(ok.with_columns(pl.lit("node").alias("level")))
         if gaps:
             notes.append(f"{gaps:,} node samples without values (reconnecting or missing): gaps")
-            parts.append(ok.with_columns(pl.lit("node").alias("level")))
     if not parts:
         return None
     keep = ["elapsed_s", "requested", "level", "node"]
