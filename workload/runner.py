@@ -96,10 +96,11 @@ class Runner:
         state.failures += 1
         failed = state.increment
         state.increment = growth.increment_after_failure(failed)
-        self._say(
-            f"workload allocation of {min(step, failed):g} MiB failed "
-            f"(holding {self.memory.held_mib:.1f} MiB of data): increment now {state.increment:g} MiB"
-        )
+        if state.increment != failed:  # at the floor the report line's count says enough
+            self._say(
+                f"workload allocation of {step:g} MiB failed "
+                f"(holding {self.memory.held_mib:.1f} MiB of data): increment now {state.increment:g} MiB"
+            )
 
     def _burn(self, until: float, stopper: Stopper) -> None:
         """Run duty-cycle slices until ``until`` (monotonic) or a stop."""
