@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from collectors.meminfo import parse_meminfo
 from collectors.pool import CollectorPool
 from collectors.probe import probe
+from collectors.remote_stream import MARKER
 from collectors.ssh_connect import INSECURE_WARNING
 from collectors.ssh_targets import NodeTarget, SSHOptions
 from scaler.cli_nodes import nodes as nodes_group
@@ -87,6 +88,33 @@ def test_collects_this_machines_meminfo(sshd, client_key, tmp_path):
     assert latest.time >= samples[3].time
     stats = pool.stats()["here"]
     assert stats.connects == 1 and stats.lost == 0 and stats.bad_frames == 0
+
+
+def remote_loops():
+    """PIDs of collector loops running on this machine (the node, here)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[0] == b"bash" and MARKER.encode() in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_one_lasting_remote_loop_per_node_gone_after_stop(sshd, client_key, tmp_path):
+    opts = options_for(client_key, sshd.known_hosts_line(), tmp_path)
+    before = set(remote_loops())
+    with CollectorPool([NodeTarget("here", "127.0.0.1", sshd.port)], opts, 0.1) as pool:
+        assert wait_for(lambda: len(pool.drain()) >= 1, 10)
+        seen = set()
+        for _ in range(10):  # the same single process across samples: no process per sample
+            seen.add(tuple(sorted(set(remote_loops()) - before)))
+            time.sleep(0.1)
+        assert len(seen) == 1 and len(next(iter(seen))) == 1, seen
+    # stdin of the loop closes with the channel: the loop ends, no orphan left on the node
+    assert wait_for(lambda: not set(remote_loops()) - before, 5)
 
 
 def test_killed_node_reconnecting_within_3_intervals_then_resumes(sshd, client_key, tmp_path):
