@@ -133,3 +133,24 @@ def test_the_simulator_model_over_ssh(tmp_path):
         expected = parse_meminfo(model.node_meminfo(name))
         assert sample.ok and sample.mem_total_mib == pytest.approx(expected.total_mib)
         assert sample.load1 == pytest.approx(float(model.node_loadavg(name).split()[0]))
+
+
+def test_frames_carry_the_given_clock(tmp_path):
+    nodes = {"solo": "127.0.0.30"}
+    loop = LoopThread()
+    server = loop.run(start_sim_ssh_nodes(FakeNodeModel(nodes), nodes, workdir=tmp_path,
+                                          clock=lambda: 1234.5))
+
+    async def one():
+        async with asyncssh.connect("127.0.0.30", server.port, username="core",
+                                    client_keys=[str(server.client_key_path)],
+                                    known_hosts=str(server.known_hosts_path), config=()) as conn:
+            return await conn.run(collect_command(1.0, count=1), check=False)
+
+    try:
+        [frame] = FrameParser().feed(loop.run(one()).stdout)
+    finally:
+        server.close()
+        loop.run(server.wait_closed())
+        loop.close()
+    assert frame.time == 1234.5

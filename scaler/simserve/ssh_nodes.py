@@ -16,6 +16,7 @@ import asyncio
 import errno
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -54,9 +55,17 @@ def _known_hosts_line(address: str, port: int, public_key: str) -> str:
 
 
 async def start_sim_ssh_nodes(
-    model: NodeTextModel, nodes: dict[str, str], *, port: int = 0, workdir: Path
+    model: NodeTextModel,
+    nodes: dict[str, str],
+    *,
+    port: int = 0,
+    workdir: Path,
+    clock: Callable[[], float] = time.time,
 ) -> SimSSHNodes:
-    """Listen on every node address (name -> loopback address) on one port; see the module doc."""
+    """Listen on every node address (name -> loopback address) on one port; see the module doc.
+
+    ``clock`` stamps the frames (the node's own clock): wall time by default, as a real node's.
+    """
     if not nodes:
         raise ValueError("no nodes to serve")
     by_address: dict[str, str] = {}
@@ -78,7 +87,7 @@ async def start_sim_ssh_nodes(
     async def handle(process: asyncssh.SSHServerProcess) -> None:
         local = process.get_extra_info("sockname")
         name = by_address.get(local[0]) if local else None
-        await _serve_node(model, name, process)
+        await _serve_node(model, name, process, clock)
 
     for _attempt in range(5 if port == 0 else 1):
         acceptors: list = []
@@ -119,7 +128,9 @@ async def start_sim_ssh_nodes(
     )
 
 
-async def _serve_node(model: NodeTextModel, name: str | None, process: asyncssh.SSHServerProcess) -> None:
+async def _serve_node(
+    model: NodeTextModel, name: str | None, process: asyncssh.SSHServerProcess, clock: Callable[[], float]
+) -> None:
     parsed = parse_collect_command(process.command)
     if name is None or parsed is None:
         why = "unknown node address" if name is None else "only the scaler collector command is served"
@@ -135,7 +146,7 @@ async def _serve_node(model: NodeTextModel, name: str | None, process: asyncssh.
     try:
         while True:
             try:
-                text = render_frame(seq, time.time(), model.node_meminfo(name), model.node_loadavg(name))
+                text = render_frame(seq, clock(), model.node_meminfo(name), model.node_loadavg(name))
             except Exception as e:  # a model failure ends this stream visibly, not the server
                 process.stderr.write(f"simulated node {name}: {e}\n")
                 process.exit(1)
