@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,12 +183,13 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def assert_self_contained_html(path: Path) -> str:
+    """The page must open offline: no external script or stylesheet, no CDN, bundle inline."""
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
-    assert "<script src" not in text.replace(" ", "").replace("<script\n", "<script")
-    assert "src=" not in text.split("<body>")[0] or "<script src" not in text
+    assert not re.search(r"<script[^>]*\bsrc\s*=", text), "external script"
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?https?:", text), "external stylesheet"
     for cdn in ("cdn.jsdelivr.net", "unpkg.com", "cdnjs"):
         assert cdn not in text, f"{path} loads from {cdn}"
-    assert "window.vegaEmbed=" in text.replace(" ", "")  # the embedded bundle
+    assert "window.vegaEmbed=" in text  # the embedded Vega/Vega-Lite/vega-embed bundle
     assert text.count('vegaEmbed("#chart') >= 1
     return text

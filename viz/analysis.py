@@ -26,6 +26,7 @@ class Finding:
     unit: str
     method: str
     step: float | None = None
+    elapsed_s: float | None = None  # seconds since the run started, at ``step``
 
     def to_dict(self) -> dict:
         return asdict(self)

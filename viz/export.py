@@ -112,7 +112,8 @@ def html_page(
     divs, calls = [], []
     for i, (name, chart) in enumerate(charts.items()):
         divs.append(f'<h2>{html.escape(name)}</h2>\n<div id="chart{i}"></div>')
-        spec = json.dumps(chart.to_dict()).replace("</", "<\\/")
+        # Neither "</script" nor "<!--" may appear inside a script element, even in a string.
+        spec = json.dumps(chart.to_dict()).replace("</", "<\\/").replace("<!--", "<\\u0021--")
         calls.append(f'vegaEmbed("#chart{i}", {spec}, {{"actions": true}});')
     note_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
     return (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +99,8 @@ def analyse_run(
     fig["oom_onset"] = an.first_positive(step, oom, "OOM-killed containers")
     fig["oom_total"] = an.peak_count(step, oom, "OOM-killed")
     fig["timing_knee"] = an.timing_knee(step, column(df, "step_s"))
+    elapsed = column(df, "elapsed_s")
+    fig = {k: replace(f, elapsed_s=an.value_at_step(step, elapsed, f.step)) for k, f in fig.items()}
     return Report(run, fig, fit)
 
 
@@ -111,13 +113,15 @@ def format_value(f: an.Finding) -> str:
     if f.value is None:
         return "—"
     if f.unit == "step":
-        return f"step {f.value:g}"
-    if f.unit == "pods":
+        text = f"step {f.value:g}"
+    elif f.unit == "pods":
         text = f"{f.value:,.0f}"
     else:
         text = f"{f.value:,.1f} {f.unit}"
-    if f.step is not None:
+    if f.step is not None and f.unit != "step":
         text += f" at step {f.step:g}"
+    if f.elapsed_s is not None:
+        text += f" ({f.elapsed_s:,.0f} s)"
     return text
 
 
