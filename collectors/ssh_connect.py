@@ -21,6 +21,8 @@ INSECURE_WARNING = (
     "node and feed false memory figures"
 )
 
+JUMP_RETRY_S = 1.0  # how long a jump host failure is reused before the jump host is tried again
+
 
 class Connector:
     def __init__(
@@ -35,6 +37,8 @@ class Connector:
         self._jump_spec = parse_jump_host(options.jump_host) if options.jump_host else None
         self._jump: asyncssh.SSHClientConnection | None = None
         self._jump_lock: asyncio.Lock | None = None
+        self._jump_error: JumpHostError | None = None
+        self._jump_failed_at = 0.0
         # Read once: asyncssh would re-read and re-decode the whole file on every connection
         # (200 nodes x 200 entries = 40,000 key decodes at start-up). Errors surface at connect.
         self._known_hosts = None
@@ -96,13 +100,21 @@ class Connector:
             self._jump_lock = asyncio.Lock()
         async with self._jump_lock:
             if self._jump is None or self._jump.is_closed():
+                loop = asyncio.get_running_loop()
+                # Nodes queued on the lock while the jump host failed share that failure for a
+                # moment, rather than each waiting out its own connect timeout in turn.
+                if self._jump_error is not None and loop.time() - self._jump_failed_at < JUMP_RETRY_S:
+                    raise self._jump_error
                 kw = self.jump_kwargs()
                 try:
                     self._jump = await asyncio.wait_for(
                         asyncssh.connect(**kw), self.options.connect_timeout_s + 1.0
                     )
                 except (TimeoutError, OSError, asyncssh.Error) as e:
-                    raise JumpHostError(f"jump host {kw['host']}: {describe_error(e)}") from e
+                    self._jump_failed_at = loop.time()
+                    self._jump_error = JumpHostError(f"jump host {kw['host']}: {describe_error(e)}")
+                    raise self._jump_error from e
+                self._jump_error = None
             return self._jump
 
     async def close(self) -> None:

@@ -88,3 +88,30 @@ def test_collector_counts_samples_the_node_numbered_but_never_delivered():
     assert stats.lost == 2 and stats.frames == 4 and stats.gaps == 1
     assert [s.status for s in emitted] == ["ok"] * 4 + ["reconnecting"]
     assert emitted[-1].time > emitted[-2].time  # a gap never goes back in time
+
+
+def test_nodes_behind_a_dead_jump_host_share_one_attempt():
+    with socket.socket() as silent:  # the jump host accepts TCP and then never speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        opts = SSHOptions(user="core", port=None, config_files=(), connect_timeout_s=1.0,
+                          jump_host=f"127.0.0.1:{silent.getsockname()[1]}")
+        targets = [NodeTarget(f"n{i}", "127.0.0.9", 22) for i in range(4)]
+        pool = CollectorPool(targets, opts, IV, stall_after_s=IV, stagger=False)
+        pool.start()
+        try:
+            time.sleep(2.2)
+            stats = pool.stats()
+        finally:
+            pool.stop()
+        silent.setblocking(False)
+        accepted = 0
+        while True:
+            try:
+                silent.accept()[0].close()
+                accepted += 1
+            except BlockingIOError:
+                break
+    # one handshake attempt per retry window, not one per node queued behind it
+    assert all(s.failures >= 1 and "jump host" in s.last_error for s in stats.values()), stats
+    assert accepted <= 2
