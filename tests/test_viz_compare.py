@@ -74,3 +74,16 @@ def test_compare_new_run_with_reference_run(tmp_path):
 def test_compare_needs_runs(tmp_path):
     with pytest.raises(VizInputError):
         compare_runs([], tmp_path)
+
+
+def test_directory_argument_takes_every_run_in_it(tmp_path):
+    runs = tmp_path / "matrix"
+    write_run(runs, Synthetic(runtime="runc", steps=60))
+    write_run(runs, Synthetic(runtime="kata", steps=60, mib_per_pod=900))
+    compare_runs([runs], tmp_path / "out", ("html",))
+    data = json.loads((tmp_path / "out" / "compare.json").read_text())
+    assert sorted(r["label"] for r in data["runs"]) == ["kata", "runc"]  # node files not taken
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(VizInputError, match="holds no run CSV"):
+        compare_runs([empty], tmp_path / "o2")

@@ -114,9 +114,11 @@ def overlay_table(reports: list[Report], labels: list[str]) -> pl.DataFrame:
     return pl.concat(parts, how="vertical_relaxed")
 
 
-def _overlay(data: pl.DataFrame, y: str, y_title: str, what: str, subtitle: list[str]) -> alt.Chart:
+def _overlay(
+    data: pl.DataFrame, y: str, y_title: str, what: str, subtitle: list[str]
+) -> alt.LayerChart:
     sub = data.select("requested", "run", y).drop_nulls(y)
-    chart = (
+    lines = (
         alt.Chart(sub)
         .mark_line(strokeWidth=1.6)
         .encode(
@@ -127,13 +129,23 @@ def _overlay(data: pl.DataFrame, y: str, y_title: str, what: str, subtitle: list
         )
         .interactive()
     )
-    return chart.properties(
+    layers = [lines]
+    if y == "running":  # the ideal: every requested replica running
+        top = float(sub["requested"].max() or 0.0)
+        ideal = pl.DataFrame({"requested": [0.0, top], "running": [0.0, top]})
+        layers.insert(
+            0,
+            alt.Chart(ideal)
+            .mark_line(color="#bbbbbb", strokeDash=[4, 4])
+            .encode(x="requested:Q", y="running:Q"),
+        )
+    return alt.layer(*layers).properties(
         width=WIDTH, height=HEIGHT, autosize=alt.AutoSizeParams(type="fit", contains="padding"),
         title=alt.Title(text=what, subtitle=subtitle, anchor="start"),
     )  # fmt: skip
 
 
-def comparison_charts(reports: list[Report], labels: list[str]) -> dict[str, alt.Chart]:
+def comparison_charts(reports: list[Report], labels: list[str]) -> dict[str, alt.LayerChart]:
     data = overlay_table(reports, labels)
     provenance = sorted({r.run.meta.provenance() for r in reports})
     sub = [
@@ -145,7 +157,7 @@ def comparison_charts(reports: list[Report], labels: list[str]) -> dict[str, alt
     if any(r.run.steps.height > ROW_LIMIT // (2 * len(reports)) for r in reports):
         sub.append("long runs averaged into bins of requested replicas")
     charts = {
-        "capacity": _overlay(data, "running", "running pods", "Running pods vs requested", sub),
+        "capacity": _overlay(data, "running", "running pods", "Running pods vs requested (dashed: all running)", sub),
         "free-memory": _overlay(data, "free_mib", "free memory, cluster sum (MiB)", "Free memory", sub),
         "memory-per-pod": _overlay(data, "mib_per_pod", "MiB per running pod (above first sample)", "Memory per pod", sub),
         "timing": _overlay(data, "step_s", "step duration (s)", "Timing", sub),
@@ -208,6 +220,22 @@ def _html_table(reports: list[Report], labels: list[str], ratios: list[Ratio]) -
     return "<h2>figures</h2>" + table
 
 
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Run CSVs named directly, or every run CSV in a named directory (a matrix run's output)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.glob("*.csv") if not f.name.endswith(".nodes.csv"))
+            if not found:
+                raise VizInputError(f"{p}: directory holds no run CSV")
+            out += found
+        else:
+            out.append(p)
+    if not out:
+        raise VizInputError("compare needs at least one run CSV")
+    return out
+
+
 @dataclass(frozen=True)
 class Comparison:
     reports: list[Report]
@@ -218,8 +246,7 @@ class Comparison:
     def build(
         cls, paths: list[Path], free_threshold_mib: float = DEFAULT_FREE_THRESHOLD_MIB
     ) -> Comparison:
-        if not paths:
-            raise VizInputError("compare needs at least one run CSV")
+        paths = expand_paths(paths)
         reports = [analyse_run(load_run(Path(p)), free_threshold_mib) for p in paths]
         labels = run_labels([r.run.meta for r in reports], [r.run.name for r in reports])
         return cls(reports, labels, overhead_ratios(reports, labels))

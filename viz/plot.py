@@ -9,7 +9,7 @@ from viz.analysis import DEFAULT_FREE_THRESHOLD_MIB
 from viz.charts import run_charts
 from viz.export import ensure_dir, html_page, save_image, write_bytes
 from viz.read import load_run
-from viz.report import FIGURE_LABELS, Report, analyse_run, format_value
+from viz.report import FIGURE_LABELS, Report, analyse_run, format_value, plural
 
 
 def figures_table(report: Report) -> str:
@@ -48,7 +48,7 @@ def plot_run(
             notes.insert(0, f"run ended: {meta.end_reason}")
         page = html_page(
             f"{run.name}: {meta.describe()}",
-            f"{meta.provenance()} · {run.steps.height} steps · {run.path.name}",
+            f"{meta.provenance()} · {plural(run.steps.height, 'step')} · {run.path.name}",
             "<h2>figures</h2>" + figures_table(report),
             charts,
             notes,

@@ -109,6 +109,10 @@ def analyse(path: Path | str, free_threshold_mib: float = an.DEFAULT_FREE_THRESH
     return analyse_run(load_run(Path(path)), free_threshold_mib).to_dict()
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def format_value(f: an.Finding) -> str:
     if f.value is None:
         return "—"
@@ -129,7 +133,7 @@ def format_text(report: Report) -> str:
     meta = report.run.meta
     lines = [
         f"{report.run.path}: {meta.describe()}",
-        f"  {meta.provenance()}; {report.run.steps.height} steps; used memory = "
+        f"  {meta.provenance()}; {plural(report.run.steps.height, 'step')}; used memory = "
         f"{report.run.used_method}",
     ]
     if meta.end_reason:
