@@ -1,0 +1,96 @@
+"""``scaler sim``: the simulated cluster on its own. ``scaler sim serve`` puts it behind the
+Kubernetes API so kubectl, oc and ``scaler run --cluster openshift`` drive it like a real one."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+
+def _fail(message: str) -> None:
+    click.echo(f"scaler sim serve: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group("sim")
+def sim() -> None:
+    """The simulated cluster (a model, not a real cluster)."""
+
+
+@sim.command("serve")
+@click.option("--profile", type=click.Path(dir_okay=False), default=None,
+              help="Simulator profile file (JSON or YAML) overriding the default profiles.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker nodes.")
+@click.option("--worker-cpus", type=click.IntRange(min=1), default=None, help="vCPUs per worker.")
+@click.option("--worker-memory-mib", type=click.IntRange(min=512), default=None,
+              help="Memory per worker, MiB.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Model random seed.")
+@click.option("--speed", type=click.FloatRange(min=0.01, max=1000), default=1.0, show_default=True,
+              help="Model seconds per wall second.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="API port on 127.0.0.1 (0: any free port).")
+@click.option("--kubeconfig", "kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the kubeconfig (default: WORKDIR/kubeconfig).")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="Directory for the kubeconfig and SSH keys (default: a new temporary one).")
+@click.option("--error-rate", type=click.FloatRange(0.0, 0.9), default=0.0, show_default=True,
+              help="Fraction of API requests answered 500/503/429 (fault injection).")
+@click.option("--latency", type=click.FloatRange(0.0, 60.0), default=0.0, show_default=True,
+              help="Seconds added to every API request (fault injection).")
+@click.option("--fault-seed", type=int, default=None, help="Seed of the fault injection.")
+@click.option("--truth", type=click.Path(dir_okay=False), default=None,
+              help="Write the model's own pod counts (CSV, one row per change) to this file.")
+@click.option("--ssh/--no-ssh", default=True, show_default=True,
+              help="Serve every node's /proc/meminfo over SSH on its loopback address.")
+@click.option("--ssh-port", type=click.IntRange(0, 65535), default=0, show_default=True)
+@click.option("--runtime-class/--no-runtime-class", default=True, show_default=True,
+              help="Start with a 'kata' RuntimeClass, as a cluster with Kata installed has.")
+@click.option("--tick", type=click.FloatRange(0.02, 5.0), default=0.2, show_default=True,
+              help="Wall seconds between model advances (and watch event batches).")
+@click.option("--watch-timeout", type=click.FloatRange(1.0, 86400), default=1800.0,
+              show_default=True, help="Longest a watch request stays open, seconds.")
+@click.option("--bookmark-interval", type=click.FloatRange(0.1, 3600), default=10.0,
+              show_default=True, help="Seconds between watch bookmarks.")
+def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed, port, kubeconfig,
+                  workdir, error_rate, latency, fault_seed, truth, ssh, ssh_port, runtime_class,
+                  tick, watch_timeout, bookmark_interval) -> None:
+    """Serve the simulated cluster over the Kubernetes API on 127.0.0.1 (plain HTTP, no auth).
+
+    \b
+    Writes a kubeconfig and prints how to use it, e.g.:
+      kubectl --kubeconfig KUBECONFIG apply -k manifests/
+      scaler run --cluster openshift --kubeconfig KUBECONFIG --runtime kata
+    Stops cleanly on Ctrl-C or SIGTERM.
+    """
+    from scaler.sim import ProfileError, SimModel, load_profile
+    from scaler.simserve.serve import ServeOptions, serve
+
+    try:
+        prof = load_profile(profile, workers=workers, worker_cpus=worker_cpus,
+                            worker_memory_mib=worker_memory_mib)
+    except ProfileError as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"cannot read profile {profile}: {e.strerror}")
+    wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="scaler-sim-"))
+    try:
+        wd.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _fail(f"cannot create {wd}: {e.strerror}")
+    model = SimModel(prof, seed, start=time.time())
+    options = ServeOptions(
+        workdir=wd, port=port, speed=speed, tick_s=tick, error_rate=error_rate,
+        latency_s=latency, fault_seed=fault_seed,
+        kubeconfig=Path(kubeconfig) if kubeconfig else None,
+        truth=Path(truth) if truth else None, ssh=ssh, ssh_port=ssh_port,
+        runtime_class=runtime_class, watch_timeout_s=watch_timeout,
+        bookmark_interval_s=bookmark_interval)
+    try:
+        asyncio.run(serve(model, options))
+    except OSError as e:
+        _fail(f"cannot serve: {e.strerror or e}")

@@ -1,0 +1,309 @@
+"""Model state as Kubernetes objects: pods, nodes, deployment status, and ``Table`` rows.
+
+Pure functions of the model's views. The model's times are epoch seconds (serve starts it at the
+wall clock); they are written with second precision, as the real API server writes them.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+
+from manifests.quantity import mib_quantity, millis_quantity
+
+KUBELET_VERSION = "v1.32.0-scaler-sim"
+
+_SIGNATURE_FIELDS = (
+    ("name",), ("uid",), ("node",), ("phase",), ("reason",), ("message",), ("ready",),
+    ("restarts",), ("container_state", "state"), ("container_reason", "state_reason"),
+    ("last_terminated_reason", "last_state_reason"), ("created", "created_at"),
+    ("scheduled", "scheduled_at"), ("started", "started_at"), ("ready_at",),
+    ("deleted", "deleted_at", "deletion"), ("container_exit_code",), ("last_exit_code",),
+)
+
+
+def pod_signature(view) -> tuple:
+    """The fields a rendered pod depends on: equal signatures render equal objects, so a pod
+    whose signature did not change produces no watch event."""
+    return tuple(_f(view, *names) for names in _SIGNATURE_FIELDS)
+
+
+def timestamp(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _f(view, *names, default=None):
+    """The first attribute of ``view`` by any of ``names`` (the model's field names, tolerant of
+    the spellings the simulator's views use)."""
+    for n in names:
+        if hasattr(view, n):
+            v = getattr(view, n)
+            return default if v is None else v
+    return default
+
+
+def pod_uid(name: str) -> str:
+    h = hashlib.sha1(name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def template_hash(deployment_name: str, generation: int) -> str:
+    return hashlib.sha1(f"{deployment_name}/{generation}".encode()).hexdigest()[:10]
+
+
+def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
+               pod_index: int, runtime_overhead: dict | None) -> dict:
+    name = _f(view, "name")
+    key = str(_f(view, "deployment", "deployment_key", "key", default="default/unknown"))
+    namespace, _, dep_name = key.partition("/")
+    uid = str(_f(view, "uid", default=pod_uid(name)))
+
+    def ts(*names):
+        t = _f(view, *names)
+        return None if t is None else float(t)
+
+    created = ts("created", "created_at")
+    scheduled = ts("scheduled", "scheduled_at")
+    started = ts("started", "started_at")
+    ready_at = ts("ready_at")
+    deleted = ts("deleted", "deleted_at", "deletion")
+    node = _f(view, "node")
+    phase = _f(view, "phase", default="Pending")
+    reason = _f(view, "reason")
+    message = _f(view, "message")
+    ready = bool(_f(view, "ready", default=False))
+    restarts = int(_f(view, "restarts", default=0))
+    state = _f(view, "container_state", "state", default="waiting")
+    state_reason = _f(view, "container_reason", "state_reason", default=None)
+    last_reason = _f(view, "last_terminated_reason", "last_state_reason", default=None)
+    labels = dict(_f(view, "labels", default={}) or {})
+    runtime_class = _f(view, "runtime_class", default=None)
+
+    template = copy.deepcopy(((deployment or {}).get("spec") or {}).get("template") or {})
+    spec = template.get("spec") or {"containers": [{"name": "workload", "image": "unknown"}]}
+    containers = spec.get("containers") or [{"name": "workload", "image": "unknown"}]
+    if not labels:
+        labels = dict((template.get("metadata") or {}).get("labels") or {})
+    generation = int(((deployment or {}).get("metadata") or {}).get("generation", 1))
+    rs_name = f"{dep_name}-{template_hash(dep_name, generation)}"
+    labels.setdefault("pod-template-hash", rs_name.rsplit("-", 1)[1])
+    spec.update({"restartPolicy": "Always", "schedulerName": "default-scheduler",
+                 "dnsPolicy": "ClusterFirst"})
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    if node:
+        spec["nodeName"] = node
+    if runtime_class and runtime_class != "runc":
+        spec["runtimeClassName"] = runtime_class
+    if runtime_overhead:
+        spec["overhead"] = dict(runtime_overhead)
+
+    meta = {"name": name, "generateName": f"{rs_name}-", "namespace": namespace, "uid": uid,
+            "creationTimestamp": timestamp(created), "labels": labels,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs_name,
+                                 "uid": pod_uid(rs_name), "controller": True,
+                                 "blockOwnerDeletion": True}]}
+    if deleted is not None:
+        meta["deletionTimestamp"] = timestamp(deleted)
+        meta["deletionGracePeriodSeconds"] = int(spec.get("terminationGracePeriodSeconds", 30))
+
+    main = containers[0]
+    cstatus = {"name": main.get("name", "workload"), "image": main.get("image", ""),
+               "imageID": "", "ready": ready, "started": state == "running",
+               "restartCount": restarts}
+    cid = f"cri-o://{uid.replace('-', '')}{restarts:04d}"
+    if state == "running":
+        cstatus["containerID"] = cid
+        cstatus["state"] = {"running": {"startedAt": timestamp(started or created)}}
+    elif state == "terminated":
+        cstatus["containerID"] = cid
+        r = state_reason or "Error"
+        code = _f(view, "container_exit_code", default=137 if r == "OOMKilled" else 1)
+        cstatus["state"] = {"terminated": {"exitCode": code, "reason": r,
+                                           "startedAt": timestamp(started),
+                                           "finishedAt": timestamp(deleted or started),
+                                           "containerID": cid}}
+    else:
+        cstatus["state"] = {"waiting": {"reason": state_reason or "ContainerCreating"}}
+    if last_reason and restarts > 0:
+        prev = f"cri-o://{uid.replace('-', '')}{restarts - 1:04d}"
+        last_code = _f(view, "last_exit_code", default=137 if last_reason == "OOMKilled" else 1)
+        cstatus["lastState"] = {"terminated": {"exitCode": last_code,
+                                               "reason": last_reason, "containerID": prev}}
+    else:
+        cstatus["lastState"] = {}
+
+    def cond(kind: str, ok: bool, at: float | None) -> dict:
+        return {"type": kind, "status": "True" if ok else "False", "lastProbeTime": None,
+                "lastTransitionTime": timestamp(at if ok and at is not None else created)}
+
+    conditions = []
+    if node:
+        conditions += [cond("PodReadyToStartContainers", started is not None, started),
+                       cond("Initialized", True, scheduled)]
+    conditions += [cond("Ready", ready, ready_at), cond("ContainersReady", ready, ready_at),
+                   cond("PodScheduled", node is not None, scheduled)]
+    if not node:
+        conditions = [{"type": "PodScheduled", "status": "False", "lastProbeTime": None,
+                       "lastTransitionTime": timestamp(created), "reason": "Unschedulable",
+                       "message": message or "0/0 nodes are available"}]
+    status = {"phase": phase, "conditions": conditions,
+              "qosClass": _f(view, "qos_class", default=None) or qos_class(containers)}
+    if reason:
+        status["reason"] = reason
+    if message:
+        status["message"] = message
+    if node:
+        status["hostIP"] = node_address.get(node, "")
+        status["startTime"] = timestamp(scheduled or created)
+        if phase in ("Running", "Pending") and reason != "Evicted":
+            status["podIP"] = f"10.128.{(pod_index >> 8) & 255}.{pod_index & 255}"
+        status["containerStatuses"] = [cstatus]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+
+
+def qos_class(containers: list[dict]) -> str:
+    any_set, guaranteed = False, True
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        any_set = any_set or bool(req) or bool(lim)
+        for r in ("cpu", "memory"):
+            if r not in lim or req.get(r, lim[r]) != lim[r]:
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def render_node(info, *, created: float, kubelet_version: str) -> dict:
+    labels = {"kubernetes.io/hostname": info.name, "kubernetes.io/os": "linux",
+              "kubernetes.io/arch": "amd64", f"node-role.kubernetes.io/{info.role}": ""}
+    capacity = {"cpu": millis_quantity(info.cpu_millis), "memory": mib_quantity(info.memory_mib),
+                "pods": str(info.max_pods)}
+    allocatable = {"cpu": millis_quantity(info.allocatable_cpu_millis),
+                   "memory": mib_quantity(info.allocatable_memory_mib), "pods": str(info.max_pods)}
+    addresses = [{"type": "Hostname", "address": info.name}]
+    if info.address:
+        addresses.insert(0, {"type": "InternalIP", "address": info.address})
+    now = timestamp(created)
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": info.name, "uid": pod_uid("node/" + info.name),
+                         "creationTimestamp": now, "labels": labels},
+            "spec": {},
+            "status": {"capacity": capacity, "allocatable": allocatable, "addresses": addresses,
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "simulated kubelet is posting ready status",
+                                       "lastHeartbeatTime": now, "lastTransitionTime": now}],
+                       "nodeInfo": {"kubeletVersion": kubelet_version,
+                                    "containerRuntimeVersion": "cri-o://simulated",
+                                    "osImage": "scaler simulator (not a real node)",
+                                    "kernelVersion": "simulated", "operatingSystem": "linux",
+                                    "architecture": "amd64"}}}
+
+
+def deployment_status(deployment: dict, pods: list[dict]) -> dict:
+    live = [p for p in pods if "deletionTimestamp" not in p["metadata"]
+            and p["status"].get("phase") not in ("Failed", "Succeeded")]
+    ready = sum(1 for p in live if _ready(p))
+    desired = int(deployment["spec"].get("replicas", 1))
+    status = {"observedGeneration": deployment["metadata"].get("generation", 1),
+              "replicas": len(live), "updatedReplicas": len(live)}
+    if ready:
+        status["readyReplicas"] = ready
+        status["availableReplicas"] = ready
+    if len(live) - ready > 0:
+        status["unavailableReplicas"] = len(live) - ready
+    available = ready >= desired
+    status["conditions"] = [{"type": "Available", "status": "True" if available else "False",
+                             "reason": "MinimumReplicasAvailable" if available
+                             else "MinimumReplicasUnavailable"}]
+    return status
+
+
+def _ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions", []))
+
+
+def pod_status_word(pod: dict) -> str:
+    """The STATUS column of ``kubectl get pods``."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    st = pod.get("status", {})
+    if st.get("reason"):
+        return st["reason"]
+    for cs in st.get("containerStatuses", []):
+        state = cs.get("state", {})
+        for part in ("waiting", "terminated"):
+            if state.get(part, {}).get("reason"):
+                return state[part]["reason"]
+    return st.get("phase", "Pending")
+
+
+def _age(obj: dict, now: float) -> str:
+    created = obj["metadata"].get("creationTimestamp")
+    if not created:
+        return "<unknown>"
+    t = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+    s = max(0, int(now - t))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    return f"{s // 3600}h"
+
+
+def table(resource: str, objects: list[dict], now: float, list_rv: str | None = None) -> dict:
+    """A meta.k8s.io/v1 Table, which kubectl asks for when printing for humans."""
+    cols = [("Name", "string", "Name must be unique within a namespace", 0)]
+    if resource == "pods":
+        cols += [("Ready", "string", "", 0), ("Status", "string", "", 0),
+                 ("Restarts", "string", "", 0), ("Age", "string", "", 0),
+                 ("IP", "string", "", 1), ("Node", "string", "", 1)]
+    elif resource == "deployments":
+        cols += [("Ready", "string", "", 0), ("Up-to-date", "integer", "", 0),
+                 ("Available", "integer", "", 0), ("Age", "string", "", 0)]
+    elif resource == "nodes":
+        cols += [("Status", "string", "", 0), ("Roles", "string", "", 0), ("Age", "string", "", 0),
+                 ("Version", "string", "", 0), ("Internal-IP", "string", "", 1)]
+    elif resource == "runtimeclasses":
+        cols += [("Handler", "string", "", 0), ("Age", "string", "", 0)]
+    else:
+        cols += [("Status", "string", "", 0), ("Age", "string", "", 0)]
+    rows = []
+    for o in objects:
+        name = o["metadata"]["name"]
+        if resource == "pods":
+            css = o.get("status", {}).get("containerStatuses", [])
+            ready = sum(1 for c in css if c.get("ready"))
+            total = len(o["spec"].get("containers", []))
+            cells = [name, f"{ready}/{total}", pod_status_word(o),
+                     sum(c.get("restartCount", 0) for c in css), _age(o, now),
+                     o.get("status", {}).get("podIP", "<none>"), o["spec"].get("nodeName", "<none>")]
+        elif resource == "deployments":
+            st = o.get("status", {})
+            cells = [name, f"{st.get('readyReplicas', 0)}/{o['spec'].get('replicas', 1)}",
+                     st.get("updatedReplicas", 0), st.get("availableReplicas", 0), _age(o, now)]
+        elif resource == "nodes":
+            roles = ",".join(k.split("/", 1)[1] for k in o["metadata"].get("labels", {})
+                             if k.startswith("node-role.kubernetes.io/")) or "<none>"
+            ip = next((a["address"] for a in o["status"].get("addresses", [])
+                       if a["type"] == "InternalIP"), "<none>")
+            cells = [name, "Ready", roles, _age(o, now),
+                     o["status"]["nodeInfo"]["kubeletVersion"], ip]
+        elif resource == "runtimeclasses":
+            cells = [name, o.get("handler", ""), _age(o, now)]
+        else:
+            cells = [name, (o.get("status") or {}).get("phase", "Active"), _age(o, now)]
+        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                   "metadata": o["metadata"]}
+        rows.append({"cells": cells, "object": partial})
+    out = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+           "metadata": {"resourceVersion": list_rv} if list_rv else {},
+           "columnDefinitions": [{"name": n, "type": t, "format": "name" if n == "Name" else "",
+                                  "description": d, "priority": p} for n, t, d, p in cols],
+           "rows": rows}
+    return out
