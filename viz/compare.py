@@ -186,12 +186,15 @@ def comparison_dict(reports: list[Report], labels: list[str], ratios: list[Ratio
 
 def format_table(reports: list[Report], labels: list[str], ratios: list[Ratio]) -> str:
     width = max(len(v) for v in FIGURE_LABELS.values())
-    cols = [max(len(lab), 22) for lab in labels]
+    table = {key: [format_value(r.figures[key]) for r in reports] for key in FIGURE_LABELS}
+    cols = [
+        max(len(lab), *(len(vals[i]) for vals in table.values())) for i, lab in enumerate(labels)
+    ]
     lines = [
         f"{'':<{width}}  " + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, cols, strict=True))
     ]
     for key, name in FIGURE_LABELS.items():
-        vals = [format_value(r.figures[key]) for r in reports]
+        vals = table[key]
         lines.append(
             f"{name:<{width}}  " + "  ".join(f"{v:>{w}}" for v, w in zip(vals, cols, strict=True))
         )
