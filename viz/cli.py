@@ -26,7 +26,15 @@ def _fail(message: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """Charts, analysis and comparison of scaler runs (and of the original method's CSVs)."""
+    """Charts, analysis and comparison of scaler runs (and of the original method's CSVs).
+
+    \b
+    Examples:
+      viz plot runs/kata.csv -o charts --format html,png,svg
+      viz report runs/kata.csv --json
+      viz compare runs/runc.csv runs/kata.csv -o compare
+      viz compare runs/matrix            (every run CSV in the directory)
+    """
 
 
 @cli.command()
@@ -94,7 +102,11 @@ def report(run_csv: Path, as_json: bool, free_threshold: float) -> None:
     help="Free-memory threshold, MiB.",
 )
 def compare(run_csvs: tuple[Path, ...], out_dir: Path, formats: str, free_threshold: float) -> None:
-    """Overlay several runs and tabulate their figures side by side, with overhead ratios."""
+    """Overlay runs and tabulate their figures side by side, with overhead ratios.
+
+    RUN_CSVS are run files or directories of them. Ratios are taken against the first runc run
+    (else the first run).
+    """
     from viz.compare import Comparison
 
     fmts = parse_formats(formats)
