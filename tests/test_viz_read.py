@@ -113,3 +113,14 @@ def test_bad_node_file_is_named(tmp_path):
     (tmp_path / "runc.nodes.csv").write_text("when,where\n1,2\n")
     with pytest.raises(VizInputError, match="runc.nodes.csv: not a node-sample CSV"):
         load_run(path)
+
+
+def test_byte_order_mark_is_ignored(tmp_path):
+    path = tmp_path / "kata-sheet.csv"
+    path.write_bytes(b"\xef\xbb\xbfstep,elapsed_s,requested,running\n1,1,1,1\n2,2,2,2\n")
+    assert load_run(path).steps["running"].to_list() == [1, 2]
+    legacy = tmp_path / "kata-old.csv"
+    lines = (REFERENCE / "kata.csv").read_bytes().splitlines(keepends=True)[:4]
+    legacy.write_bytes(b"\xef\xbb\xbf" + b"".join(lines))
+    run = load_run(legacy)
+    assert run.meta.source_format == "original" and run.steps.height == 3

@@ -43,6 +43,7 @@ def read_header(path: Path) -> list[str]:
         head = f.read(_HEAD)
     _check_text(path, head)
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    first = first.removeprefix("\ufeff")  # spreadsheets save CSVs with a byte-order mark
     if not first.strip():
         raise VizInputError(f"{path}: file is empty (no header line)")
     return first.split(",")

@@ -107,7 +107,7 @@ def build_meta(path: Path, steps: pl.DataFrame, meta: dict, fmt: str, notes: lis
 
 def _read_scaler_steps(path: Path) -> pl.DataFrame:
     df = read_csv(path, infer_schema=False)
-    df = df.rename({c: c.strip() for c in df.columns})
+    df = df.rename({c: c.strip().removeprefix("\ufeff") for c in df.columns})
     df = to_numeric(df, STEP_NUMERIC, path)
     require_values(df, REQUIRED_STEP_COLUMNS, path)
     if "mem_total_mib" in df.columns and "mem_free_mib" in df.columns:
