@@ -2,9 +2,12 @@
 
 Runs ``python -m workload`` for a few (CPU, MEMORY, INCREMENT) settings, waits for the
 memory ramp-up, then measures the process from outside over a window: CPU from
-/proc/<pid>/stat (utime + stime), resident set from /proc/<pid>/status (VmRSS). Also
-reports the base resident set (interpreter + numpy + workload, before any allocation) and
-what the C program this replaces would hold (whole increments: it overshoots).
+/proc/<pid>/task/*/schedstat (run time in ns; /proc/<pid>/stat ticks where it is missing),
+resident set from /proc/<pid>/status (VmRSS). Also
+reports the base resident set (interpreter + numpy + workload, before any allocation), what
+the C program this replaces would hold (whole increments: it overshoots), and the CPU a pure
+busy loop gets right after the window: on a shared machine no target above that ceiling can
+be met, by any controller.
 
     python bench/bench_workload.py [--window 5] [--load N] [--parallel]
 
@@ -43,6 +46,7 @@ class Result:
     rss_mib: float
     base_mib: float
     ramp_s: float
+    ceiling: float  # CPU % a busy loop got right after: what the scheduler would grant
 
     @property
     def cpu_error(self) -> float:
@@ -58,8 +62,16 @@ class Result:
 
 
 def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """CPU seconds of all the process's threads: nanoseconds from schedstat where the
+    kernel has it (stat's clock ticks are 10 ms: 2% of a 5 s window at 5% CPU)."""
+    try:
+        return sum(
+            int((task / "schedstat").read_text().split()[0])
+            for task in Path(f"/proc/{pid}/task").iterdir()
+        ) / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def _rss_mib(pid: int) -> float:
@@ -99,19 +111,34 @@ def measure(cpu: float, memory: float, increment: float, window: float) -> Resul
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    return Result(cpu, memory, increment, 100 * (cpu1 - cpu0) / (wall1 - wall0), rss, base, ramp)
+    measured = 100 * (cpu1 - cpu0) / (wall1 - wall0)
+    return Result(cpu, memory, increment, measured, rss, base, ramp, ceiling())
+
+
+def ceiling(seconds: float = 2.0) -> float:
+    """CPU % of one CPU that a pure busy loop gets now: the most any target can get."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        wall0, cpu0 = time.monotonic(), _cpu_s(hog.pid)
+        time.sleep(seconds)
+        return 100 * (_cpu_s(hog.pid) - cpu0) / (time.monotonic() - wall0)
+    finally:
+        hog.kill()
+        hog.wait()
 
 
 def table(results: list[Result]) -> str:
     head = (
         "| CPU % | measured CPU % | error | MEMORY MiB | INCREMENT | VmRSS MiB | error | "
-        "C program MiB | base RSS MiB | ramp-up s |"
+        "C program MiB | base RSS MiB | ramp-up s | busy-loop ceiling % |"
     )
-    rows = [head, "|" + " --- |" * 10]
+    rows = [head, "|" + " --- |" * 11]
     for r in results:
         rows.append(
             f"| {r.cpu:g} | {r.cpu_measured:.2f} | {r.cpu_error:+.1f}% | {r.memory:g} | {r.increment:g} | "
-            f"{r.rss_mib:.1f} | {r.rss_error:+.2f}% | {r.c_program_mib:g} | {r.base_mib:.1f} | {r.ramp_s:.1f} |"
+            f"{r.rss_mib:.1f} | {r.rss_error:+.2f}% | {r.c_program_mib:g} | {r.base_mib:.1f} | {r.ramp_s:.1f} | "
+            f"{r.ceiling:.0f} |"
         )
     return "\n".join(rows)
 
