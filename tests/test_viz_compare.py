@@ -87,3 +87,18 @@ def test_directory_argument_takes_every_run_in_it(tmp_path):
     empty.mkdir()
     with pytest.raises(VizInputError, match="holds no run CSV"):
         compare_runs([empty], tmp_path / "o2")
+
+
+def test_skip_unusable_leaves_failed_runs_out_and_says_so(tmp_path):
+    good = write_run(tmp_path, Synthetic(runtime="runc", steps=60))
+    failed = tmp_path / "kata.csv"
+    failed.write_text("step,elapsed_s,requested,running\n")  # the run died before its first row
+    with pytest.raises(VizInputError, match="no data rows"):
+        compare_runs([good, failed], tmp_path / "strict")
+    compare_runs([good, failed], tmp_path / "lenient", ("html",), skip_unusable=True)
+    data = json.loads((tmp_path / "lenient" / "compare.json").read_text())
+    assert [r["label"] for r in data["runs"]] == ["runc"]
+    assert len(data["skipped"]) == 1 and "kata.csv: no data rows" in data["skipped"][0]
+    assert "left out: " in (tmp_path / "lenient" / "compare.html").read_text()
+    with pytest.raises(VizInputError, match="no usable run"):
+        compare_runs([failed], tmp_path / "none", skip_unusable=True)

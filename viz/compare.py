@@ -244,21 +244,37 @@ class Comparison:
     reports: list[Report]
     labels: list[str]
     ratios: list[Ratio]
+    skipped: tuple[str, ...] = ()  # one-line reasons for runs left out (skip_unusable only)
 
     @classmethod
     def build(
-        cls, paths: list[Path], free_threshold_mib: float = DEFAULT_FREE_THRESHOLD_MIB
+        cls,
+        paths: list[Path],
+        free_threshold_mib: float = DEFAULT_FREE_THRESHOLD_MIB,
+        skip_unusable: bool = False,
     ) -> Comparison:
-        paths = expand_paths(paths)
-        reports = [analyse_run(load_run(Path(p)), free_threshold_mib) for p in paths]
+        reports: list[Report] = []
+        skipped: list[str] = []
+        for p in expand_paths(paths):
+            try:
+                reports.append(analyse_run(load_run(Path(p)), free_threshold_mib))
+            except VizInputError as err:
+                if not skip_unusable:
+                    raise
+                skipped.append(str(err))
+        if not reports:
+            raise VizInputError("no usable run to compare: " + "; ".join(skipped))
         labels = run_labels([r.run.meta for r in reports], [r.run.name for r in reports])
-        return cls(reports, labels, overhead_ratios(reports, labels))
+        return cls(reports, labels, overhead_ratios(reports, labels), tuple(skipped))
 
     def text(self) -> str:
-        return format_table(self.reports, self.labels, self.ratios)
+        table = format_table(self.reports, self.labels, self.ratios)
+        return "\n".join([table, *(f"left out: {why}" for why in self.skipped)])
 
     def to_dict(self) -> dict:
-        return comparison_dict(self.reports, self.labels, self.ratios)
+        data = comparison_dict(self.reports, self.labels, self.ratios)
+        data["skipped"] = list(self.skipped)
+        return data
 
     def write(self, out_dir: Path, formats: tuple[str, ...] | list[str]) -> list[Path]:
         reports, labels = self.reports, self.labels
@@ -271,15 +287,17 @@ class Comparison:
                     save_image(c, out / f"compare.{name}.{fmt}", fmt) for name, c in charts.items()
                 ]
         if "html" in formats:
+            notes = [
+                f"{lab}: {r.run.path.name} ({r.run.meta.describe()})"
+                for lab, r in zip(labels, reports, strict=True)
+            ]
+            notes += [f"left out: {why}" for why in self.skipped]
             page = html_page(
                 "Comparison: " + " vs ".join(labels),
                 " · ".join(sorted({r.run.meta.provenance() for r in reports})),
                 _html_table(reports, labels, self.ratios),
                 charts,
-                [
-                    f"{lab}: {r.run.path.name} ({r.run.meta.describe()})"
-                    for lab, r in zip(labels, reports, strict=True)
-                ],
+                notes,
             )
             written.append(write_bytes(out / "compare.html", page))
         return written
@@ -290,9 +308,13 @@ def compare_runs(
     out_dir: Path,
     formats: tuple[str, ...] | list[str] = ("html", "png"),
     free_threshold_mib: float = DEFAULT_FREE_THRESHOLD_MIB,
+    skip_unusable: bool = False,
 ) -> list[Path]:
     """Write compare.html, compare.json and compare.<chart>.<png|svg> in ``out_dir``.
 
-    Returns the files written. Raises VizInputError (one-line message) on unusable input.
+    Returns the files written. Raises VizInputError (a ValueError with a one-line message) on
+    unusable input; with ``skip_unusable`` (for a matrix where one run failed early) such runs
+    are left out and named in compare.json ("skipped") and in the page, and only having no
+    usable run at all raises.
     """
-    return Comparison.build(paths, free_threshold_mib).write(out_dir, formats)
+    return Comparison.build(paths, free_threshold_mib, skip_unusable).write(out_dir, formats)
