@@ -405,15 +405,10 @@ def _compare(paths: list[Path], out_dir: Path, quiet: bool) -> list[str] | None:
 
 def _add_subcommands() -> None:
     from scaler.cli_nodes import nodes
+    from scaler.cli_sim import sim
 
     main.add_command(nodes)
-    try:
-        from scaler.cli_sim import sim
-    except ModuleNotFoundError as e:  # pragma: no cover - only while the front is not built
-        if e.name != "scaler.cli_sim":
-            raise
-    else:
-        main.add_command(sim)
+    main.add_command(sim)
 
 
 _add_subcommands()
