@@ -132,6 +132,31 @@ def test_holds_cpu_and_memory_targets(workloads):
     assert rss_mib <= 200 + 2
 
 
+def test_every_held_page_is_touched_each_loop(workloads):
+    """Clear the pages' referenced bits, let a loop run: all the data is referenced again,
+    which is what keeps it on the kernel's active list (``Active`` in /proc/meminfo)."""
+    w = workloads("0", "100", "40")
+    report = w.wait_for(lambda line: "loops=3" in line.split(), timeout=10)  # grown by then
+    data_mib = float(_field(report, "data").removesuffix("MiB"))
+    assert data_mib > 60
+    rollup = Path(f"/proc/{w.proc.pid}/smaps_rollup")
+    if not rollup.exists():
+        pytest.skip("kernel without smaps_rollup")
+
+    def referenced_mib() -> float:
+        for line in rollup.read_text().splitlines():
+            if line.startswith("Referenced:"):
+                return int(line.split()[1]) / 1024
+        raise KeyError("Referenced")
+
+    Path(f"/proc/{w.proc.pid}/clear_refs").write_text("1")
+    assert referenced_mib() < data_mib / 2
+    # Two report lines a second apart: a loop started (and touched everything) in between.
+    for _ in range(2):
+        w.wait_for(lambda line: line.startswith("workload report"), timeout=5)
+    assert referenced_mib() >= data_mib
+
+
 def test_unbounded_growth_halves_increment_under_address_space_limit(workloads):
     probe = subprocess.run(
         [sys.executable, "-c", "import workload.runner, workload.procfs;"
