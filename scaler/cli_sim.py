@@ -56,9 +56,11 @@ def sim() -> None:
               show_default=True, help="Longest a watch request stays open, seconds.")
 @click.option("--bookmark-interval", type=click.FloatRange(0.1, 3600), default=10.0,
               show_default=True, help="Seconds between watch bookmarks.")
+@click.option("--event-log", type=click.IntRange(min=10), default=200_000, show_default=True,
+              help="Watch events kept; a watch from an older resourceVersion gets 410 Gone.")
 def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed, port, kubeconfig,
                   workdir, error_rate, latency, fault_seed, truth, ssh, ssh_port, runtime_class,
-                  tick, watch_timeout, bookmark_interval) -> None:
+                  tick, watch_timeout, bookmark_interval, event_log) -> None:
     """Serve the simulated cluster over the Kubernetes API on 127.0.0.1 (plain HTTP, no auth).
 
     \b
@@ -89,7 +91,7 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         truth=Path(truth) if truth else None, ssh=ssh, ssh_port=ssh_port,
         runtime_class=runtime_class, watch_timeout_s=watch_timeout,
-        bookmark_interval_s=bookmark_interval)
+        bookmark_interval_s=bookmark_interval, event_log=event_log)
     try:
         asyncio.run(serve(model, options))
     except OSError as e:

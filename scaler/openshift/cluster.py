@@ -185,5 +185,6 @@ class OpenShiftCluster:
                 "runtime_class": self._runtime_class,
             }
         if w is not None:
-            out.update({"watch_streams": w.watches, "pod_lists": w.lists, "watch_events": w.events})
+            out.update({"watch_streams": w.watches, "pod_lists": w.lists, "watch_events": w.events,
+                        "watch_resyncs": w.resyncs})
         return out

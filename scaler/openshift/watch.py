@@ -43,6 +43,7 @@ class PodWatcher:
         self.lists = 0
         self.watches = 0
         self.events = 0
+        self.resyncs = 0  # lists forced by 410 Gone (the watch fell behind the server's log)
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
         self._thread = threading.Thread(target=self._run, name="scaler-pod-watch", daemon=True)
@@ -70,7 +71,7 @@ class PodWatcher:
 
     def _run(self) -> None:
         delay = 0.1
-        need_list = True
+        need_list = self.rv is None
         while not self._stop.is_set():
             try:
                 if need_list:
@@ -83,6 +84,7 @@ class PodWatcher:
                     continue
             except ResyncNeeded:
                 need_list = True
+                self.resyncs += 1
                 continue
             except _Fatal as e:
                 self.fatal = str(e)

@@ -34,6 +34,7 @@ class ServeOptions:
     runtime_class: bool = True
     watch_timeout_s: float = 1800.0
     bookmark_interval_s: float = 10.0
+    event_log: int = 200_000  # watch events kept; older resourceVersions get 410 Gone
 
 
 def default_runtime_classes(model) -> dict[str, dict]:
@@ -61,7 +62,8 @@ class Server:
         self.out = out
         self._truth_file = open(options.truth, "w") if options.truth else None  # noqa: SIM115
         self.state = SimState(model, speed=options.speed, truth_out=self._truth_file,
-                              runtime_classes=default_runtime_classes(model) if options.runtime_class else None)
+                              runtime_classes=default_runtime_classes(model) if options.runtime_class else None,
+                              event_log=options.event_log)
         self.api = Api(self.state, Faults(options.error_rate, options.latency_s, options.fault_seed),
                        watch_timeout=options.watch_timeout_s,
                        bookmark_interval=options.bookmark_interval_s)

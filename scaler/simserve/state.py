@@ -57,10 +57,10 @@ TRUTH_HEADER = "wall_time,model_time,resource_version,running,pending,creating,t
 
 class SimState:
     def __init__(self, model, *, speed: float = 1.0, truth_out: TextIO | None = None,
-                 runtime_classes: dict[str, dict] | None = None) -> None:
+                 runtime_classes: dict[str, dict] | None = None, event_log: int = 200_000) -> None:
         self.model = model
         self.speed = speed
-        self.store = Store()
+        self.store = Store(log_size=event_log)
         self._mono0 = time.monotonic()
         self._model0 = float(model.now)
         self._views: dict[str, tuple] = {}  # pod name -> signature
