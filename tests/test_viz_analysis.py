@@ -135,3 +135,20 @@ def test_tracking_window_scales_with_run_length():
     assert an.tracking_window(50) == 10
     assert an.tracking_window(600) == 20
     assert an.tracking_window(5000) == 30
+
+
+def test_temporary_stall_then_recovery_is_not_saturation():
+    s = steps(300)
+    running = np.minimum(s, 220)
+    running[40:70] = 40  # the cluster stalled for 30 steps, then caught up
+    running[70:80] = np.linspace(45, 80, 10)
+    f = an.tracking_saturation(s, s, running, window=10)
+    assert f.step == 221 and "1 earlier stall(s) recovered" in f.method
+
+
+def test_stall_only_is_not_saturation():
+    s = steps(200)
+    running = s.copy()
+    running[50:80] = 50
+    f = an.tracking_saturation(s, s, running, window=10)
+    assert f.value is None and "temporary stall" in f.method

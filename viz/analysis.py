@@ -70,12 +70,15 @@ def tracking_saturation(
     window: int | None = None,
     ratio: float = DEFAULT_TRACKING_RATIO,
 ) -> Finding:
-    """First step where running stops tracking requested.
+    """First step where running stops tracking requested for good.
 
     A window of ``window`` steps "tracks" when the highest running count so far grew by at least
     ``ratio`` of what requested grew (the high-water mark, so pods restarting or evicted and
-    replaced within the window do not read as saturation). Saturation is the centre of the first non-tracking window that follows a
-    tracking one: for running = min(requested, C) that is the first step after running hit C.
+    replaced within the window do not read as saturation). A candidate is the centre of the
+    first non-tracking window after a tracking one: for running = min(requested, C) that is the
+    first step after running hit C. A candidate is dropped when the run recovers from it: the
+    lag (requested minus the high-water mark) grew by some amount over that window, and later
+    wins back at least half of it (a temporary stall); the search then goes on from there.
     Windows where requested did not grow say nothing and are skipped.
     """
     step, requested, running = _f(step), _f(requested), _f(running)
@@ -83,11 +86,13 @@ def tracking_saturation(
     window = tracking_window(n) if window is None else window
     method = (
         f"centre of the first {window}-step window, after one that tracked, in which the highest "
-        f"running count so far grew by less than {ratio:g} x the growth of requested"
+        f"running count so far grew by less than {ratio:g} x the growth of requested, and whose "
+        "lost ground (lag behind requested) is never half won back later"
     )
     if n <= window:
         return Finding(None, "step", method + f" (run shorter than {window + 1} steps)")
     high = np.fmax.accumulate(running)  # highest running so far: a dip is not saturation
+    lag = requested - high
     d_req = requested[window:] - requested[:-window]
     d_run = high[window:] - high[:-window]
     informative = np.isfinite(d_req) & np.isfinite(d_run) & (d_req > 0)
@@ -95,13 +100,24 @@ def tracking_saturation(
     lags = informative & ~tracks
     if not tracks.any():
         return Finding(None, "step", method + " (running never tracked requested)")
-    first_track = int(np.argmax(tracks))
-    later = np.flatnonzero(lags[first_track:])
-    if later.size == 0:
-        return Finding(None, "step", method + " (not reached)")
-    j = first_track + int(later[0])
-    centre = min(j + window // 2, n - 1)
-    return Finding(float(step[centre]), "step", method, float(step[centre]))
+    start = int(np.argmax(tracks))
+    stalls = 0
+    while True:
+        later = np.flatnonzero(lags[start:])
+        if later.size == 0:
+            note = f" (not reached; {stalls} temporary stall(s))" if stalls else " (not reached)"
+            return Finding(None, "step", method + note)
+        j = start + int(later[0])
+        centre = min(j + window // 2, n - 1)
+        end = min(j + window, n - 1)
+        # The window is behind by construction: the lag grew by `lost` over it.
+        lost = lag[end] - lag[j]
+        back = np.flatnonzero(lag[end:] <= lag[j] + lost / 2)
+        if back.size == 0:
+            note = f" ({stalls} earlier stall(s) recovered)" if stalls else ""
+            return Finding(float(step[centre]), "step", method + note, float(step[centre]))
+        stalls += 1
+        start = end + int(back[0])
 
 
 def first_below(
