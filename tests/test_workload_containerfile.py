@@ -66,7 +66,7 @@ def test_copies_every_module_the_program_imports():
     copied = set()
     for args in _all("COPY"):
         *sources, dest = args.split()
-        assert dest == "/opt/workload/workload/"
+        assert dest == "/app/workload/"
         copied.update(Path(s).name for s in sources)
         assert all(s.startswith("workload/") for s in sources)
     needed, todo = set(), ["__main__", "__init__"]
@@ -84,7 +84,7 @@ def test_entrypoint_runs_the_module_and_finds_it():
     (entry,) = _all("ENTRYPOINT")
     assert json.loads(entry) == ["python", "-m", "workload"]
     assert (PACKAGE / "__main__.py").exists()
-    assert _env()["PYTHONPATH"] == "/opt/workload"
+    assert _env()["PYTHONPATH"] == "/app"
 
 
 def test_runs_as_a_numeric_non_root_user():

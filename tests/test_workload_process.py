@@ -253,7 +253,7 @@ def test_memory_below_base_holds_nothing_and_says_so(workloads):
         (["--cpu", "nan"], {}),
         (["1", "2", "3", "4"], {}),
         (["--duration", "soon"], {}),
-        (["--report", "/nonexistent-dir/work.json"], {}),
+        (["--report", "/nonexistent-dir/report.json"], {}),
         ([], {"CPU": "lots"}),
         ([], {"INCREMENT": "-8"}),
     ],
