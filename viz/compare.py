@@ -37,7 +37,9 @@ def run_labels(metas: list[RunMeta], stems: list[str]) -> list[str]:
     """Short labels made of what differs between the runs (runtime, scenario, mode, cluster);
     file names when nothing does; file names appended where labels would still collide."""
     fields = ("runtime", "scenario", "mode", "cluster_kind")
-    varying = [f for f in fields if len({getattr(m, f) for m in metas}) > 1]
+    # A field only some runs record (old files have no scenario) tells the runs apart no better
+    # than the fields they all record: only differing known values count.
+    varying = [f for f in fields if len({getattr(m, f) for m in metas} - {None}) > 1]
     if varying:
         labels = [
             " ".join(str(getattr(m, f)) for f in varying if getattr(m, f)) or s
