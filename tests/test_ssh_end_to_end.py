@@ -57,7 +57,8 @@ def test_run_against_the_sim_front_fills_run_nodes_csv_over_ssh(sim_serve, tmp_p
                "--client-binary", "kubectl", "--max-replicas", "3", "--interval", "1s",
                "--sample-interval", "300ms", "--ssh-port", str(port),
                "-i", str(workdir / "ssh" / "sim_nodes_id_ed25519"),
-               "--ssh-known-hosts", str(workdir / "ssh" / "sim_nodes_known_hosts"), "-o", str(out)),
+               "--ssh-known-hosts", str(workdir / "ssh" / "sim_nodes_known_hosts"), "-o", str(out),
+               "--node", f"gone=127.0.0.99:{port}"),  # nothing listens there: a node that is down
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
     )
@@ -65,8 +66,13 @@ def test_run_against_the_sim_front_fills_run_nodes_csv_over_ssh(sim_serve, tmp_p
     with open(out.with_name("run.nodes.csv")) as f:
         rows = list(csv.DictReader(f))
     nodes = {row["node"] for row in rows}
-    assert nodes == set(re.findall(r"(worker-\d+)=127\.0\.0\.\d+", banner)) and len(nodes) == 2
+    workers = set(re.findall(r"(worker-\d+)=127\.0\.0\.\d+", banner))
+    assert nodes == workers | {"gone"} and len(workers) == 2
+    gone = [row for row in rows if row["node"] == "gone"]
+    assert gone and all(row["status"] == "reconnecting" for row in gone)
+    assert all(row["mem_free_mib"] == "" and row["mem_total_mib"] == "" for row in gone)  # a gap
     ok = [row for row in rows if row["status"] == "ok"]
+    assert {row["node"] for row in ok} == workers
     assert len(ok) >= 2 * 4  # ~3 s of 300 ms sampling on 2 nodes, from SSH
     assert all(float(row["mem_total_mib"]) > 1000 and row["mem_free_mib"] for row in ok)
     with open(out) as f:
