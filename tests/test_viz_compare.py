@@ -63,10 +63,7 @@ def test_compare_new_run_with_reference_run(tmp_path):
     new = write_run(tmp_path, Synthetic(runtime="kata", steps=120))
     written = compare_runs([REFERENCE / "runc.csv", new], tmp_path / "o", ("html",))
     data = json.loads((tmp_path / "o" / "compare.json").read_text())
-    assert [r["label"] for r in data["runs"]] == [
-        "runc original method",
-        "kata capacity no-wait simulated",
-    ]
+    assert [r["label"] for r in data["runs"]] == ["runc original method", "kata simulated"]
     assert data["runs"][0]["figures"]["max_running"]["value"] == 377
     assert {p.name for p in written} == {"compare.json", "compare.html"}
 
