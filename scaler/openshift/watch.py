@@ -137,11 +137,11 @@ class PodWatcher:
         self._proc = proc
         self.watches += 1
         self.client.counters.add("observe", 1, 0)
-        nbytes = 0
         got_any = False
+        counters = self.client.counters
         try:
             for line in proc.stdout:
-                nbytes += len(line)
+                counters.add("observe", 0, len(line))  # as it arrives: a stream may last hours
                 if not line.strip():
                     continue
                 try:
@@ -165,7 +165,6 @@ class PodWatcher:
                     if rv:
                         self.rv = rv
         finally:
-            self.client.counters.add("observe", 0, nbytes)
             rc = proc.wait()
             stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             proc.stdout.close()
