@@ -393,12 +393,15 @@ def _ssh_factory(options, explicit, interval_s: float):
 
 
 def _compare(paths: list[Path], out_dir: Path, quiet: bool) -> list[str] | None:
+    from viz.compare import compare_runs
+
     try:
-        from viz.compare import compare_runs
-    except ImportError:
-        _say(quiet, "scaler: viz is not installed; skipping the comparison")
+        # skip_unusable: a run that died before its first row is named in the comparison
+        # instead of sinking the comparison of the runs that worked.
+        written = compare_runs(paths, out_dir, formats=("html", "png"), skip_unusable=True)
+    except ValueError as e:
+        click.echo(f"scaler: comparison failed: {e}", err=True)
         return None
-    written = compare_runs(paths, out_dir, formats=("html", "png"))
     _say(quiet, f"comparison: {out_dir}")
     return [str(p) for p in written]
 

@@ -199,6 +199,8 @@ class Engine:
                 "nodes": self.recorder.nodes_path.name,
             },
             **self.meta_base,
+            # The cluster's clock is virtual in simulation; this is when the run really began.
+            "recorded_at": iso_utc(time.time()),
             "started": iso_utc(start),
             "ended": None,
             "end_reason": "running",
