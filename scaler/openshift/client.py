@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scaler.cluster import ClusterError, ClusterUnresponsive
-from scaler.openshift.errors import FATAL, NOT_FOUND, TRANSIENT, UNREACHABLE, Failure, classify
+from scaler.openshift.errors import FATAL, NOT_FOUND, UNREACHABLE, Failure, classify
 
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 2.0
@@ -165,9 +165,10 @@ class KubeClient:
             delay = min(delay * 2, BACKOFF_MAX_S)
 
     def get_json(self, args: list[str], *, purpose: str, accept_missing: bool = False) -> dict | None:
-        out, failure = self.call([*args, "-o", "json"] if args[0] == "get" and "--raw" not in args
-                                 else args, purpose=purpose,
-                                 accept=(NOT_FOUND,) if accept_missing else ())
+        """``get`` as JSON (``get --raw`` prints JSON already); None when missing and accepted."""
+        if "--raw" not in args:
+            args = [*args, "-o", "json"]
+        out, failure = self.call(args, purpose=purpose, accept=(NOT_FOUND,) if accept_missing else ())
         if failure is not None:
             return None
         try:
@@ -175,5 +176,3 @@ class KubeClient:
         except ValueError:
             raise ClusterError(f"{purpose}: the client printed something that is not JSON") from None
 
-
-__all__ = ["KubeClient", "Outcome", "Counters", "TRANSIENT"]

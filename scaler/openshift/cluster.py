@@ -75,8 +75,7 @@ class OpenShiftCluster:
         except ManifestError as e:
             raise ClusterError(f"invalid manifest: {e}") from None
 
-        if self.client.get_json(["get", "namespace", self.ns], purpose="prepare",
-                                accept_missing=True) is None:
+        if self._namespace_gone_or_wait() is None:
             self._apply(docs.namespace)
             self._created.append(("namespace", self.ns))
 
@@ -115,6 +114,21 @@ class OpenShiftCluster:
             raise ClusterUnresponsive(
                 f"listing pods took longer than {self.options.op_timeout_s:g} s (--op-timeout)")
         self._check_watcher()
+
+    def _namespace_gone_or_wait(self) -> dict | None:
+        """The namespace, or None when it does not exist. One still being deleted (e.g. by the
+        previous run's clean-up) is waited for, since nothing can be created in it."""
+        deadline = self.clock.monotonic() + self.options.op_timeout_s
+        while True:
+            ns = self.client.get_json(["get", "namespace", self.ns], purpose="prepare",
+                                      accept_missing=True)
+            if ns is None or (ns.get("status") or {}).get("phase") != "Terminating":
+                return ns
+            if self.clock.monotonic() > deadline:
+                raise ClusterUnresponsive(
+                    f"namespace {self.ns} is still terminating after {self.options.op_timeout_s:g} s "
+                    "(--op-timeout); choose another with -n/--namespace")
+            self.clock.sleep(1.0)
 
     def _apply(self, doc: dict) -> None:
         self.client.call(["apply", "-f", "-"], purpose="prepare", stdin=json.dumps(doc))
