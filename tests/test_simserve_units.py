@@ -107,3 +107,42 @@ def test_render_running_evicted_and_oom_killed_pods():
     assert cond["reason"] == "Unschedulable" and "Too many pods" in cond["message"]
     rows = table("pods", [ok, ev, oom, pending], now=1.7e9 + 60)["rows"]
     assert [r["cells"][2] for r in rows] == ["Running", "Evicted", "CrashLoopBackOff", "Pending"]
+
+
+def test_state_mirrors_the_real_model_evictions_and_memory_pressure():
+    """The front over the real SimModel: a memory-hungry runc Deployment gets pods evicted; the
+    objects say so (Failed/Evicted, node MemoryPressure and its taint) and agree with the
+    truth the front classifies from the model's own views."""
+    import time
+
+    from manifests.build import build
+    from scaler.sim import SimModel, load_profile
+    from scaler.simserve.state import SimState
+    from scaler.workload_spec import SCENARIOS
+
+    model = SimModel(load_profile(None, workers=2), 0, start=time.time())
+    state = SimState(model)
+    m = build(SCENARIOS["hungry"], run_id="t", replicas=20)
+    state.create_namespace(m.namespace)
+    state.put_deployment("scaler", m.deployment, create=True)
+    start_rv = state.store.rv
+    pressure_seen = False
+    for _ in range(240):
+        model.advance(5)
+        state.sync()
+        nodes = state.store.items("nodes")
+        pressure_seen |= any(
+            c["type"] == "MemoryPressure" and c["status"] == "True"
+            for n in nodes for c in n["status"]["conditions"]) and any(
+            n["spec"].get("taints") for n in nodes)
+        evicted = [p for p in state.store.items("pods", "scaler")
+                   if p["status"].get("reason") == "Evicted"]
+        if evicted and pressure_seen:
+            break
+    assert evicted and pressure_seen
+    assert all(p["status"]["phase"] == "Failed" for p in evicted)
+    assert state.truth.evicted >= len(evicted)
+    events = state.store.events_after(start_rv, "pods", "scaler", lambda o: True)
+    assert any(e.type == "MODIFIED" and e.obj["status"].get("reason") == "Evicted" for e in events)
+    dep = state.store.get("deployments", "scaler", "scaler-workload")
+    assert dep["status"]["replicas"] <= 20 + len(evicted)

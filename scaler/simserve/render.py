@@ -178,7 +178,8 @@ def qos_class(containers: list[dict]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def render_node(info, *, created: float, kubelet_version: str) -> dict:
+def render_node(info, *, created: float, kubelet_version: str, memory_pressure: bool = False,
+                tainted: bool = False, changed: float | None = None) -> dict:
     labels = {"kubernetes.io/hostname": info.name, "kubernetes.io/os": "linux",
               "kubernetes.io/arch": "amd64", f"node-role.kubernetes.io/{info.role}": ""}
     capacity = {"cpu": millis_quantity(info.cpu_millis), "memory": mib_quantity(info.memory_mib),
@@ -189,12 +190,24 @@ def render_node(info, *, created: float, kubelet_version: str) -> dict:
     if info.address:
         addresses.insert(0, {"type": "InternalIP", "address": info.address})
     now = timestamp(created)
+    since = timestamp(changed if changed is not None else created)
+    spec = {}
+    if tainted:
+        spec["taints"] = [{"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule",
+                           "timeAdded": since}]
+    pressure = {"type": "MemoryPressure", "status": "True" if memory_pressure else "False",
+                "reason": "KubeletHasInsufficientMemory" if memory_pressure
+                else "KubeletHasSufficientMemory",
+                "message": "kubelet has memory pressure" if memory_pressure
+                else "kubelet has sufficient memory available",
+                "lastHeartbeatTime": since, "lastTransitionTime": since}
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": info.name, "uid": pod_uid("node/" + info.name),
                          "creationTimestamp": now, "labels": labels},
-            "spec": {},
+            "spec": spec,
             "status": {"capacity": capacity, "allocatable": allocatable, "addresses": addresses,
-                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                       "conditions": [pressure,
+                                      {"type": "Ready", "status": "True", "reason": "KubeletReady",
                                        "message": "simulated kubelet is posting ready status",
                                        "lastHeartbeatTime": now, "lastTransitionTime": now}],
                        "nodeInfo": {"kubeletVersion": kubelet_version,

@@ -73,12 +73,14 @@ class SimState:
         self.node_addresses: dict[str, str] = {}
         self._deployment_key_of: dict[str, str] = {}  # pod name -> "namespace/deployment"
         self.version = render.KUBELET_VERSION
+        self._nodes = []
+        self._node_flags: dict[str, tuple[bool, bool]] = {}
+        self._created = float(model.now)
         for i, info in enumerate(model.nodes()):
             addr = loopback_address(i)
             self.node_addresses[info.name] = addr
-            node = render.render_node(replace(info, address=addr), created=float(model.now),
-                                      kubelet_version=self.version)
-            self.store.put("nodes", node)
+            self._nodes.append(replace(info, address=addr))
+        self._sync_nodes()
         for ns in ("default", "kube-system"):
             self.create_namespace({"metadata": {"name": ns}})
         for name, rc in (runtime_classes or {}).items():
@@ -229,11 +231,26 @@ class SimState:
 
     # -- the model's pods -----------------------------------------------------------------------
 
+    def _sync_nodes(self) -> None:
+        """Nodes change only when the kubelet's memory pressure (and its taint) does."""
+        pressure = getattr(self.model, "kubelet_pressure", None)
+        tainted = getattr(self.model, "tainted", None)
+        for i, info in enumerate(self._nodes):
+            flags = (bool(pressure[i]) if pressure is not None else False,
+                     bool(tainted[i]) if tainted is not None else False)
+            if self._node_flags.get(info.name) == flags:
+                continue
+            self._node_flags[info.name] = flags
+            self.store.put("nodes", render.render_node(
+                info, created=self._created, kubelet_version=self.version,
+                memory_pressure=flags[0], tainted=flags[1], changed=float(self.model.now)))
+
     def sync(self) -> None:
         """Advance the model to now and mirror its pods into the store as watch events."""
         target = self.model_time_now()
         if target > self.model.now:
             self.model.advance_to(target)
+        self._sync_nodes()
         views = self.model.pods()
         seen: set[str] = set()
         touched: set[tuple[str, str]] = set()
