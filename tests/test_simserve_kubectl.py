@@ -132,7 +132,12 @@ def test_pod_delete_and_patch(server):
     assert env == {"CPU": "5", "MEMORY": "300", "INCREMENT": "256"}
     name = server.kubectl_json("-n", "scaler", "get", "pods")["items"][0]["metadata"]["name"]
     server.kubectl("-n", "scaler", "delete", "pod", name, "--wait=false")
-    server.kubectl("-n", "scaler", "delete", "deployment", "scaler-workload")
+    out = server.kubectl("delete", "-k", str(REPO / "manifests"), "--wait=false").stdout
+    for what in ('namespace "scaler" deleted', 'runtimeclass.node.k8s.io "kata" deleted',
+                 'deployment.apps "scaler-workload" deleted'):
+        assert what in out
+    server.wait_for(lambda: server.kubectl("get", "namespace", "scaler", check=False).returncode,
+                    timeout=60, what="the namespace to go")
 
 
 def test_sigterm_stops_cleanly(tmp_path):

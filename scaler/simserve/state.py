@@ -142,13 +142,13 @@ class SimState:
         ns = self.store.get("namespaces", "", name)
         if ns is None:
             raise ApiError(404, "NotFound", f'namespaces "{name}" not found')
-        for dep in self.store.items("deployments", name):
-            self.delete_deployment(name, dep["metadata"]["name"])
+        if ns["status"].get("phase") == "Terminating":
+            return ns
+        # As the namespace controller does it: asynchronously, after the DELETE has answered
+        # (the next sync deletes what is inside; the namespace goes once its pods are gone).
         meta = {**ns["metadata"], "deletionTimestamp": render.timestamp(self.now_epoch())}
         ns = {**ns, "metadata": meta, "status": {"phase": "Terminating"}}
-        self.store.put("namespaces", ns)
-        self.sync()
-        return ns
+        return self.store.put("namespaces", ns)
 
     # -- deployments ----------------------------------------------------------------------------
 
@@ -294,7 +294,10 @@ class SimState:
         for ns in self.store.items("namespaces"):
             if ns["status"].get("phase") == "Terminating":
                 name = ns["metadata"]["name"]
-                if not self.store.items("pods", name) and not self.store.items("deployments", name):
+                for dep in self.store.items("deployments", name):
+                    self.model.delete_deployment(f"{name}/{dep['metadata']['name']}")
+                    self.store.remove("deployments", name, dep["metadata"]["name"])
+                if not self.store.items("pods", name):
                     self.store.remove("namespaces", "", name)
         truth.evicted = len(truth.evicted_uids)
         if truth.row() != self._truth.row() and self._truth_out is not None:
