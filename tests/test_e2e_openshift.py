@@ -68,7 +68,7 @@ def test_kata_no_wait_run_matches_the_model(tmp_path):
         times, truth_rows = read_truth(truth)
         for row in rows:
             t = epoch(row["time"])
-            states = truth_between(times, truth_rows, t - 0.5, t + 0.05)
+            states = truth_between(times, truth_rows, t - 0.8, t + 0.05)
             seen = (row["running"], row["evicted"])
             assert seen in {(s["running"], s["evicted"]) for s in states}, (row, states)
         assert max(int(r["running"]) for r in rows) > 0  # pods started during the run
