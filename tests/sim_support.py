@@ -14,8 +14,8 @@ def small_profile(workers: int = 2, memory_mib: int = 8192, cpus: int = 4, **clu
     p = load_profile(None, workers=workers, worker_cpus=cpus, worker_memory_mib=memory_mib)
     p.cluster.infra_used_mib = (500.0,)
     p.cluster.infra_pods = 2
-    p.cluster.infra_cpu_request_m = 200
-    p.cluster.infra_memory_request_mib = 256.0
+    p.cluster.infra_cpu_request_m = (200.0,)
+    p.cluster.infra_memory_request_mib = (256.0,)
     for k, v in cluster.items():
         setattr(p.cluster, k, v)
     return p

@@ -45,7 +45,7 @@ def test_kata_pods_start_slower_and_cost_more_memory():
     assert min(kata.take_startups(KEY)) > max(runc.take_startups(KEY))
     r = sum(v.memory_mib for v in runc.pods())
     k = sum(v.memory_mib for v in kata.pods())
-    assert k > r + 2 * 300  # a VM per pod: hundreds of MiB each
+    assert k > r + 2 * 200  # a VM per pod: hundreds of MiB each
     assert all(v.runtime_class == "kata" for v in kata.pods())
 
 
@@ -111,10 +111,10 @@ def test_memory_pressure_evicts_and_replaces():
     live = [v for v in m.pods() if v.phase != "Failed" and v.deleted is None]
     assert len(live) == 60
     # evicted pod objects are kept, and deleting one just removes it
+    before = m.object_count()
     assert m.delete_pod(evicted[0].name)
     assert evicted[0].name not in {v.name for v in m.pods()}
-    m.advance(5)
-    assert len([v for v in m.pods() if v.phase != "Failed" and v.deleted is None]) == 60
+    assert m.object_count() == before - 1
 
 
 def test_eviction_ranks_usage_above_request_first():

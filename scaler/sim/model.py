@@ -64,8 +64,10 @@ class _Deployment:
     index: int
     template_hash: str
     qos: str
-    evicted: int = 0
+    evicted: int = 0  # pod objects evicted: by the eviction manager or rejected at admission
+    rejected: int = 0  # of which rejected at admission (BestEffort on a MemoryPressure node)
     oom_killed: int = 0
+    vm_deaths: int = 0  # sandboxes (VMs) lost: /dev/shm full or killed by the host OOM killer
     deleted: bool = False
     startups: list[float] = field(default_factory=list)
 
@@ -100,13 +102,20 @@ class SimModel:
         self.cgroup_cap = self.alloc_mem + c.eviction_threshold_mib  # kubepods memory.max
         self.shm_cap = self.mem_total * c.shm_fraction
         self.sys_used = np.full(w, c.system_used_mib)
-        self.infra_used = np.array([c.infra_used_mib[i % len(c.infra_used_mib)] for i in range(w)])
-        self.cache = np.full(w, c.page_cache_mib)
+        self.infra_used = _cycled(c.infra_used_mib, w)
+        self.infra_cpu_req = _cycled(c.infra_cpu_request_m, w)
+        self.infra_mem_req = _cycled(c.infra_memory_request_mib, w)
+        self.cache_max = _cycled(c.page_cache_mib, w)
+        self.cache = self.cache_max.copy()
         # Node aggregates recomputed every step.
         self.pod_mem = np.zeros(w)  # host memory of workload pods
         self.shm_used = np.zeros(w)
         self.free = np.zeros(w)
         self.thrashing = np.zeros(w, dtype=bool)
+        # Fraction of memory requests a node served in the last step (1 unless thrashing). Every
+        # process on a thrashing node stalls in reclaim, the kubelet and the runtime included, so
+        # their timers (sandbox set-up, eviction passes) advance only at this rate.
+        self.progress = np.ones(w)
         self.thrash_since = np.full(w, np.nan)
         self.cpu_demand = np.zeros(w)
         self.creating_count = np.zeros(w)  # sandboxes being created per node
@@ -117,6 +126,8 @@ class SimModel:
         self.last_signal = np.full(w, np.nan)
         self.kubelet_pressure = np.zeros(w, dtype=bool)
         self.tainted = np.zeros(w, dtype=bool)
+        self.reject_budget = np.full(w, float(c.kubelet_api_burst))
+        self._deferred = False
         self._update_memory()
 
     # ------------------------------------------------------------------ time
@@ -252,7 +263,7 @@ class SimModel:
         active_file = c.page_cache_min_mib + 0.5 * reclaimable
         fields_mib = {
             "MemTotal": total, "MemFree": free,
-            "MemAvailable": max(0.0, free - c.free_floor_mib / 2 + reclaimable),
+            "MemAvailable": max(0.0, free - c.free_floor_mib + reclaimable),
             "Buffers": 0.02 * cache, "Cached": 0.98 * cache + shm, "SwapCached": 0.0,
             "Active": anon + shm + active_file, "Inactive": cache - active_file,
             "Active(anon)": anon + shm, "Inactive(anon)": 0.0,
@@ -287,7 +298,8 @@ class SimModel:
         failed_phase = live & (phase == PH_FAILED)
         return PodCounts(
             running=int((live & (cs == CS_RUNNING)).sum()),
-            pending=int((live & (phase == PH_PENDING) & (p.node[:n] < 0)).sum()),
+            pending=int((live & (phase == PH_PENDING)
+                         & ((p.node[:n] < 0) | (cs == CS_NONE))).sum()),
             creating=int((live & (phase != PH_FAILED) & (p.node[:n] >= 0)
                           & (cs == CS_CREATING)).sum()),
             terminating=int(terminating.sum()),
@@ -318,6 +330,8 @@ class SimModel:
             "running": int(running.sum()),
             "pods": int(mine.sum()),
             "evicted": dep.evicted if dep else 0,
+            "rejected": dep.rejected if dep else 0,
+            "vm_deaths": dep.vm_deaths if dep else 0,
             "oom_killed": dep.oom_killed if dep else 0,
             "workload_mib": float(np.nansum(np.where(running, p.rss[:n], 0.0))),
             "pod_memory_mib": self.pod_mem.tolist(),
@@ -358,7 +372,7 @@ class SimModel:
     def _reconcile(self) -> None:
         cp = self.profile.control_plane
         self._create_budget = min(self._create_budget + cp.controller_pods_per_s * self._dt,
-                                  cp.controller_pods_per_s * self._dt * 2)
+                                  max(1.0, cp.controller_pods_per_s * self._dt))
         p = self.table
         n = p.n
         active = p.alive[:n] & np.isnan(p.deleted[:n]) & (p.phase[:n] != PH_FAILED)
@@ -452,10 +466,10 @@ class SimModel:
         w = len(self.node_names)
         bound = p.alive[:n] & (p.node[:n] >= 0) & (p.phase[:n] != PH_FAILED)
         nodes = p.node[:n][bound]
-        req_cpu = _bincount(nodes, p.req_cpu[:n][bound], minlength=w) + c.infra_cpu_request_m
-        req_mem = _bincount(nodes, p.req_mem[:n][bound], minlength=w) + c.infra_memory_request_mib
-        nz_cpu = _bincount(nodes, p.nz_cpu[:n][bound], minlength=w) + c.infra_cpu_request_m
-        nz_mem = _bincount(nodes, p.nz_mem[:n][bound], minlength=w) + c.infra_memory_request_mib
+        req_cpu = _bincount(nodes, p.req_cpu[:n][bound], minlength=w) + self.infra_cpu_req
+        req_mem = _bincount(nodes, p.req_mem[:n][bound], minlength=w) + self.infra_mem_req
+        nz_cpu = _bincount(nodes, p.nz_cpu[:n][bound], minlength=w) + self.infra_cpu_req
+        nz_mem = _bincount(nodes, p.nz_mem[:n][bound], minlength=w) + self.infra_mem_req
         count = _bincount(nodes, minlength=w) + c.infra_pods
         return req_cpu, req_mem, nz_cpu, nz_mem, count
 
@@ -466,7 +480,7 @@ class SimModel:
         pending = np.flatnonzero(p.alive[:n] & (p.node[:n] < 0) & (p.phase[:n] == PH_PENDING)
                                  & np.isnan(p.deleted[:n]))
         self._sched_budget = min(self._sched_budget + cp.scheduler_pods_per_s * self._dt,
-                                 cp.scheduler_pods_per_s * self._dt * 2)
+                                 max(1.0, cp.scheduler_pods_per_s * self._dt))
         if len(pending) == 0:
             return
         pending = pending[np.argsort(p.created[pending], kind="stable")]
@@ -513,18 +527,34 @@ class SimModel:
         return f"0/{w} nodes are available: " + ", ".join(why) + "."
 
     def _bind(self, i: int, node: int) -> bool:
-        """Bind pod ``i``; the kubelet admits it or, if BestEffort on a node under
-        MemoryPressure, rejects it as Failed/Evicted. True if admitted."""
+        """Bind pod ``i`` to ``node`` and hand it to that node's kubelet. False if the kubelet
+        rejected it (it no longer counts against the node)."""
         p = self.table
         p.node[i] = node
         p.scheduled[i] = self._t
         p.message[i] = None
+        return self._admit(i) is not False
+
+    def _admit(self, i: int) -> bool | None:
+        """Kubelet admission: a BestEffort pod on a node under MemoryPressure is rejected as
+        Failed/Evicted. Writing that status is an API call, within the kubelet's client rate
+        limit; past it the pod waits, bound but not yet admitted (None)."""
+        p = self.table
+        node = int(p.node[i])
         if self.kubelet_pressure[node] and p.besteffort[i]:
+            if self.reject_budget[node] < 1:
+                p.cstate[i] = CS_NONE
+                p.next_at[i] = np.nan
+                self._deferred = True
+                return None
+            self.reject_budget[node] -= 1
             p.phase[i] = PH_FAILED
             p.reason[i] = R_EVICTED
             p.cstate[i] = CS_NONE
             p.message[i] = "Pod was rejected: The node had condition: [MemoryPressure]. "
-            self._dep_list[int(p.dep[i])].evicted += 1
+            dep = self._dep_list[int(p.dep[i])]
+            dep.evicted += 1
+            dep.rejected += 1
             return False
         p.cstate[i] = CS_CREATING
         p.next_at[i] = self._t + self._sandbox_seconds(i, node)
@@ -548,38 +578,68 @@ class SimModel:
         p = self.table
         n = p.n
         t = self._t
+        c = self.profile.cluster
+        self.reject_budget = np.minimum(self.reject_budget + c.kubelet_api_qps * self._dt,
+                                        c.kubelet_api_burst)
+        if self._deferred:
+            waiting = np.flatnonzero(p.alive[:n] & (p.node[:n] >= 0) & (p.phase[:n] == PH_PENDING)
+                                     & (p.cstate[:n] == CS_NONE) & np.isnan(p.deleted[:n]))
+            self._deferred = False
+            for i in waiting:
+                self._admit(int(i))
+        if (self.progress < 1).any():
+            c = self.profile.cluster
+            lag = self._dt * (1.0 - np.maximum(self.progress, c.runtime_min_progress))
+            waiting = np.flatnonzero(p.alive[:n] & (p.cstate[:n] == CS_CREATING)
+                                     & ~np.isnan(p.next_at[:n]))
+            p.next_at[waiting] += lag[p.node[waiting]]
+            self.next_evict_check += self._dt * (1.0 - np.maximum(self.progress,
+                                                                  c.kubelet_min_progress))
         gone = np.flatnonzero(p.alive[:n] & (p.gone_at[:n] <= t))
         for i in gone:
             self._vanish(int(i))
         due = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.next_at[:n] <= t)
                              & ((p.cstate[:n] == CS_CREATING) | (p.cstate[:n] == CS_BACKOFF)))
         for i in due:
-            self._start_container(int(i))
+            i = int(i)
+            if p.sandbox_up[i]:
+                self._start_container(i)  # a restart in the existing sandbox
+                continue
+            node = int(p.node[i])
+            if p.vm[i] and self.shm_cap[node] - self.shm_used[node] < p.guest_base[i]:
+                # No /dev/shm left for the guest's memory: QEMU fails, the kubelet retries.
+                delay, p.backoff[i] = policy.next_backoff(p.backoff[i], 0.0)
+                p.next_at[i] = t + max(delay, self._dt) + self._sandbox_seconds(i, node)
+                continue
+            # Set-up done; its memory (shim, pause or VM, the workload's base) must now be found
+            # on the node, competing with everything else that wants memory there.
+            p.starting[i] = True
+            p.next_at[i] = np.nan
+
+    def _start_need(self, idx: np.ndarray) -> np.ndarray:
+        """Host MiB a new sandbox and its container take before the container runs."""
+        p = self.table
+        return p.host_mib[idx] + np.where(p.vm[idx], p.guest_base[idx] * (1 + p.per_mib[idx]),
+                                          growth.BASE_RSS_MIB)
 
     def _start_container(self, i: int) -> None:
+        """Run the container; a new sandbox's memory was granted into ``rss`` beforehand."""
         p = self.table
         t = self._t
         node = int(p.node[i])
         dep = self._dep_list[int(p.dep[i])]
+        rss = 0.0
         if not p.sandbox_up[i]:
+            # pod_mem already holds what the start was granted (kept in rss meanwhile).
             if p.vm[i]:
-                # The VM's boot memory comes from /dev/shm and the node: none left, it fails.
-                need = p.guest_base[i]
-                c = self.profile.cluster
-                node_room = (self.mem_total[node] - self._used_nr(node) - c.page_cache_min_mib
-                             - c.free_floor_mib / 2)
-                if (self.shm_cap[node] - self.shm_used[node] < need
-                        or node_room < need + p.host_mib[i]):
-                    delay, p.backoff[i] = policy.next_backoff(p.backoff[i], 0.0)
-                    p.next_at[i] = t + max(delay, self._dt)
-                    p.message[i] = None
-                    return
-                p.guest_peak[i] = need
-                self.shm_used[node] += need
-                self.pod_mem[node] += need * (1 + p.per_mib[i]) + p.host_mib[i]
+                p.guest_peak[i] = p.guest_base[i]
+                self.shm_used[node] += p.guest_base[i]
+                extra = p.rss[i] - (p.host_mib[i] + p.guest_base[i] * (1 + p.per_mib[i]))
+                self.pod_mem[node] -= max(0.0, extra)
             else:
-                self.pod_mem[node] += p.host_mib[i]
+                rss = max(0.0, p.rss[i] - p.host_mib[i])
             p.sandbox_up[i] = True
+            p.starting[i] = False
         p.phase[i] = PH_RUNNING
         p.cstate[i] = CS_RUNNING
         p.term_reason[i] = T_NONE
@@ -587,7 +647,7 @@ class SimModel:
         p.started[i] = t
         p.next_at[i] = np.nan
         p.held[i] = growth.BASE_RSS_MIB
-        p.rss[i] = 0.0
+        p.rss[i] = rss
         p.inc[i] = float(dep.spec.increment_mib)
         p.loop_next[i] = t + growth.LOOP_S
         if not p.ever_ready[i]:
@@ -609,6 +669,7 @@ class SimModel:
         p.restarts[i] += 1
         p.loop_next[i] = np.nan
         if vm_dies:
+            self._dep_list[int(p.dep[i])].vm_deaths += 1
             p.cstate[i] = CS_CREATING  # a new sandbox (VM) is made; the pod stays Running
             p.next_at[i] = t + delay + self._sandbox_seconds(i, node)
         else:
@@ -620,8 +681,11 @@ class SimModel:
         node = int(p.node[i])
         if node < 0:
             return
-        if p.vm[i]:
-            if whole_sandbox and p.sandbox_up[i]:
+        if not p.sandbox_up[i]:
+            self.pod_mem[node] -= p.rss[i]  # memory granted to a start still in progress
+            p.starting[i] = False
+        elif p.vm[i]:
+            if whole_sandbox:
                 self.pod_mem[node] -= p.guest_peak[i] * (1 + p.per_mib[i]) + p.host_mib[i]
                 self.shm_used[node] -= p.guest_peak[i]
                 p.guest_peak[i] = 0.0
@@ -629,7 +693,7 @@ class SimModel:
             # Otherwise the guest keeps its pages: no free-page reporting by default.
         else:
             self.pod_mem[node] -= p.rss[i]
-            if whole_sandbox and p.sandbox_up[i]:
+            if whole_sandbox:
                 self.pod_mem[node] -= p.host_mib[i]
                 p.sandbox_up[i] = False
         p.rss[i] = 0.0
@@ -659,12 +723,16 @@ class SimModel:
         return float(self.sys_used[node] + self.infra_used[node] + self.pod_mem[node])
 
     def _grow(self) -> None:
+        """Hand node memory to what wants it: workloads touching what they allocated, and new
+        sandboxes. When a node has not enough for all, each gets the same fraction of what it
+        asked (the rest stalls in reclaim) and the node is thrashing."""
         c = self.profile.cluster
         p = self.table
         n = p.n
         t = self._t
-        run = np.flatnonzero(p.alive[:n] & (p.cstate[:n] == CS_RUNNING) & np.isnan(p.deleted[:n]))
         w = len(self.node_names)
+        live = p.alive[:n] & np.isnan(p.deleted[:n])
+        run = np.flatnonzero(live & (p.cstate[:n] == CS_RUNNING))
         contention = np.maximum(1.0, self.cpu_demand / self.cpus)
         if len(run):
             # Loops that finished touching what they hold take their next growth step.
@@ -672,46 +740,57 @@ class SimModel:
             if len(due):
                 self._loop(due, contention)
             want_ws = p.held[run] - p.rss[run]  # workload MiB still to touch
-            growing = want_ws > 1e-9
+            growing = (want_ws > 1e-9) & (p.cstate[run] == CS_RUNNING)
             run, want_ws = run[growing], want_ws[growing]
-        if len(run):
-            vm = p.vm[run]
-            nodes = p.node[run]
-            # Host MiB needed: a VM only needs new host pages above its guest's high-water mark.
-            guest_need = np.where(vm, np.maximum(0.0, p.guest_base[run] + p.rss[run] + want_ws
-                                                 - p.guest_peak[run]), 0.0)
-            host_want = np.where(vm, guest_need * (1 + p.per_mib[run]), want_ws)
-            if vm.any():
-                self._shm_limit(run, nodes, guest_need, host_want)
-                alive = p.cstate[run] == CS_RUNNING
-                run, nodes = run[alive], nodes[alive]
-                want_ws, guest_need, host_want = want_ws[alive], guest_need[alive], host_want[alive]
-            headroom = np.minimum(
-                self.mem_total - self.sys_used - self.infra_used - self.pod_mem
-                - c.page_cache_min_mib - c.free_floor_mib / 2,
-                self.cgroup_cap - self.infra_used - self.pod_mem,
-            )
-            need = _bincount(nodes, host_want, minlength=w)
-            frac = np.where(need > 0, np.clip(headroom / np.maximum(need, 1e-9), 0.0, 1.0), 1.0)
-            self.thrashing = need > np.maximum(headroom, 0.0) + 1e-6
-            f = frac[nodes]
-            vmask = p.vm[run]
-            # Free guest pages (below the high-water mark) cost the host nothing.
-            free_guest = np.where(vmask, np.maximum(0.0, p.guest_peak[run] - p.guest_base[run]
-                                                    - p.rss[run]), want_ws)
-            got_ws = np.where(vmask, np.minimum(want_ws, free_guest + guest_need * f), want_ws * f)
-            p.rss[run] += got_ws
-            if vmask.any():
-                new_peak = np.maximum(p.guest_peak[run], p.guest_base[run] + p.rss[run])
-                grown = np.where(vmask, new_peak - p.guest_peak[run], 0.0)
-                p.guest_peak[run] = np.where(vmask, new_peak, p.guest_peak[run])
-                self.shm_used += _bincount(nodes, grown, minlength=w)
-                self.pod_mem += _bincount(nodes, grown * (1 + p.per_mib[run]), minlength=w)
-                self.pod_mem += _bincount(nodes, np.where(vmask, 0.0, got_ws), minlength=w)
-            else:
-                self.pod_mem += _bincount(nodes, got_ws, minlength=w)
         else:
-            self.thrashing[:] = False
+            want_ws = np.zeros(0)
+        vm = p.vm[run]
+        nodes = p.node[run]
+        # Host MiB needed: a VM only needs new host pages above its guest's high-water mark.
+        guest_need = np.where(vm, np.maximum(0.0, p.guest_base[run] + p.rss[run] + want_ws
+                                             - p.guest_peak[run]), 0.0)
+        host_want = np.where(vm, guest_need * (1 + p.per_mib[run]), want_ws)
+        if vm.any():
+            self._shm_limit(run, nodes, guest_need, host_want)
+            ok = p.cstate[run] == CS_RUNNING
+            run, nodes, vm = run[ok], nodes[ok], vm[ok]
+            want_ws, guest_need, host_want = want_ws[ok], guest_need[ok], host_want[ok]
+        starters = np.flatnonzero(live & p.starting[:n])
+        s_nodes = p.node[starters]
+        s_want = np.maximum(0.0, self._start_need(starters) - p.rss[starters])
+        above_floor = np.maximum(0.0, self.free - c.free_floor_mib)
+        reclaimable = np.maximum(0.0, self.cache - c.page_cache_min_mib)
+        headroom = np.minimum(
+            above_floor + np.minimum(reclaimable, c.reclaim_mib_s * self._dt),
+            self.cgroup_cap - self.infra_used - self.pod_mem,
+        )
+        need = _bincount(nodes, host_want, minlength=w) + _bincount(s_nodes, s_want, minlength=w)
+        frac = np.where(need > 0, np.clip(headroom / np.maximum(need, 1e-9), 0.0, 1.0), 1.0)
+        # Thrashing: asked for more than the node can give with no page cache left to drop.
+        self.thrashing = (need > np.maximum(headroom, 0.0) + 1e-6) & (
+            reclaimable <= c.reclaim_mib_s * self._dt)
+        self.progress = frac
+        if len(run):
+            f = frac[nodes]
+            # Free guest pages (below the high-water mark) cost the host nothing.
+            free_guest = np.where(vm, np.maximum(0.0, p.guest_peak[run] - p.guest_base[run]
+                                                 - p.rss[run]), want_ws)
+            got_ws = np.where(vm, np.minimum(want_ws, free_guest + guest_need * f), want_ws * f)
+            p.rss[run] += got_ws
+            host_got = np.where(vm, 0.0, got_ws)
+            if vm.any():
+                new_peak = np.maximum(p.guest_peak[run], p.guest_base[run] + p.rss[run])
+                grown = np.where(vm, new_peak - p.guest_peak[run], 0.0)
+                p.guest_peak[run] = np.where(vm, new_peak, p.guest_peak[run])
+                self.shm_used += _bincount(nodes, grown, minlength=w)
+                host_got = host_got + grown * (1 + p.per_mib[run])
+            self.pod_mem += _bincount(nodes, host_got, minlength=w)
+        if len(starters):
+            got = s_want * frac[s_nodes]
+            p.rss[starters] += got
+            self.pod_mem += _bincount(s_nodes, got, minlength=w)
+            for i in starters[got >= s_want - 1e-6]:
+                self._start_container(int(i))
         self._oom_killer()
         self._update_memory()
 
@@ -802,16 +881,17 @@ class SimModel:
         used = self.sys_used + self.infra_used + self.pod_mem
         room = self.mem_total - used - c.free_floor_mib  # cache that leaves MemFree at the floor
         refilled = np.minimum(np.minimum(self.cache + c.page_cache_refill_mib_s * self._dt,
-                                         c.page_cache_mib), room)
+                                         self.cache_max), room)
         self.cache = np.where(self.cache > room, room, np.maximum(self.cache, refilled))
         self.cache = np.maximum(self.cache, c.page_cache_min_mib)
         self.free = np.maximum(0.0, self.mem_total - used - self.cache)
 
     def _available(self) -> np.ndarray:
-        """memory.available as the kubelet computes it: capacity minus working set (active page
-        cache cannot be discounted)."""
+        """memory.available as the eviction manager sees it, taken as the kernel's MemAvailable:
+        free memory above the watermark plus page cache that can be dropped without thrashing."""
         c = self.profile.cluster
-        return self.mem_total - self.sys_used - self.infra_used - self.pod_mem - c.page_cache_min_mib
+        return (self.mem_total - self.sys_used - self.infra_used - self.pod_mem
+                - c.page_cache_min_mib - c.free_floor_mib)
 
     # Eviction manager and node status -----------------------------------------------------------
 
@@ -826,9 +906,14 @@ class SimModel:
         p = self.table
         n = p.n
         for node in due:
-            if available[node] >= c.eviction_threshold_mib:
+            # The condition is the kubelet's own view, updated only when its manager runs.
+            signal = available[node] < c.eviction_threshold_mib
+            if signal:
+                self.last_signal[node] = t
+            self.kubelet_pressure[node] = signal or (
+                t - self.last_signal[node] < c.pressure_transition_s)
+            if not signal:
                 continue
-            self.last_signal[node] = t
             cand = np.flatnonzero(p.alive[:n] & (p.node[:n] == node) & np.isnan(p.deleted[:n])
                                   & (p.phase[:n] != PH_FAILED))
             if len(cand) == 0:
@@ -847,8 +932,7 @@ class SimModel:
                 f"{c.eviction_threshold_mib:g}Mi, available: {int(max(available[node], 0) * 1024)}Ki. "
             )
             self._dep_list[int(p.dep[k])].evicted += 1
-        since = t - self.last_signal
-        self.kubelet_pressure = ~np.isnan(self.last_signal) & (since < c.pressure_transition_s)
+            self.next_evict_check[node] = t + c.eviction_cleanup_s
 
     def _post_status(self) -> None:
         c = self.profile.cluster
@@ -933,6 +1017,11 @@ class SimModel:
             runtime_class=dep.spec.runtime_class, labels=dict(dep.labels),
             qos_class=dep.qos, memory_mib=usage,
         )
+
+
+def _cycled(values, n: int) -> np.ndarray:
+    """Per-node values from a profile list, repeated over the workers."""
+    return np.array([float(values[i % len(values)]) for i in range(n)])
 
 
 def _bincount(idx, weights=None, minlength: int = 0) -> np.ndarray:

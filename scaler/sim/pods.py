@@ -27,7 +27,7 @@ _FLOAT = (
 )
 _INT = ("dep", "node", "restarts", "term_exit", "last_exit")
 _SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
-_BOOL = ("alive", "vm", "besteffort", "sandbox_up", "ever_ready")
+_BOOL = ("alive", "vm", "besteffort", "sandbox_up", "ever_ready", "starting")
 _OBJ = ("name", "uid", "message")
 
 
