@@ -7,6 +7,7 @@ and exit code 2; a traceback means a bug in scaler.
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 import time
@@ -319,6 +320,9 @@ def run_cmd(**kw) -> None:
       scaler run --runtime runc,kata -o runs/compare
       scaler run --cluster openshift --kubeconfig ~/.kube/config --runtime kata
     """
+    # Library warnings (e.g. a node's SSH connection lost) as one line each, like ours.
+    logging.basicConfig(level=logging.ERROR if kw["quiet"] else logging.WARNING,
+                        format="scaler: %(message)s")
     named_real = kw["kubeconfig"] or kw["context"]
     kind = kw["cluster_kind"] or ("openshift" if named_real else "simulated")
     if kind == "simulated" and named_real:

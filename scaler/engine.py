@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 
 import numpy as np
 
@@ -319,7 +319,8 @@ class Engine:
                 "rows": self.recorder.rows,
                 "node_rows": self.recorder.node_rows,
                 "summary": summary,
-                "cluster_stats": self._stats(),
+                "cluster_stats": self._stats(self.cluster),
+                "collector_stats": self._stats(self.nodes),
             })
             self.recorder.write_meta(meta)
             self.recorder.close()
@@ -334,8 +335,13 @@ class Engine:
         except KeyboardInterrupt:
             return "failed: interrupted during cleanup"
 
-    def _stats(self) -> dict:
+    @staticmethod
+    def _stats(source) -> dict:
+        stats = getattr(source, "stats", None)
+        if stats is None:
+            return {}
         try:
-            return self.cluster.stats()
+            raw = stats()
         except Exception as e:  # noqa: BLE001 - counters must never lose the run's metadata
             return {"error": str(e)}
+        return {k: asdict(v) if is_dataclass(v) else v for k, v in raw.items()}
