@@ -145,9 +145,9 @@ def test_watch_resyncs_after_410_gone(server):
         server.kubectl("delete", "namespace", "gone", "--wait=false")
 
 
-def test_runs_through_injected_api_errors(tmp_path):
+def test_runs_through_injected_api_errors_and_watch_expiry(tmp_path):
     srv = start_server(tmp_path / "faulty", "--speed", "4", "--no-ssh", "--workers", "2",
-                       "--error-rate", "0.1", "--fault-seed", "7")
+                       "--error-rate", "0.1", "--fault-seed", "7", "--watch-timeout", "1")
     try:
         import os
 
@@ -166,7 +166,10 @@ def test_runs_through_injected_api_errors(tmp_path):
                 break
             time.sleep(0.3)
         assert c.running == 10
-        assert c.api_errors > 0 and c.api_errors == cluster.stats()["api_errors"]
+        stats = cluster.stats()
+        assert c.api_errors > 0 and c.api_errors == stats["api_errors"]
+        assert stats["watch_streams"] >= 2  # the server ends every watch after 1 s: resumed
+        assert stats["pod_lists"] <= 1 + stats["watch_resyncs"]  # resumed, not listed again
         cluster.cleanup()
         assert srv.stats()["injected_errors"] >= c.api_errors
         assert srv.kubectl("-n", "scaler", "get", "deployment", "scaler-workload",
