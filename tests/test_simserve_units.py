@@ -146,3 +146,23 @@ def test_state_mirrors_the_real_model_evictions_and_memory_pressure():
     assert any(e.type == "MODIFIED" and e.obj["status"].get("reason") == "Evicted" for e in events)
     dep = state.store.get("deployments", "scaler", "scaler-workload")
     assert dep["status"]["replicas"] <= 20 + len(evicted)
+
+
+def test_writes_cost_more_as_objects_grow():
+    import time
+
+    from manifests.build import build
+    from scaler.sim import SimModel, load_profile
+    from scaler.simserve.state import SimState
+    from scaler.workload_spec import SCENARIOS
+
+    model = SimModel(load_profile(None, workers=2), 0, start=time.time())
+    state = SimState(model, speed=2.0)
+    assert state.write_cost_s() == 0.0
+    state.create_namespace(build(SCENARIOS["capacity"]).namespace)
+    state.put_deployment("scaler", build(SCENARIOS["capacity"], replicas=40).deployment, create=True)
+    model.advance(30)
+    state.sync()
+    per_object = model.profile.control_plane.write_per_object_s
+    assert model.object_count() >= 40
+    assert state.write_cost_s() == pytest.approx(per_object * model.object_count() / 2.0)

@@ -348,6 +348,8 @@ class Api:
     async def _update(self, request, res, namespace, name, sub) -> web.Response:
         if res.plural not in WRITABLE:
             return self._not_allowed(request.method, res)
+        if res.plural == "deployments":
+            await asyncio.sleep(self.state.write_cost_s())  # timing saturation, as modelled
         current = self._lookup(res, namespace, name)
         body = await self._body(request)
         if sub == "scale":

@@ -97,6 +97,16 @@ class SimState:
         """The model's clock (epoch seconds: serve starts the model at the wall clock)."""
         return float(self.model.now)
 
+    def write_cost_s(self) -> float:
+        """Wall seconds a write takes the control plane: the model's per-object reconcile cost
+        (ControlPlaneProfile.write_per_object_s) times the objects it holds, at the run's speed.
+        Client start, transport and serialisation are real here, so only this part is added."""
+        cp = getattr(getattr(self.model, "profile", None), "control_plane", None)
+        count = getattr(self.model, "object_count", None)
+        if cp is None or count is None:
+            return 0.0
+        return float(cp.write_per_object_s) * float(count()) / self.speed
+
     # -- generic objects ------------------------------------------------------------------------
 
     def _new_meta(self, obj: dict, namespace: str | None) -> dict:
