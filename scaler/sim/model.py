@@ -770,12 +770,15 @@ class SimModel:
         self.thrashing = (need > np.maximum(headroom, 0.0) + 1e-6) & (
             reclaimable <= c.reclaim_mib_s * self._dt)
         self.progress = frac
+        grants = _water_fill(np.concatenate([nodes, s_nodes]),
+                             np.concatenate([host_want, s_want]), headroom, need)
+        g_run, g_start = grants[: len(run)], grants[len(run):]
         if len(run):
-            f = frac[nodes]
             # Free guest pages (below the high-water mark) cost the host nothing.
             free_guest = np.where(vm, np.maximum(0.0, p.guest_peak[run] - p.guest_base[run]
                                                  - p.rss[run]), want_ws)
-            got_ws = np.where(vm, np.minimum(want_ws, free_guest + guest_need * f), want_ws * f)
+            got_ws = np.where(vm, np.minimum(want_ws, free_guest + g_run / (1 + p.per_mib[run])),
+                              g_run)
             p.rss[run] += got_ws
             host_got = np.where(vm, 0.0, got_ws)
             if vm.any():
@@ -786,10 +789,9 @@ class SimModel:
                 host_got = host_got + grown * (1 + p.per_mib[run])
             self.pod_mem += _bincount(nodes, host_got, minlength=w)
         if len(starters):
-            got = s_want * frac[s_nodes]
-            p.rss[starters] += got
-            self.pod_mem += _bincount(s_nodes, got, minlength=w)
-            for i in starters[got >= s_want - 1e-6]:
+            p.rss[starters] += g_start
+            self.pod_mem += _bincount(s_nodes, g_start, minlength=w)
+            for i in starters[g_start >= s_want - 1e-6]:
                 self._start_container(int(i))
         self._oom_killer()
         self._update_memory()
@@ -905,7 +907,10 @@ class SimModel:
         available = self._available()
         p = self.table
         n = p.n
+        blind = self._stats_missing()
         for node in due:
+            if blind[node]:
+                continue  # no summary stats: the pass fails before looking at any signal
             # The condition is the kubelet's own view, updated only when its manager runs.
             signal = available[node] < c.eviction_threshold_mib
             if signal:
@@ -933,6 +938,17 @@ class SimModel:
             )
             self._dep_list[int(p.dep[k])].evicted += 1
             self.next_evict_check[node] = t + c.eviction_cleanup_s
+
+    def _stats_missing(self) -> np.ndarray:
+        """Nodes hosting a pod whose runtime gives the kubelet no pod stats."""
+        w = len(self.node_names)
+        blind_deps = [d.index for d in self._dep_list if not d.runtime.pod_stats]
+        if not blind_deps:
+            return np.zeros(w, dtype=bool)
+        p = self.table
+        n = p.n
+        mask = p.alive[:n] & (p.node[:n] >= 0) & p.sandbox_up[:n] & np.isin(p.dep[:n], blind_deps)
+        return _bincount(p.node[:n][mask], minlength=w) > 0
 
     def _post_status(self) -> None:
         c = self.profile.cluster
@@ -1017,6 +1033,33 @@ class SimModel:
             runtime_class=dep.spec.runtime_class, labels=dict(dep.labels),
             qos_class=dep.qos, memory_mib=usage,
         )
+
+
+def _water_fill(nodes: np.ndarray, wants: np.ndarray, headroom: np.ndarray,
+                need: np.ndarray) -> np.ndarray:
+    """Share each node's headroom among what asks for memory there, every requester at the same
+    rate (page faults are served one by one, whoever takes them): small requests are met in full,
+    large ones get the same amount as each other. Nodes with enough give everyone all."""
+    grants = wants.copy()
+    short = np.flatnonzero(need > np.maximum(headroom, 0.0) + 1e-9)
+    for node in short:
+        mine = np.flatnonzero(nodes == node)
+        room = max(0.0, float(headroom[node]))
+        w = np.sort(wants[mine])
+        # level L with sum(min(w, L)) == room
+        below = np.concatenate([[0.0], np.cumsum(w)])
+        k = len(w)
+        level = 0.0
+        for j in range(k):
+            # with the j smallest fully served, the rest share what is left equally
+            rest = (room - below[j]) / (k - j)
+            if rest <= w[j]:
+                level = rest
+                break
+        else:
+            level = w[-1]
+        grants[mine] = np.minimum(wants[mine], max(level, 0.0))
+    return grants
 
 
 def _cycled(values, n: int) -> np.ndarray:
