@@ -15,7 +15,7 @@ from collectors.remote_stream import MARKER
 from collectors.ssh_connect import INSECURE_WARNING
 from collectors.ssh_targets import NodeTarget, SSHOptions
 from scaler.cli_nodes import nodes as nodes_group
-from tests.sshd_support import Sshd, free_port, write_key
+from tests.sshd_support import Sshd, _descendants, free_port, write_key
 
 IV = 0.3  # sampling interval of these tests
 
@@ -90,31 +90,32 @@ def test_collects_this_machines_meminfo(sshd, client_key, tmp_path):
     assert stats.connects == 1 and stats.lost == 0 and stats.bad_frames == 0
 
 
-def remote_loops():
-    """PIDs of collector loops running on this machine (the node, here)."""
+def remote_loops(sshd):
+    """PIDs of collector loops under this test's sshd (the node, here): only its descendants,
+    so loops of any other sshd on the machine do not count."""
     pids = []
-    for entry in Path("/proc").iterdir():
+    for pid in _descendants(sshd.proc.pid):
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if argv[0] == b"bash" and MARKER.encode() in argv:
-            pids.append(int(entry.name))
+            pids.append(pid)
     return pids
 
 
 def test_one_lasting_remote_loop_per_node_gone_after_stop(sshd, client_key, tmp_path):
     opts = options_for(client_key, sshd.known_hosts_line(), tmp_path)
-    before = set(remote_loops())
+    before = set(remote_loops(sshd))
     with CollectorPool([NodeTarget("here", "127.0.0.1", sshd.port)], opts, 0.1) as pool:
         assert wait_for(lambda: len(pool.drain()) >= 1, 10)
         seen = set()
         for _ in range(10):  # the same single process across samples: no process per sample
-            seen.add(tuple(sorted(set(remote_loops()) - before)))
+            seen.add(tuple(sorted(set(remote_loops(sshd)) - before)))
             time.sleep(0.1)
         assert len(seen) == 1 and len(next(iter(seen))) == 1, seen
     # stdin of the loop closes with the channel: the loop ends, no orphan left on the node
-    assert wait_for(lambda: not set(remote_loops()) - before, 5)
+    assert wait_for(lambda: not set(remote_loops(sshd)) - before, 5)
 
 
 def test_killed_node_reconnecting_within_3_intervals_then_resumes(sshd, client_key, tmp_path):
