@@ -125,3 +125,18 @@ def test_quantities():
     assert cpu_millis("1.5") == 1500
     with pytest.raises(QuantityError):
         memory_mib("12 Mi")
+
+
+def test_kustomize_build_with_the_real_kubectl_gives_valid_objects():
+    import shutil
+    import subprocess
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed")
+    out = subprocess.run([kubectl, "kustomize", str(DIRECTORY)], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    docs = {d["kind"]: d for d in yaml.safe_load_all(out)}
+    assert set(docs) == {"Namespace", "RuntimeClass", "Deployment"}
+    validate_deployment(docs["Deployment"])
+    assert docs["Deployment"]["metadata"]["namespace"] == docs["Namespace"]["metadata"]["name"]
