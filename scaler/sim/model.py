@@ -438,6 +438,10 @@ class SimModel:
         p.limit[i] = float(spec.limit_mib or 0.0)
         p.vm[i] = rt.vm
         p.host_mib[i] = rt.host_mib
+        p.host_held[i] = 0.0
+        p.boot[i] = (min(rt.boot_mib, rt.host_mib) if rt.vm and rt.boot_mib > 0
+                     else rt.host_mib + (rt.guest_base_mib * (1 + rt.per_mib_overhead)
+                                         if rt.vm else growth.BASE_RSS_MIB))
         p.guest_base[i] = rt.guest_base_mib if rt.vm else 0.0
         p.per_mib[i] = rt.per_mib_overhead
         p.vm_size[i] = rt.vm_memory_mib + (spec.limit_mib or 0.0) if rt.vm else np.inf
@@ -617,26 +621,27 @@ class SimModel:
             p.next_at[i] = np.nan
 
     def _start_need(self, idx: np.ndarray) -> np.ndarray:
-        """Host MiB a new sandbox and its container take before the container runs."""
-        p = self.table
-        return p.host_mib[idx] + np.where(p.vm[idx], p.guest_base[idx] * (1 + p.per_mib[idx]),
-                                          growth.BASE_RSS_MIB)
+        """Host MiB a new sandbox and its container take before the container runs: shim and
+        pause plus the workload's base for runc; what a VM needs to boot for kata (the rest
+        of its processes' memory and the guest's comes while it runs)."""
+        return self.table.boot[idx]
 
     def _start_container(self, i: int) -> None:
         """Run the container; a new sandbox's memory was granted into ``rss`` beforehand."""
         p = self.table
         t = self._t
-        node = int(p.node[i])
         dep = self._dep_list[int(p.dep[i])]
         rss = 0.0
         if not p.sandbox_up[i]:
             # pod_mem already holds what the start was granted (kept in rss meanwhile).
             if p.vm[i]:
-                p.guest_peak[i] = p.guest_base[i]
-                self.shm_used[node] += p.guest_base[i]
-                extra = p.rss[i] - (p.host_mib[i] + p.guest_base[i] * (1 + p.per_mib[i]))
-                self.pod_mem[node] -= max(0.0, extra)
+                # Booted: QEMU's processes hold their part of the grant, the guest the rest (in
+                # /dev/shm); both grow from there while the VM runs.
+                p.host_held[i] = min(p.rss[i], p.host_mib[i])
+                p.guest_peak[i] = max(0.0, p.rss[i] - p.host_held[i]) / (1 + p.per_mib[i])
+                self.shm_used[int(p.node[i])] += p.guest_peak[i]
             else:
+                p.host_held[i] = p.host_mib[i]
                 rss = max(0.0, p.rss[i] - p.host_mib[i])
             p.sandbox_up[i] = True
             p.starting[i] = False
@@ -686,15 +691,17 @@ class SimModel:
             p.starting[i] = False
         elif p.vm[i]:
             if whole_sandbox:
-                self.pod_mem[node] -= p.guest_peak[i] * (1 + p.per_mib[i]) + p.host_mib[i]
+                self.pod_mem[node] -= p.guest_peak[i] * (1 + p.per_mib[i]) + p.host_held[i]
                 self.shm_used[node] -= p.guest_peak[i]
                 p.guest_peak[i] = 0.0
+                p.host_held[i] = 0.0
                 p.sandbox_up[i] = False
             # Otherwise the guest keeps its pages: no free-page reporting by default.
         else:
             self.pod_mem[node] -= p.rss[i]
             if whole_sandbox:
-                self.pod_mem[node] -= p.host_mib[i]
+                self.pod_mem[node] -= p.host_held[i]
+                p.host_held[i] = 0.0
                 p.sandbox_up[i] = False
         p.rss[i] = 0.0
         p.held[i] = 0.0
@@ -740,7 +747,8 @@ class SimModel:
             if len(due):
                 self._loop(due, contention)
             want_ws = p.held[run] - p.rss[run]  # workload MiB still to touch
-            growing = (want_ws > 1e-9) & (p.cstate[run] == CS_RUNNING)
+            growing = (((want_ws > 1e-9) | (p.host_held[run] < p.host_mib[run] - 1e-9))
+                       & (p.cstate[run] == CS_RUNNING))
             run, want_ws = run[growing], want_ws[growing]
         else:
             want_ws = np.zeros(0)
@@ -749,12 +757,15 @@ class SimModel:
         # Host MiB needed: a VM only needs new host pages above its guest's high-water mark.
         guest_need = np.where(vm, np.maximum(0.0, p.guest_base[run] + p.rss[run] + want_ws
                                              - p.guest_peak[run]), 0.0)
-        host_want = np.where(vm, guest_need * (1 + p.per_mib[run]), want_ws)
+        # A booted VM's processes still grow to their working size (QEMU, virtiofsd, shim).
+        ov_want = np.where(vm, np.maximum(0.0, p.host_mib[run] - p.host_held[run]), 0.0)
+        host_want = np.where(vm, guest_need * (1 + p.per_mib[run]) + ov_want, want_ws)
         if vm.any():
             self._shm_limit(run, nodes, guest_need, host_want)
             ok = p.cstate[run] == CS_RUNNING
             run, nodes, vm = run[ok], nodes[ok], vm[ok]
             want_ws, guest_need, host_want = want_ws[ok], guest_need[ok], host_want[ok]
+            ov_want = ov_want[ok]
         starters = np.flatnonzero(live & p.starting[:n])
         s_nodes = p.node[starters]
         s_want = np.maximum(0.0, self._start_need(starters) - p.rss[starters])
@@ -774,15 +785,25 @@ class SimModel:
                              np.concatenate([host_want, s_want]), headroom, need)
         g_run, g_start = grants[: len(run)], grants[len(run):]
         if len(run):
+            # A VM's own processes take their share first, then its guest grows.
+            ov_got = np.minimum(ov_want, g_run)
+            p.host_held[run] += ov_got
+            g_guest = g_run - ov_got
             # Free guest pages (below the high-water mark) cost the host nothing.
             free_guest = np.where(vm, np.maximum(0.0, p.guest_peak[run] - p.guest_base[run]
                                                  - p.rss[run]), want_ws)
-            got_ws = np.where(vm, np.minimum(want_ws, free_guest + g_run / (1 + p.per_mib[run])),
-                              g_run)
+            got_ws = np.where(vm, np.minimum(want_ws, np.maximum(
+                0.0, free_guest + g_guest / (1 + p.per_mib[run]) - np.maximum(
+                    0.0, p.guest_base[run] - p.guest_peak[run]))), g_run)
             p.rss[run] += got_ws
-            host_got = np.where(vm, 0.0, got_ws)
+            host_got = np.where(vm, ov_got, got_ws)
             if vm.any():
-                new_peak = np.maximum(p.guest_peak[run], p.guest_base[run] + p.rss[run])
+                # the guest's own base comes first, then the workload's pages
+                base_fill = np.where(vm, np.minimum(np.maximum(0.0, p.guest_base[run]
+                                                               - p.guest_peak[run]),
+                                                    g_guest / (1 + p.per_mib[run])), 0.0)
+                new_peak = np.maximum(p.guest_peak[run] + base_fill,
+                                      np.where(vm, p.guest_base[run] + p.rss[run], 0.0))
                 grown = np.where(vm, new_peak - p.guest_peak[run], 0.0)
                 p.guest_peak[run] = np.where(vm, new_peak, p.guest_peak[run])
                 self.shm_used += _bincount(nodes, grown, minlength=w)
@@ -871,9 +892,9 @@ class SimModel:
         """Host memory charged to each pod's cgroup now."""
         p = self.table
         return np.where(p.sandbox_up[idx],
-                        p.host_mib[idx] + np.where(p.vm[idx],
-                                                   p.guest_peak[idx] * (1 + p.per_mib[idx]),
-                                                   p.rss[idx]),
+                        p.host_held[idx] + np.where(p.vm[idx],
+                                                    p.guest_peak[idx] * (1 + p.per_mib[idx]),
+                                                    p.rss[idx]),
                         0.0)
 
     def _update_memory(self) -> None:

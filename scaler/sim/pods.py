@@ -23,7 +23,7 @@ _FLOAT = (
     "created", "scheduled", "started", "ready_at", "deleted", "gone_at", "next_at", "loop_next",
     "held", "rss", "inc", "target", "limit", "guest_peak", "host_mib", "guest_base", "per_mib",
     "vm_size", "cpu_frac", "req_mem", "req_cpu", "nz_mem", "nz_cpu", "adj", "backoff",
-    "teardown",
+    "teardown", "host_held", "boot",
 )
 _INT = ("dep", "node", "restarts", "term_exit", "last_exit")
 _SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
