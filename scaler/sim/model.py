@@ -5,10 +5,17 @@ handful of vectorised passes; only events that are rare by nature (a pod bound, 
 eviction) are handled one at a time. Nothing here knows about the CLI or the engine.
 
 One step (``tick_s`` of virtual time) runs, in order: the ReplicaSet controller (create or delete
-pods towards the wanted replicas), the scheduler (bind pending pods; the kubelet rejects a
-BestEffort pod on a node under MemoryPressure), the kubelets (sandboxes ready, containers
-(re)started, terminating pods gone), workload growth against node memory (/dev/shm for VMs; the
-kernel OOM killer when a node thrashes too long), the eviction managers, and node status posts.
+pods towards the wanted replicas, at the controller's rate), the scheduler (bind pending pods by
+requests + RuntimeClass overhead, maxPods, least-allocated; the kubelet rejects a BestEffort pod
+on a node under MemoryPressure), the kubelets (sandboxes set up, containers (re)started with
+back-off, terminating pods gone), node memory handed to what asks for it (workloads growing by
+workload.growth, new sandboxes; /dev/shm for VM guests; page cache reclaimed first; on a node
+that cannot serve everyone, everyone stalls and the kernel OOM killer acts after a while), the
+eviction managers (one pod per pass, ranked by usage above request), and node status posts
+(the taint the scheduler sees).
+
+What comes out (pods that fit, evictions, OOM kills, free memory) is not written anywhere: it
+follows from these rules and the profile's parameters.
 """
 
 from __future__ import annotations
@@ -730,9 +737,10 @@ class SimModel:
         return float(self.sys_used[node] + self.infra_used[node] + self.pod_mem[node])
 
     def _grow(self) -> None:
-        """Hand node memory to what wants it: workloads touching what they allocated, and new
-        sandboxes. When a node has not enough for all, each gets the same fraction of what it
-        asked (the rest stalls in reclaim) and the node is thrashing."""
+        """Hand node memory to what wants it: workloads touching what they allocated, VMs'
+        processes and guests, and new sandboxes. When a node has not enough for all, everyone
+        gets memory at the same rate (the rest stalls in reclaim); with no page cache left to
+        drop, the node is thrashing."""
         c = self.profile.cluster
         p = self.table
         n = p.n

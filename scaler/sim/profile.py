@@ -27,8 +27,8 @@ class ClusterProfile:
     workers: int = 5
     worker_cpus: int = 8
     worker_memory_mib: int = 16384
-    # Memory the firmware and kernel image keep before MemTotal (a 16 GiB VM reports about
-    # 15.6-16.0 GiB MemTotal); reference runs: busiest worker near 16.0 GiB total.
+    # Memory the firmware, kernel image and crashkernel keep before MemTotal: a 16 GiB RHCOS VM
+    # reports about 15.6-15.7 GiB MemTotal (assumption; the reference CSVs do not record it).
     kernel_reserved_mib: float = 340.0
     # maxPods 250 on OpenShift (machine-config-operator kubelet.yaml; upstream default 110).
     max_pods: int = 250
@@ -56,8 +56,9 @@ class ClusterProfile:
     # (kubelet nodeStatusUpdateFrequency default).
     node_status_interval_s: float = 10.0
     # Non-reclaimable memory of the OS and node services outside pods (kernel slab, systemd,
-    # kubelet, CRI-O, OVS); reference runs: idle workers use 3.4-7.4 GiB including cache and
-    # infrastructure pods, the least-loaded about 3.4 GiB.
+    # kubelet, CRI-O, OVS), above the 1 GiB systemReserved as is common. Reference runs: idle
+    # workers use 3.6-7.5 GiB including page cache and infrastructure pods; this is the part
+    # common to all of them.
     system_used_mib: float = 1500.0
     # Infrastructure pods per worker (DNS, SDN, node exporter, ...; monitoring and ingress on
     # some workers), cycled over the workers: anonymous memory in MiB. With page_cache_mib below
@@ -72,6 +73,8 @@ class ClusterProfile:
     # workers filled (third first at step ~97, first last at ~145).
     infra_cpu_request_m: tuple[float, ...] = (800.0,)
     infra_memory_request_mib: tuple[float, ...] = (7500.0, 2600.0, 600.0, 3200.0, 2600.0)
+    # Infrastructure pods per worker, counted against maxPods (an OpenShift 4 worker runs about
+    # 20 daemonset and infrastructure pods).
     infra_pods: int = 20
     # Page cache per worker at the start (reclaimable), and the hot part the kernel cannot drop
     # without thrashing (binaries and libraries of running services). Reference runs: active
@@ -81,24 +84,28 @@ class ClusterProfile:
     page_cache_mib: tuple[float, ...] = (3500.0, 1800.0, 1800.0, 3300.0, 1800.0)
     page_cache_min_mib: float = 300.0
     # Once MemFree is at its floor, new memory comes from reclaiming page cache, at this rate
-    # (MiB/s per node); allocations beyond it wait (direct reclaim). Assumption, calibrated on
-    # the reference runs' slow approach to saturation.
+    # (MiB/s per node); allocations beyond it wait in direct reclaim. Assumption (the runc
+    # figures barely move between 5 and 20).
     reclaim_mib_s: float = 20.0
-    # Page cache refills as services read files again, MiB per second (order of magnitude of
-    # the reference runs' MemFree recovery after a burst of evictions).
+    # Page cache refills as services read files again, MiB per second. Assumption; the
+    # reference runs show freed memory staying free for minutes after evictions, so it is slow.
     page_cache_refill_mib_s: float = 2.0
     # MemFree the kernel keeps by reclaiming (high watermark): reference runs at saturation
     # show 135-140 MiB per worker. The kernel OOM killer acts once reclaim cannot keep it.
     free_floor_mib: float = 135.0
     # Seconds a node thrashes (reclaim making no progress) before the kernel OOM killer picks
     # a victim: the kernel retries reclaim many times first, which is why nodes become
-    # unresponsive (reference runs README: ssh disconnects near saturation).
-    # Calibrated on the reference runs (with kubelet_min_progress, it sets how often pods are
-    # killed and replaced once memory is full: runc's running pods plateau and evictions).
+    # unresponsive (reference runs README: ssh disconnects near saturation). Calibrated on the
+    # reference runc run (it sets how often pods are killed once memory is full, hence the
+    # plateau of running pods); 15-30 s keeps all three runc figures within 25%.
     oom_delay_s: float = 25.0
-    # Node services stall with everything else on a thrashing node, but not entirely: they run
-    # at least this fraction of the time (their hot pages are refaulted first). The runtime's
-    # sandbox set-up and the kubelet's eviction passes advance at this rate when thrashing.
+    # Node services stall with everything else on a thrashing node: their timers advance at
+    # the fraction of memory requests the node serves, but at least at these rates. The
+    # runtime's sandbox set-up stalls fully (so pods pile up in ContainerCreating, as in the
+    # reference runs); the kubelet's eviction passes keep a third of their pace (its hot pages
+    # are refaulted first). Calibrated on the reference runc run: this sets how many
+    # MemoryPressure episodes, hence evictions, happen (0.1 gives about half the evictions,
+    # 0.5 about twice).
     runtime_min_progress: float = 0.0
     kubelet_min_progress: float = 0.35
     # CPU (cores) the node spends reclaiming while it thrashes (kswapd and direct reclaim).
@@ -106,9 +113,8 @@ class ClusterProfile:
     # /dev/shm (tmpfs) is 50% of RAM by default; kata guest memory is backed by it (kata
     # virtio-fs how-to; kata runtime#2766).
     shm_fraction: float = 0.5
-    # A container's contained process ignores SIGTERM unless it handles it; the workload handles
-    # it, so deletion takes the runtime's teardown only (pod terminationGracePeriodSeconds 30 s
-    # is the bound, not the norm).
+    # Seconds from deletion to gone: the workload exits on SIGTERM (workload.stopper), so the
+    # 30 s terminationGracePeriodSeconds is a bound never reached; runtimes add teardown_s.
     termination_s: float = 1.0
     # Model step, seconds of virtual time.
     tick_s: float = 1.0
