@@ -81,3 +81,19 @@ def test_unreadable_profile(tmp_path):
         load_profile(str(tmp_path / "missing.json"))
     with pytest.raises(ProfileError, match="cannot read profile"):
         load_profile(str(tmp_path))  # a directory
+
+
+def test_example_profile_shipped_with_the_package_loads_and_runs():
+    from pathlib import Path
+
+    import scaler.sim
+    from scaler.workload_spec import SCENARIOS
+
+    path = Path(scaler.sim.__file__).with_name("example-profile.json")
+    p = load_profile(str(path))
+    assert p.runtimes["kata-qemu"].overhead_mib == 160 and p.runtimes["kata-qemu"].vm
+    assert p.runtimes["kata-modern"].pod_stats and p.runtimes["kata-modern"].host_mib == 120
+    m = SimModel(p, 0)
+    m.apply_deployment("t/w", SCENARIOS["capacity"].with_(runtime="kata-qemu"), 3)
+    m.advance(30)
+    assert m.counts("t/w").running == 3
