@@ -69,7 +69,7 @@ class SimState:
         self._truth_out = truth_out
         if truth_out is not None:
             truth_out.write(TRUTH_HEADER)
-            truth_out.flush()
+        self._write_truth()  # the initial state: every later instant has a row in force
         self.node_addresses: dict[str, str] = {}
         self._deployment_key_of: dict[str, str] = {}  # pod name -> "namespace/deployment"
         self.version = render.KUBELET_VERSION
@@ -310,12 +310,17 @@ class SimState:
                 if not self.store.items("pods", name):
                     self.store.remove("namespaces", "", name)
         truth.evicted = len(truth.evicted_uids)
-        if truth.row() != self._truth.row() and self._truth_out is not None:
+        changed = truth.row() != self._truth.row()
+        self._truth = truth
+        if changed:
+            self._write_truth()
+
+    def _write_truth(self) -> None:
+        if self._truth_out is not None:
             self._truth_out.write(
                 f"{time.time():.3f},{self.model.now:.3f},{self.store.rv},"
-                + ",".join(str(x) for x in truth.row()) + "\n")
+                + ",".join(str(x) for x in self._truth.row()) + "\n")
             self._truth_out.flush()
-        self._truth = truth
 
     @staticmethod
     def _classify(v, truth: Truth) -> None:
