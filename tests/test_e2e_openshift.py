@@ -64,13 +64,7 @@ def test_kata_no_wait_run_matches_the_model(tmp_path):
         assert "openshift" in stdout + stderr  # the run says which cluster it drove
         rows = list(csv.DictReader(out.open()))
         assert len(rows) == 40 and rows[-1]["requested"] == "40"
-        times, truth_rows = read_truth(truth)
-        for row in rows:
-            t = epoch(row["time"])
-            states = truth_between(times, truth_rows, t - 0.8, t + 0.05)
-            fields = ("running", "evicted", "pending", "creating", "terminating")
-            seen = tuple(row[f] for f in fields)
-            assert seen in {tuple(s[f] for f in fields) for s in states}, (row, states)
+        assert_rows_match_truth(rows, truth)
         assert max(int(r["running"]) for r in rows) > 0  # pods started during the run
         assert all(r["api_errors"] == "0" for r in rows)
         if "--no-collectors" not in ssh_args(server):
@@ -85,6 +79,37 @@ def test_kata_no_wait_run_matches_the_model(tmp_path):
         assert stats["observe_requests"] <= 4
         assert meta["cleanup"] == "done"
         assert no_deployments_left(server)
+    finally:
+        server.stop()
+
+
+def assert_rows_match_truth(rows: list[dict], truth: Path) -> None:
+    times, truth_rows = read_truth(truth)
+    fields = ("running", "evicted", "pending", "creating", "terminating")
+    for row in rows:
+        t = epoch(row["time"])
+        states = truth_between(times, truth_rows, t - 0.8, t + 0.05)
+        seen = tuple(row[f] for f in fields)
+        assert seen in {tuple(s[f] for f in fields) for s in states}, (row, states)
+
+
+def test_runc_run_into_evictions_matches_the_model(tmp_path):
+    """Fast-forwarded (x40) until 2 workers run out of memory: evictions and OOM kills, each
+    step's counts still the model's."""
+    truth = tmp_path / "truth.csv"
+    server = start_server(tmp_path / "srv", "--speed", "40", "--workers", "2", "--no-ssh",
+                          "--truth", str(truth))
+    try:
+        out = tmp_path / "runc.csv"
+        proc = scaler_run(server, out, "--runtime", "runc", "--mode", "no-wait",
+                          "--max-replicas", "150", "--no-collectors")
+        _, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr
+        rows = list(csv.DictReader(out.open()))
+        assert len(rows) == 150
+        assert_rows_match_truth(rows, truth)
+        assert int(rows[-1]["evicted"]) > 0 and int(rows[-1]["oom_killed"]) > 0
+        server.wait_for(lambda: no_deployments_left(server), timeout=30, what="cleanup")
     finally:
         server.stop()
 

@@ -10,6 +10,7 @@ only when the server says that version is gone (410) does it list again.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -139,31 +140,28 @@ class PodWatcher:
         self.client.counters.add("observe", 1, 0)
         got_any = False
         counters = self.client.counters
+        fd = proc.stdout.fileno()
+        pending = b""
         try:
-            for line in proc.stdout:
-                counters.add("observe", 0, len(line))  # as it arrives: a stream may last hours
-                if not line.strip():
-                    continue
-                try:
-                    ev = json.loads(line)
-                except ValueError:
+            while True:
+                chunk = os.read(fd, 1 << 20)  # whatever has arrived, at least one byte
+                if not chunk:
+                    break
+                counters.add("observe", 0, len(chunk))  # as it arrives: a stream may last hours
+                *lines, pending = (pending + chunk).split(b"\n")
+                events = []
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    try:
+                        events.append(json.loads(line))
+                    except ValueError:
+                        continue
+                if not events:
                     continue
                 got_any = True
                 self.failing_since = None
-                kind, obj = ev.get("type"), ev.get("object") or {}
-                if kind == "ERROR":
-                    code = obj.get("code")
-                    proc.terminate()
-                    if code == 410:
-                        raise ResyncNeeded()
-                    raise _Transient(obj.get("message") or "watch error")
-                rv = (obj.get("metadata") or {}).get("resourceVersion")
-                with self.lock:
-                    if kind in ("ADDED", "MODIFIED", "DELETED"):
-                        self.table.apply(kind, obj)
-                        self.events += 1
-                    if rv:
-                        self.rv = rv
+                self._apply(events, proc)
         finally:
             rc = proc.wait()
             stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -176,6 +174,24 @@ class PodWatcher:
         if rc != 0:
             self._failed(rc, stderr)
         return got_any or rc == 0
+
+    def _apply(self, events: list[dict], proc: subprocess.Popen) -> None:
+        """Apply what arrived together in one go, so an observation never sees half of a
+        batch the server sent at once."""
+        with self.lock:
+            for ev in events:
+                kind, obj = ev.get("type"), ev.get("object") or {}
+                if kind == "ERROR":
+                    proc.terminate()
+                    if obj.get("code") == 410:
+                        raise ResyncNeeded()
+                    raise _Transient(obj.get("message") or "watch error")
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
+                    self.table.apply(kind, obj)
+                    self.events += 1
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.rv = rv
 
     def _failed(self, returncode: int, stderr: str) -> None:
         failure = classify(returncode, stderr)
