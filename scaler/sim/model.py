@@ -291,8 +291,12 @@ class SimModel:
         return f"{l1:.2f} {l5:.2f} {l15:.2f} {running}/{threads} {10_000 + self.ticks}\n"
 
     def counts(self, key: str) -> PodCounts:
-        """The pods of ``key`` classified as ``kubectl get pods`` shows them; evicted and
-        oom_killed are cumulative over the deployment's life."""
+        """The pods of ``key`` classified as ``kubectl get pods`` shows them: running (container
+        running), pending (not bound, or bound but not admitted yet), creating
+        (ContainerCreating: sandbox being set up, a VM being recreated), terminating (deletion
+        under way), failed (CrashLoopBackOff, and Failed pods that were not evicted). evicted
+        (evicted or rejected at admission) and oom_killed (container OOM kills) are cumulative
+        over the deployment's life; restarts sums the live pods' restart counts."""
         dep = self._deps.get(key) or next((d for d in self._dep_list if d.key == key), None)
         if dep is None:
             return PodCounts()
@@ -732,9 +736,6 @@ class SimModel:
         p.alive[i] = False
 
     # Workload growth and node memory ------------------------------------------------------------
-
-    def _used_nr(self, node: int) -> float:
-        return float(self.sys_used[node] + self.infra_used[node] + self.pod_mem[node])
 
     def _grow(self) -> None:
         """Hand node memory to what wants it: workloads touching what they allocated, VMs'
