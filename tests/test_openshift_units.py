@@ -18,6 +18,13 @@ def test_classify():
     assert classify(1, "The connection to the server h:6443 was refused").kind == UNREACHABLE
     assert classify(1, "Unable to connect to the server: dial tcp: lookup h: no such host").kind == UNREACHABLE
     assert classify(1, "error: unknown flag: --frobnicate").kind == FATAL
+    refused_after_discovery = (
+        'E1123 memcache.go:265] "Unhandled Error" err="couldn\'t get current server API group '
+        'list: Get \\"http://127.0.0.1:1/api\\": dial tcp 127.0.0.1:1: connect: connection refused"\n'
+        "The connection to the server 127.0.0.1:1 was refused - did you specify the right host?")
+    f = classify(1, refused_after_discovery)
+    assert f.kind == UNREACHABLE and f.message.startswith("The connection to the server")
+    assert classify(1, "Unable to connect to the server: EOF").kind == TRANSIENT
     f = classify(1, "E1123 12:00:00 memcache.go] noise\nError from server (Forbidden): no\nmore")
     assert f.message == "Error from server (Forbidden): no"
 

@@ -26,8 +26,8 @@ _TRANSIENT = (
     "request canceled", "net/http: timeout", "Gateway Timeout", "Bad Gateway", ": EOF",
 )
 _UNREACHABLE = (
-    "connection refused", "was refused", "no such host", "Unable to connect to the server",
-    "network is unreachable", "no route to host",
+    "connection refused", "was refused", "no such host", "network is unreachable",
+    "no route to host",
 )
 
 
@@ -55,10 +55,12 @@ def classify(returncode: int, stderr: str) -> Failure:
         return Failure(NOT_FOUND, msg)
     if "(AlreadyExists)" in stderr:
         return Failure(EXISTS, msg)
-    if any(p in stderr for p in _TRANSIENT):
-        return Failure(TRANSIENT, msg)
+    # before the transient patterns: kubectl reports a refused connection after discovery
+    # errors ("couldn't get current server API group list") that alone would read as transient
     if any(p in stderr for p in _UNREACHABLE):
         return Failure(UNREACHABLE, msg)
+    if any(p in stderr for p in _TRANSIENT):
+        return Failure(TRANSIENT, msg)
     if returncode < 0:  # killed by a signal: an interrupted call, worth one more try
         return Failure(TRANSIENT, msg)
     return Failure(FATAL, msg)
