@@ -56,7 +56,7 @@ def sim() -> None:
               show_default=True, help="Longest a watch request stays open, seconds.")
 @click.option("--bookmark-interval", type=click.FloatRange(0.1, 3600), default=10.0,
               show_default=True, help="Seconds between watch bookmarks.")
-@click.option("--event-log", type=click.IntRange(min=10), default=200_000, show_default=True,
+@click.option("--event-log", type=click.IntRange(min=10), default=20_000, show_default=True,
               help="Watch events kept; a watch from an older resourceVersion gets 410 Gone.")
 def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed, port, kubeconfig,
                   workdir, error_rate, latency, fault_seed, truth, ssh, ssh_port, runtime_class,

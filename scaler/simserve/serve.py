@@ -34,7 +34,9 @@ class ServeOptions:
     runtime_class: bool = True
     watch_timeout_s: float = 1800.0
     bookmark_interval_s: float = 10.0
-    event_log: int = 200_000  # watch events kept; older resourceVersions get 410 Gone
+    # Watch events kept (old object versions: ~2-3 kB each); older resourceVersions get 410
+    # Gone, as from a real API server's bounded watch cache.
+    event_log: int = 20_000
 
 
 def default_runtime_classes(model) -> dict[str, dict]:

@@ -57,7 +57,7 @@ TRUTH_HEADER = "wall_time,model_time,resource_version,running,pending,creating,t
 
 class SimState:
     def __init__(self, model, *, speed: float = 1.0, truth_out: TextIO | None = None,
-                 runtime_classes: dict[str, dict] | None = None, event_log: int = 200_000) -> None:
+                 runtime_classes: dict[str, dict] | None = None, event_log: int = 20_000) -> None:
         self.model = model
         self.speed = speed
         self.store = Store(log_size=event_log)

@@ -28,7 +28,7 @@ class Event:
 
 
 class Store:
-    def __init__(self, log_size: int = 200_000) -> None:
+    def __init__(self, log_size: int = 20_000) -> None:
         self.rv = 1
         self._objects: dict[str, dict[tuple[str, str], dict]] = {}
         self._log: deque[Event] = deque(maxlen=log_size)
