@@ -166,3 +166,27 @@ def test_writes_cost_more_as_objects_grow():
     per_object = model.profile.control_plane.write_per_object_s
     assert model.object_count() >= 40
     assert state.write_cost_s() == pytest.approx(per_object * model.object_count() / 2.0)
+
+
+def test_terminating_pods_keep_their_spec_after_the_deployment_is_deleted():
+    import time
+
+    from manifests.build import build
+    from scaler.sim import SimModel, load_profile
+    from scaler.simserve.state import SimState
+    from scaler.workload_spec import SCENARIOS
+
+    model = SimModel(load_profile(None, workers=1), 0, start=time.time())
+    state = SimState(model)
+    m = build(SCENARIOS["capacity"], replicas=3, image="example/w:2")
+    state.create_namespace(m.namespace)
+    state.put_deployment("scaler", m.deployment, create=True)
+    model.advance(20)
+    state.sync()
+    state.delete_deployment("scaler", "scaler-workload")
+    terminating = [p for p in state.store.items("pods", "scaler")
+                   if p["metadata"].get("deletionTimestamp")]
+    assert len(terminating) == 3
+    assert {p["spec"]["containers"][0]["image"] for p in terminating} == {"example/w:2"}
+    ips = [p["status"].get("podIP") for p in state.store.items("pods", "scaler")]
+    assert len(set(ips)) == len(ips)

@@ -64,7 +64,8 @@ class SimState:
         self._mono0 = time.monotonic()
         self._model0 = float(model.now)
         self._views: dict[str, tuple] = {}  # pod name -> signature
-        self._pod_index: dict[str, int] = {}
+        self._pod_index: dict[str, int] = {}  # pod name -> serial (its pod IP)
+        self._pod_serial = 0
         self._truth = Truth()
         self._truth_out = truth_out
         if truth_out is not None:
@@ -72,6 +73,7 @@ class SimState:
         self._write_truth()  # the initial state: every later instant has a row in force
         self.node_addresses: dict[str, str] = {}
         self._deployment_key_of: dict[str, str] = {}  # pod name -> "namespace/deployment"
+        self._last_template: dict[str, dict] = {}  # "namespace/deployment" -> last object seen
         self.version = render.KUBELET_VERSION
         self._nodes = []
         self._node_flags: dict[str, tuple[bool, bool]] = {}
@@ -277,8 +279,14 @@ class SimState:
             if self._views.get(name) == sig:
                 continue
             self._views[name] = sig
-            idx = self._pod_index.setdefault(name, len(self._pod_index) + 1)
-            dep = self.store.get("deployments", ns, dep_name)
+            idx = self._pod_index.get(name)
+            if idx is None:
+                self._pod_serial += 1
+                idx = self._pod_index[name] = self._pod_serial
+            # a pod outlives its Deployment while it terminates: keep rendering its template
+            dep = self.store.get("deployments", ns, dep_name) or self._last_template.get(key)
+            if dep is not None:
+                self._last_template[key] = dep
             rc_name = render._f(v, "runtime_class", default=None)
             rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
             overhead = (rc or {}).get("overhead", {}).get("podFixed")
@@ -288,13 +296,15 @@ class SimState:
             touched.add((ns, dep_name))
         for name in [n for n in self._views if n not in seen]:
             del self._views[name]
+            self._pod_index.pop(name, None)
             key = self._deployment_key_of.get(name, "default/unknown")
             ns, _, dep_name = key.partition("/")
             self.store.remove("pods", ns, name)
             touched.add((ns, dep_name))
-        self._deployment_key_of = {**self._deployment_key_of, **key_of}
-        for gone in [n for n in self._deployment_key_of if n not in seen]:
-            del self._deployment_key_of[gone]
+        self._deployment_key_of = key_of
+        live_keys = set(key_of.values())
+        for key in [k for k in self._last_template if k not in live_keys]:
+            del self._last_template[key]
         for ns, dep_name in touched:
             dep = self.store.get("deployments", ns, dep_name)
             if dep is not None:
