@@ -235,7 +235,7 @@ class ControlPlaneProfile:
     # kube-scheduler throughput, pods bound per second (scheduler default QPS 50).
     scheduler_pods_per_s: float = 50.0
     # Kubernetes version the model follows (reported in describe()).
-    kubernetes_version: str = "1.29"
+    kubernetes_version: str = "1.32"
 
 
 @dataclass
