@@ -6,9 +6,10 @@ import pytest
 
 from scaler.sim.views import PodView
 from scaler.simserve.patch import json_merge_patch, strategic_merge_patch
-from scaler.simserve.render import pod_status_word, render_pod, table
+from scaler.simserve.render import render_pod
 from scaler.simserve.selectors import SelectorError, field_selector, label_selector
 from scaler.simserve.store import Gone, Store
+from scaler.simserve.tables import pod_status_word, table
 
 
 def test_strategic_merge_merges_containers_and_env_by_name():

@@ -9,19 +9,19 @@ import asyncio
 import base64
 import json
 import random
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from scaler.simserve import discovery, openapi, render
+from scaler.simserve import discovery, openapi, tables
 from scaler.simserve.discovery import RESOURCES, Resource
 from scaler.simserve.patch import PatchError, apply_patch
 from scaler.simserve.selectors import SelectorError, object_filter
 from scaler.simserve.state import ApiError, SimState
-from scaler.simserve.store import Gone
+from scaler.simserve.status import status_body
+from scaler.simserve.watchstream import stream_watch
 
 WRITABLE = {"namespaces", "deployments", "runtimeclasses"}
 
@@ -46,11 +46,6 @@ class Counters:
     injected_errors: int = 0
     watches_open: int = 0
     by_verb: dict = field(default_factory=dict)
-
-
-def status_body(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
 
 
 def error_response(code: int, reason: str, message: str) -> web.Response:
@@ -209,7 +204,7 @@ class Api:
         if sub == "scale":
             return web.json_response(self.state.scale_object(obj))
         if self._wants_table(request):
-            return web.json_response(render.table(res.plural, [obj], self.state.now_epoch()))
+            return web.json_response(tables.table(res.plural, [obj], self.state.now_epoch()))
         return web.json_response(obj)
 
     def _list(self, request, res, namespace) -> web.Response:
@@ -238,81 +233,22 @@ class Api:
             meta["remainingItemCount"] = len(rest)
             items = page
         if self._wants_table(request):
-            tbl = render.table(res.plural, items, self.state.now_epoch(), rv)
+            tbl = tables.table(res.plural, items, self.state.now_epoch(), rv)
             tbl["metadata"] = meta
             return web.json_response(tbl)
         return web.json_response({"kind": f"{res.kind}List", "apiVersion": res.api_version,
                                   "metadata": meta, "items": items})
 
     async def _watch(self, request, res, namespace) -> web.StreamResponse:
-        q = request.query
-        match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
-        ns = namespace if res.namespaced else None
-        timeout = min(float(q.get("timeoutSeconds", self.watch_timeout)), self.watch_timeout)
-        bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
-        as_table = self._wants_table(request)
-        rv_param = q.get("resourceVersion", "")
-        store = self.state.store
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
-                                                       "Cache-Control": "no-cache, private"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
         self.counters.watches_open += 1
-
-        def encode(kind: str, obj: dict) -> bytes:
-            if as_table and kind in ("ADDED", "MODIFIED", "DELETED"):
-                obj = render.table(res.plural, [obj], self.state.now_epoch())
-            return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
-
         try:
-            if rv_param in ("", "0") or q.get("sendInitialEvents") == "true":
-                last = store.rv
-                initial = [o for o in store.items(res.plural, ns) if match(o)]
-                chunk = b"".join(encode("ADDED", o) for o in initial)
-                if q.get("sendInitialEvents") == "true":
-                    chunk += encode("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version,
-                                                 "metadata": {"resourceVersion": str(last),
-                                                              "annotations": {"k8s.io/initial-events-end": "true"}}})
-                if chunk:
-                    await resp.write(chunk)
-            else:
-                try:
-                    last = int(rv_param)
-                except ValueError:
-                    last = -1
-                if last < 0:
-                    await resp.write(encode("ERROR", status_body(400, "BadRequest", f"invalid resourceVersion {rv_param!r}")))
-                    return resp
-            deadline = time.monotonic() + timeout
-            next_bookmark = time.monotonic() + self.bookmark_interval
-            while not self.closing.is_set():
-                try:
-                    events = store.events_after(last, res.plural, ns, match)
-                except Gone as e:
-                    await resp.write(encode("ERROR", status_body(410, "Expired", str(e))))
-                    break
-                if events:
-                    await resp.write(b"".join(encode(ev.type, ev.obj) for ev in events))
-                    last = events[-1].rv
-                now = time.monotonic()
-                if now >= deadline:
-                    break
-                if bookmarks and now >= next_bookmark:
-                    last = max(last, store.rv)
-                    await resp.write(encode("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version,
-                                                         "metadata": {"resourceVersion": str(last)}}))
-                    next_bookmark = now + self.bookmark_interval
-                wait = min(deadline, next_bookmark if bookmarks else deadline) - now
-                await store.wait_change(max(0.01, min(wait, 1.0)))
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+            return await stream_watch(
+                request, self.state.store, res, namespace if res.namespaced else None,
+                as_table=self._wants_table(request), now=self.state.now_epoch,
+                watch_timeout=self.watch_timeout, bookmark_interval=self.bookmark_interval,
+                closing=self.closing)
         finally:
             self.counters.watches_open -= 1
-        try:
-            await resp.write_eof()
-        except (ConnectionResetError, RuntimeError):
-            pass
-        return resp
 
     # -- writes --------------------------------------------------------------------------------
 
