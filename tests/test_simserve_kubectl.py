@@ -143,7 +143,14 @@ def test_pod_delete_and_patch(server):
 def test_sigterm_stops_cleanly(tmp_path):
     srv = start_server(tmp_path / "s", "--no-ssh", "--workers", "1")
     assert srv.kubectl("get", "nodes").returncode == 0
+    watch = subprocess.Popen([KUBECTL, f"--kubeconfig={srv.kubeconfig}", "get", "pods", "-A",
+                              "--watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=srv.env)
+    time.sleep(0.5)  # a watch is open while the server stops
+    t0 = time.monotonic()
     assert srv.stop(signal.SIGINT) == 0
+    assert time.monotonic() - t0 < 10
+    watch.wait(timeout=30)  # the stream ended with the server
     assert any("stopped" in line for line in srv.output)
     assert srv.kubectl("get", "nodes", check=False, timeout=10).returncode != 0
 
