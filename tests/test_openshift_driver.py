@@ -52,6 +52,7 @@ def test_describe_prepare_scale_observe_cleanup(server):
         ("worker-0", "127.0.0.10"), ("worker-1", "127.0.0.11"), ("worker-2", "127.0.0.12")]
     assert info.nodes[0].max_pods == 250 and info.nodes[0].allocatable_cpu_millis == 7500
     assert info.details["runtime_classes"]["kata"]["handler"] == "kata"
+    assert info.details["simulator"] is True
     assert cluster.node_source() is None
 
     cluster.prepare(SCENARIOS["capacity"].with_(runtime="kata"))

@@ -20,6 +20,8 @@ from scaler.openshift.options import OpenShiftOptions, resolve_binary
 from scaler.openshift.watch import PodWatcher
 from scaler.workload_spec import WorkloadSpec
 
+SIM_VERSION_SUFFIX = "-scaler-sim"
+
 
 class OpenShiftCluster:
     def __init__(self, options: OpenShiftOptions, *, watch_timeout_s: int = 300) -> None:
@@ -49,7 +51,9 @@ class OpenShiftCluster:
     def describe(self) -> ClusterInfo:
         version = self.client.get_json(["get", "--raw", "/version"], purpose="describe")
         self._version = server_version(version or {})
-        details = {"client": self.binary, "namespace": self.ns, "deployment": self.deployment}
+        details = {"client": self.binary, "namespace": self.ns, "deployment": self.deployment,
+                   # ``scaler sim serve`` says what it is in its version: outputs must say so too
+                   "simulator": self._version.endswith(SIM_VERSION_SUFFIX)}
         ocp = self.client.get_json(["get", "clusterversion", "version"], purpose="describe",
                                    accept_missing=True) if self._is_openshift() else None
         if ocp:
