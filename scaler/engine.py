@@ -43,33 +43,46 @@ class StopFlag:
 
 @dataclass
 class Saturation:
-    """Saturation detector: running has made no new high for ``steps`` consecutive steps while
-    requested grew, over at least ``window_s`` seconds. A new high clears the detection."""
+    """Saturation detector: running pods have not grown for ``steps`` consecutive steps while
+    requested did, over at least ``window_s`` seconds.
+
+    "Grown" means risen at least max(2 pods, 1 %) above the level where the streak began, so a
+    saturated cluster whose running count creeps up by a pod now and then (evicted pods replaced
+    one at a time) is still called saturated. Real growth clears a detection. The saturation
+    step reported is the step after the streak's last new high, where running stopped tracking.
+    """
 
     steps: int
     window_s: float
-    peak: int = -1
+    level: int = -1  # running when the current streak began
+    high: int = -1  # highest running seen within the streak
+    high_step: int = 0
     flat: int = 0
     flat_since: float | None = None
-    flat_from_step: int | None = None
     detected_step: int | None = None  # step at which the current detection was made
-    first_saturation_step: int | None = None  # first step of the first detected flat streak
+    first_saturation_step: int | None = None  # saturation step of the first detection
+
+    @staticmethod
+    def tolerance(level: int) -> float:
+        return max(2.0, 0.01 * level)
 
     def update(self, step: int, t: float, running: int, requested_grew: bool) -> bool:
-        if running > self.peak:
-            self.peak, self.flat, self.flat_since, self.flat_from_step = running, 0, None, None
-            self.detected_step = None
+        if self.level < 0 or running >= self.level + self.tolerance(self.level):
+            self.level = self.high = running
+            self.high_step, self.flat, self.flat_since, self.detected_step = step, 0, None, None
             return False
+        if running > self.high:
+            self.high, self.high_step = running, step
         if not requested_grew:
             return self.detected_step is not None
         self.flat += 1
         if self.flat_since is None:
-            self.flat_since, self.flat_from_step = t, step
+            self.flat_since = t
         if (self.detected_step is None and self.flat >= self.steps
                 and t - self.flat_since >= self.window_s):
             self.detected_step = step
             if self.first_saturation_step is None:
-                self.first_saturation_step = self.flat_from_step
+                self.first_saturation_step = self.high_step + 1
         return self.detected_step is not None
 
 
@@ -218,6 +231,10 @@ class Engine:
                 self.nodes.start()
             self.cluster.prepare(cfg.workload)
             prepared = True
+            # What prepare created (a RuntimeClass, the namespace) is only visible now.
+            info = self.cluster.describe()
+            meta["cluster"]["runtime_class"] = info.runtime_class
+            meta["cluster"]["nodes"] = [asdict(n) for n in info.nodes]
             if self.on_prepared:
                 self.on_prepared(info)
             m0 = self.clock.monotonic()
