@@ -152,7 +152,12 @@ def timing_chart(table: series.Table, report: Report) -> alt.LayerChart:
     startup = [series.TIMING_SERIES["startup_p50_s"], series.TIMING_SERIES["startup_p99_s"]]
     base = alt.Chart(table.data).encode(
         x=alt.X("step:Q", title="step"),
-        y=alt.Y("seconds:Q", title="seconds"),
+        # Call durations (tenths of a second) and pod startup (up to minutes) share the axis:
+        # a symmetric log scale keeps both readable instead of flattening the calls to zero.
+        y=alt.Y("seconds:Q", title="seconds (log scale)",
+                scale=alt.Scale(type="symlog", constant=0.1),
+                axis=alt.Axis(values=[0, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500,
+                                      1000, 2000, 5000], format="~r")),
         color=alt.Color("series:N", title="duration", sort=list(series.TIMING_SERIES.values())),
         tooltip=["series:N", "step:Q", alt.Tooltip("seconds:Q", format=".3f")],
     )
