@@ -144,20 +144,11 @@ def within(sim: float | None, ref: float | None, other_ref: float) -> bool:
     return abs(sim - ref) <= TOLERANCE * ref
 
 
-KATA_RUNNING_GAP = (
-    "known gap: once kata nodes are full the model replaces each VM the kernel kills with one "
-    "that grows back to full size within seconds, so about 65 kata pods run at once (memory / "
-    "~1 GiB per VM); the reference ran up to 134 with ~450 MB of active memory per pod, i.e. "
-    "most of its running VMs never grew (see the simulator's README section)"
-)
-
-
 @pytest.mark.parametrize("runtime, figure", [
     ("runc", "max_running"),
     ("runc", "max_evicted"),
     ("runc", "first_free_under_1gib"),
-    pytest.param("kata", "max_running",
-                 marks=pytest.mark.xfail(strict=True, reason=KATA_RUNNING_GAP)),
+    ("kata", "max_running"),
     ("kata", "max_evicted"),
     ("kata", "first_free_under_1gib"),
 ])

@@ -65,6 +65,7 @@ def test_yaml_profile(tmp_path):
     ('{"runtimes": {"x": {"like": "nope"}}}', "like 'nope'"),
     ('{"runtimes": {"runc": {"vm": 1}}}', "expected bool"),
     ('{"cluster": {"infra_used_mib": []}}', "expected tuple"),
+    ('{"runtimes": {"kata": {"setup_min_progress": 1.5}}}', "setup_min_progress must be in"),
     ('[1, 2]', "top level must be a mapping"),
     ('{"cluster": ', "does not parse"),
 ])
