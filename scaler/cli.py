@@ -230,8 +230,10 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
     stop = StopFlag()
 
     def announce(info) -> None:
+        front = " [the simulator's API front, not a real cluster]" if (
+            info.kind != "simulated" and info.details.get("simulator")) else ""
         _say(quiet, f"scaler: driving a {info.kind} cluster ({info.version}, "
-                    f"{len(info.nodes)} nodes), runtime {cfg.workload.runtime}, "
+                    f"{len(info.nodes)} nodes){front}, runtime {cfg.workload.runtime}, "
                     f"scenario {cfg.scenario}, mode {cfg.mode}")
 
     engine = Engine(cluster, cfg, recorder, nodes, stop=stop, on_step=status.update,

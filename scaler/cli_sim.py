@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from scaler.units import SIZE_MIB
+
 
 def _fail(message: str) -> None:
     click.echo(f"scaler sim serve: error: {message}", err=True)
@@ -23,12 +25,14 @@ def sim() -> None:
 
 
 @sim.command("serve")
-@click.option("--profile", type=click.Path(dir_okay=False), default=None,
-              help="Simulator profile file (JSON or YAML) overriding the default profiles.")
+@click.option("--sim-profile", "--profile", "profile", type=click.Path(dir_okay=False),
+              default=None,
+              help="Simulator profile file (JSON or YAML) overriding the default profiles "
+                   "(the same file `scaler run --sim-profile` takes).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker nodes.")
 @click.option("--worker-cpus", type=click.IntRange(min=1), default=None, help="vCPUs per worker.")
-@click.option("--worker-memory-mib", type=click.IntRange(min=512), default=None,
-              help="Memory per worker, MiB.")
+@click.option("--worker-memory", "worker_memory_mib", type=SIZE_MIB, default=None,
+              help="Memory per worker (16Gi, 8192), as `scaler run --worker-memory`.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Model random seed.")
 @click.option("--speed", type=click.FloatRange(min=0.01, max=1000), default=1.0, show_default=True,
               help="Model seconds per wall second.")
@@ -72,6 +76,10 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
     from scaler.sim import ProfileError, SimModel, load_profile
     from scaler.simserve.serve import ServeOptions, serve
 
+    if worker_memory_mib is not None:
+        if worker_memory_mib < 512:
+            _fail(f"--worker-memory must be at least 512Mi (got {worker_memory_mib:g} MiB)")
+        worker_memory_mib = int(round(worker_memory_mib))
     try:
         prof = load_profile(profile, workers=workers, worker_cpus=worker_cpus,
                             worker_memory_mib=worker_memory_mib)

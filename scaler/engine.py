@@ -202,7 +202,8 @@ class Engine:
             "cluster": {
                 "kind": info.kind,
                 "version": info.version,
-                "simulated": info.kind == "simulated",
+                # A real driver may be talking to the simulator's API front: it says so.
+                "simulated": info.kind == "simulated" or bool(info.details.get("simulator")),
                 "nodes": [asdict(n) for n in info.nodes],
                 "runtime_class": info.runtime_class,
                 "details": info.details,
