@@ -49,28 +49,29 @@ def parse_size_mib(text: str) -> float:
     return float(m.group(1)) * _SIZE_MIB[m.group(2)]
 
 
-class Duration(click.ParamType):
+class _Parsed(click.ParamType):
+    """A click type backed by one of the parsers above: a ValueError becomes click's one-line
+    "Invalid value" error; numbers (defaults, environment) pass through as floats."""
+
+    parse = staticmethod(float)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return self.parse(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+class Duration(_Parsed):
     name = "duration"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int | float):
-            return float(value)
-        try:
-            return parse_duration(value)
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
+    parse = staticmethod(parse_duration)
 
 
-class SizeMiB(click.ParamType):
+class SizeMiB(_Parsed):
     name = "size"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int | float):
-            return float(value)
-        try:
-            return parse_size_mib(value)
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
+    parse = staticmethod(parse_size_mib)
 
 
 DURATION = Duration()

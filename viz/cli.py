@@ -37,6 +37,19 @@ def cli() -> None:
     """
 
 
+# Options several commands share, spelled once so they cannot drift apart.
+free_threshold_option = click.option(
+    "--free-threshold",
+    type=float,
+    default=DEFAULT_FREE_THRESHOLD_MIB,
+    show_default=True,
+    help="Free-memory threshold, MiB.",
+)
+formats_option = click.option(
+    "--format", "formats", default="html,png", show_default=True, help=FORMAT_HELP
+)
+
+
 @cli.command()
 @click.argument("run_csv", type=click.Path(path_type=Path))
 @click.option(
@@ -47,14 +60,8 @@ def cli() -> None:
     default=None,
     help="Directory for the files [default: beside the run].",
 )
-@click.option("--format", "formats", default="html,png", show_default=True, help=FORMAT_HELP)
-@click.option(
-    "--free-threshold",
-    type=float,
-    default=DEFAULT_FREE_THRESHOLD_MIB,
-    show_default=True,
-    help="Free-memory threshold, MiB.",
-)
+@formats_option
+@free_threshold_option
 def plot(run_csv: Path, out_dir: Path | None, formats: str, free_threshold: float) -> None:
     """Draw every chart of RUN_CSV: one HTML report and one image per chart."""
     from viz.plot import plot_run
@@ -66,13 +73,7 @@ def plot(run_csv: Path, out_dir: Path | None, formats: str, free_threshold: floa
 @cli.command()
 @click.argument("run_csv", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-@click.option(
-    "--free-threshold",
-    type=float,
-    default=DEFAULT_FREE_THRESHOLD_MIB,
-    show_default=True,
-    help="Free-memory threshold, MiB.",
-)
+@free_threshold_option
 def report(run_csv: Path, as_json: bool, free_threshold: float) -> None:
     """Print the figures of RUN_CSV, each with how it was computed."""
     from viz.read import load_run
@@ -93,14 +94,8 @@ def report(run_csv: Path, as_json: bool, free_threshold: float) -> None:
     show_default=True,
     help="Directory for the comparison files.",
 )
-@click.option("--format", "formats", default="html,png", show_default=True, help=FORMAT_HELP)
-@click.option(
-    "--free-threshold",
-    type=float,
-    default=DEFAULT_FREE_THRESHOLD_MIB,
-    show_default=True,
-    help="Free-memory threshold, MiB.",
-)
+@formats_option
+@free_threshold_option
 def compare(run_csvs: tuple[Path, ...], out_dir: Path, formats: str, free_threshold: float) -> None:
     """Overlay runs and tabulate their figures side by side, with overhead ratios.
 
