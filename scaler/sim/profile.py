@@ -102,7 +102,8 @@ class ClusterProfile:
     # Node services stall with everything else on a thrashing node: their timers advance at
     # the fraction of memory requests the node serves, but at least at these rates. The
     # runtime's sandbox set-up stalls fully (so pods pile up in ContainerCreating, as in the
-    # reference runs); the kubelet's eviction passes keep a third of their pace (its hot pages
+    # reference runs) unless its runtime profile keeps a pace of its own (setup_min_progress:
+    # kata's VM launches); the kubelet's eviction passes keep a third of their pace (its hot pages
     # are refaulted first). Calibrated on the reference runc run: this sets how many
     # MemoryPressure episodes, hence evictions, happen (0.1 gives about half the evictions,
     # 0.5 about twice).
