@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from collectors.probe import format_probe_table, probe
@@ -26,7 +28,7 @@ def probe_command(timeout_s: float, **kwargs):
     options, targets, _interval, _enabled = ssh_settings_from(kwargs)
     if not targets:
         raise click.UsageError("no nodes: give --node NAME=HOST[:PORT] (repeatable)")
-    results = probe(targets, options, timeout_s=timeout_s, warn_to=click.get_text_stream("stderr"))
+    results = probe(targets, options, timeout_s=timeout_s, warn_to=sys.stderr)
     click.echo(format_probe_table(results), nl=False)
     if not all(r.reachable for r in results):
         raise SystemExit(1)

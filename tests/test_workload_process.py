@@ -221,9 +221,11 @@ def test_duration_and_report_file(workloads, tmp_path):
     assert data["target_cpu_percent"] == 10 and data["target_memory_mib"] == 48
     assert 1.5 <= data["elapsed_s"] <= 3.0
     assert data["loops"] == 2
-    # Loop 1 faulted in 8 MiB and touched it; loop 2 faulted in 8 more and touched 16.
+    # Loop 1 faulted in 8 MiB and touched it; loop 2 faulted in 8 more and touched 16. The
+    # stop at --duration is checked between chunks, so on a busy machine the last touch may be
+    # cut short: the count is exact up to that last pass and never more than the full work.
     pages_8mib = (8 << 20) // os.sysconf("SC_PAGE_SIZE")
-    assert data["pages_touched"] == pages_8mib * (1 + 1 + 1 + 2)
+    assert pages_8mib * (1 + 1 + 1) < data["pages_touched"] <= pages_8mib * (1 + 1 + 1 + 2)
     assert data["data_mib"] == 16
     # The simulator models the base with a constant: keep it honest (other Python/numpy
     # builds differ by a few MiB, hence the margin).
