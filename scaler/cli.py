@@ -221,10 +221,10 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
         if nodes is None and ssh is not None:
             nodes = ssh(info)
     except ClusterError as e:
-        recorder.close()
+        recorder.discard()
         raise UserError(str(e)) from None
     except BaseException:
-        recorder.close()
+        recorder.discard()
         raise
     status = StatusLine(enabled=show_status)
     stop = StopFlag()
@@ -248,8 +248,7 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
     if result.end_reason == CLUSTER_ERROR and not result.prepared:
         # Nothing was measured: the cluster refused the set-up (e.g. an unknown RuntimeClass).
         # That is a bad request, not a run; leave no empty files behind.
-        for p in (recorder.csv_path, recorder.nodes_path, recorder.meta_path):
-            p.unlink(missing_ok=True)
+        recorder.discard()
         raise UserError(result.error or "the cluster refused the run's set-up")
     return result
 

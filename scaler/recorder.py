@@ -140,3 +140,10 @@ class Recorder:
             if not f.closed:
                 f.flush()
                 f.close()
+
+    def discard(self) -> None:
+        """Close and remove the files: for a run refused before it measured anything (a bad
+        profile, an unreachable cluster), where empty files would only mislead."""
+        self.close()
+        for p in (self.csv_path, self.nodes_path, self.meta_path):
+            p.unlink(missing_ok=True)

@@ -201,8 +201,14 @@ def test_garbled_profile_file_is_one_line(tmp_path):
     assert "profile.json" in _one_line_error(["--sim-profile", str(p)], tmp_path)
 
 
-def test_unknown_runtime_is_one_line(tmp_path):
+def test_unknown_runtime_is_one_line_and_leaves_no_files(tmp_path):
     assert "gvisor" in _one_line_error(["--runtime", "gvisor", "-o", "x.csv"], tmp_path)
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_refused_profile_leaves_no_files(tmp_path):
+    _one_line_error(["--sim-profile", "missing.json", "-o", "y.csv"], tmp_path)
+    assert not list(tmp_path.glob("y.*"))
 
 
 def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path):
