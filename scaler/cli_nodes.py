@@ -16,18 +16,48 @@ def nodes():
     """Commands about the cluster's nodes."""
 
 
+def _discovered(kubeconfig: str | None, context: str | None, client_binary: str | None):
+    """Worker nodes (name, InternalIP) of the cluster the user named; read-only calls."""
+    from collectors.ssh_targets import NodeTarget
+    from scaler.cluster import ClusterError
+    from scaler.openshift import OpenShiftCluster, OpenShiftOptions
+
+    cluster = OpenShiftCluster(OpenShiftOptions(kubeconfig=kubeconfig, context=context,
+                                                client_binary=client_binary))
+    try:
+        info = cluster.describe()
+    except ClusterError as e:
+        error = click.ClickException(str(e))
+        error.exit_code = 2  # the cluster the user named cannot be read: bad input, not a probe
+        raise error from None
+    return [NodeTarget(n.name, n.address) for n in info.nodes if n.address]
+
+
 @nodes.command("probe")
 @ssh_options
 @click.option("--timeout", "timeout_s", type=Duration(), default="15s", show_default=True,
               help="Give up on a node after this long.")
-def probe_command(timeout_s: float, **kwargs):
+@click.option("--kubeconfig", type=click.Path(), help="Take the worker nodes (InternalIP) from "
+                                                      "this cluster.")
+@click.option("--context", help="Kubeconfig context of that cluster.")
+@click.option("--client-binary", help="oc or kubectl (default: oc if on PATH, else kubectl).")
+def probe_command(timeout_s: float, kubeconfig: str | None, context: str | None,
+                  client_binary: str | None, **kwargs):
     """Connect to every node once over SSH and show reachability, latency and MemTotal.
 
+    Nodes are the cluster's workers when --kubeconfig or --context names a cluster (read-only:
+    only nodes are listed), plus every --node (which wins for a name given twice).
     Exit status 1 if any node is unreachable.
     """
-    options, targets, _interval, _enabled = ssh_settings_from(kwargs)
+    options, explicit, _interval, _enabled = ssh_settings_from(kwargs)
+    targets = {}
+    if kubeconfig or context:
+        targets.update({t.name: t for t in _discovered(kubeconfig, context, client_binary)})
+    targets.update({t.name: t for t in explicit})
+    targets = list(targets.values())
     if not targets:
-        raise click.UsageError("no nodes: give --node NAME=HOST[:PORT] (repeatable)")
+        raise click.UsageError("no nodes: name a cluster (--kubeconfig/--context) or give "
+                               "--node NAME=HOST[:PORT] (repeatable)")
     results = probe(targets, options, timeout_s=timeout_s, warn_to=sys.stderr)
     click.echo(format_probe_table(results), nl=False)
     if not all(r.reachable for r in results):

@@ -78,3 +78,31 @@ def test_run_against_the_sim_front_fills_run_nodes_csv_over_ssh(sim_serve, tmp_p
     with open(out) as f:
         steps = list(csv.DictReader(f))
     assert steps and all(int(s["nodes_sampled"]) == 2 for s in steps)
+
+
+def test_probe_discovers_the_nodes_of_a_named_cluster(sim_serve, tmp_path):
+    workdir, port, banner = sim_serve
+    r = subprocess.run(
+        scaler("nodes", "probe", "--kubeconfig", str(workdir / "kubeconfig"),
+               "--client-binary", "kubectl", "--ssh-port", str(port),
+               "-i", str(workdir / "ssh" / "sim_nodes_id_ed25519"),
+               "--ssh-known-hosts", str(workdir / "ssh" / "sim_nodes_known_hosts"),
+               "--node", f"gone=127.0.0.99:{port}"),
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+    )
+    assert r.returncode == 1, r.stderr  # "gone" is unreachable
+    table = {line.split()[0]: line.split() for line in r.stdout.splitlines()[1:]}
+    workers = set(re.findall(r"(worker-\d+)=127\.0\.0\.\d+", banner))
+    assert set(table) == workers | {"gone"}
+    for w in workers:
+        assert table[w][2] == "yes" and int(table[w][4]) > 1000  # reachable, MemTotal MiB
+    assert table["gone"][2] == "no"
+
+
+def test_probe_of_an_unreadable_cluster_is_one_line(tmp_path):
+    r = subprocess.run(scaler("nodes", "probe", "--kubeconfig", str(tmp_path / "nope"),
+                              "--client-binary", "kubectl"),
+                       cwd=ROOT, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
