@@ -197,6 +197,16 @@ class LoopThread:
 
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def shut(self, server) -> None:
+        """Close a server from its own loop: asyncio servers are not thread-safe, and closing
+        one from the test thread races with the loop accepting a connection."""
+
+        async def shut():
+            server.close()
+            await server.wait_closed()
+
+        self.run(shut())
+
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)

@@ -31,8 +31,7 @@ def served(tmp_path):
     loop = LoopThread()
     server = loop.run(start_sim_ssh_nodes(model, nodes, workdir=tmp_path))
     yield nodes, model, server, loop
-    server.close()
-    loop.run(server.wait_closed())
+    loop.shut(server)
     loop.close()
 
 
@@ -125,8 +124,7 @@ def test_the_simulator_model_over_ssh(tmp_path):
                 time.sleep(0.05)
             latest = pool.latest()
     finally:
-        server.close()
-        loop.run(server.wait_closed())
+        loop.shut(server)
         loop.close()
     assert set(latest) == set(model.node_names)
     for name, sample in latest.items():
@@ -150,7 +148,6 @@ def test_frames_carry_the_given_clock(tmp_path):
     try:
         [frame] = FrameParser().feed(loop.run(one()).stdout)
     finally:
-        server.close()
-        loop.run(server.wait_closed())
+        loop.shut(server)
         loop.close()
     assert frame.time == 1234.5
