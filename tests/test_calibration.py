@@ -23,12 +23,11 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "c3d-kata-2021"
+from tests.viz_support import REFERENCE
+
 STEPS = 999
 GIB_MIB = 1024.0
 TOLERANCE = 0.25
-
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no reference data at {REFERENCE}")
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,6 @@ def test_compare_cli_prints_table(tmp_path, capsys):
 
 def test_compare_new_run_with_reference_run(tmp_path):
     """Old runs re-plotted next to new ones: the original format mixes with the contract."""
-    if not REFERENCE.is_dir():
-        pytest.skip("reference data not beside repo")
     new = write_run(tmp_path, Synthetic(runtime="kata", steps=120))
     written = compare_runs([REFERENCE / "runc.csv", new], tmp_path / "o", ("html",))
     data = json.loads((tmp_path / "o" / "compare.json").read_text())

@@ -124,3 +124,18 @@ def test_byte_order_mark_is_ignored(tmp_path):
     legacy.write_bytes(b"\xef\xbb\xbf" + b"".join(lines))
     run = load_run(legacy)
     assert run.meta.source_format == "original" and run.steps.height == 3
+
+
+def test_every_published_file_is_catalogued_and_readable():
+    """The shipped dataset: each CSV has an entry saying what it is, and viz reads each one."""
+    from viz.reference import RUNS, dataset_dir, reference_run
+
+    files = {p.name for p in dataset_dir("c3d-2021").glob("*.csv")}
+    assert files == {r.file for r in RUNS.values()}
+    for r in RUNS.values():
+        assert reference_run(r.name) is r
+        if r.kind != "memory":
+            continue  # the CPU runs' format (WorkUnits, WorkCount) is read by its own test
+        run = load_run(r.path)
+        assert run.steps.height > 100
+    assert reference_run("kata").file == "kata.csv"

@@ -17,8 +17,6 @@ from viz.charts import HEIGHT, WIDTH
 from viz.cli import main
 from viz.plot import plot_run
 
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference data not beside repo")
-
 FREE_1GIB_KB = 1024 * 1024
 
 

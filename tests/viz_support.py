@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "c3d-kata-2021"
+from viz.reference import dataset_dir
+
+REFERENCE = dataset_dir("c3d-2021")  # the published runs, shipped with viz
 RUN_COLUMNS = [
     "time", "elapsed_s", "step", "runtime", "scenario", "mode", "requested", "running",
     "pending", "creating", "terminating", "evicted", "oom_killed", "failed", "restarts",

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from scaler.cluster import PodCounts
+from scaler.pod_state import PodClass, PodStatus, classify, status_of
 
 
 def parse_time(text: str | None) -> float | None:
@@ -25,11 +26,7 @@ def parse_time(text: str | None) -> float | None:
 @dataclass(frozen=True)
 class PodState:
     uid: str
-    phase: str
-    reason: str | None
-    scheduled: bool
-    deleting: bool
-    ready: bool
+    status: PodStatus
     restarts: int
     created: float | None
     ready_since: float | None
@@ -37,22 +34,16 @@ class PodState:
 
 def pod_state(obj: dict) -> PodState:
     meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    conds = {c.get("type"): c for c in status.get("conditions") or []}
-    ready_cond = conds.get("Ready") or {}
-    ready = ready_cond.get("status") == "True"
-    scheduled = bool(spec.get("nodeName")) or (conds.get("PodScheduled") or {}).get("status") == "True"
+    ready_cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"),
+                      None) or {}
+    st = status_of(obj)
     return PodState(
         uid=meta.get("uid") or meta.get("name", ""),
-        phase=status.get("phase") or "Pending",
-        reason=status.get("reason"),
-        scheduled=scheduled,
-        deleting=bool(meta.get("deletionTimestamp")),
-        ready=ready,
+        status=st,
         restarts=sum(int(cs.get("restartCount") or 0) for cs in status.get("containerStatuses") or []),
         created=parse_time(meta.get("creationTimestamp")),
-        ready_since=parse_time(ready_cond.get("lastTransitionTime")) if ready else None,
+        ready_since=parse_time(ready_cond.get("lastTransitionTime")) if st.ready else None,
     )
 
 
@@ -100,32 +91,25 @@ class PodTable:
             del self.pods[gone]
 
     def _absorb(self, state: PodState, obj: dict, live: bool) -> None:
-        if state.phase == "Failed" and state.reason == "Evicted":
+        if classify(state.status) is PodClass.EVICTED:
             self.evicted.add(state.uid)
         self.ooms |= oom_kills(obj)
-        if live and state.ready and state.uid not in self.reported_ready:
+        if live and state.status.ready and state.uid not in self.reported_ready:
             self.reported_ready.add(state.uid)
             if state.created is not None and state.ready_since is not None:
                 self._startups.append(max(0.0, state.ready_since - state.created))
 
     def counts(self, api_errors: int = 0) -> PodCounts:
         """The current classification; startups reported since the previous call."""
-        running = pending = creating = terminating = failed = restarts = 0
+        by_class = dict.fromkeys(PodClass, 0)
+        restarts = 0
         for p in self.pods.values():
             restarts += p.restarts
-            if p.deleting:
-                terminating += 1
-            elif p.ready:
-                running += 1
-            elif p.phase == "Failed":
-                if p.reason != "Evicted":
-                    failed += 1
-            elif not p.scheduled:
-                pending += 1
-            elif p.phase == "Pending":
-                creating += 1
+            by_class[classify(p.status)] += 1
         startups, self._startups = tuple(self._startups), []
-        return PodCounts(running=running, pending=pending, creating=creating,
-                         terminating=terminating, evicted=len(self.evicted),
-                         oom_killed=len(self.ooms), failed=failed, restarts=restarts,
+        return PodCounts(running=by_class[PodClass.RUNNING], pending=by_class[PodClass.PENDING],
+                         creating=by_class[PodClass.CREATING],
+                         terminating=by_class[PodClass.TERMINATING], evicted=len(self.evicted),
+                         oom_killed=len(self.ooms), failed=by_class[PodClass.FAILED],
+                         restarts=restarts,
                          startup_s=startups, api_errors=api_errors)

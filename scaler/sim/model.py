@@ -28,6 +28,7 @@ import numpy as np
 
 from collectors.meminfo import render_meminfo
 from scaler.cluster import NodeInfo, PodCounts
+from scaler.pod_state import PodClass, classify
 from scaler.sim import policy
 from scaler.sim.pods import (
     CS_BACKOFF,
@@ -45,6 +46,8 @@ from scaler.sim.pods import (
     T_OOM,
     TERM_REASONS,
     PodTable,
+    status_codes,
+    status_of_code,
 )
 from scaler.sim.profile import RuntimeProfile, SimProfile
 from scaler.sim.views import DeploymentView, PodView
@@ -291,34 +294,25 @@ class SimModel:
         return f"{l1:.2f} {l5:.2f} {l15:.2f} {running}/{threads} {10_000 + self.ticks}\n"
 
     def counts(self, key: str) -> PodCounts:
-        """The pods of ``key`` classified as ``kubectl get pods`` shows them: running (container
-        running), pending (not bound, or bound but not admitted yet), creating
-        (ContainerCreating: sandbox being set up, a VM being recreated), terminating (deletion
-        under way), failed (CrashLoopBackOff, and Failed pods that were not evicted). evicted
-        (evicted or rejected at admission) and oom_killed (container OOM kills) are cumulative
-        over the deployment's life; restarts sums the live pods' restart counts."""
+        """The pods of ``key`` classified by ``scaler.pod_state.classify``, the rule the real
+        cluster's pod table uses too. evicted (evicted or rejected at admission) and oom_killed
+        (container OOM kills) are cumulative over the deployment's life; restarts sums the live
+        pods' restart counts."""
         dep = self._deps.get(key) or next((d for d in self._dep_list if d.key == key), None)
         if dep is None:
             return PodCounts()
         p = self.table
         n = p.n
-        mine = p.alive[:n] & (p.dep[:n] == dep.index)
-        terminating = mine & ~np.isnan(p.deleted[:n])
-        live = mine & ~terminating
-        phase, cs = p.phase[:n], p.cstate[:n]
-        failed_phase = live & (phase == PH_FAILED)
+        mine = np.flatnonzero(p.alive[:n] & (p.dep[:n] == dep.index))
+        codes, per_code = np.unique(status_codes(p, mine), return_counts=True)
+        by_class = dict.fromkeys(PodClass, 0)
+        for code, k in zip(codes, per_code, strict=True):
+            by_class[classify(status_of_code(code))] += int(k)
         return PodCounts(
-            running=int((live & (cs == CS_RUNNING)).sum()),
-            pending=int((live & (phase == PH_PENDING)
-                         & ((p.node[:n] < 0) | (cs == CS_NONE))).sum()),
-            creating=int((live & (phase != PH_FAILED) & (p.node[:n] >= 0)
-                          & (cs == CS_CREATING)).sum()),
-            terminating=int(terminating.sum()),
-            evicted=dep.evicted,
-            oom_killed=dep.oom_killed,
-            failed=int((failed_phase & (p.reason[:n] != R_EVICTED)).sum()
-                       + (live & (cs == CS_BACKOFF)).sum()),
-            restarts=int(p.restarts[:n][mine].sum()),
+            running=by_class[PodClass.RUNNING], pending=by_class[PodClass.PENDING],
+            creating=by_class[PodClass.CREATING], terminating=by_class[PodClass.TERMINATING],
+            evicted=dep.evicted, oom_killed=dep.oom_killed, failed=by_class[PodClass.FAILED],
+            restarts=int(p.restarts[mine].sum()),
         )
 
     def take_startups(self, key: str) -> tuple[float, ...]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scaler.pod_state import PodStatus
+
 # Pod phase.
 PH_PENDING, PH_RUNNING, PH_SUCCEEDED, PH_FAILED = 0, 1, 2, 3
 PHASES = ("Pending", "Running", "Succeeded", "Failed")
@@ -18,6 +20,36 @@ R_NONE, R_EVICTED = 0, 1
 # Container termination reason (last or current).
 T_NONE, T_OOM, T_ERROR = 0, 1, 2
 TERM_REASONS = (None, "OOMKilled", "Error")
+
+# What the API shows of each container state (scaler.pod_state.PodStatus.container, reason).
+_CONTAINER = {CS_CREATING: ("waiting", "ContainerCreating"), CS_BACKOFF: ("waiting", "CrashLoopBackOff"),
+              CS_RUNNING: ("running", None), CS_TERMINATED: ("terminated", None), CS_NONE: (None, None)}
+
+
+def pod_status(phase: int, reason: int, bound: bool, deleting: bool, cstate: int) -> PodStatus:
+    """The API's view of a pod from the table's codes, for ``scaler.pod_state.classify``."""
+    container, creason = _CONTAINER[cstate]
+    return PodStatus(phase=PHASES[phase], reason="Evicted" if reason == R_EVICTED else None,
+                     scheduled=bound, deleting=deleting,
+                     ready=cstate == CS_RUNNING and not deleting,
+                     container=container, container_reason=creason)
+
+
+def status_codes(table: PodTable, idx: np.ndarray) -> np.ndarray:
+    """One integer per pod in ``idx`` that determines its ``pod_status`` (and so its class):
+    classifying the distinct codes once classifies every pod."""
+    deleting = ~np.isnan(table.deleted[idx])
+    return ((((table.phase[idx].astype(np.int64) * 2 + table.reason[idx]) * 2
+              + (table.node[idx] >= 0)) * 2 + deleting) * 8 + table.cstate[idx])
+
+
+def status_of_code(code: int) -> PodStatus:
+    rest, cstate = divmod(int(code), 8)
+    rest, deleting = divmod(rest, 2)
+    rest, bound = divmod(rest, 2)
+    phase, reason = divmod(rest, 2)
+    return pod_status(phase, reason, bool(bound), bool(deleting), cstate)
+
 
 _FLOAT = (
     "created", "scheduled", "started", "ready_at", "deleted", "gone_at", "next_at", "loop_next",

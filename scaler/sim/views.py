@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scaler.pod_state import PodStatus
+
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
 
 
@@ -44,6 +46,15 @@ class PodView:
     @property
     def deployment_key(self) -> str:
         return self.deployment
+
+    def status(self) -> PodStatus:
+        """What ``scaler.pod_state.classify`` reads. A waiting container with no reason is one
+        the kubelet has not reported yet (bound, not admitted): the API shows no status."""
+        unreported = self.container_state == "waiting" and self.container_reason is None
+        return PodStatus(phase=self.phase, reason=self.reason, scheduled=self.node is not None,
+                         deleting=self.deleted is not None, ready=self.ready,
+                         container=None if unreported else self.container_state,
+                         container_reason=self.container_reason)
 
 
 @dataclass(frozen=True)

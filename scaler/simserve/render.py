@@ -160,7 +160,9 @@ def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
         status["startTime"] = timestamp(scheduled or created)
         if phase in ("Running", "Pending") and reason != "Evicted":
             status["podIP"] = f"10.128.{(pod_index >> 8) & 255}.{pod_index & 255}"
-        status["containerStatuses"] = [cstatus]
+        if not (state == "waiting" and state_reason is None):
+            # a bound pod its kubelet has not taken up yet has no container status
+            status["containerStatuses"] = [cstatus]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from manifests.build import ManifestError, workload_spec_from_deployment
+from scaler.pod_state import PodClass, classify
 from scaler.simserve import render
 from scaler.simserve.store import Store
 
@@ -334,21 +335,12 @@ class SimState:
 
     @staticmethod
     def _classify(v, truth: Truth) -> None:
-        f = render._f
         truth.pods += 1
-        if f(v, "reason") == "Evicted":
-            truth.evicted_uids.add(f(v, "uid", default=v.name))
-        if f(v, "deleted", "deleted_at", "deletion") is not None:
-            truth.terminating += 1
-        elif f(v, "ready", default=False):
-            truth.running += 1
-        elif f(v, "phase") == "Failed":
-            if f(v, "reason") != "Evicted":
-                truth.failed += 1
-        elif f(v, "node") is None:
-            truth.pending += 1
-        elif f(v, "phase") == "Pending":
-            truth.creating += 1
+        cls = classify(v.status())
+        if cls is PodClass.EVICTED:
+            truth.evicted_uids.add(v.uid)
+        else:  # Truth has one counter per other class, named as the class
+            setattr(truth, cls.value, getattr(truth, cls.value) + 1)
 
     @property
     def truth(self) -> Truth:
