@@ -1,52 +1,46 @@
-"""`scaler` command line: `scaler run` scales a workload and records it.
+"""`scaler` command line. `scaler run` parses and checks its options into a ``RunRequest``
+(typed values, nothing built) and hands it to ``scaler.session``.
 
 Errors a user can cause (bad option, unreadable file, unreachable cluster) are one line on stderr
-and exit code 2; a traceback means a bug in scaler.
+and exit code 2, whichever command raised them (``scaler.errors.UserError``, or click's own usage
+errors); a traceback means a bug in scaler. Nothing heavy is imported here, so ``--help`` is quick.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import signal
 import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from scaler import __version__
 from scaler.config import RunConfig, normalise_mode
-from scaler.engine import CLUSTER_ERROR, INTERRUPTED, TERMINATED, Engine, RunResult, StopFlag
-from scaler.recorder import Recorder
+from scaler.errors import USER_ERROR_EXIT, UserError
+from scaler.request import ClusterChoice, CollectorChoice, RunRequest, WorkloadOverrides
 from scaler.ssh_options import ssh_options, ssh_settings_from
-from scaler.status import StatusLine
 from scaler.units import DURATION, SIZE_MIB
-from scaler.workload_spec import DEFAULT_IMAGE, SCENARIOS, scenario
-
-
-class UserError(click.ClickException):
-    """A problem with what the user asked for: one line, exit 2."""
-
-    exit_code = 2
+from scaler.workload_spec import DEFAULT_IMAGE, SCENARIOS
 
 
 class ScalerGroup(click.Group):
-    """Prints every usage error as one line (``scaler: error: ...``), exit 2, no usage dump."""
+    """Prints every user error as one line (``scaler: error: ...``), exit 2, no usage dump."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
         name = prog_name or self.name or "scaler"
-        prog_name = name
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+            rv = super().main(args=args, prog_name=name, complete_var=complete_var,
                               standalone_mode=False, **extra)
         except click.exceptions.Exit as e:
             rv = e.exit_code
-        except click.exceptions.Abort:
-            click.echo(f"{name}: aborted", err=True)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo(f"{name}: interrupted", err=True)
             rv = 130
+        except UserError as e:
+            click.echo(f"{name}: error: {e}", err=True)
+            rv = e.exit_code
         except click.ClickException as e:
             msg = e.format_message()
             if isinstance(e, click.UsageError) and e.ctx is not None and not isinstance(
@@ -54,7 +48,7 @@ class ScalerGroup(click.Group):
             ):
                 msg = f"{msg} (see '{e.ctx.command_path} --help')"
             click.echo(f"{name}: error: {msg}", err=True)
-            rv = 2 if isinstance(e, click.UsageError) else e.exit_code
+            rv = USER_ERROR_EXIT if isinstance(e, click.UsageError) else e.exit_code
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -73,14 +67,14 @@ def main() -> None:
     """
 
 
-def _mode(ctx, param, value):
+def _mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:
         return normalise_mode(value)
     except ValueError as e:
         raise click.BadParameter(str(e), ctx, param) from None
 
 
-def _split(ctx, param, value) -> list[str]:
+def _split(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
     items = [v.strip() for v in str(value).split(",") if v.strip()]
     if not items:
         raise click.BadParameter("empty list", ctx, param)
@@ -89,168 +83,17 @@ def _split(ctx, param, value) -> list[str]:
             if s not in SCENARIOS:
                 raise click.BadParameter(
                     f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})", ctx, param)
-    return list(dict.fromkeys(items))
+    return tuple(dict.fromkeys(items))
 
 
-def _positive_int(ctx, param, value):
+def _positive_int(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise click.BadParameter(f"must be at least 1 (got {value})", ctx, param)
     return value
 
 
-@dataclass(frozen=True)
-class ClusterChoice:
-    kind: str
-    kubeconfig: str | None
-    context: str | None
-    namespace: str
-    client_binary: str | None
-    adopt: bool
-    sim_profile: str | None
-    workers: int | None
-    worker_cpus: int | None
-    worker_memory_mib: float | None
-
-
-def _workload(scen: str, runtime: str, kw: dict):
-    spec = scenario(scen).with_(
-        runtime=runtime, cpu_percent=kw["cpu"], image=kw["image"],
-        memory_mib=None if kw["memory"] is None else int(round(kw["memory"])),
-        increment_mib=None if kw["increment"] is None else int(round(kw["increment"])),
-    )
-    # 0 removes a scenario's request or limit ("no requests", as in the original measurements).
-    for key, opt in (("request_mib", "request"), ("limit_mib", "limit")):
-        if kw[opt] is not None:
-            spec = spec.__class__(**{**spec.to_dict(), key: int(round(kw[opt])) or None})
-    return spec
-
-
-def _output_paths(output: str | None, runs: list[tuple[str, str]], mode: str) -> list[Path]:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    if len(runs) == 1:
-        rt, sc = runs[0]
-        if output:
-            p = Path(output)
-            return [p / f"{rt}-{sc}.csv" if p.is_dir() else p]
-        return [Path("runs") / f"{rt}-{sc}-{mode}-{stamp}.csv"]
-    base = Path(output) if output else Path("runs") / f"matrix-{stamp}"
-    if base.suffix == ".csv":
-        raise UserError(f"--output {output!r} names a file, but several runs need a directory")
-    return [base / f"{rt}-{sc}.csv" for rt, sc in runs]
-
-
-def _open_recorder(path: Path) -> Recorder:
-    try:
-        return Recorder(path)
-    except OSError as e:
-        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def _build_cluster(choice: ClusterChoice, seed: int, run_id: str, op_timeout_s: float,
-                   sample_interval_s: float):
-    if choice.kind == "simulated":
-        from scaler.sim import ProfileError, build_simulated_cluster
-
-        try:
-            return build_simulated_cluster(
-                choice.sim_profile, workers=choice.workers, worker_cpus=choice.worker_cpus,
-                worker_memory_mib=choice.worker_memory_mib, seed=seed,
-                sample_interval_s=sample_interval_s,
-            )
-        except ProfileError as e:
-            raise UserError(str(e)) from None
-    from scaler.openshift import OpenShiftCluster, OpenShiftOptions
-
-    return OpenShiftCluster(OpenShiftOptions(
-        kubeconfig=choice.kubeconfig, context=choice.context, namespace=choice.namespace,
-        client_binary=choice.client_binary, adopt=choice.adopt, op_timeout_s=op_timeout_s,
-        run_id=run_id,
-    ))
-
-
-@contextmanager
-def _signals(stop: StopFlag):
-    """First SIGINT/SIGTERM asks the engine to stop after the current operation (and clean up);
-    a second one interrupts at once (cleanup still runs)."""
-
-    def handler(signum, frame):
-        reason = INTERRUPTED if signum == signal.SIGINT else TERMINATED
-        if stop.reason is not None:
-            raise KeyboardInterrupt
-        stop.request(reason)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _say(quiet: bool, msg: str) -> None:
-    if not quiet:
-        click.echo(msg, err=True)
-
-
-def _human_summary(res: RunResult, path: Path) -> str:
-    s = res.summary
-    sat = s.get("saturation_step")
-    lines = [
-        f"end: {res.end_reason} after {res.steps} steps ({s['elapsed_s']:.0f} s "
-        f"{'virtual' if s['cluster'] == 'simulated' else 'wall'}, {s['wall_s']:.1f} s real)",
-        f"max running {s['max_running']} at step {s['max_running_step']}; "
-        f"evicted {s['max_evicted']}; OOM kills {s['max_oom_killed']}; "
-        f"saturation {'at step ' + str(sat) if sat else 'not detected'}",
-        f"wrote {path}",
-    ]
-    if res.error:
-        lines.insert(1, f"error: {res.error}")
-    return "\n".join(lines)
-
-
-def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bool,
-             sample_interval_s: float, ssh) -> RunResult:
-    from scaler.cluster import ClusterError
-
-    recorder = _open_recorder(path)
-    run_id = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{cfg.workload.runtime}"
-    try:
-        cluster = _build_cluster(choice, cfg.seed, run_id, cfg.op_timeout_s, sample_interval_s)
-        info = cluster.describe()  # fails here, before anything is measured, if unreachable
-        nodes = cluster.node_source()
-        if nodes is None and ssh is not None:
-            nodes = ssh(info)
-    except ClusterError as e:
-        recorder.discard()
-        raise UserError(str(e)) from None
-    except BaseException:
-        recorder.discard()
-        raise
-    status = StatusLine(enabled=show_status)
-    stop = StopFlag()
-
-    def announce(info) -> None:
-        front = " [the simulator's API front, not a real cluster]" if (
-            info.kind != "simulated" and info.details.get("simulator")) else ""
-        _say(quiet, f"scaler: driving a {info.kind} cluster ({info.version}, "
-                    f"{len(info.nodes)} nodes){front}, runtime {cfg.workload.runtime}, "
-                    f"scenario {cfg.scenario}, mode {cfg.mode}")
-
-    engine = Engine(cluster, cfg, recorder, nodes, stop=stop, on_step=status.update,
-                    on_prepared=announce, info=info,
-                    node_stale_s=max(10.0, 3 * sample_interval_s),
-                    meta={"run_id": run_id})
-    with _signals(stop):
-        try:
-            result = engine.run()
-        finally:
-            status.clear()
-    if result.end_reason == CLUSTER_ERROR and not result.prepared:
-        # Nothing was measured: the cluster refused the set-up (e.g. an unknown RuntimeClass).
-        # That is a bad request, not a run; leave no empty files behind.
-        recorder.discard()
-        raise UserError(result.error or "the cluster refused the run's set-up")
-    return result
+def _mib(value: float | None) -> int | None:
+    return None if value is None else int(round(value))
 
 
 @main.command("run")
@@ -312,7 +155,7 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
               help="CPUs per simulated worker (8).")
 @click.option("--worker-memory", type=SIZE_MIB, help="Memory per simulated worker (16Gi).")
 @ssh_options
-def run_cmd(**kw) -> None:
+def run_cmd(**kw: Any) -> None:
     """Scale the workload step by step and record what happens.
 
     \b
@@ -321,94 +164,48 @@ def run_cmd(**kw) -> None:
       scaler run --runtime runc,kata -o runs/compare
       scaler run --cluster openshift --kubeconfig ~/.kube/config --runtime kata
     """
-    # Library warnings (e.g. a node's SSH connection lost) as one line each, like ours.
-    logging.basicConfig(level=logging.ERROR if kw["quiet"] else logging.WARNING,
-                        format="scaler: %(message)s")
+    request = run_request(kw)
+    from scaler.session import run_session
+
+    code = run_session(request)
+    if code:
+        sys.exit(code)
+
+
+def run_request(kw: dict[str, Any]) -> RunRequest:
+    """The parsed options of `scaler run` as a checked request."""
     named_real = kw["kubeconfig"] or kw["context"]
     kind = kw["cluster_kind"] or ("openshift" if named_real else "simulated")
     if kind == "simulated" and named_real:
         raise UserError("--kubeconfig/--context name a real cluster; drop --cluster simulated")
-    choice = ClusterChoice(
+    cluster = ClusterChoice(
         kind=kind, kubeconfig=kw["kubeconfig"], context=kw["context"],
         namespace=kw["namespace"], client_binary=kw["client_binary"], adopt=kw["adopt"],
         sim_profile=kw["sim_profile"], workers=kw["workers"], worker_cpus=kw["worker_cpus"],
-        worker_memory_mib=kw["worker_memory"],
+        worker_memory_mib=_mib(kw["worker_memory"]),
     )
-    if kw["step"] < 1:
-        raise UserError(f"--step must be at least 1 (got {kw['step']})")
-    ssh_opts, ssh_targets, sample_interval, collectors_on = ssh_settings_from(kw)
-    ssh = _ssh_factory(ssh_opts, ssh_targets, sample_interval) if collectors_on else None
-    runs = [(rt, sc) for sc in kw["scenario"] for rt in kw["runtime"]]
-    configs = []
-    for rt, sc in runs:
-        try:
-            configs.append(RunConfig(
-                mode=kw["mode"], step=kw["step"], interval_s=kw["interval"],
-                wait_timeout_s=kw["wait_timeout"], poll_s=kw["poll"],
-                max_replicas=kw["max_replicas"], duration_s=kw["duration"],
-                beyond=kw["beyond"], saturation_steps=kw["saturation_steps"],
-                saturation_window_s=kw["saturation_window"], op_timeout_s=kw["op_timeout"],
-                keep=kw["keep"], seed=kw["seed"], scenario=sc,
-                workload=_workload(sc, rt, kw),
-            ))
-        except ValueError as e:
-            raise UserError(str(e)) from None
-    paths = _output_paths(kw["output"], runs, kw["mode"])
-    quiet, as_json = kw["quiet"], kw["as_json"]
-    show_status = not quiet and sys.stdout.isatty()
-    results: list[tuple[Path, RunResult]] = []
-    for cfg, path in zip(configs, paths, strict=True):
-        res = _one_run(choice, cfg, path, quiet=quiet, show_status=show_status,
-                       sample_interval_s=sample_interval, ssh=ssh)
-        results.append((path, res))
-        if not as_json:
-            _say(quiet, _human_summary(res, path))
-        if res.end_reason in (INTERRUPTED, TERMINATED):
-            break
-    comparison = None
-    if len(results) > 1 and all(r.end_reason not in (INTERRUPTED, TERMINATED)
-                                for _, r in results):
-        comparison = _compare([p for p, _ in results], paths[0].parent / "compare", quiet)
-    if as_json:
-        out = [r.summary for _, r in results]
-        payload = out[0] if len(out) == 1 else {"runs": out, "comparison": comparison}
-        click.echo(json.dumps(payload, indent=2))
-    worst = results[-1][1]
-    if worst.end_reason in (INTERRUPTED, TERMINATED):
-        sys.exit(130 if worst.end_reason == INTERRUPTED else 143)
-    if any(r.end_reason in ("cluster-error", "crashed") for _, r in results):
-        sys.exit(1)
-
-
-def _ssh_factory(options, explicit, interval_s: float):
-    """Build SSH collectors for a real cluster: its discovered nodes (InternalIP) plus any
-    --node given (a --node with a discovered name replaces that node's address)."""
-
-    def build(info):
-        from collectors.pool import CollectorPool
-        from collectors.ssh_targets import NodeTarget
-
-        by_name = {n.name: NodeTarget(n.name, n.address) for n in info.nodes if n.address}
-        by_name.update({t.name: t for t in explicit})
-        if not by_name:
-            return None
-        return CollectorPool(list(by_name.values()), options, interval_s=interval_s)
-
-    return build
-
-
-def _compare(paths: list[Path], out_dir: Path, quiet: bool) -> list[str] | None:
-    from viz.compare import compare_runs
-
+    ssh, targets, interval, enabled = ssh_settings_from(kw)
     try:
-        # skip_unusable: a run that died before its first row is named in the comparison
-        # instead of sinking the comparison of the runs that worked.
-        written = compare_runs(paths, out_dir, formats=("html", "png"), skip_unusable=True)
+        config = RunConfig(
+            mode=kw["mode"], step=kw["step"], interval_s=kw["interval"],
+            wait_timeout_s=kw["wait_timeout"], poll_s=kw["poll"],
+            max_replicas=kw["max_replicas"], duration_s=kw["duration"],
+            beyond=kw["beyond"], saturation_steps=kw["saturation_steps"],
+            saturation_window_s=kw["saturation_window"], op_timeout_s=kw["op_timeout"],
+            keep=kw["keep"], seed=kw["seed"],
+        )
     except ValueError as e:
-        click.echo(f"scaler: comparison failed: {e}", err=True)
-        return None
-    _say(quiet, f"comparison: {out_dir}")
-    return [str(p) for p in written]
+        raise UserError(str(e)) from None
+    workload = WorkloadOverrides(
+        cpu_percent=kw["cpu"], memory_mib=_mib(kw["memory"]),
+        increment_mib=_mib(kw["increment"]), request_mib=_mib(kw["request"]),
+        limit_mib=_mib(kw["limit"]), image=kw["image"],
+    )
+    return RunRequest(
+        runtimes=kw["runtime"], scenarios=kw["scenario"], config=config, workload=workload,
+        cluster=cluster, collectors=CollectorChoice(ssh, tuple(targets), interval, enabled),
+        output=kw["output"], as_json=kw["as_json"], quiet=kw["quiet"],
+    )
 
 
 def _add_subcommands() -> None:

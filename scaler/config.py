@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
+from scaler.modes import MODES as MODE_TABLE
 from scaler.workload_spec import WorkloadSpec
 
-MODES = ("fixed-interval", "wait", "no-wait")
+MODES = tuple(MODE_TABLE)
 MODE_ALIASES = {"fixed": "fixed-interval", "fixed-interval": "fixed-interval", "wait": "wait",
                 "no-wait": "no-wait", "nowait": "no-wait"}
 
@@ -44,7 +46,7 @@ class RunConfig:
     scenario: str = "capacity"
     workload: WorkloadSpec = WorkloadSpec()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         problems = []
         if self.mode not in MODES:
             problems.append(f"unknown mode {self.mode!r}")
@@ -75,7 +77,12 @@ class RunConfig:
         if problems:
             raise ValueError("; ".join(problems))
 
-    def to_dict(self) -> dict:
+    @property
+    def label(self) -> str:
+        """The configuration's name in file names and comparisons, e.g. ``kata-capacity``."""
+        return f"{self.workload.runtime}-{self.scenario}"
+
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["workload"] = self.workload.to_dict()
         return d

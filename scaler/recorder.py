@@ -16,19 +16,6 @@ from pathlib import Path
 
 from collectors.sample import NodeSample
 
-RUN_COLUMNS = (
-    "time", "elapsed_s", "step", "runtime", "scenario", "mode", "requested", "running",
-    "pending", "creating", "terminating", "evicted", "oom_killed", "failed", "restarts",
-    "scale_s", "observe_s", "step_s", "mem_total_mib", "mem_free_mib", "mem_available_mib",
-    "mem_active_mib", "nodes_sampled", "startup_p50_s", "startup_p99_s",
-    # Added after the original contract (extra columns are allowed, never renamed):
-    "api_errors",
-)
-NODE_COLUMNS = (
-    "time", "elapsed_s", "node", "mem_total_mib", "mem_free_mib", "mem_available_mib",
-    "mem_active_mib", "load1", "status",
-)
-
 
 @dataclass(frozen=True)
 class StepRow:
@@ -59,24 +46,38 @@ class StepRow:
     nodes_sampled: int
     startup_p50_s: float | None
     startup_p99_s: float | None
+    # Added after the original contract (extra columns are allowed, never renamed):
     api_errors: int = 0
 
 
-assert tuple(f.name for f in fields(StepRow)) == RUN_COLUMNS
+# Columns are the records' fields: add a field, get a column (design.md section 4).
+RUN_COLUMNS = tuple(f.name for f in fields(StepRow))
+# run.nodes.csv: when and where, then what the sample measured, then its status. ``elapsed_s``
+# is the sample's time since the run began; the rest are ``NodeSample`` fields.
+_NODE_LEAD = ("time", "elapsed_s", "node")
+NODE_COLUMNS = (
+    *_NODE_LEAD,
+    *(f.name for f in fields(NodeSample) if f.name not in (*_NODE_LEAD, "status")),
+    "status",
+)
 
 
 def iso_utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _cell(name: str, value) -> str:
+def _cell(name: str, value: object) -> str:
+    """One value as written: one rule per kind of column, by name."""
     if value is None:
         return ""
     if name == "time":
+        assert isinstance(value, float | int)
         return iso_utc(value)
     if isinstance(value, float):
-        if name.endswith("_mib"):
+        if name.endswith(("_mib", "_pct")):
             return f"{value:.1f}"
+        if name.startswith("load"):
+            return f"{value:.2f}"
         return f"{value:.4f}" if value < 10 else f"{value:.3f}"
     return str(value)
 
@@ -117,11 +118,7 @@ class Recorder:
         t0 = self.t0 if self.t0 is not None else samples[0].time
         for s in samples:
             self._nodes_w.writerow([
-                iso_utc(s.time), _cell("elapsed_s", s.time - t0), s.node,
-                _cell("mem_total_mib", s.mem_total_mib), _cell("mem_free_mib", s.mem_free_mib),
-                _cell("mem_available_mib", s.mem_available_mib),
-                _cell("mem_active_mib", s.mem_active_mib),
-                "" if s.load1 is None else f"{s.load1:.2f}", s.status,
+                _cell(n, s.time - t0 if n == "elapsed_s" else getattr(s, n)) for n in NODE_COLUMNS
             ])
         self._nodes.flush()
         self.node_rows += len(samples)

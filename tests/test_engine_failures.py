@@ -2,8 +2,9 @@ import csv
 import json
 
 from scaler.config import RunConfig
-from scaler.engine import Engine, StopFlag
+from scaler.engine import Engine
 from scaler.recorder import RUN_COLUMNS, Recorder
+from scaler.stops import StopFlag
 from tests.engine_support import ScriptedCluster
 
 

@@ -1,4 +1,4 @@
-from scaler.engine import Saturation
+from scaler.stops import Saturation
 
 
 def feed(sat, running, dt=5.0, requested_grew=True):
