@@ -10,8 +10,8 @@ import time
 import pytest
 import yaml
 
-from manifests.build import MANAGED_BY_LABEL, load_templates
 from scaler.cluster import ClusterError
+from scaler.kube_objects import MANAGED_BY_LABEL, load_templates
 from scaler.openshift import OpenShiftCluster, OpenShiftOptions
 from scaler.openshift.client import KubeClient
 from scaler.openshift.watch import PodWatcher

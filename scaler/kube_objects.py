@@ -1,4 +1,5 @@
-"""Load the shipped manifests and fit them to one run, as data (PyYAML), never as text.
+"""The Kubernetes objects of one run: the shipped manifests (``manifests/``) loaded and fitted to
+a ``WorkloadSpec`` as data (PyYAML), never as text, and the way back from a Deployment to a spec.
 
 The Deployment is checked before anything is applied. The mistake this exists for: published
 manifests of this kind put ``resources:`` at pod level, where Kubernetes ignores it and the pods
@@ -8,14 +9,14 @@ silently run BestEffort, which changes what the experiment measures.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from manifests import DIRECTORY
-from manifests.quantity import (
+from scaler.kube_names import DNS_LABEL, DNS_SUBDOMAIN, LABEL_VALUE
+from scaler.quantity import (
     QuantityError,
     cpu_millis,
     memory_mib,
@@ -30,9 +31,6 @@ MANAGED_BY = "scaler"
 NAME_LABEL = "app.kubernetes.io/name"
 WORKLOAD_CONTAINER = "workload"
 
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _WORKLOAD_ENV = ("CPU", "MEMORY", "INCREMENT")
 
 
@@ -88,9 +86,9 @@ def build(
     templates = templates if templates is not None else load_templates()
     run_id = run_id or "manual"
     for what, value, pattern in (
-        ("namespace", namespace, _DNS_LABEL),
-        ("deployment name", deployment, _DNS_LABEL),
-        ("run id", run_id, _LABEL_VALUE),
+        ("namespace", namespace, DNS_LABEL),
+        ("deployment name", deployment, DNS_LABEL),
+        ("run id", run_id, LABEL_VALUE),
     ):
         if not pattern.match(value):
             raise ManifestError(f"invalid {what} {value!r}: must be a Kubernetes name/label value")
@@ -205,7 +203,7 @@ def validate_deployment(doc: dict) -> None:
             "(spec.template.spec.containers[].resources)"
         )
     rc = pod.get("runtimeClassName")
-    if rc is not None and (not isinstance(rc, str) or not _DNS_SUBDOMAIN.match(rc)):
+    if rc is not None and (not isinstance(rc, str) or not DNS_SUBDOMAIN.match(rc)):
         raise ManifestError(f"Deployment {name}: invalid runtimeClassName {rc!r}")
     selector = ((spec.get("selector") or {}).get("matchLabels")) or {}
     pod_labels = ((template.get("metadata") or {}).get("labels")) or {}
@@ -217,7 +215,7 @@ def validate_deployment(doc: dict) -> None:
                 f"Deployment {name}: selector {k}={v} does not match the pod template labels"
             )
     for k, v in {**((doc.get("metadata") or {}).get("labels") or {}), **pod_labels}.items():
-        if not isinstance(v, str) or not _LABEL_VALUE.match(v):
+        if not isinstance(v, str) or not LABEL_VALUE.match(v):
             raise ManifestError(f"Deployment {name}: invalid label value {k}={v!r}")
     _workload_container(pod)
     for c in pod["containers"]:
