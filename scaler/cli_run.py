@@ -1,0 +1,164 @@
+"""`scaler run`: its options, parsed and checked into a ``RunRequest`` (typed values, nothing
+built), then handed to ``scaler.session``. Only click, the units and the scenario names are
+imported here, so ``scaler run --help`` stays quick."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from scaler.errors import UserError
+from scaler.ssh_options import ssh_options, ssh_settings_from
+from scaler.units import DURATION, SIZE_MIB
+from scaler.workload_spec import DEFAULT_IMAGE, SCENARIOS
+
+if TYPE_CHECKING:
+    from scaler.request import RunRequest
+
+
+def _mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from scaler.config import normalise_mode
+
+    try:
+        return normalise_mode(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+def _split(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    items = [v.strip() for v in str(value).split(",") if v.strip()]
+    if not items:
+        raise click.BadParameter("empty list", ctx, param)
+    if param.name == "scenario":
+        for s in items:
+            if s not in SCENARIOS:
+                raise click.BadParameter(
+                    f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})", ctx, param)
+    return tuple(dict.fromkeys(items))
+
+
+def _positive_int(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter(f"must be at least 1 (got {value})", ctx, param)
+    return value
+
+
+def _mib(value: float | None) -> int | None:
+    return None if value is None else int(round(value))
+
+
+@click.command("run")
+@click.option("--runtime", default="runc", show_default=True, callback=_split,
+              help="RuntimeClass: runc (the cluster default), kata, or any name; a comma list "
+                   "runs each in turn and compares them.")
+@click.option("--mode", default="fixed-interval", show_default=True, callback=_mode,
+              help="fixed-interval (or fixed) | wait | no-wait.")
+@click.option("--scenario", default="capacity", show_default=True, callback=_split,
+              help=f"{' | '.join(SCENARIOS)}; a comma list runs each in turn.")
+@click.option("--cpu", type=float, help="Workload CPU percent of one CPU (scenario default 5).")
+@click.option("--memory", type=SIZE_MIB, help="Workload memory target, MiB or 1Gi; 0 grows "
+                                                 "without bound.")
+@click.option("--increment", type=SIZE_MIB, help="Workload growth per loop, MiB.")
+@click.option("--request", type=SIZE_MIB, help="Container memory request (0: none).")
+@click.option("--limit", type=SIZE_MIB, help="Container memory limit (0: none).")
+@click.option("--image", default=DEFAULT_IMAGE, show_default=True, help="Workload image.")
+@click.option("--step", type=int, default=1, show_default=True,
+              help="Replicas added per step.")
+@click.option("--interval", type=DURATION, default="5s", show_default=True,
+              help="fixed-interval: time from one raise to the observation (5s, 2m, 1h).")
+@click.option("--wait-timeout", type=DURATION, default="60s", show_default=True,
+              help="wait: longest wait for running == requested.")
+@click.option("--poll", type=DURATION, default="2s", show_default=True,
+              help="wait: time between observations while waiting.")
+@click.option("--max-replicas", type=int, default=1000, show_default=True,
+              callback=_positive_int, help="Stop after requesting this many replicas.")
+@click.option("--duration", type=DURATION, default=None, help="Stop after this long.")
+@click.option("--beyond", type=int, default=30, show_default=True,
+              help="Steps to keep going after saturation is detected.")
+@click.option("--saturation-steps", type=int, default=10, show_default=True,
+              help="Steps without a new running high (while requested grows) that mean "
+                   "saturation.")
+@click.option("--saturation-window", type=DURATION, default="60s", show_default=True,
+              help="Least time those steps must span.")
+@click.option("--op-timeout", type=DURATION, default="120s", show_default=True,
+              help="A cluster call longer than this ends the run (cluster-unresponsive).")
+@click.option("--keep", is_flag=True, help="Leave the Deployment in place at the end.")
+@click.option("-o", "--output", type=click.Path(dir_okay=True),
+              help="run.csv path (a directory for several runs). Default runs/<name>.csv.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No status line, no messages.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Simulator random seed (runs are deterministic per seed).")
+@click.option("--cluster", "cluster_kind", type=click.Choice(["simulated", "openshift"]),
+              default=None, help="Cluster to drive; simulated unless a real one is named "
+                                 "(--cluster openshift, --kubeconfig or --context).")
+@click.option("--kubeconfig", type=click.Path(), help="Kubeconfig of a real cluster.")
+@click.option("--context", help="Kubeconfig context of a real cluster.")
+@click.option("-n", "--namespace", default="scaler", show_default=True,
+              help="Namespace the run works in (created if missing).")
+@click.option("--client-binary", help="oc or kubectl (default: oc if on PATH, else kubectl).")
+@click.option("--adopt", is_flag=True, help="Take over an existing Deployment scaler did not "
+                                            "create.")
+@click.option("--sim-profile", type=click.Path(), help="JSON/YAML file overriding simulator "
+                                                        "parameters.")
+@click.option("--workers", type=int, callback=_positive_int, help="Simulated workers (5).")
+@click.option("--worker-cpus", type=int, callback=_positive_int,
+              help="CPUs per simulated worker (8).")
+@click.option("--worker-memory", type=SIZE_MIB, help="Memory per simulated worker (16Gi).")
+@ssh_options
+def run_cmd(**kw: Any) -> None:
+    """Scale the workload step by step and record what happens.
+
+    \b
+    Examples:
+      scaler run --runtime kata --mode no-wait -o runs/kata.csv
+      scaler run --runtime runc,kata -o runs/compare
+      scaler run --cluster openshift --kubeconfig ~/.kube/config --runtime kata
+    """
+    request = run_request(kw)
+    from scaler.session import run_session
+
+    code = run_session(request)
+    if code:
+        sys.exit(code)
+
+
+def run_request(kw: dict[str, Any]) -> RunRequest:
+    """The parsed options of `scaler run` as a checked request."""
+    from scaler.config import RunConfig
+    from scaler.request import ClusterChoice, CollectorChoice, RunRequest, WorkloadOverrides
+
+    named_real = kw["kubeconfig"] or kw["context"]
+    kind = kw["cluster_kind"] or ("openshift" if named_real else "simulated")
+    if kind == "simulated" and named_real:
+        raise UserError("--kubeconfig/--context name a real cluster; drop --cluster simulated")
+    cluster = ClusterChoice(
+        kind=kind, kubeconfig=kw["kubeconfig"], context=kw["context"],
+        namespace=kw["namespace"], client_binary=kw["client_binary"], adopt=kw["adopt"],
+        sim_profile=kw["sim_profile"], workers=kw["workers"], worker_cpus=kw["worker_cpus"],
+        worker_memory_mib=_mib(kw["worker_memory"]),
+    )
+    ssh, targets, interval, enabled = ssh_settings_from(kw)
+    try:
+        config = RunConfig(
+            mode=kw["mode"], step=kw["step"], interval_s=kw["interval"],
+            wait_timeout_s=kw["wait_timeout"], poll_s=kw["poll"],
+            max_replicas=kw["max_replicas"], duration_s=kw["duration"],
+            beyond=kw["beyond"], saturation_steps=kw["saturation_steps"],
+            saturation_window_s=kw["saturation_window"], op_timeout_s=kw["op_timeout"],
+            keep=kw["keep"], seed=kw["seed"],
+        )
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    workload = WorkloadOverrides(
+        cpu_percent=kw["cpu"], memory_mib=_mib(kw["memory"]),
+        increment_mib=_mib(kw["increment"]), request_mib=_mib(kw["request"]),
+        limit_mib=_mib(kw["limit"]), image=kw["image"],
+    )
+    return RunRequest(
+        runtimes=kw["runtime"], scenarios=kw["scenario"], config=config, workload=workload,
+        cluster=cluster, collectors=CollectorChoice(ssh, tuple(targets), interval, enabled),
+        output=kw["output"], as_json=kw["as_json"], quiet=kw["quiet"],
+    )
