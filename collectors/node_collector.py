@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import asyncssh
 
@@ -57,15 +58,15 @@ class StreamLost(Exception):
     """The sample stream ended or went silent; ``str()`` says how."""
 
 
-class _FrameSession(asyncssh.SSHClientSession):
+class _FrameSession(asyncssh.SSHClientSession[str]):
     def __init__(self, collector: NodeCollector) -> None:
         self._collector = collector
         self._parser = FrameParser()
-        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self.stderr_tail = ""
         self.exit_status: int | None = None
 
-    def data_received(self, data: str, datatype) -> None:
+    def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
         if datatype == asyncssh.EXTENDED_DATA_STDERR:
             self.stderr_tail = (self.stderr_tail + data)[-400:]
             return
@@ -113,7 +114,7 @@ class NodeCollector:
         self._last_time = float("-inf")
         self._last_frame_at = 0.0  # loop time
         self._next_seq = 0
-        self._gap_task: asyncio.Task | None = None
+        self._gap_task: asyncio.Task[None] | None = None
 
     # -- frames and gaps ------------------------------------------------------------------
 
@@ -185,7 +186,8 @@ class NodeCollector:
     async def _stream_once(self) -> None:
         conn = await self._connector.connect(self.target)
         try:
-            _, session = await conn.create_session(lambda: _FrameSession(self), self._command)
+            _, created = await conn.create_session(lambda: _FrameSession(self), self._command)
+            session = cast(_FrameSession, created)
             self.stats.connects += 1
             self.stats.connected = True
             self._next_seq = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import asyncssh
 
@@ -50,9 +50,9 @@ class Connector:
         if options.insecure:
             print(INSECURE_WARNING, file=warn_to or sys.stderr, flush=True)
 
-    def _common(self) -> dict:
+    def _common(self) -> dict[str, Any]:
         o = self.options
-        kw: dict = {"connect_timeout": o.connect_timeout_s, "login_timeout": o.connect_timeout_s}
+        kw: dict[str, Any] = {"connect_timeout": o.connect_timeout_s, "login_timeout": o.connect_timeout_s}
         if self.keepalive_interval_s:
             kw["keepalive_interval"] = self.keepalive_interval_s
             kw["keepalive_count_max"] = o.keepalive_count_max
@@ -66,7 +66,7 @@ class Connector:
             kw["config"] = list(o.config_files)
         return kw
 
-    def connect_kwargs(self, target: NodeTarget) -> dict:
+    def connect_kwargs(self, target: NodeTarget) -> dict[str, Any]:
         """asyncssh.connect arguments for ``target``; unset values are left to ~/.ssh/config."""
         kw = self._common()
         kw["host"] = target.host
@@ -77,7 +77,7 @@ class Connector:
             kw["username"] = self.options.user
         return kw
 
-    def jump_kwargs(self) -> dict | None:
+    def jump_kwargs(self) -> dict[str, Any] | None:
         if self._jump_spec is None:
             return None
         kw = self._common()
@@ -106,6 +106,7 @@ class Connector:
                 if self._jump_error is not None and loop.time() - self._jump_failed_at < JUMP_RETRY_S:
                     raise self._jump_error
                 kw = self.jump_kwargs()
+                assert kw is not None  # only called with a jump host
                 try:
                     self._jump = await asyncio.wait_for(
                         asyncssh.connect(**kw), self.options.connect_timeout_s + 1.0
@@ -115,6 +116,7 @@ class Connector:
                     self._jump_error = JumpHostError(f"jump host {kw['host']}: {describe_error(e)}")
                     raise self._jump_error from e
                 self._jump_error = None
+            assert self._jump is not None
             return self._jump
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DEFAULT_USER = "core"  # the login user of OpenShift (RHCOS) nodes
@@ -110,7 +111,7 @@ def parse_node(text: str) -> NodeTarget:
     return NodeTarget(name=name, host=host, port=port)
 
 
-def parse_nodes(texts) -> list[NodeTarget]:
+def parse_nodes(texts: Iterable[str]) -> list[NodeTarget]:
     targets = [parse_node(t) for t in texts]
     seen: set[str] = set()
     for t in targets:

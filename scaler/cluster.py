@@ -7,7 +7,7 @@ virtual time; ``scaler.openshift`` implements it with openshift-client against a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from collectors.sample import NodeSource
 from scaler.clock import Clock
@@ -41,8 +41,8 @@ class ClusterInfo:
     kind: str  # "simulated" or "openshift"
     version: str
     nodes: tuple[NodeInfo, ...]
-    runtime_class: dict | None = None  # name, handler, overhead; None for the default runtime
-    details: dict = field(default_factory=dict)  # e.g. the simulator profile used
+    runtime_class: dict[str, Any] | None = None  # name, handler, overhead; None: the default
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. the simulator profile used
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ class Cluster(Protocol):
     """A place to scale the workload in. Every call may block; durations are timed by the engine
     with ``clock`` (virtual in simulation), so the timing columns are what the call really took."""
 
-    clock: Clock
+    @property
+    def clock(self) -> Clock:
+        """The cluster's clock (virtual in simulation); read-only, so any Clock will do."""
 
     def describe(self) -> ClusterInfo: ...
 
@@ -88,6 +90,6 @@ class Cluster(Protocol):
     def cleanup(self, keep: bool = False) -> None:
         """Scale to 0 and delete what ``prepare`` created, unless ``keep``. Safe to call twice."""
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters for the metadata sidecar at the end of a run (e.g. API requests and bytes
         spent on observation, retries); ``{}`` when there is nothing to say."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -34,28 +35,32 @@ WORKLOAD_CONTAINER = "workload"
 _WORKLOAD_ENV = ("CPU", "MEMORY", "INCREMENT")
 
 
+# A Kubernetes object as JSON/YAML data.
+Obj = dict[str, Any]
+
+
 class ManifestError(ValueError):
     """A manifest that must not be applied; the message is one line for users."""
 
 
 @dataclass(frozen=True)
 class RunManifests:
-    namespace: dict
-    deployment: dict
-    runtime_class: dict | None  # the shipped RuntimeClass for the spec's runtime, if any
+    namespace: Obj
+    deployment: Obj
+    runtime_class: Obj | None  # the shipped RuntimeClass for the spec's runtime, if any
 
-    def documents(self) -> list[dict]:
+    def documents(self) -> list[Obj]:
         docs = [self.namespace]
         if self.runtime_class is not None:
             docs.append(self.runtime_class)
         return [*docs, self.deployment]
 
 
-def load_templates(directory: Path = DIRECTORY) -> dict[str, dict]:
+def load_templates(directory: Path = DIRECTORY) -> dict[str, Obj]:
     """The documents the kustomization lists, by kind (RuntimeClass by ``RuntimeClass/<name>``)."""
     try:
         kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-        docs: dict[str, dict] = {}
+        docs: dict[str, Obj] = {}
         for resource in kustomization.get("resources", []):
             for doc in yaml.safe_load_all((directory / resource).read_text()):
                 if not isinstance(doc, dict) or "kind" not in doc:
@@ -80,7 +85,7 @@ def build(
     run_id: str = "",
     image: str | None = None,
     replicas: int = 0,
-    templates: dict[str, dict] | None = None,
+    templates: dict[str, Obj] | None = None,
 ) -> RunManifests:
     """The namespace, Deployment and (for a runtime we ship one for) RuntimeClass of one run."""
     templates = templates if templates is not None else load_templates()
@@ -141,7 +146,7 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _resources(spec: WorkloadSpec) -> dict:
+def _resources(spec: WorkloadSpec) -> Obj:
     requests, limits = {}, {}
     if spec.request_mib is not None:
         requests["memory"] = mib_quantity(spec.request_mib)
@@ -159,7 +164,7 @@ def _resources(spec: WorkloadSpec) -> dict:
     return out
 
 
-def _workload_container(pod: dict) -> dict:
+def _workload_container(pod: Obj) -> Obj:
     containers = pod.get("containers")
     if not isinstance(containers, list) or not containers:
         raise ManifestError("Deployment has no containers (spec.template.spec.containers)")
@@ -172,7 +177,7 @@ def _workload_container(pod: dict) -> dict:
     return first
 
 
-def validate_deployment(doc: dict) -> None:
+def validate_deployment(doc: Obj) -> None:
     """Raise ManifestError for a Deployment that would not run the experiment it claims to."""
     if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
         raise ManifestError("not a Deployment")
@@ -223,7 +228,8 @@ def validate_deployment(doc: dict) -> None:
             raise ManifestError(f"Deployment {name}: every container needs a name and an image")
         _validate_resources(name, c)
     container = _workload_container(pod)
-    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    env: dict[Any, Any] = {
+        e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
     for key in _WORKLOAD_ENV:
         if key not in env:
             raise ManifestError(f"Deployment {name}: workload container lacks env {key}")
@@ -237,7 +243,7 @@ def validate_deployment(doc: dict) -> None:
             ) from None
 
 
-def _validate_resources(name: str, container: dict) -> None:
+def _validate_resources(name: str, container: Obj) -> None:
     res = container.get("resources") or {}
     if not isinstance(res, dict):
         raise ManifestError(f"Deployment {name}: container {container['name']} resources not a mapping")
@@ -266,7 +272,7 @@ def _validate_resources(name: str, container: dict) -> None:
             )
 
 
-def validate_runtime_class(doc: dict) -> None:
+def validate_runtime_class(doc: Obj) -> None:
     if doc.get("kind") != "RuntimeClass" or not doc.get("handler"):
         raise ManifestError("RuntimeClass needs a handler")
     for resource, q in ((doc.get("overhead") or {}).get("podFixed") or {}).items():
@@ -276,12 +282,13 @@ def validate_runtime_class(doc: dict) -> None:
             raise ManifestError(f"RuntimeClass {doc['metadata']['name']} overhead: {e}") from None
 
 
-def workload_spec_from_deployment(doc: dict) -> WorkloadSpec:
+def workload_spec_from_deployment(doc: Obj) -> WorkloadSpec:
     """The inverse of ``build``: what a Deployment's pod template asks for, as Kubernetes reads
     it (pod-level resources ignored, as the kubelet ignores them)."""
     pod = doc["spec"]["template"]["spec"]
     container = _workload_container(pod)
-    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    env: dict[Any, Any] = {
+        e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
     res = container.get("resources") or {}
     req, lim = res.get("requests") or {}, res.get("limits") or {}
 

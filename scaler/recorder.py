@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from collectors.sample import NodeSample
 
@@ -123,7 +124,7 @@ class Recorder:
         self._nodes.flush()
         self.node_rows += len(samples)
 
-    def write_meta(self, meta: dict) -> None:
+    def write_meta(self, meta: dict[str, Any]) -> None:
         tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=2, sort_keys=False, default=str)

@@ -28,8 +28,11 @@ class WorkloadOverrides:
     def apply(self, base: WorkloadSpec, runtime: str) -> WorkloadSpec:
         spec = base.with_(runtime=runtime, cpu_percent=self.cpu_percent, image=self.image,
                           memory_mib=self.memory_mib, increment_mib=self.increment_mib)
-        removable = {"request_mib": self.request_mib, "limit_mib": self.limit_mib}
-        return replace(spec, **{k: v or None for k, v in removable.items() if v is not None})
+        if self.request_mib is not None:
+            spec = replace(spec, request_mib=self.request_mib or None)
+        if self.limit_mib is not None:
+            spec = replace(spec, limit_mib=self.limit_mib or None)
+        return spec
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ stderr, exit 2).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from collectors.ssh_targets import (
@@ -25,6 +28,7 @@ SSH_PARAM_NAMES = (
 )
 
 MIN_INTERVAL_S = 0.05
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _options():
@@ -49,7 +53,7 @@ def _options():
     ]
 
 
-def ssh_options(f):
+def ssh_options(f: F) -> F:
     """Add the SSH collector options to a click command."""
     for option in reversed(_options()):
         f = option(f)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 DEFAULT_IMAGE = "quay.io/scaler/workload:latest"
 DEFAULT_RUNTIME = "runc"
@@ -31,10 +32,11 @@ class WorkloadSpec:
     def runtime_class(self) -> str | None:
         return None if self.runtime == DEFAULT_RUNTIME else self.runtime
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_(self, **changes) -> WorkloadSpec:
+    def with_(self, **changes: Any) -> WorkloadSpec:
+        """A copy with ``changes`` applied; a change of None keeps the current value."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 

@@ -2,12 +2,10 @@
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,8 +13,6 @@ from click.testing import CliRunner
 from scaler.cli import main
 from scaler.recorder import NODE_COLUMNS, RUN_COLUMNS
 from tests.run_support import read_run, scaler_run
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -170,10 +166,8 @@ def test_simulated_cluster_options(tmp_path):
     assert {n["cpu_millis"] for n in nodes} == {4000}
 
 
-def _one_line_error(args, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    res = subprocess.run([sys.executable, "-m", "scaler", "run", *args], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120, env=env)
+def _one_line_error(scaler_cmd, args):
+    res = scaler_cmd("run", *args)
     assert res.returncode == 2, (res.stdout, res.stderr)
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
@@ -191,29 +185,29 @@ def _one_line_error(args, tmp_path):
     (["--sim-profile", "does-not-exist.json"], "does-not-exist.json"),
     (["-o", "/proc/no/such/run.csv"], "cannot write"),
 ])
-def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
-    assert needle in _one_line_error(args, tmp_path)
+def test_bad_input_is_one_line_and_exit_2(args, needle, scaler_cmd):
+    assert needle in _one_line_error(scaler_cmd, args)
 
 
-def test_garbled_profile_file_is_one_line(tmp_path):
+def test_garbled_profile_file_is_one_line(tmp_path, scaler_cmd):
     p = tmp_path / "profile.json"
     p.write_text("{not json")
-    assert "profile.json" in _one_line_error(["--sim-profile", str(p)], tmp_path)
+    assert "profile.json" in _one_line_error(scaler_cmd, ["--sim-profile", str(p)])
 
 
-def test_unknown_runtime_is_one_line_and_leaves_no_files(tmp_path):
-    assert "gvisor" in _one_line_error(["--runtime", "gvisor", "-o", "x.csv"], tmp_path)
+def test_unknown_runtime_is_one_line_and_leaves_no_files(tmp_path, scaler_cmd):
+    assert "gvisor" in _one_line_error(scaler_cmd, ["--runtime", "gvisor", "-o", "x.csv"])
     assert not list(tmp_path.glob("x.*"))
 
 
-def test_refused_profile_leaves_no_files(tmp_path):
-    _one_line_error(["--sim-profile", "missing.json", "-o", "y.csv"], tmp_path)
+def test_refused_profile_leaves_no_files(tmp_path, scaler_cmd):
+    _one_line_error(scaler_cmd, ["--sim-profile", "missing.json", "-o", "y.csv"])
     assert not list(tmp_path.glob("y.*"))
 
 
-def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path):
+def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path, child_env):
     out = tmp_path / "int.csv"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_env
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaler", "run", "--quiet", "--mode", "fixed",
          "--max-replicas", "100000", "--beyond", "100000", "-o", str(out)],
@@ -238,9 +232,9 @@ def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path):
         assert not math.isnan(float(r["step_s"]))
 
 
-def test_sigterm_is_recorded_as_terminated(tmp_path):
+def test_sigterm_is_recorded_as_terminated(tmp_path, child_env):
     out = tmp_path / "term.csv"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_env
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaler", "run", "--quiet", "--max-replicas", "100000",
          "--beyond", "100000", "-o", str(out)],

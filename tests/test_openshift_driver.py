@@ -16,7 +16,7 @@ from scaler.openshift import OpenShiftCluster, OpenShiftOptions
 from scaler.openshift.client import KubeClient
 from scaler.openshift.watch import PodWatcher
 from scaler.workload_spec import SCENARIOS
-from tests.test_simserve_helpers import KUBECTL, needs_kubectl, start_server
+from tests.simserve_support import KUBECTL, needs_kubectl, start_server
 
 pytestmark = needs_kubectl
 

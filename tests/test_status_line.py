@@ -4,21 +4,18 @@ import os
 import pty
 import subprocess
 import sys
-from pathlib import Path
 
 from scaler.recorder import StepRow
 from scaler.status import format_status
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def _run_on_terminal(tmp_path, *args) -> str:
+def _run_on_terminal(tmp_path, env, *args) -> str:
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaler", "run", "--max-replicas", "20", "-o",
          str(tmp_path / "run.csv"), *args],
         stdout=follower, stderr=subprocess.DEVNULL, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"})
+        env={**env, "COLUMNS": "200"})
     os.close(follower)
     chunks = []
     while True:
@@ -34,8 +31,8 @@ def _run_on_terminal(tmp_path, *args) -> str:
     return b"".join(chunks).decode()
 
 
-def test_status_line_on_a_terminal(tmp_path):
-    out = _run_on_terminal(tmp_path)
+def test_status_line_on_a_terminal(tmp_path, child_env):
+    out = _run_on_terminal(tmp_path, child_env)
     frames = [f for f in out.split("\r") if f.startswith("step ")]
     assert len(frames) >= 20
     last = frames[-1]
@@ -44,14 +41,12 @@ def test_status_line_on_a_terminal(tmp_path):
         assert word in last, last
 
 
-def test_quiet_terminal_shows_nothing(tmp_path):
-    assert _run_on_terminal(tmp_path, "--quiet") == ""
+def test_quiet_terminal_shows_nothing(tmp_path, child_env):
+    assert _run_on_terminal(tmp_path, child_env, "--quiet") == ""
 
 
-def test_no_status_line_in_a_pipe(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "scaler", "run", "--max-replicas", "20", "-o",
-                        str(tmp_path / "run.csv")], capture_output=True, text=True,
-                       cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+def test_no_status_line_in_a_pipe(tmp_path, scaler_cmd):
+    r = scaler_cmd("run", "--max-replicas", "20", "-o", str(tmp_path / "run.csv"))
     assert r.returncode == 0 and r.stdout == "" and "\r" not in r.stderr
 
 
