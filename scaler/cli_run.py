@@ -12,7 +12,7 @@ import click
 from scaler.errors import UserError
 from scaler.ssh_options import ssh_options, ssh_settings_from
 from scaler.units import DURATION, SIZE_MIB
-from scaler.workload_spec import DEFAULT_IMAGE, SCENARIOS
+from scaler.workload_spec import DEFAULT_IMAGE, DEFAULT_RUNTIME, SCENARIOS, normalise_runtime
 
 if TYPE_CHECKING:
     from scaler.request import RunRequest
@@ -27,15 +27,35 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(str(e), ctx, param) from None
 
 
-def _split(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
-    items = [v.strip() for v in str(value).split(",") if v.strip()]
+def _items(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[str]:
+    """Every value of a list option: comma lists, and the option given several times (each
+    occurrence adds to the list; none is silently dropped)."""
+    items = [v.strip() for value in values for v in str(value).split(",") if v.strip()]
     if not items:
         raise click.BadParameter("empty list", ctx, param)
-    if param.name == "scenario":
-        for s in items:
-            if s not in SCENARIOS:
-                raise click.BadParameter(
-                    f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})", ctx, param)
+    return items
+
+
+def _runtimes(ctx: click.Context, param: click.Parameter,
+              values: tuple[str, ...]) -> tuple[str, ...]:
+    from scaler.kube_names import dns_subdomain_problem
+
+    out = []
+    for name in _items(ctx, param, values):
+        problem = dns_subdomain_problem(name)
+        if problem:
+            raise click.BadParameter(f"runtime {problem}", ctx, param)
+        out.append(normalise_runtime(name))
+    return tuple(dict.fromkeys(out))
+
+
+def _scenarios(ctx: click.Context, param: click.Parameter,
+               values: tuple[str, ...]) -> tuple[str, ...]:
+    items = _items(ctx, param, values)
+    for s in items:
+        if s not in SCENARIOS:
+            raise click.BadParameter(
+                f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})", ctx, param)
     return tuple(dict.fromkeys(items))
 
 
@@ -50,13 +70,17 @@ def _mib(value: float | None) -> int | None:
 
 
 @click.command("run")
-@click.option("--runtime", default="runc", show_default=True, callback=_split,
-              help="RuntimeClass: runc (the cluster default), kata, or any name; a comma list "
-                   "runs each in turn and compares them.")
+@click.option("--runtime", multiple=True, default=[DEFAULT_RUNTIME], show_default=True,
+              callback=_runtimes,
+              help="default (the cluster's default runtime; runc means the same), kata, or any "
+                   "RuntimeClass; a comma list (or the option repeated) runs each in turn and "
+                   "compares them.")
 @click.option("--mode", default="fixed-interval", show_default=True, callback=_mode,
               help="fixed-interval (or fixed) | wait | no-wait.")
-@click.option("--scenario", default="capacity", show_default=True, callback=_split,
-              help=f"{' | '.join(SCENARIOS)}; a comma list runs each in turn.")
+@click.option("--scenario", multiple=True, default=["capacity"], show_default=True,
+              callback=_scenarios,
+              help=f"{' | '.join(SCENARIOS)}; a comma list (or the option repeated) runs each in "
+                   "turn.")
 @click.option("--cpu", type=float, help="Workload CPU percent of one CPU (scenario default 5).")
 @click.option("--memory", type=SIZE_MIB, help="Workload memory target, MiB or 1Gi; 0 grows "
                                                  "without bound.")

@@ -43,6 +43,16 @@ class ClusterInfo:
     nodes: tuple[NodeInfo, ...]
     runtime_class: dict[str, Any] | None = None  # name, handler, overhead; None: the default
     details: dict[str, Any] = field(default_factory=dict)  # e.g. the simulator profile used
+    # The handler the cluster runs pods without a RuntimeClass with (runc, crun, ...), when it
+    # can be learnt; recorded as the run's ``runtime_handler`` for a default-runtime run.
+    default_runtime_handler: str | None = None
+
+    def runtime_handler(self) -> str | None:
+        """The handler the run's pods run under: the RuntimeClass's, else the default one."""
+        if self.runtime_class is not None:
+            handler = self.runtime_class.get("handler")
+            return handler if isinstance(handler, str) else None
+        return self.default_runtime_handler
 
 
 @dataclass(frozen=True)

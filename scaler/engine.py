@@ -169,6 +169,7 @@ class Engine:
             # What prepare created (a RuntimeClass, the namespace) is only visible now.
             info = self.cluster.describe()
             meta["cluster"]["runtime_class"] = info.runtime_class
+            meta["runtime_handler"] = info.runtime_handler()
             meta["cluster"]["nodes"] = metadata.cluster_section(info)["nodes"]
             if self.on_prepared:
                 self.on_prepared(info)

@@ -9,6 +9,7 @@ silently run BestEffort, which changes what the experiment measures.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from scaler.quantity import (
     mib_quantity,
     millis_quantity,
 )
-from scaler.workload_spec import DEFAULT_IMAGE, WorkloadSpec
+from scaler.workload_spec import DEFAULT_IMAGE, LEGACY_DEFAULT_RUNTIME, WorkloadSpec
 
 RUN_LABEL = "scaler.io/run"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -282,6 +283,18 @@ def validate_runtime_class(doc: Obj) -> None:
             raise ManifestError(f"RuntimeClass {doc['metadata']['name']} overhead: {e}") from None
 
 
+def runtime_class_problem(name: str, on_cluster: Iterable[str],
+                          templates: dict[str, Obj] | None = None) -> str | None:
+    """Why a run under RuntimeClass ``name`` cannot start on a cluster that has the RuntimeClasses
+    ``on_cluster``: it is missing there and scaler ships none by that name (None: it can)."""
+    if name in set(on_cluster):
+        return None
+    shipped = load_templates() if templates is None else templates
+    if f"RuntimeClass/{name}" in shipped:
+        return None
+    return f"RuntimeClass {name!r} not found on the cluster, and scaler ships none by that name"
+
+
 def workload_spec_from_deployment(doc: Obj) -> WorkloadSpec:
     """The inverse of ``build``: what a Deployment's pod template asks for, as Kubernetes reads
     it (pod-level resources ignored, as the kubelet ignores them)."""
@@ -299,7 +312,9 @@ def workload_spec_from_deployment(doc: Obj) -> WorkloadSpec:
             return default
 
     return WorkloadSpec(
-        runtime=pod.get("runtimeClassName") or "runc",
+        # No RuntimeClass: the default runtime, spelled as the simulator's profiles name it
+        # until the simulator maps "default" (team contract 2).
+        runtime=pod.get("runtimeClassName") or LEGACY_DEFAULT_RUNTIME,
         cpu_percent=num("CPU", 5.0),
         memory_mib=int(num("MEMORY", 500)),
         increment_mib=int(num("INCREMENT", 256)),

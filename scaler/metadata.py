@@ -35,6 +35,8 @@ def initial(cfg: RunConfig, info: ClusterInfo, recorder: Recorder, extra: dict[s
         "version": __version__,
         "command": list(sys.argv),
         "runtime": cfg.workload.runtime,
+        # The handler the pods run under (runc, crun, kata-qemu, ...), once the cluster says.
+        "runtime_handler": None,
         "scenario": cfg.scenario,
         "mode": cfg.mode,
         "config": cfg.to_dict(),

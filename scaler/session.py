@@ -12,69 +12,27 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from collectors.sample import NodeSource
-from scaler.cluster import Cluster, ClusterError, ClusterInfo
+from scaler.cluster import ClusterError, ClusterInfo
+from scaler.clusters import build_cluster, ssh_node_source
 from scaler.config import RunConfig
 from scaler.engine import Engine, RunResult
 from scaler.errors import UserError
 from scaler.plan import PlannedRun, plan
 from scaler.recorder import Recorder
-from scaler.request import ClusterChoice, CollectorChoice, RunRequest
+from scaler.request import RunRequest
 from scaler.status import StatusLine
 from scaler.stops import EndReason, StopFlag
-
-NodeSourceFactory = Callable[[ClusterInfo], NodeSource | None]
 
 
 def say(quiet: bool, msg: str) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
-
-
-def build_cluster(choice: ClusterChoice, seed: int, run_id: str, op_timeout_s: float,
-                  sample_interval_s: float) -> Cluster:
-    if choice.simulated:
-        from scaler.sim import ProfileError, build_simulated_cluster
-
-        try:
-            return build_simulated_cluster(
-                choice.sim_profile, workers=choice.workers, worker_cpus=choice.worker_cpus,
-                worker_memory_mib=choice.worker_memory_mib, seed=seed,
-                sample_interval_s=sample_interval_s,
-            )
-        except ProfileError as e:
-            raise UserError(str(e)) from None
-    from scaler.openshift import OpenShiftCluster, OpenShiftOptions
-
-    return OpenShiftCluster(OpenShiftOptions(
-        kubeconfig=choice.kubeconfig, context=choice.context, namespace=choice.namespace,
-        client_binary=choice.client_binary, adopt=choice.adopt, op_timeout_s=op_timeout_s,
-        run_id=run_id,
-    ))
-
-
-def ssh_node_source(collectors: CollectorChoice) -> NodeSourceFactory:
-    """SSH collectors for a real cluster: its discovered nodes (InternalIP) plus any --node given
-    (a --node with a discovered name replaces that node's address)."""
-
-    def build(info: ClusterInfo) -> NodeSource | None:
-        from collectors.pool import CollectorPool
-        from collectors.ssh_targets import NodeTarget
-
-        by_name = {n.name: NodeTarget(n.name, n.address) for n in info.nodes if n.address}
-        by_name.update({t.name: t for t in collectors.targets})
-        if not by_name:
-            return None
-        return CollectorPool(list(by_name.values()), collectors.options,
-                             interval_s=collectors.interval_s)
-
-    return build
 
 
 @contextmanager

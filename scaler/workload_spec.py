@@ -6,19 +6,32 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 DEFAULT_IMAGE = "quay.io/scaler/workload:latest"
-DEFAULT_RUNTIME = "runc"
+# The cluster's default runtime (no runtimeClassName in the pod) is called what it is: whatever
+# handler the cluster runs by default (runc, crun, ...) is recorded beside it, not in its name.
+DEFAULT_RUNTIME = "default"
+# Accepted spellings of the default runtime: "runc" is what it was called before, and what the
+# simulator's profiles still name it until the simulator maps "default" itself.
+DEFAULT_RUNTIME_ALIASES = frozenset({DEFAULT_RUNTIME, "runc"})
+LEGACY_DEFAULT_RUNTIME = "runc"
+
+
+def normalise_runtime(name: str) -> str:
+    """A runtime as the user typed it, as recorded: ``runc`` is the default runtime."""
+    name = name.strip()
+    return DEFAULT_RUNTIME if name in DEFAULT_RUNTIME_ALIASES else name
 
 
 @dataclass(frozen=True)
 class WorkloadSpec:
     """One Deployment's pod template, in the units users write.
 
-    ``runtime`` is a RuntimeClass name; ``runc`` means "the cluster's default" (no
-    ``runtimeClassName`` in the pod). ``memory_mib == 0`` means "grow without bound" (the
+    ``runtime`` is a RuntimeClass name; ``default`` (or ``runc``, the same) means the cluster's
+    default runtime (no ``runtimeClassName`` in the pod). The field's default stays ``runc``
+    until the simulator maps ``default`` to its profile (team contract 2). ``memory_mib == 0`` means "grow without bound" (the
     memory-hungry scenario). Requests and limits of None are absent from the container spec.
     """
 
-    runtime: str = DEFAULT_RUNTIME
+    runtime: str = LEGACY_DEFAULT_RUNTIME
     cpu_percent: float = 5.0
     memory_mib: int = 500
     increment_mib: int = 256
@@ -29,8 +42,12 @@ class WorkloadSpec:
     image: str = DEFAULT_IMAGE
 
     @property
+    def default_runtime(self) -> bool:
+        return self.runtime in DEFAULT_RUNTIME_ALIASES
+
+    @property
     def runtime_class(self) -> str | None:
-        return None if self.runtime == DEFAULT_RUNTIME else self.runtime
+        return None if self.default_runtime else self.runtime
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

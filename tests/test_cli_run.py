@@ -20,7 +20,7 @@ def defaults(tmp_path_factory):
     """The README's main job for both runtimes, on defaults."""
     d = tmp_path_factory.mktemp("defaults")
     return {rt: scaler_run(d, "--runtime", rt, "--mode", "no-wait", name=f"{rt}.csv")
-            for rt in ("runc", "kata")}
+            for rt in ("default", "kata")}
 
 
 def test_default_runs_write_three_complete_files(defaults):
@@ -43,7 +43,7 @@ def test_default_runs_write_three_complete_files(defaults):
 
 
 def test_kata_fits_fewer_pods_than_runc(defaults):
-    runc = max(defaults["runc"].col("running"))
+    runc = max(defaults["default"].col("running"))
     kata = max(defaults["kata"].col("running"))
     assert 0 < kata < runc
 
@@ -247,3 +247,33 @@ def test_sigterm_is_recorded_as_terminated(tmp_path, child_env):
     assert proc.returncode == 143
     _, _, meta = read_run(out)
     assert meta["end_reason"] == "terminated" and meta["cleanup"] == "done"
+
+
+def test_default_runtime_is_called_default_with_its_handler_recorded(tmp_path):
+    """`--runtime runc` is accepted and means the cluster's default runtime, which the files
+    call `default`; the handler the simulated cluster runs it with is recorded beside it."""
+    for given in ("runc", "default"):
+        run = scaler_run(tmp_path, "--runtime", given, "--max-replicas", "3", name=f"{given}.csv")
+        assert run.exit_code == 0, run.stderr
+        assert {r["runtime"] for r in run.rows} == {"default"}
+        assert run.meta["runtime"] == "default" and run.meta["runtime_handler"] == "runc"
+        assert run.meta["cluster"]["runtime_class"] is None
+    kata = scaler_run(tmp_path, "--runtime", "kata", "--max-replicas", "3", name="kata.csv")
+    assert kata.meta["runtime_handler"] == "kata"
+    assert kata.meta["cluster"]["runtime_class"]["name"] == "kata"
+
+
+def test_repeated_list_options_add_up(tmp_path):
+    """`--runtime a --runtime b` runs both (as `--runtime a,b` does); none is silently dropped."""
+    out = tmp_path / "m"
+    res = CliRunner().invoke(main, ["run", "-q", "--max-replicas", "3", "-o", str(out),
+                                    "--runtime", "runc", "--runtime", "kata",
+                                    "--scenario", "capacity", "--scenario", "hungry"])
+    assert res.exit_code == 0, res.stderr
+    names = sorted(p.name for p in out.glob("*.csv") if not p.name.endswith(".nodes.csv"))
+    assert names == ["default-capacity.csv", "default-hungry.csv", "kata-capacity.csv",
+                     "kata-hungry.csv"]
+
+
+def test_runtime_name_must_be_a_kubernetes_name(scaler_cmd):
+    assert "runtime" in _one_line_error(scaler_cmd, ["--runtime", "Kata_QEMU!"])

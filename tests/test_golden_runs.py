@@ -25,12 +25,12 @@ UPDATE = os.environ.get("SCALER_UPDATE_GOLDEN") == "1"
 # Small seeded runs covering each mode, each scenario, both runtimes, evictions, OOM kills,
 # restarts and a run that ends saturated. Node samples every 5 s keep the files small.
 RUNS = {
-    "runc-capacity-fixed": ["--runtime", "runc", "--max-replicas", "30"],
+    "default-capacity-fixed": ["--runtime", "runc", "--max-replicas", "30"],
     "kata-hungry-nowait": ["--runtime", "kata", "--scenario", "hungry", "--mode", "no-wait",
                            "--max-replicas", "30"],
-    "runc-restricted-wait": ["--runtime", "runc", "--scenario", "restricted", "--mode", "wait",
+    "default-restricted-wait": ["--runtime", "runc", "--scenario", "restricted", "--mode", "wait",
                              "--step", "5", "--max-replicas", "30", "--wait-timeout", "20s"],
-    "runc-hungry-saturated": ["--runtime", "runc", "--scenario", "hungry", "--workers", "1",
+    "default-hungry-saturated": ["--runtime", "runc", "--scenario", "hungry", "--workers", "1",
                               "--worker-memory", "12Gi", "--beyond", "3",
                               "--saturation-steps", "5", "--saturation-window", "10s"],
 }
