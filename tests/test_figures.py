@@ -268,7 +268,7 @@ def test_detector_stays_stopped_and_replay_is_the_same_code_path():
     det = fg.StopDetector()
     s = steps(400)
     running = np.minimum(s, 20)
-    flags = [det.update(s[i], 5 * s[i], running[i], s[i]) for i in range(400)]
+    flags = [det.update(s[i], 5 * s[i], s[i], running[i]) for i in range(400)]
     first = flags.index(True)
     assert all(flags[first:]) and det.stop_step == s[first] == replay(running)
     assert det.figure.index == first and det.gain_step == 19

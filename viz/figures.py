@@ -9,9 +9,9 @@ past it), so a longer run never moves a figure already found, and the engine, wh
 step at a time, finds the same figures as viz does on the file afterwards. Every figure comes
 with the sentence saying how it was computed; viz prints it as the figure's method.
 
-Pure numpy. This module must stay importable by both ``scaler`` and ``viz`` (viz never imports
-scaler), so it imports nothing heavier than numpy. Arrays are ordered by step; running and free
-memory may hold NaN (no observation); requested must be finite.
+Pure numpy, importable by both ``scaler`` and ``viz`` (viz never imports scaler). Arrays are
+ordered by step; running and free memory may hold NaN (no observation); requested is finite.
+Arguments come in one order everywhere: step, [seconds,] requested, running.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ def tolerance(level: float) -> float:
 
 
 def is_gain(running: float, anchor: float | None) -> bool:
-    """Whether ``running`` is a real gain over ``anchor``, the level of the last gain (None:
-    nothing has run yet, so any running pod is the first gain)."""
+    """``running`` is a real gain over ``anchor``, the last gain (None: any pod is the first)."""
     if not math.isfinite(running):
         return False
     if anchor is None:
@@ -78,8 +77,7 @@ TOLERANCE_TEXT = (
 
 
 def high_water(running: ArrayLike) -> Array:
-    """Highest running count so far (0 before the first observation; NaN carries it on): a dip
-    (pods restarting, evicted and replaced) is not a loss of capacity."""
+    """Highest running count so far (0 before any; NaN carries it): a dip is not lost capacity."""
     r = _f(running)
     return np.maximum.accumulate(np.where(np.isfinite(r), r, 0.0)) if r.size else r
 
@@ -334,11 +332,8 @@ class StopRule:
 
 
 class StopDetector:
-    """The stop rule, one step at a time: the engine calls ``update`` after each observation and
-    stops when it returns True; ``stop_step`` replays a whole file through the same object.
-
-    ``t`` is seconds since the run began (the row's ``elapsed_s``). Once the rule is met the
-    detector stays stopped. ``gain_step`` is the step of the last gain.
+    """The stop rule, one step at a time (``update`` returns True: stop, and stays True);
+    ``stop_step`` replays a file through it. ``t``: seconds since the run began (``elapsed_s``).
     """
 
     def __init__(self, rule: StopRule | None = None):
@@ -352,7 +347,7 @@ class StopDetector:
         self.index: int | None = None
         self._n = 0
 
-    def update(self, step: float, t: float, running: float, requested: float) -> bool:
+    def update(self, step: float, t: float, requested: float, running: float) -> bool:
         i, self._n = self._n, self._n + 1
         if self.stop_step is not None:
             return True
@@ -388,7 +383,7 @@ def stop_step(step: ArrayLike, elapsed_s: ArrayLike, requested: ArrayLike, runni
     det = StopDetector(rule)
     s, t, req, run = (_f(x) for x in (step, elapsed_s, requested, running))
     for i in range(s.size):
-        if det.update(float(s[i]), float(t[i]), float(run[i]), float(req[i])):
+        if det.update(float(s[i]), float(t[i]), float(req[i]), float(run[i])):
             break
     return det.figure
 
@@ -397,11 +392,8 @@ def stop_step(step: ArrayLike, elapsed_s: ArrayLike, requested: ArrayLike, runni
 
 
 class RunFigures:
-    """What the engine calls once per recorded step: every figure, fed as the run goes.
-
-    ``update`` returns True when the stop rule is met (the run should end). ``figures()``
-    gives the same answers ``figures_of`` gives on the finished file.
-    """
+    """What the engine feeds once per recorded step; ``update`` returns True when the stop rule
+    is met. ``figures()`` equals ``figures_of`` on the finished file."""
 
     def __init__(self, rule: StopRule | None = None, *,
                  free_threshold_mib: float = DEFAULT_FREE_THRESHOLD_MIB,
@@ -414,7 +406,7 @@ class RunFigures:
                free_mib: float | None = None, sampled: float | None = None) -> bool:
         self.knee.update(step, requested, running)
         self.free.update(step, free_mib, sampled)
-        return self.stop.update(step, t, running, requested)
+        return self.stop.update(step, t, requested, running)
 
     def figures(self) -> dict[str, Figure]:
         return {"knee": self.knee.figure, "free_below": self.free.figure,
