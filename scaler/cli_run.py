@@ -5,6 +5,7 @@ imported here, so ``scaler run --help`` stays quick."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -65,6 +66,18 @@ def _positive_int(ctx: click.Context, param: click.Parameter, value: int | None)
     return value
 
 
+def _replaced_by(new: str) -> Callable[[click.Context, click.Parameter, object], None]:
+    """A retired option: one line saying what replaced it."""
+
+    def refuse(ctx: click.Context, param: click.Parameter, value: object) -> None:
+        if value is not None:
+            raise click.BadParameter(
+                f"replaced by {new}: the run now stops when the cluster has stopped gaining "
+                "(no new running maximum over a window that grows with the run)", ctx, param)
+
+    return refuse
+
+
 def _mib(value: float | None) -> int | None:
     return None if value is None else int(round(value))
 
@@ -99,18 +112,30 @@ def _mib(value: float | None) -> int | None:
 @click.option("--max-replicas", type=int, default=1000, show_default=True,
               callback=_positive_int, help="Stop after requesting this many replicas.")
 @click.option("--duration", type=DURATION, default=None, help="Stop after this long.")
-@click.option("--beyond", type=int, default=30, show_default=True,
-              help="Steps to keep going after saturation is detected.")
-@click.option("--saturation-steps", type=int, default=10, show_default=True,
-              help="Steps without a new running high (while requested grows) that mean "
-                   "saturation.")
-@click.option("--saturation-window", type=DURATION, default="60s", show_default=True,
-              help="Least time those steps must span.")
+@click.option("--beyond", type=int, default=0, show_default=True,
+              help="Steps to keep going once the cluster has stopped gaining.")
+@click.option("--stop-steps", type=int, default=30, show_default=True,
+              help="Stop rule: the fewest steps without a new running maximum that mean the "
+                   "cluster has stopped gaining (the window also grows with the run).")
+@click.option("--stop-window", type=DURATION, default="60s", show_default=True,
+              help="Stop rule: the least time those steps must span.")
+@click.option("--stop-fraction", type=click.FloatRange(0, 1, max_open=True), default=2 / 3,
+              show_default="2/3",
+              help="Stop rule: the window is at least this share of the run so far.")
+@click.option("--saturation-steps", hidden=True, callback=_replaced_by("--stop-steps"))
+@click.option("--saturation-window", hidden=True, callback=_replaced_by("--stop-window"))
 @click.option("--op-timeout", type=DURATION, default="120s", show_default=True,
               help="A cluster call longer than this ends the run (cluster-unresponsive).")
 @click.option("--keep", is_flag=True, help="Leave the Deployment in place at the end.")
 @click.option("-o", "--output", type=click.Path(dir_okay=True),
               help="run.csv path (a directory for several runs). Default runs/<name>.csv.")
+@click.option("--force", is_flag=True,
+              help="Overwrite the files of an earlier run at the same --output.")
+@click.option("--repeat", type=int, default=None, callback=_positive_int,
+              help="Run each configuration this many times into one directory, as "
+                   "<runtime>-<scenario>-r<k>.csv (simulated: seeds --seed, --seed+1, ...).")
+@click.option("--settle", type=DURATION, default="30s", show_default=True,
+              help="Real cluster: wait this long between one run's clean-up and the next.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No status line, no messages.")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -151,31 +176,35 @@ def run_cmd(**kw: Any) -> None:
 
 def run_request(kw: dict[str, Any]) -> RunRequest:
     """The parsed options of `scaler run` as a checked request."""
-    from scaler.config import RunConfig
+    from scaler.config import RunConfig, limit_problem
     from scaler.request import ClusterChoice, CollectorChoice, RunRequest, WorkloadOverrides
 
     named_real = kw["kubeconfig"] or kw["context"]
     kind = kw["cluster_kind"] or ("openshift" if named_real else "simulated")
     if kind == "simulated" and named_real:
         raise UserError("--kubeconfig/--context name a real cluster; drop --cluster simulated")
-    cluster = ClusterChoice(
-        kind=kind, kubeconfig=kw["kubeconfig"], context=kw["context"],
-        namespace=kw["namespace"], client_binary=kw["client_binary"], adopt=kw["adopt"],
-        sim_profile=kw["sim_profile"], workers=kw["workers"], worker_cpus=kw["worker_cpus"],
-        worker_memory_mib=_mib(kw["worker_memory"]),
-    )
     ssh, targets, interval, enabled = ssh_settings_from(kw)
     try:
+        cluster = ClusterChoice(
+            kind=kind, kubeconfig=kw["kubeconfig"], context=kw["context"],
+            namespace=kw["namespace"], client_binary=kw["client_binary"], adopt=kw["adopt"],
+            sim_profile=kw["sim_profile"], workers=kw["workers"], worker_cpus=kw["worker_cpus"],
+            worker_memory_mib=_mib(kw["worker_memory"]),
+        )
         config = RunConfig(
             mode=kw["mode"], step=kw["step"], interval_s=kw["interval"],
             wait_timeout_s=kw["wait_timeout"], poll_s=kw["poll"],
             max_replicas=kw["max_replicas"], duration_s=kw["duration"],
-            beyond=kw["beyond"], saturation_steps=kw["saturation_steps"],
-            saturation_window_s=kw["saturation_window"], op_timeout_s=kw["op_timeout"],
+            beyond=kw["beyond"], stop_steps=kw["stop_steps"], stop_window_s=kw["stop_window"],
+            stop_fraction=kw["stop_fraction"], op_timeout_s=kw["op_timeout"],
             keep=kw["keep"], seed=kw["seed"],
         )
     except ValueError as e:
         raise UserError(str(e)) from None
+    for option, value, unit in (("--repeat", kw["repeat"], ""), ("--settle", kw["settle"], "s")):
+        problem = limit_problem(option, value, unit=unit)
+        if problem:
+            raise UserError(problem)
     workload = WorkloadOverrides(
         cpu_percent=kw["cpu"], memory_mib=_mib(kw["memory"]),
         increment_mib=_mib(kw["increment"]), request_mib=_mib(kw["request"]),
@@ -184,5 +213,6 @@ def run_request(kw: dict[str, Any]) -> RunRequest:
     return RunRequest(
         runtimes=kw["runtime"], scenarios=kw["scenario"], config=config, workload=workload,
         cluster=cluster, collectors=CollectorChoice(ssh, tuple(targets), interval, enabled),
-        output=kw["output"], as_json=kw["as_json"], quiet=kw["quiet"],
+        output=kw["output"], force=kw["force"], repeat=kw["repeat"], settle_s=kw["settle"],
+        as_json=kw["as_json"], quiet=kw["quiet"],
     )

@@ -62,6 +62,8 @@ class PodCounts:
     ``evicted`` and ``oom_killed`` are cumulative over the run (evicted pod objects ever seen,
     container OOM kills ever seen); the others are the current state. ``startup_s`` holds the
     creation-to-Ready latency of each pod that became Ready since the previous observation.
+    The failure counts after ``api_errors`` (team contract 3) are 0 where a cluster driver does
+    not know them.
     """
 
     running: int = 0
@@ -74,6 +76,13 @@ class PodCounts:
     restarts: int = 0
     startup_s: tuple[float, ...] = ()
     api_errors: int = 0  # cumulative transient API errors retried so far
+    # Evicted pod objects listed now (not cumulative): what the published runs' Evicted column
+    # counts, since evicted pods are deleted and replaced over a run.
+    evicted_listed: int = 0
+    sandbox_deaths: int = 0  # cumulative: sandboxes/VMs that died and were recreated
+    failed_create: int = 0  # cumulative FailedCreate: the ReplicaSet could not create a pod
+    failed_scheduling: int = 0  # cumulative FailedScheduling events
+    sandbox_failures: int = 0  # cumulative FailedCreatePodSandBox
 
 
 class Cluster(Protocol):

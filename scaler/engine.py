@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 import numpy as np
@@ -26,15 +26,20 @@ from scaler.stops import (
     Duration,
     EndReason,
     MaxReplicas,
-    Saturated,
-    Saturation,
     StepState,
     StopFlag,
+    StoppedGaining,
     StopRule,
 )
+from viz.figures import Figure, RunFigures
+from viz.figures import StopRule as GainRule
 
 T = TypeVar("T")
 MEMORY_SUMS = ("mem_total_mib", "mem_free_mib", "mem_available_mib", "mem_active_mib")
+# The pod counts that are also run.csv columns, by name (a PodCounts field with a StepRow
+# column of the same name is written without listing it here).
+COUNT_COLUMNS = tuple(f.name for f in fields(PodCounts)
+                      if f.name in {g.name for g in fields(StepRow)})
 
 
 @dataclass
@@ -46,13 +51,23 @@ class RunResult:
     prepared: bool = False  # False: the cluster refused the set-up, nothing was measured
 
 
-def stop_rules(cfg: RunConfig) -> list[StopRule]:
+def run_figures(cfg: RunConfig) -> RunFigures:
+    """The figures of a run (knee, free-memory crossing, stop), fed one step at a time."""
+    return RunFigures(GainRule(min_steps=cfg.stop_steps, min_seconds=cfg.stop_window_s,
+                               fraction=cfg.stop_fraction))
+
+
+def stop_rules(cfg: RunConfig, figures: RunFigures) -> list[StopRule]:
     """The rules a run is stopped by, in the order their reasons win when several agree."""
     rules: list[StopRule] = [MaxReplicas(cfg.max_replicas)]
     if cfg.duration_s is not None:
         rules.append(Duration(cfg.duration_s))
-    rules.append(Saturated(Saturation(cfg.saturation_steps, cfg.saturation_window_s), cfg.beyond))
+    rules.append(StoppedGaining(figures, cfg.beyond))
     return rules
+
+
+def figure_summary(f: Figure) -> dict[str, Any]:
+    return {"step": None if f.step is None else int(f.step), "method": f.method}
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -67,7 +82,14 @@ class _Progress:
     requested: int = 0
     max_running: int = 0
     max_running_step: int = 0
+    most: dict[str, int] = field(default_factory=dict)  # highest pending, creating, ...
     last: PodCounts = field(default_factory=PodCounts)
+
+    def observed(self, row: StepRow) -> None:
+        if row.running > self.max_running:
+            self.max_running, self.max_running_step = row.running, row.step
+        for name in ("pending", "creating", "terminating", "evicted_listed"):
+            self.most[name] = max(self.most.get(name, 0), getattr(row, name))
 
 
 class Engine:
@@ -97,7 +119,8 @@ class Engine:
         self.meta_base = dict(meta or {})
         self.node_stale_s = node_stale_s
         self.mode: Mode = mode_for(config)
-        self.rules = stop_rules(config)
+        self.figures = run_figures(config)
+        self.rules = stop_rules(config, self.figures)
         self._startups: list[float] = []
 
     # -- what a mode may use (scaler.modes.StepIO) -------------------------------------------
@@ -177,7 +200,8 @@ class Engine:
         except ClusterUnresponsive as e:
             end_reason, error = EndReason.UNRESPONSIVE, str(e)
         except ClusterError as e:
-            end_reason, error = EndReason.CLUSTER_ERROR, str(e)
+            # A call cut short by the stop (its client killed by the same Ctrl-C) is the stop.
+            end_reason, error = self.stop.reason or EndReason.CLUSTER_ERROR, str(e)
         except KeyboardInterrupt:
             end_reason = self.stop.reason or EndReason.INTERRUPTED
         finally:
@@ -214,19 +238,18 @@ class Engine:
             if self.stop.reason:
                 return self.stop.reason
             p.step += 1
-            prev_requested = p.requested
             p.requested = min(p.requested + cfg.step, cfg.max_replicas)
             self._startups = []
             t_step = self.clock.monotonic()
-            _, scale_s = self._timed(self.cluster.scale, p.requested)
-            p.last, observe_s = self.mode.settle(self, p.requested, t_step)
+            with self.stop.interruptions_allowed():
+                _, scale_s = self._timed(self.cluster.scale, p.requested)
+                p.last, observe_s = self.mode.settle(self, p.requested, t_step)
             row = self._record(p, start, scale_s, observe_s, t_step)
-            if p.last.running > p.max_running:
-                p.max_running, p.max_running_step = p.last.running, p.step
-            now = self.clock.monotonic()
-            state = StepState(step=p.step, requested=p.requested,
-                              requested_grew=p.requested > prev_requested,
-                              running=row.running, clock_s=now, elapsed_s=now - m0)
+            p.observed(row)
+            self.figures.update(row.step, row.elapsed_s, row.requested, row.running,
+                                row.mem_free_mib, row.nodes_sampled)
+            state = StepState(step=p.step, requested=p.requested, running=row.running,
+                              elapsed_s=self.clock.monotonic() - m0)
             reasons = [rule.check(state) for rule in self.rules]  # every rule sees every step
             reason = next((r for r in reasons if r is not None), None)
             if reason is not None:
@@ -237,21 +260,17 @@ class Engine:
         self._drain_nodes()
         now = self.clock.now()
         sums, sampled = self._node_sums(now)
-        last = p.last
         row = StepRow(
             time=now, elapsed_s=now - start, step=p.step,
-            runtime=self.config.workload.runtime, scenario=self.config.scenario,
-            mode=self.config.mode, requested=p.requested, running=last.running,
-            pending=last.pending, creating=last.creating, terminating=last.terminating,
-            evicted=last.evicted, oom_killed=last.oom_killed, failed=last.failed,
-            restarts=last.restarts, scale_s=scale_s, observe_s=observe_s,
-            step_s=self.clock.monotonic() - t_step,
-            mem_total_mib=sums["mem_total_mib"], mem_free_mib=sums["mem_free_mib"],
-            mem_available_mib=sums["mem_available_mib"], mem_active_mib=sums["mem_active_mib"],
+            runtime=self.config.workload.runtime, scenario=self.config.recorded_scenario,
+            mode=self.config.mode, requested=p.requested,
+            scale_s=scale_s, observe_s=observe_s, step_s=self.clock.monotonic() - t_step,
             nodes_sampled=sampled,
             startup_p50_s=_percentile(self._startups, 50),
             startup_p99_s=_percentile(self._startups, 99),
-            api_errors=last.api_errors,
+            mem_total_mib=sums["mem_total_mib"], mem_free_mib=sums["mem_free_mib"],
+            mem_available_mib=sums["mem_available_mib"], mem_active_mib=sums["mem_active_mib"],
+            **{name: getattr(p.last, name) for name in COUNT_COLUMNS},
         )
         self.recorder.write_step(row)
         if self.on_step:
@@ -260,20 +279,33 @@ class Engine:
 
     def _summary(self, end_reason: EndReason, p: _Progress, info: ClusterInfo, start: float,
                  wall0: float) -> dict[str, Any]:
-        figures: dict[str, Any] = {}
-        for rule in self.rules:
-            figures.update(rule.figures())
+        last = p.last
         return {
             "end_reason": end_reason,
             "steps": p.step,
             "final_requested": p.requested,
             "max_running": p.max_running,
             "max_running_step": p.max_running_step,
-            "max_evicted": p.last.evicted,
-            "max_oom_killed": p.last.oom_killed,
-            "api_errors": p.last.api_errors,
-            "saturation_step": figures.get("saturation_step"),
-            "saturation_detected_step": figures.get("saturation_detected_step"),
+            # What the cluster did (viz.figures; viz finds the same on the file).
+            "figures": {name: figure_summary(f) for name, f in self.figures.figures().items()},
+            "free_threshold_mib": self.figures.free.threshold_mib,
+            # Where the pods were at the end, and the most ever stuck in each state.
+            "final": {"running": last.running, "pending": last.pending,
+                      "creating": last.creating, "terminating": last.terminating,
+                      "failed": last.failed},
+            "max_pending": p.most.get("pending", 0),
+            "max_creating": p.most.get("creating", 0),
+            "max_terminating": p.most.get("terminating", 0),
+            # Failure modes, cumulative over the run except the listed evictions.
+            "max_evicted": last.evicted,
+            "max_evicted_listed": p.most.get("evicted_listed", 0),
+            "max_oom_killed": last.oom_killed,
+            "restarts": last.restarts,
+            "sandbox_deaths": last.sandbox_deaths,
+            "sandbox_failures": last.sandbox_failures,
+            "failed_create": last.failed_create,
+            "failed_scheduling": last.failed_scheduling,
+            "api_errors": last.api_errors,
             "elapsed_s": round(self.clock.now() - start, 3),
             "wall_s": round(time.monotonic() - wall0, 3),
             "cluster": info.kind,

@@ -37,7 +37,9 @@ def initial(cfg: RunConfig, info: ClusterInfo, recorder: Recorder, extra: dict[s
         "runtime": cfg.workload.runtime,
         # The handler the pods run under (runc, crun, kata-qemu, ...), once the cluster says.
         "runtime_handler": None,
-        "scenario": cfg.scenario,
+        # "custom" when the workload differs from its scenario's; the label says how.
+        "scenario": cfg.recorded_scenario,
+        "workload_label": cfg.workload_label,
         "mode": cfg.mode,
         "config": cfg.to_dict(),
         "workload": cfg.workload.to_dict(),

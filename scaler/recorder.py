@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from collectors.sample import NodeSample
 
@@ -49,6 +49,12 @@ class StepRow:
     startup_p99_s: float | None
     # Added after the original contract (extra columns are allowed, never renamed):
     api_errors: int = 0
+    # Failure modes (scaler.cluster.PodCounts, same names and meaning):
+    evicted_listed: int = 0
+    sandbox_deaths: int = 0
+    failed_create: int = 0
+    failed_scheduling: int = 0
+    sandbox_failures: int = 0
 
 
 # Columns are the records' fields: add a field, get a column (design.md section 4).
@@ -90,14 +96,21 @@ def sidecar_paths(csv_path: Path) -> tuple[Path, Path]:
 
 
 class Recorder:
+    """The three files of one run. It remembers what it created (directories included), so a
+    discarded run removes exactly that and never a file it did not write."""
+
     def __init__(self, csv_path: Path | str):
         self.csv_path = Path(csv_path)
         self.nodes_path, self.meta_path = sidecar_paths(self.csv_path)
+        self._created: list[Path] = []
+        missing = [d for d in (self.csv_path.parent, *self.csv_path.parent.parents)
+                   if not d.exists()]
         self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+        self._created += reversed(missing)
         # newline="" so the csv module controls line ends; line buffering is not enough for
         # csv.writer, so every write is followed by an explicit flush.
-        self._run = open(self.csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._nodes = open(self.nodes_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._run = self._open(self.csv_path)
+        self._nodes = self._open(self.nodes_path)
         self._run_w = csv.writer(self._run)
         self._nodes_w = csv.writer(self._nodes)
         self._run_w.writerow(RUN_COLUMNS)
@@ -107,6 +120,11 @@ class Recorder:
         self.t0: float | None = None
         self.rows = 0
         self.node_rows = 0
+
+    def _open(self, path: Path) -> TextIO:
+        f = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._created.append(path)
+        return f
 
     def write_step(self, row: StepRow) -> None:
         self._run_w.writerow([_cell(n, getattr(row, n)) for n in RUN_COLUMNS])
@@ -121,8 +139,8 @@ class Recorder:
             self._nodes_w.writerow([
                 _cell(n, s.time - t0 if n == "elapsed_s" else getattr(s, n)) for n in NODE_COLUMNS
             ])
+            self.node_rows += 1  # row by row: a stop may cut a batch short, the count stays true
         self._nodes.flush()
-        self.node_rows += len(samples)
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
@@ -132,6 +150,8 @@ class Recorder:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.meta_path)
+        if self.meta_path not in self._created:
+            self._created.append(self.meta_path)
 
     def close(self) -> None:
         for f in (self._run, self._nodes):
@@ -140,8 +160,12 @@ class Recorder:
                 f.close()
 
     def discard(self) -> None:
-        """Close and remove the files: for a run refused before it measured anything (a bad
-        profile, an unreachable cluster), where empty files would only mislead."""
+        """Close and remove what this recorder created: for a run refused before it measured
+        anything (the cluster refused the set-up), where empty files would only mislead."""
         self.close()
-        for p in (self.csv_path, self.nodes_path, self.meta_path):
-            p.unlink(missing_ok=True)
+        for p in reversed(self._created):
+            try:
+                p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
+            except OSError:  # a directory someone else has put files in meanwhile stays
+                pass
+        self._created = []

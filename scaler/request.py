@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from collectors.ssh_targets import NodeTarget, SSHOptions
-from scaler.config import RunConfig
+from scaler.config import RunConfig, limit_problem
+from scaler.kube_names import dns_label_problem
 from scaler.workload_spec import WorkloadSpec
 
 
@@ -50,6 +51,22 @@ class ClusterChoice:
     worker_cpus: int | None = None
     worker_memory_mib: int | None = None
 
+    def __post_init__(self) -> None:
+        problems = []
+        # The namespace is a Kubernetes name on the simulator too: a run that a real cluster
+        # would refuse is refused everywhere.
+        ns_problem = dns_label_problem(self.namespace)
+        if ns_problem:
+            problems.append(f"--namespace {ns_problem}")
+        for option, value, unit in (("--workers", self.workers, ""),
+                                    ("--worker-cpus", self.worker_cpus, ""),
+                                    ("--worker-memory", self.worker_memory_mib, "MiB")):
+            problem = limit_problem(option, value, unit=unit)
+            if problem:
+                problems.append(problem)
+        if problems:
+            raise ValueError("; ".join(problems))
+
     @property
     def simulated(self) -> bool:
         return self.kind == "simulated"
@@ -78,5 +95,8 @@ class RunRequest:
     cluster: ClusterChoice = ClusterChoice()
     collectors: CollectorChoice = CollectorChoice()
     output: str | None = None
+    force: bool = False  # overwrite an earlier run's files
+    repeat: int | None = None  # --repeat N: each configuration N times (None: not asked)
+    settle_s: float = 30.0  # real cluster: the wait between one run's clean-up and the next
     as_json: bool = False
     quiet: bool = False

@@ -70,6 +70,45 @@ SCENARIOS: dict[str, WorkloadSpec] = {
 }
 
 
+# What makes a workload what it is, as (field, word in labels, unit, word in file names). The
+# image is not among them: it is the same program wherever it is pulled from.
+_DESCRIBED = (
+    ("cpu_percent", "cpu", "%", "cpu"),
+    ("memory_mib", "memory", " MiB", "memory"),
+    ("increment_mib", "increment", " MiB", "increment"),
+    ("request_mib", "request", " MiB", "request"),
+    ("limit_mib", "limit", " MiB", "limit"),
+    ("cpu_request_m", "cpu request", "m", "cpurequest"),
+    ("cpu_limit_m", "cpu limit", "m", "cpulimit"),
+)
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def differences(base: WorkloadSpec, spec: WorkloadSpec) -> list[tuple[str, str]]:
+    """What ``spec`` changes of ``base``'s workload, as (file-name word, value) pairs, e.g.
+    [("memory", "1024"), ("limit", "none")]."""
+    out = []
+    for field, _, _, slug in _DESCRIBED:
+        old, new = getattr(base, field), getattr(spec, field)
+        if old != new:
+            out.append((slug, "none" if new is None else _number(new)))
+    return out
+
+
+def custom_label(name: str, base: WorkloadSpec, spec: WorkloadSpec) -> str:
+    """The scenario ``name``, then what ``spec`` changes of it: "capacity; memory 1024 MiB,
+    limit 1200 MiB" (just "capacity" when nothing does)."""
+    parts = []
+    for field, word, unit, _ in _DESCRIBED:
+        old, new = getattr(base, field), getattr(spec, field)
+        if old != new:
+            parts.append(f"no {word}" if new is None else f"{word} {_number(new)}{unit}")
+    return f"{name}; {', '.join(parts)}" if parts else name
+
+
 def scenario(name: str) -> WorkloadSpec:
     try:
         return SCENARIOS[name]

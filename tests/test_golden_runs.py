@@ -32,7 +32,7 @@ RUNS = {
                              "--step", "5", "--max-replicas", "30", "--wait-timeout", "20s"],
     "default-hungry-saturated": ["--runtime", "runc", "--scenario", "hungry", "--workers", "1",
                               "--worker-memory", "12Gi", "--beyond", "3",
-                              "--saturation-steps", "5", "--saturation-window", "10s"],
+                              "--stop-steps", "5", "--stop-window", "10s"],
 }
 
 # Metadata that depends on when, where and how fast the run went, not on what it measured.
