@@ -40,7 +40,11 @@ class Ready:
 
 
 def new_run_id(cfg: RunConfig) -> str:
-    return f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{cfg.workload.runtime}"
+    """The label value a run's cluster objects carry: when (to the millisecond, so runs one
+    after another never share one) and which runtime."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}"
+    return f"{stamp}-{cfg.workload.runtime}"
 
 
 def say(quiet: bool, msg: str) -> None:
