@@ -39,6 +39,8 @@ def run_summary(res: RunResult, path: Path) -> str:
     threshold = s.get("free_threshold_mib", 1024)
     final = s.get("final", {})
     clock = "virtual" if s["cluster"] == "simulated" else "wall"
+    most_listed = s.get("max_evicted_listed", 0)
+    listed = f" (at most {most_listed} listed at once)" if most_listed else ""
     lines = [
         f"end: {res.end_reason} after {res.steps} steps ({s['elapsed_s']:.0f} s {clock}, "
         f"{s['wall_s']:.1f} s real)",
@@ -50,8 +52,8 @@ def run_summary(res: RunResult, path: Path) -> str:
         f"{final.get('creating', 0)} creating, {final.get('terminating', 0)} terminating "
         f"(at most {s['max_pending']} pending, {s['max_creating']} creating, "
         f"{s['max_terminating']} terminating)",
-        f"failures: evicted {s['max_evicted']} (at most {s['max_evicted_listed']} listed at "
-        f"once); OOM kills {s['max_oom_killed']}; restarts {s['restarts']}; sandbox/VM deaths "
+        f"failures: evicted {s['max_evicted']}{listed}; OOM kills {s['max_oom_killed']}; "
+        f"restarts {s['restarts']}; sandbox/VM deaths "
         f"{s['sandbox_deaths']}; sandbox failures {s['sandbox_failures']}; failed creations "
         f"{s['failed_create']}; failed scheduling {s['failed_scheduling']}",
         f"wrote {path}",
