@@ -32,10 +32,6 @@ class EndReason(StrEnum):
     TERMINATED = "terminated"
     CRASHED = "crashed"  # an unexpected exception (a bug) ended it; the files are still valid
 
-    @property
-    def by_signal(self) -> bool:
-        return self in (EndReason.INTERRUPTED, EndReason.TERMINATED)
-
 
 @dataclass
 class StopFlag:
