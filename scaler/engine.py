@@ -187,10 +187,11 @@ class Engine:
         try:
             if self.nodes is not None:
                 self.nodes.start()
-            self.cluster.prepare(cfg.workload)
-            prepared = True
-            # What prepare created (a RuntimeClass, the namespace) is only visible now.
-            info = self.cluster.describe()
+            with self.stop.interruptions_allowed():
+                self.cluster.prepare(cfg.workload)
+                prepared = True
+                # What prepare created (a RuntimeClass, the namespace) is only visible now.
+                info = self.cluster.describe()
             meta["cluster"]["runtime_class"] = info.runtime_class
             meta["runtime_handler"] = info.runtime_handler()
             meta["cluster"]["nodes"] = metadata.cluster_section(info)["nodes"]
