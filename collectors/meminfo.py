@@ -39,6 +39,11 @@ class MemInfo:
     def active_mib(self) -> float | None:
         return None if self.active_kib is None else self.active_kib / 1024.0
 
+    def field_mib(self, name: str) -> float | None:
+        """Any field the node reported, in MiB (None when it did not report it)."""
+        kib = self.fields.get(name)
+        return None if kib is None else kib / 1024.0
+
 
 def parse_meminfo(text: str) -> MemInfo:
     """Parse /proc/meminfo text.
