@@ -7,8 +7,10 @@ on the channel's stdin to sleep. That last choice also ends the loop as soon as 
 away (stdin reaches EOF), so no orphan is left on the node. Without bash a POSIX loop runs instead,
 at the price of a ``date`` and a ``sleep`` process per sample.
 
-Each sample is one frame, written with a single ``printf`` (one write, smaller than PIPE_BUF, so
-one SSH packet)::
+Each sample is one frame, written with a single write (smaller than PIPE_BUF), so sshd sends it
+as one SSH packet: bash's ``printf`` builtin writes line by line (5 writes, 2-3 packets a frame),
+so the bash loop formats with ``printf -v`` and writes with one ``echo -nE``; dash's ``printf``
+writes once by itself::
 
     @@scaler-frame <seq> <epoch microseconds>
     MemTotal:<kB>            only the /proc/meminfo fields in MEMINFO_FIELDS, as Name:value
@@ -35,10 +37,10 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from collectors.cpustat import CpuTimes, parse_cpu_fields
-from collectors.meminfo import MemInfo, MemInfoError, parse_meminfo
+from collectors.meminfo import MemInfo, MemInfoError, parse_meminfo_lines
 
 MARKER = "scaler-collect"  # $0 of the remote loop: findable in `ps` on the node
 HEADER = "@@scaler-frame "
@@ -66,7 +68,8 @@ for f in @FIELDS@; do
 done
 cl=; IFS= read -r cl < /proc/stat
 la=; IFS= read -r la < /proc/loadavg
-printf '@@scaler-frame %d %s\n%s@@cpu %s %s\n@@loadavg %s\n@@end %d\n' "$n" "$t" "$m" "$c" "${cl#cpu}" "$la" "$n" || exit 0
+printf -v fr '@@scaler-frame %d %s\n%s@@cpu %s %s\n@@loadavg %s\n@@end %d\n' "$n" "$t" "$m" "$c" "${cl#cpu}" "$la" "$n"
+echo -nE "$fr" || exit 0
 n=$((n+1))
 if [ "$left" -gt 0 ]; then left=$((left-1)); if [ "$left" -eq 0 ]; then exit 0; fi; fi
 next=$((next+iv)); now=${EPOCHREALTIME//[!0-9]/}; d=$((next-now))
@@ -158,15 +161,17 @@ def render_frame(
     )
 
 
-@dataclass(frozen=True)
-class Frame:
+_NO_SECTIONS: Mapping[str, str] = {}
+
+
+class Frame(NamedTuple):
     seq: int
     time: float  # the node's clock, epoch seconds
     meminfo: MemInfo
     load1: float | None
     cpu: CpuTimes | None = None  # cumulative counters of all CPUs
     cpus: int | None = None  # online CPUs
-    sections: Mapping[str, str] = field(default_factory=dict)  # every section's text, by name
+    sections: Mapping[str, str] = _NO_SECTIONS  # every section's text, by name
 
 
 class FrameParser:
@@ -231,15 +236,19 @@ def _partial_header_tail(buf: str) -> int:
 
 def _parse_block(block: str) -> Frame | None:
     lines = block.split("\n")  # ends with "" after the final newline
-    head = lines[0][len(HEADER) :].split()
-    if len(head) != 2 or not head[0].isdigit() or not head[1].isdigit():
+    seq_text, _, time_text = lines[0][len(HEADER) :].partition(" ")
+    if not seq_text.isdigit() or not time_text.isdigit():
         return None
-    if len(lines) < 3 or lines[-2] != f"{END}{head[0]}":
+    if len(lines) < 3 or lines[-2] != END + seq_text:
         return None
     body = lines[1:-2]
-    first_section = next((i for i, line in enumerate(body) if line.startswith(SECTION)), len(body))
+    first_section = len(body)
+    for i, line in enumerate(body):
+        if line.startswith(SECTION):
+            first_section = i
+            break
     try:
-        info = parse_meminfo("\n".join(body[:first_section]))
+        info = parse_meminfo_lines(body[:first_section])
     except MemInfoError:
         return None
     sections: dict[str, str] = {}
@@ -251,10 +260,10 @@ def _parse_block(block: str) -> Frame | None:
         elif name:
             sections[name] += "\n" + line
     load1 = None
-    load_fields = sections.get(LOADAVG, "").split()
-    if load_fields:
+    load = sections.get(LOADAVG)
+    if load:
         try:
-            load1 = float(load_fields[0])
+            load1 = float(load.split(None, 1)[0])
         except ValueError:
             load1 = None
     cpu, cpus = None, None
@@ -262,5 +271,4 @@ def _parse_block(block: str) -> Frame | None:
     if cpu_fields:
         cpus = int(cpu_fields[0]) if cpu_fields[0].isdigit() and int(cpu_fields[0]) > 0 else None
         cpu = parse_cpu_fields(cpu_fields[1:])
-    return Frame(seq=int(head[0]), time=int(head[1]) / 1e6, meminfo=info, load1=load1, cpu=cpu,
-                 cpus=cpus, sections=sections)
+    return Frame(int(seq_text), int(time_text) / 1e6, info, load1, cpu, cpus, sections)

@@ -42,6 +42,11 @@ INSECURE_WARNING = (
 )
 
 JUMP_RETRY_S = 1.0  # how long a jump host failure is reused before the jump host is tried again
+# Handshakes in flight at once. A thousand nodes connecting together would each be a key
+# exchange competing for the same CPU, so all of them finish late and many pass their connect
+# timeout; queued, each one finishes in its own few milliseconds. The connect timeout starts
+# when a handshake does, not while it waits its turn.
+MAX_CONNECTING = 64
 
 
 class Connector:
@@ -63,6 +68,7 @@ class Connector:
         self._jump_error: JumpHostError | None = None
         self._jump_failed_at = 0.0
         self._settings: dict[tuple[str, int | None], HostSettings] = {}
+        self._connecting: asyncio.Semaphore | None = None
         # Read once: asyncssh would re-read and re-decode the whole file on every connection
         # (200 nodes x 200 entries = 40,000 key decodes at start-up). Errors surface at connect.
         self._known_hosts: asyncssh.SSHKnownHosts | None = None
@@ -139,10 +145,13 @@ class Connector:
         kw = self.connect_kwargs(target)
         if self._jump_spec is not None:
             kw["tunnel"] = await self._jump_connection()
-        try:
-            return await asyncio.wait_for(asyncssh.connect(**kw), self.options.connect_timeout_s + 1.0)
-        except socket.gaierror as e:
-            raise HostNotFound(target.host, e) from e
+        if self._connecting is None:
+            self._connecting = asyncio.Semaphore(MAX_CONNECTING)
+        async with self._connecting:
+            try:
+                return await asyncio.wait_for(asyncssh.connect(**kw), self.options.connect_timeout_s + 1.0)
+            except socket.gaierror as e:
+                raise HostNotFound(target.host, e) from e
 
     async def _jump_connection(self) -> asyncssh.SSHClientConnection:
         if self._jump_lock is None:
