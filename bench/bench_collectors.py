@@ -219,8 +219,10 @@ def run_persistent(name: str, servers: Servers, options: SSHOptions, interval: f
     started = time.monotonic()
     pool.start()
     try:
-        deadline = time.monotonic() + 120
-        while len(pool.latest()) < len(targets) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # every node streaming (a gap is news too: not enough)
+            if sum(s.ok for s in pool.latest().values()) == len(targets):
+                break
             time.sleep(0.1)
         connected_s = time.monotonic() - started
         time.sleep(2 * interval)  # settle: every node on its schedule

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from collectors.meminfo import parse_meminfo
+from collectors.node_collector import keepalive_after_silence
 from collectors.pool import CollectorPool
 from collectors.probe import probe
 from collectors.remote_stream import MARKER
@@ -333,3 +334,24 @@ def test_ssh_config_user_and_port_in_openssh_order(logged_sshd, client_key, tmp_
     (code, row), log = log_grows(probe_row)
     assert code == 1 and row[2] == "no", row
     assert "Invalid user core " in log and f"for {me} " not in log
+
+
+def test_no_keepalive_while_samples_flow(tmp_path, client_key):
+    """asyncssh restarts its keepalive timer on every packet received, and the collectors' timer
+    is longer than the sampling interval: a flowing stream costs no keepalive round trips."""
+    sshd = Sshd(tmp_path / "sshd", Path(str(client_key) + ".pub"), log_level="DEBUG1").start()
+    try:
+        opts = options_for(client_key, sshd.known_hosts_line(), tmp_path)
+        arrivals = []
+        pool = CollectorPool([NodeTarget("n", "127.0.0.1", sshd.port)], opts, IV,
+                             on_sample=lambda s: arrivals.append(time.monotonic()) if s.ok else None)
+        with pool:
+            assert wait_for(lambda: len(arrivals) >= 8, 15)
+    finally:
+        sshd.stop()
+    keepalives = sshd.log_path.read_text().count("rtype keepalive@openssh.com")
+    silence = keepalive_after_silence(IV)
+    longest_wait = max(b - a for a, b in zip(arrivals, arrivals[1:], strict=False))
+    if longest_wait < silence:  # the stream never paused that long (on a loaded machine it may)
+        assert keepalives == 0, keepalives
+    assert silence > IV
