@@ -10,7 +10,11 @@ not pass for the collector's; this process only collects. Phases, one after anot
    cipher's share of the per-sample cost (``--no-cipher-compare`` skips it);
 3. ``before``: the settings of the previous version, on today's parser and watchdog: keepalive
    every sampling interval, chacha20-poly1305, frames with the whole /proc/meminfo;
-4. ``per-sample``: the naive pattern, a fresh connection (handshake, auth, one sample, close) per
+4. ``multiplexed`` (only with ``--multiplex-estimate``): an estimate for a design not built, one
+   stream carrying every node's frames (as a fan-in on a jump host would send them): one server
+   writes all nodes' frames each tick on one channel, and this process parses them and builds the
+   same NodeSample per frame, so the per-packet SSH cost is shared by many samples;
+5. ``per-sample``: the naive pattern, a fresh connection (handshake, auth, one sample, close) per
    node per tick. It cannot keep pace with hundreds of nodes on a small machine, and a sample that
    times out costs CPU without arriving, so it runs on ``--baseline-nodes`` nodes (a rate the
    machine sustains) to price one sample fairly.
@@ -173,6 +177,107 @@ class Servers:
                 p.wait()
 
 
+def serve_batch(n: int, client_pub: str) -> None:
+    """Child process for the multiplex estimate: one SSH server whose collector command prints
+    n nodes' frames per tick in one write."""
+    import asyncssh
+    import asyncssh.connection as connection
+    from asyncssh.constants import MSG_IGNORE
+
+    from collectors.remote_stream import parse_collect_command, render_frame
+
+    send_packet = connection.SSHConnection.send_packet
+
+    def sshd_like(self, pkttype, *args, handler=None):
+        if pkttype != MSG_IGNORE:
+            send_packet(self, pkttype, *args, handler=handler)
+
+    connection.SSHConnection.send_packet = sshd_like
+    model = BenchModel()
+
+    async def handle(process: asyncssh.SSHServerProcess) -> None:
+        interval, _ = parse_collect_command(process.command) or (1.0, 0)
+        loop = asyncio.get_running_loop()
+        due, seq = loop.time(), 0
+        try:
+            while not process.stdin.at_eof():
+                process.stdout.write("".join(
+                    render_frame(seq, time.time(), model.node_meminfo(str(i)), model.node_loadavg(str(i)),
+                                 model.node_stat(str(i))) for i in range(n)))
+                seq += 1
+                due += interval
+                await asyncio.sleep(max(0.0, due - loop.time()))
+        except (OSError, asyncssh.Error):
+            pass
+
+    async def main() -> None:
+        host_key = asyncssh.generate_private_key("ssh-ed25519")
+        server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[host_key],
+                                       authorized_client_keys=asyncssh.import_authorized_keys(client_pub),
+                                       process_factory=handle)
+        print(json.dumps({"port": server.get_port(),
+                          "host_key": host_key.export_public_key().decode().strip()}), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        server.close()
+
+    asyncio.run(main())
+
+
+def run_multiplexed(n: int, key_path: Path, workdir: Path, interval: float, seconds: float) -> Phase:
+    import asyncssh
+
+    from collectors.cpustat import cpu_percent
+    from collectors.sample import NodeSample
+
+    pub = Path(str(key_path) + ".pub").read_text().strip()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-batch", str(n), "--client-pub", pub],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    info = json.loads(proc.stdout.readline())
+    kh = workdir / "known_hosts-batch"
+    kh.write_text(f"[127.0.0.1]:{info['port']} {info['host_key']}\n")
+    samples: list[tuple[float, float]] = []
+
+    class Session(asyncssh.SSHClientSession[str]):
+        def __init__(self) -> None:
+            self.parser = FrameParser()
+            self.prev: dict[int, object] = {}
+            self.k = 0
+
+        def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
+            for frame in self.parser.feed(data):  # the per-frame work of NodeCollector._on_frame
+                node = self.k % n
+                self.k += 1
+                prev = self.prev.get(node)
+                cpu = cpu_percent(prev, frame.cpu) if prev is not None and frame.cpu else None
+                self.prev[node] = frame.cpu
+                NodeSample.from_meminfo(str(node), frame.time, frame.meminfo, frame.load1, cpu=cpu,
+                                        cpus=frame.cpus)
+                samples.append((frame.time, time.time()))
+
+    async def main() -> tuple[float, int, list[tuple[float, float]]]:
+        async with asyncssh.connect("127.0.0.1", info["port"], username="core", client_keys=[str(key_path)],
+                                    known_hosts=str(kh), config=(),
+                                    encryption_algs=["aes128-gcm@openssh.com"]) as conn:
+            await conn.create_session(Session, collect_command(interval))
+            await asyncio.sleep(2 * interval)
+            start = len(samples)
+            cpu0 = time.process_time()
+            await asyncio.sleep(seconds)
+            return time.process_time() - cpu0, start, list(samples[start:])
+
+    node0 = cpu_of(proc.pid)
+    try:
+        cpu, _, window = asyncio.run(main())
+        node_cpu = cpu_of(proc.pid) - node0
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+    expected = int(round(seconds / interval)) * n
+    return Phase("multiplexed", n, len(window), expected, max(0, expected - len(window)), cpu,
+                 node_cpu, np.array([r - t for t, r in window]), np.array([]))
+
+
 def cpu_of(pid: int) -> float:
     """User + system CPU seconds of a process, from /proc (a node-side server)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -297,11 +402,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="nodes sampled by a new connection per sample [default: 50]")
     ap.add_argument("--no-cipher-compare", action="store_true", help="skip the chacha20 phase")
     ap.add_argument("--no-before", action="store_true", help="skip the previous version's settings")
+    ap.add_argument("--multiplex-estimate", action="store_true",
+                    help="also estimate one multiplexed stream for all nodes (a design not built)")
+    ap.add_argument("--serve-batch", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
     ap.add_argument("--client-pub", help=argparse.SUPPRESS)
     ap.add_argument("--old-frames", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.serve_batch:
+        serve_batch(args.serve_batch, args.client_pub)
+        return 0
     if args.serve:
         first, count, total = (int(x) for x in args.serve.split(","))
         serve(first, count, total, Path(args.workdir), args.client_pub, args.old_frames)
@@ -335,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
                                          min(args.baseline_nodes, args.nodes)))
         finally:
             servers.close()
+        if args.multiplex_estimate:
+            phases.append(run_multiplexed(args.nodes, key_path, workdir, args.interval, args.seconds))
         if not args.no_before:
             old = Servers(args.nodes, k, workdir, key_path, old_frames=True)
             try:
@@ -364,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"before (previous settings) / now CPU per sample = {b.cpu_ms / now.cpu_ms:.2f}x; "
               f"before: {naive.cpu_ms / b.cpu_ms:.1f}x vs per-sample, {b.lost} lost, "
               f"p99 lateness {b.p99_ms(b.late_s):.1f} ms")
+    if "multiplexed" in by:
+        m = by["multiplexed"]
+        print(f"estimate, one multiplexed stream: {m.cpu_ms:.3f} ms per sample = "
+              f"{naive.cpu_ms / m.cpu_ms:.0f}x vs per-sample ({now.cpu_ms / m.cpu_ms:.1f}x below persistent)")
     if args.nodes in RECORDED:
         print(f"recorded before this version at {args.nodes} nodes (old code, quiet machine): "
               f"{RECORDED[args.nodes]}")
