@@ -6,10 +6,10 @@ rather than one extra SSH handshake per node.
 
 Cipher preference: AES-GCM first. asyncssh does every packet's crypto from Python through the
 ``cryptography`` package; for chacha20-poly1305 (its default first choice) that is three cipher
-objects per packet (header, payload, Poly1305 key), for AES-GCM one AEAD call, and AES has
-hardware support (AES-NI) on every x86-64 and arm64 node. bench/bench_collectors.py --cipher
-measures the two. Any algorithm the server does not offer is skipped by the negotiation, so this
-only reorders the choice; a ``Ciphers`` line in ~/.ssh/config wins over it.
+objects per packet (header, payload, Poly1305 key), for AES-GCM one AEAD call with AES-NI behind
+it: 2.7 us vs 17.7 us to encrypt a 320-byte packet here, a few percent of a sample's whole cost
+(bench/bench_collectors.py runs both). Any algorithm the server does not offer is skipped by the
+negotiation, so this only reorders the choice; a ``Ciphers`` line in ~/.ssh/config wins over it.
 """
 
 from __future__ import annotations
