@@ -195,6 +195,7 @@ class FakeApi:
     def __init__(self, nodes: list[FakeNode]) -> None:
         self.nodes = {n.name: n for n in nodes}
         self.requests: list[tuple[str, str, str]] = []  # (method, path, query)
+        self._cache: dict[tuple[str, float, bool], bytes] = {}
         self.lock = threading.Lock()
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -256,7 +257,12 @@ class FakeApi:
                 node.t = float(int(time.time()))
             t = node.t
         full = request.query.get("only_cpu_and_memory") != "true"
-        body = as_kubelet_json(summary(node.name, t, node.pods, full=full))
+        key = (node.name, t, full)
+        body = self._cache.get(key)
+        if body is None:  # one rendering per node, stats time and form, as a kubelet's cache
+            body = self._cache[key] = as_kubelet_json(summary(node.name, t, node.pods, full=full))
+            for old in [k for k in self._cache if k[0] == node.name and k[1] < t]:
+                del self._cache[old]
         return web.Response(body=body, content_type="application/json")
 
     @web.middleware
@@ -317,6 +323,18 @@ def write_kubeconfig(path: Any, server_url: str, context: str = "fake") -> None:
         f"users:\n- name: {context}\n  user: {{}}\n"
         f"contexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\n"
         f"current-context: {context}\n")
+
+
+def serve(nodes: int, pods: int) -> None:
+    """Serve ``nodes`` nodes of ``pods`` pods each (a fifth of them kata) on loopback: print the
+    URL, run until stdin closes (for benchmarks, in a process of its own)."""
+    import sys
+
+    api = FakeApi([FakeNode(f"worker-{i}", workload_pods(pods, kata_every=5))
+                   for i in range(nodes)]).start()
+    print(api.url, flush=True)
+    sys.stdin.read()
+    api.stop()
 
 
 def main() -> None:

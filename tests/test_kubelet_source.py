@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from collectors import kubelet_source
 from collectors.kubelet_source import KubeletSource, probe
 from collectors.pod_sample import SOURCE_KUBELET, PodMemory, PodSource
 from collectors.sample import NodeSample
@@ -102,6 +103,25 @@ def test_nodes_polled_concurrently_a_failing_node_gives_gaps_then_recovers() -> 
     assert len({(p.uid, p.time) for p in got.pods}) == len(got.pods)
     dns = next(p for p in got.pods if p.namespace == "openshift-dns")
     assert dns.node == "worker-0" and dns.pod == "dns-default-abcde"
+
+
+def test_large_summaries_arrive_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    pods = workload_pods(250, kata_every=5)  # about 230 kB: many reads of the stream
+    with FakeApi([FakeNode("worker-0", pods)]) as api:
+        src = KubeletSource(api.url, ["worker-0"], interval_s=0.1)
+        got = Collected(src)
+        with src:
+            wait_until(lambda: got.pull().samples, "a sample")
+            got.pull()
+            st = src.stats()["worker-0"]
+        assert got.samples[0].ok and st.errors == 0 and st.bytes > 200_000
+        assert {p.uid for p in got.pods} == {p.uid for p in pods}
+        # an answer over the size limit is refused, not read on and on
+        monkeypatch.setattr(kubelet_source, "MAX_BODY_BYTES", 100_000)
+        src = KubeletSource(api.url, ["worker-0"], interval_s=0.1)
+        with src:
+            wait_until(lambda: src.stats()["worker-0"].errors, "a refused answer")
+        assert src.stats()["worker-0"].last_error == "answer larger than 100,000 bytes"
 
 
 def test_unchanged_stats_are_recorded_once() -> None:
