@@ -27,7 +27,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collectors import kubelet_source  # noqa: E402
 from collectors.kubelet_source import KubeletSource  # noqa: E402
 from scaler.openshift.kubectl_proxy import KubectlProxy  # noqa: E402
 from tests.kubelet_support import write_kubeconfig  # noqa: E402
@@ -40,8 +39,9 @@ def proc_cpu_s(pid: int) -> float:
 
 def run(url: str, nodes: list[str], interval: float, duration: float, full: bool,
         proxy_pid: int | None) -> dict[str, float]:
-    kubelet_source.SUMMARY_QUERY = {} if full else {"only_cpu_and_memory": "true"}
     src = KubeletSource(url, nodes, interval_s=interval, namespaces={"scaler"})
+    if full:
+        src.query = {}
     cpu0, proxy0 = time.process_time(), proc_cpu_s(proxy_pid) if proxy_pid else 0.0
     with src:
         end = time.monotonic() + duration

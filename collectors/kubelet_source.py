@@ -51,11 +51,17 @@ import time
 from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import aiohttp
 import yarl
 
+from collectors.kubelet_http import (
+    SUMMARY_QUERY,
+    check_base_url,
+    get,
+    node_url,
+    summary_url,
+)
 from collectors.kubelet_summary import (
     NodeCapacity,
     SummaryError,
@@ -68,10 +74,6 @@ from collectors.sample import NodeSample, latest_by_node
 
 log = logging.getLogger("collectors.kubelet")
 
-SUMMARY_PATH = "/api/v1/nodes/{node}/proxy/stats/summary"
-SUMMARY_QUERY = {"only_cpu_and_memory": "true"}
-NODE_PATH = "/api/v1/nodes/{node}"
-MAX_BODY_BYTES = 64 * 1024 * 1024  # 250 pods are about 1 MB; anything near this is not a Summary
 LATENCY_WINDOW = 4096  # latency percentiles are over each node's last this-many requests
 MAX_PENDING_PODS = 200_000  # pod records kept for a consumer that does not drain them
 CAPACITY_TRIES = 3
@@ -118,57 +120,6 @@ class _Node:
     latency_sum: float = 0.0
 
 
-def summary_url(base_url: str, node: str) -> yarl.URL:
-    return yarl.URL(base_url.rstrip("/") + SUMMARY_PATH.format(node=quote(node, safe="")))
-
-
-def node_url(base_url: str, node: str) -> yarl.URL:
-    return yarl.URL(base_url.rstrip("/") + NODE_PATH.format(node=quote(node, safe="")))
-
-
-def check_base_url(base_url: str) -> str:
-    """The base URL unchanged, or ValueError naming what is wrong with it."""
-    url = yarl.URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"not an http(s) URL: {base_url!r}")
-    return base_url
-
-
-async def read_body(resp: aiohttp.ClientResponse) -> bytes:
-    """The whole body, but no more than MAX_BODY_BYTES + 1 (more is refused by the caller)."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_BODY_BYTES:
-        chunk = await resp.content.read(1024 * 1024)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def describe_failure(status: int | None, body: bytes = b"", error: BaseException | None = None,
-                     timeout_s: float | None = None) -> str:
-    """One line saying why a request gave no Summary."""
-    if isinstance(error, TimeoutError):
-        return f"no answer within {timeout_s:g} s"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return f"cannot connect to {error.host}:{error.port} ({error.os_error.strerror or error})"
-    if error is not None:
-        return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300]
-    text = body[:2000].decode("utf-8", "replace")
-    message = ""
-    try:
-        doc = load_payload(text)
-        message = str(doc.get("message") or "")
-    except SummaryError:
-        message = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    if status in (401, 403):
-        return (f"HTTP {status}: not allowed to read the kubelet's stats through the API server "
-                f"(needs get on nodes/proxy){': ' + message[:200] if message else ''}")
-    return f"HTTP {status}{': ' + message[:200] if message else ''}"
-
-
 class KubeletSource:
     """``collectors.sample.NodeSource`` (and ``PodSource``) over the kubelet Summary API.
 
@@ -192,6 +143,7 @@ class KubeletSource:
         # a request is abandoned after one interval, but never sooner than 2 s nor later than 10 s
         self.timeout_s = timeout_s if timeout_s is not None else min(max(interval_s, 2.0), 10.0)
         self.namespaces = None if namespaces is None else frozenset(namespaces)
+        self.query = dict(SUMMARY_QUERY)  # {} asks the full Summary (the benchmark's baseline)
         self._stagger = stagger
         self._max_pending_pods = max_pending_pods
         self._lock = threading.Lock()
@@ -338,30 +290,13 @@ class KubeletSource:
 
     async def _get(self, session: aiohttp.ClientSession, node: _Node, url: yarl.URL,
                    params: dict[str, str] | None = None) -> tuple[int | None, bytes, str | None]:
-        """One GET with the deadline: (status, body, None) or (None, b"", why it failed)."""
-        t0 = time.monotonic()
-        status: int | None = None
-        body = b""
-        error: BaseException | None = None
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                async with session.get(url, params=params, allow_redirects=False) as resp:
-                    status = resp.status
-                    body = await read_body(resp)
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            error = e
-        took = time.monotonic() - t0
+        """One GET with the deadline, counted: (status, body, None) or (status, body, why)."""
+        answer = await get(session, url, params, timeout_s=self.timeout_s)
         with self._lock:
-            node.latencies.append(took)
-            node.latency_sum += took
-            node.stats.bytes += len(body)
-        if error is not None:
-            return None, b"", describe_failure(None, error=error, timeout_s=self.timeout_s)
-        if len(body) > MAX_BODY_BYTES:
-            return None, b"", f"answer larger than {MAX_BODY_BYTES:,} bytes"
-        if status != 200:
-            return status, body, describe_failure(status, body)
-        return status, body, None
+            node.latencies.append(answer.seconds)
+            node.latency_sum += answer.seconds
+            node.stats.bytes += len(answer.body)
+        return answer.status, answer.body, answer.error
 
     async def _capacity(self, session: aiohttp.ClientSession, node: _Node) -> None:
         """Read the Node object once for its CPU count; give up after a few failures."""
@@ -383,7 +318,7 @@ class KubeletSource:
         with self._lock:
             node.stats.requests += 1
         _, body, why = await self._get(session, node, summary_url(self.base_url, node.name),
-                                       SUMMARY_QUERY)
+                                       self.query)
         arrived = time.time()
         if why is None:
             try:
@@ -450,29 +385,3 @@ class KubeletSource:
             node.stats.last_error = why
             self._pending.append(gap)
             latest_by_node((gap,), self._latest)
-
-
-async def _probe(base_url: str, node: str, timeout_s: float) -> str | None:
-    async with aiohttp.ClientSession() as session:
-        try:
-            async with asyncio.timeout(timeout_s):
-                async with session.get(summary_url(base_url, node), params=SUMMARY_QUERY,
-                                       allow_redirects=False) as resp:
-                    status, body = resp.status, await read_body(resp)
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            return describe_failure(None, error=e, timeout_s=timeout_s)
-    if status != 200:
-        return describe_failure(status, body)
-    try:
-        parse_summary(body, node=node)
-    except SummaryError as e:
-        return f"not a kubelet Summary: {e}"
-    return None
-
-
-def probe(base_url: str, node: str, timeout_s: float = 10.0) -> str | None:
-    """Ask one node's Summary once (from a thread with no running event loop): None if it is
-    readable, else one line saying why not, e.g. for ``--node-source auto`` or a clear exit-2
-    error before a run starts."""
-    check_base_url(base_url)
-    return asyncio.run(_probe(base_url, node, timeout_s))

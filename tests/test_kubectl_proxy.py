@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.kubelet_source import KubeletSource, probe
+from collectors.kubelet_http import probe
+from collectors.kubelet_source import KubeletSource
 from scaler.cluster import ClusterError
 from scaler.openshift.kubectl_proxy import KubectlProxy, proxy_argv
 from tests.kubelet_support import FakeApi, FakeNode, workload_pods, write_kubeconfig

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from collectors import kubelet_source
-from collectors.kubelet_source import KubeletSource, probe
+from collectors import kubelet_http
+from collectors.kubelet_http import probe
+from collectors.kubelet_source import KubeletSource
 from collectors.pod_sample import SOURCE_KUBELET, PodMemory, PodSource
 from collectors.sample import NodeSample
 from tests.kubelet_support import FakeApi, FakeNode, PodSpec, workload_pods
@@ -117,7 +118,7 @@ def test_large_summaries_arrive_whole(monkeypatch: pytest.MonkeyPatch) -> None:
         assert got.samples[0].ok and st.errors == 0 and st.bytes > 200_000
         assert {p.uid for p in got.pods} == {p.uid for p in pods}
         # an answer over the size limit is refused, not read on and on
-        monkeypatch.setattr(kubelet_source, "MAX_BODY_BYTES", 100_000)
+        monkeypatch.setattr(kubelet_http, "MAX_BODY_BYTES", 100_000)
         src = KubeletSource(api.url, ["worker-0"], interval_s=0.1)
         with src:
             wait_until(lambda: src.stats()["worker-0"].errors, "a refused answer")
