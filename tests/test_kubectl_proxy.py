@@ -23,6 +23,7 @@ from collectors.kubelet_http import probe
 from collectors.kubelet_source import KubeletSource
 from scaler.cluster import ClusterError
 from scaler.openshift.kubectl_proxy import KubectlProxy, proxy_argv
+from scaler.openshift.options import OpenShiftOptions
 from tests.kubelet_support import FakeApi, FakeNode, workload_pods, write_kubeconfig
 from tests.test_kubelet_source import GAP, Collected, assert_gap, wait_until
 
@@ -96,8 +97,10 @@ def test_source_through_kubectl_proxy_with_a_node_failing_and_recovering(
 def test_proxy_is_read_only_and_narrow(tmp_path: Path, env: dict[str, str]) -> None:
     with FakeApi([FakeNode("worker-0", [])]) as api:
         kubeconfig = tmp_path / "kubeconfig"
-        write_kubeconfig(kubeconfig, api.url)
-        with KubectlProxy(KUBECTL or "kubectl", kubeconfig=str(kubeconfig), env=env) as url:
+        write_kubeconfig(kubeconfig, api.url, context="fake")
+        options = OpenShiftOptions(kubeconfig=str(kubeconfig), context="fake",
+                                   client_binary=KUBECTL)
+        with KubectlProxy.for_cluster(options, env=env) as url:
             for method, path in (("DELETE", "/api/v1/nodes/worker-0"),
                                  ("POST", "/api/v1/nodes/worker-0/proxy/stats/summary"),
                                  ("PATCH", "/api/v1/nodes/worker-0"),

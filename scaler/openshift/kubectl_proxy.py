@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 from scaler.cluster import ClusterError
 from scaler.openshift.errors import first_line
+from scaler.openshift.options import OpenShiftOptions, resolve_binary
 
 READY = re.compile(r"Starting to serve on (\S+)")
 # The only requests the proxy lets through: a Node object and its kubelet's stats summary.
@@ -72,6 +73,14 @@ class KubectlProxy:
         self._address: str | None = None
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
+
+    @classmethod
+    def for_cluster(cls, options: OpenShiftOptions, *, start_timeout_s: float = START_TIMEOUT_S,
+                    env: Mapping[str, str] | None = None) -> KubectlProxy:
+        """The proxy for a run's cluster: its client binary (oc if on PATH, else kubectl, or
+        --client-binary), --kubeconfig and --context."""
+        return cls(resolve_binary(options.client_binary), kubeconfig=options.kubeconfig,
+                   context=options.context, start_timeout_s=start_timeout_s, env=env)
 
     @property
     def name(self) -> str:
