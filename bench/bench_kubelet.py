@@ -102,8 +102,9 @@ def main() -> None:
                     f"{r['latency_p99_ms']:.1f} ms; {r['samples']:.0f} node samples, "
                     f"{r['pod_records']:.0f} pod records")
         f, c = results[True], results[False]
-        print(f"  full / only_cpu_and_memory: bytes {f['bytes_per_request'] / c['bytes_per_request']:.2f}x, "
-              f"CPU {f['cpu_ms_per_request'] / max(c['cpu_ms_per_request'], 1e-9):.2f}x")
+        ratio_bytes = f["bytes_per_request"] / c["bytes_per_request"]
+        ratio_cpu = f["cpu_ms_per_request"] / max(c["cpu_ms_per_request"], 1e-9)
+        print(f"  full / only_cpu_and_memory: bytes {ratio_bytes:.2f}x, CPU {ratio_cpu:.2f}x")
         per_s = c["bytes_per_request"] * a.nodes / a.interval
         per_10 = c["bytes_per_request"] * a.nodes / 10.0
         print(f"  cost of the source: {c['bytes_per_request'] / 1000:.0f} kB and "
