@@ -72,8 +72,10 @@ def parse_proc_stat(text: str) -> CpuTimes | None:
 def cpu_percent(before: CpuTimes, after: CpuTimes) -> CpuPercent | None:
     """Percent of all CPUs per state between two samples; None when no tick passed or a counter
     went backwards (the node rebooted: the two samples are from different boots)."""
-    user, nice, system, idle, iowait, irq, softirq, steal = (
-        a - b for a, b in zip(after, before, strict=True))
+    # spelled out rather than zipped: this runs once per node per sample
+    user, nice, system = after[0] - before[0], after[1] - before[1], after[2] - before[2]
+    idle, iowait, irq = after[3] - before[3], after[4] - before[4], after[5] - before[5]
+    softirq, steal = after[6] - before[6], after[7] - before[7]
     if min(user, nice, system, idle, iowait, irq, softirq, steal) < 0:
         return None
     total = user + nice + system + idle + iowait + irq + softirq + steal
