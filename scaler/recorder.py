@@ -59,14 +59,14 @@ class StepRow:
 
 # Columns are the records' fields: add a field, get a column (design.md section 4).
 RUN_COLUMNS = tuple(f.name for f in fields(StepRow))
-# run.nodes.csv: when and where, then what the sample measured, then its status. ``elapsed_s``
-# is the sample's time since the run began; the rest are ``NodeSample`` fields.
+# run.nodes.csv: when and where (``elapsed_s`` is the sample's time since the run began), then
+# the ``NodeSample`` fields in their order, except that ``status`` keeps its place at the end of
+# the original contract's columns, after ``load1``; fields added later follow it.
 _NODE_LEAD = ("time", "elapsed_s", "node")
-NODE_COLUMNS = (
-    *_NODE_LEAD,
-    *(f.name for f in fields(NodeSample) if f.name not in (*_NODE_LEAD, "status")),
-    "status",
-)
+_NODE_MEASURED = [f.name for f in fields(NodeSample) if f.name not in (*_NODE_LEAD, "status")]
+_ORIGINAL_END = _NODE_MEASURED.index("load1") + 1
+NODE_COLUMNS = (*_NODE_LEAD, *_NODE_MEASURED[:_ORIGINAL_END], "status",
+                *_NODE_MEASURED[_ORIGINAL_END:])
 
 
 def iso_utc(t: float) -> str:
@@ -81,9 +81,9 @@ def _cell(name: str, value: object) -> str:
         assert isinstance(value, float | int)
         return iso_utc(value)
     if isinstance(value, float):
-        if name.endswith(("_mib", "_pct")):
+        if name.endswith("_mib"):
             return f"{value:.1f}"
-        if name.startswith("load"):
+        if name.endswith("_pct") or name.startswith("load"):
             return f"{value:.2f}"
         return f"{value:.4f}" if value < 10 else f"{value:.3f}"
     return str(value)

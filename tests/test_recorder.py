@@ -14,7 +14,14 @@ def test_columns_are_the_record_fields():
     assert RUN_COLUMNS == tuple(f.name for f in fields(StepRow))
     sample_fields = {f.name for f in fields(NodeSample)}
     assert set(NODE_COLUMNS) == sample_fields | {"elapsed_s"}
-    assert NODE_COLUMNS[:3] == ("time", "elapsed_s", "node") and NODE_COLUMNS[-1] == "status"
+    assert NODE_COLUMNS[:3] == ("time", "elapsed_s", "node")
+    # status keeps its place at the end of the original contract's columns (after load1); the
+    # fields added to NodeSample later follow it in their order
+    assert NODE_COLUMNS[3:9] == ("mem_total_mib", "mem_free_mib", "mem_available_mib",
+                                 "mem_active_mib", "load1", "status")
+    later = [f.name for f in fields(NodeSample)]
+    later = later[later.index("load1") + 1:]
+    assert list(NODE_COLUMNS[9:]) == later
 
 
 def test_node_rows_carry_each_field_under_its_own_name(tmp_path):
