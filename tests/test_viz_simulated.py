@@ -63,7 +63,7 @@ def raw(path: Path) -> dict:
     }
 
 
-@pytest.mark.parametrize("runtime", ["runc", "kata"])
+@pytest.mark.parametrize("runtime", ["default", "kata"])
 def test_report_of_simulated_run_matches_raw_csv(matrix, runtime):
     path = run_csv(matrix, runtime)
     want = raw(path)
@@ -79,7 +79,7 @@ def test_report_of_simulated_run_matches_raw_csv(matrix, runtime):
     assert fig["eviction_onset"]["step"] == want["first_eviction"]
 
 
-@pytest.mark.parametrize("runtime", ["runc", "kata"])
+@pytest.mark.parametrize("runtime", ["default", "kata"])
 def test_every_chart_from_simulated_run(matrix, runtime, tmp_path):
     written = plot_run(run_csv(matrix, runtime), tmp_path, ("html", "png"))
     pngs = [p for p in written if p.suffix == ".png"]
@@ -93,14 +93,14 @@ def test_matrix_run_ends_with_viz_comparison(matrix):
     """`scaler run --runtime runc,kata` calls compare_runs; its files are complete."""
     cmp_dir = next(p for p in matrix.rglob("compare.json")).parent
     data = json.loads((cmp_dir / "compare.json").read_text())
-    assert sorted(r["label"] for r in data["runs"]) == ["kata", "runc"]
-    assert data["baseline"] == "runc"
+    assert sorted(r["label"] for r in data["runs"]) == ["default", "kata"]
+    assert data["baseline"] == "default"
     assert_self_contained_html(cmp_dir / "compare.html")
     assert png_size(cmp_dir / "compare.capacity.png") == (WIDTH, HEIGHT)
 
 
 def test_kata_costs_more_memory_per_pod_than_runc(matrix, tmp_path):
-    compare_runs([run_csv(matrix, "kata"), run_csv(matrix, "runc")], tmp_path, ("svg",))
+    compare_runs([run_csv(matrix, "kata"), run_csv(matrix, "default")], tmp_path, ("svg",))
     ratios = {
         r["name"]: r["value"] for r in json.loads((tmp_path / "compare.json").read_text())["ratios"]
     }

@@ -8,6 +8,7 @@ are ignored; arrays are ordered by step.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class Finding:
     step: float | None = None
     elapsed_s: float | None = None  # seconds since the run started, at ``step``
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -213,7 +214,8 @@ def value_at_step(step: np.ndarray, values: np.ndarray, at: float | None) -> flo
     return float(values[hit[0]])
 
 
-def _segment_sse(s0, sx, sy, sxx, sxy, syy):
+def _segment_sse(s0: np.ndarray, sx: np.ndarray, sy: np.ndarray, sxx: np.ndarray,
+                 sxy: np.ndarray, syy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Residual sum of squares of a least-squares line from running sums (vectorised)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         vxx = sxx - sx * sx / s0
@@ -232,7 +234,8 @@ def running_median(y: np.ndarray, window: int) -> np.ndarray:
         return y.copy()
     half = window // 2
     padded = np.concatenate((np.full(half, y[0]), y, np.full(window - 1 - half, y[-1])))
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    out: np.ndarray = np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    return out
 
 
 def timing_knee(

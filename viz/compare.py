@@ -58,9 +58,10 @@ def run_labels(metas: list[RunMeta], stems: list[str]) -> list[str]:
 
 
 def baseline_index(metas: list[RunMeta]) -> int:
-    """The run ratios are taken against: the first runc run (the cluster default), else the first."""
+    """The run ratios are taken against: the first run on the cluster's default runtime (recorded
+    as ``default``, or ``runc`` in older files), else the first."""
     for i, m in enumerate(metas):
-        if m.runtime == "runc":
+        if m.runtime in ("default", "runc"):
             return i
     return 0
 
