@@ -47,16 +47,48 @@ def test_memory_table_has_cluster_sums_and_every_node_sample(tmp_path):
     syn = Synthetic(steps=80, nodes=4)
     run = load_run(write_run(tmp_path, syn))
     table = series.memory_table(run)
-    counts = dict(table.data.group_by("level").len().iter_rows())
-    assert counts == {"cluster sum": 2 * 80, "node": 2 * 80 * 4}  # active + free each
+    data = table.frame
+    counts = dict(data.group_by(pl.col("node") == "cluster sum").len().iter_rows())
+    assert counts == {True: 80, False: 80 * 4}  # one row each, active and free side by side
     assert table.notes == ()  # nothing aggregated, nothing left out
-    free0 = table.data.filter(
-        pl.col("level") == "node", pl.col("node") == "worker-0", pl.col("metric") == "free"
-    ).sort("elapsed_s")["mib"][0]
-    assert free0 == pytest.approx((syn.total_mib - syn.used()[0]) / 4)
+    free0 = data.filter(pl.col("node") == "worker-0").sort("elapsed_s")["free"][0]
+    assert free0 == pytest.approx((syn.total_mib - syn.used()[0]) / 4, abs=0.5)
     # each node sample carries the requested replicas of the step recorded before it
-    req = table.data.filter(pl.col("level") == "node").sort("elapsed_s")["requested"]
+    req = data.filter(pl.col("node") != "cluster sum").sort("elapsed_s")["requested"]
     assert req.is_sorted() and req.min() == 1 and req.max() == 80
+
+
+def test_page_carries_each_dataset_once_and_images_only_when_asked(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=60))
+    written = plot_run(path, tmp_path / "o")  # default: the HTML report alone
+    assert [p.name for p in written] == ["runc.report.html"]
+    text = (tmp_path / "o" / "runc.report.html").read_text()
+    # memory over time and against requested replicas draw one table, written once
+    assert text.count('"memory": "elapsed_s,') == 1
+    assert text.count('"name": "memory"') == 2
+
+
+def test_unfinished_run_is_marked_on_every_chart(tmp_path):
+    path = write_run(tmp_path, Synthetic(steps=60, end_reason="interrupted"))
+    plot_run(path, tmp_path / "o", ("html", "svg"))
+    for chart in CHARTS:
+        svg = (tmp_path / "o" / f"runc.{chart}.svg").read_text()
+        assert "[INTERRUPTED]" in svg and "run did not finish (interrupted)" in svg
+    html = (tmp_path / "o" / "runc.report.html").read_text()
+    assert "RUN DID NOT FINISH (interrupted)" in html
+
+
+def test_state_chart_shows_failure_modes(tmp_path):
+    """Restarts, sandbox deaths and listed evictions get lines of their own; counters that never
+    moved are named in the subtitle instead of drawn flat."""
+    syn = Synthetic(steps=200, capacity=120, failures=True, restarts_from=130)
+    path = write_run(tmp_path, syn)
+    plot_run(path, tmp_path / "o", ("svg",))
+    svg = (tmp_path / "o" / "runc.capacity.svg").read_text()
+    for label in ("restarts", "sandbox/VM deaths", "evicted (listed)", "evictions",
+                  "FailedScheduling", "cumulative count"):  # fmt: skip
+        assert label in svg, label
+    assert "never above 0: creating, terminating, failed, OOM kills, FailedCreate" in svg
 
 
 def test_default_output_is_beside_the_run(tmp_path):
@@ -86,14 +118,14 @@ def test_million_row_node_file_plots_aggregated(tmp_path):
     run = load_run(path)
     assert run.nodes.height == 1_000_000
     table = series.memory_table(run)
-    assert table.data.height <= 5000
+    assert table.frame.height <= series.CLUSTER_POINTS + series.NODE_POINTS
     note = next(n for n in table.notes if n.startswith("node samples"))
     assert "1,000,000 rows averaged" in note
     assert any("1,000 node samples without values" in n for n in table.notes)
     # the aggregated means keep the data: overall mean free memory per node is preserved
-    nodes = table.data.filter(pl.col("level") == "node", pl.col("metric") == "free")
+    nodes = table.frame.filter(pl.col("node") != "cluster sum")
     raw_mean = run.nodes["mem_free_mib"].mean()
-    assert abs(nodes["mib"].mean() - raw_mean) < 0.01 * raw_mean
+    assert abs(nodes["free"].mean() - raw_mean) < 0.01 * raw_mean
     written = plot_run(path, tmp_path / "out", ("html", "png"))
     assert png_size(tmp_path / "out" / "big.memory.png") == (WIDTH, HEIGHT)
     html = assert_self_contained_html(tmp_path / "out" / "big.report.html")

@@ -104,5 +104,5 @@ def test_kata_costs_more_memory_per_pod_than_runc(matrix, tmp_path):
     ratios = {
         r["name"]: r["value"] for r in json.loads((tmp_path / "compare.json").read_text())["ratios"]
     }
-    assert ratios["mib_per_pod_linear"] > 1.2
+    assert ratios["mib_per_pod"] > 1.2
     assert ratios["max_running"] > 1.0
