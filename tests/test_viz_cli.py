@@ -30,7 +30,7 @@ def test_report_text_and_json(tmp_path, capsys):
     assert "simulated cluster" in out
     code, out, _ = run_main(["report", str(path), "--json"], capsys)
     figures = json.loads(out)["figures"]
-    assert figures["saturation_step"]["step"] == 121
+    assert figures["knee"]["step"] == 121
     assert figures["mib_per_pod"]["value"] == pytest.approx(480)
     assert figures["timing_knee"]["step"] == pytest.approx(100, abs=2)
     assert all(f["method"] for f in figures.values())

@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from viz import figures
 from viz.options import DEFAULT_FREE_THRESHOLD_MIB
 
 __all__ = ["DEFAULT_FREE_THRESHOLD_MIB"]  # re-exported: callers read the default from here
 
 Array = npt.NDArray[np.float64]
-MAX_TRACKING_WINDOW = 30
-DEFAULT_TRACKING_RATIO = 0.5
 DEFAULT_KNEE_SMOOTH = 7
 #: A timing knee must lift the step time by this fraction of its earlier level (5.16 s -> 5.25 s
 #: is noise to anyone reading the run) and by KNEE_NOISE_SIGMAS times the step-to-step noise.
@@ -69,83 +68,30 @@ def max_running(step: Array, running: Array) -> Finding:
     return Finding(float(running[i]), "pods", method, float(step[i]))
 
 
-def tracking_window(n: int) -> int:
-    """Default window: a thirtieth of the run, between 10 and 30 steps.
-
-    Long enough that a single slow pod start (or a burst of evictions replaced a few steps
-    later) does not read as saturation, short enough to place the knee of a 100-step run.
-    """
-    return min(MAX_TRACKING_WINDOW, max(10, n // 30))
+def knee(step: Array, requested: Array, running: Array) -> Finding:
+    """Where running stops tracking requested: :func:`viz.figures.knee`, the one definition the
+    load generator's summary uses too, with its method sentence."""
+    fig = figures.knee(step, requested, running)
+    return Finding(fig.step, "step", fig.method, fig.step)
 
 
-def tracking_saturation(
+def free_below(
     step: Array,
-    requested: Array,
-    running: Array,
-    window: int | None = None,
-    ratio: float = DEFAULT_TRACKING_RATIO,
+    free_mib: Array,
+    threshold_mib: float,
+    sampled: Array | None = None,
+    nodes: int | None = None,
 ) -> Finding:
-    """First step where running stops tracking requested for good.
-
-    A window of ``window`` steps "tracks" when the highest running count so far grew by at least
-    ``ratio`` of what requested grew (the high-water mark, so pods restarting or evicted and
-    replaced within the window do not read as saturation). A candidate is the centre of the
-    first non-tracking window after a tracking one: for running = min(requested, C) that is the
-    first step after running hit C. A candidate is dropped when the run recovers from it: the
-    lag (requested minus the high-water mark) grew by some amount over that window, and later
-    wins back at least half of it (a temporary stall); the search then goes on from there.
-    Windows where requested did not grow say nothing and are skipped.
-    """
-    step, requested, running = _f(step), _f(requested), _f(running)
-    n = len(step)
-    window = tracking_window(n) if window is None else window
-    method = (
-        f"centre of the first {window}-step window, after one that tracked, in which the highest "
-        f"running count so far grew by less than {ratio:g} x the growth of requested, and whose "
-        "lost ground (lag behind requested) is never half won back later"
-    )
-    if n <= window:
-        return Finding(None, "step", method + f" (run shorter than {window + 1} steps)")
-    high = np.fmax.accumulate(running)  # highest running so far: a dip is not saturation
-    lag = requested - high
-    d_req = requested[window:] - requested[:-window]
-    d_run = high[window:] - high[:-window]
-    informative = np.isfinite(d_req) & np.isfinite(d_run) & (d_req > 0)
-    tracks = informative & (d_run >= ratio * d_req)
-    lags = informative & ~tracks
-    if not tracks.any():
-        return Finding(None, "step", method + " (running never tracked requested)")
-    start = int(np.argmax(tracks))
-    stalls = 0
-    while True:
-        later = np.flatnonzero(lags[start:])
-        if later.size == 0:
-            note = f" (not reached; {stalls} temporary stall(s))" if stalls else " (not reached)"
-            return Finding(None, "step", method + note)
-        j = start + int(later[0])
-        centre = min(j + window // 2, n - 1)
-        end = min(j + window, n - 1)
-        # The window is behind by construction: the lag grew by `lost` over it.
-        lost = lag[end] - lag[j]
-        back = np.flatnonzero(lag[end:] <= lag[j] + lost / 2)
-        if back.size == 0:
-            note = f" ({stalls} earlier stall(s) recovered)" if stalls else ""
-            return Finding(float(step[centre]), "step", method + note, float(step[centre]))
-        stalls += 1
-        start = end + int(back[0])
+    """First step total free memory is under the threshold: :func:`viz.figures.free_below`."""
+    fig = figures.free_below(step, free_mib, threshold_mib, sampled=sampled, nodes=nodes)
+    return Finding(fig.step, "step", fig.method, fig.step)
 
 
-def first_below(
-    step: Array, values: Array, threshold: float, unit: str, what: str
-) -> Finding:
-    """First step where ``values`` is under ``threshold`` (strictly)."""
-    step, values = _f(step), _f(values)
-    method = f"first step where {what} < {threshold:g} {unit}"
-    below = np.isfinite(values) & (values < threshold)
-    if not below.any():
-        return Finding(None, "step", method + " (never)")
-    i = int(np.argmax(below))
-    return Finding(float(step[i]), "step", method, float(step[i]))
+def stop(step: Array, elapsed_s: Array, requested: Array, running: Array) -> Finding:
+    """The step at which the load generator's stop rule is (or would have been) met:
+    :func:`viz.figures.stop_step`, replaying the engine's own detector."""
+    fig = figures.stop_step(step, elapsed_s, requested, running)
+    return Finding(fig.step, "step", fig.method, fig.step)
 
 
 def first_positive(step: Array, counts: Array, what: str) -> Finding:

@@ -12,6 +12,7 @@ from typing import Any
 
 import altair as alt
 import polars as pl
+from altair.utils.schemapi import debug_mode
 
 from viz import series
 from viz.datasets import Dataset
@@ -55,12 +56,13 @@ def fold(columns: list[str]) -> Any:
     return list(columns)
 
 
-def sized(chart: alt.LayerChart) -> alt.LayerChart:
-    return chart.properties(
-        width=WIDTH,
-        height=HEIGHT,
-        autosize=alt.AutoSizeParams(type="fit", contains="padding"),
-    )
+def sized(chart: alt.LayerChart, heading: alt.Title) -> alt.LayerChart:
+    """Fixed size and title, set as attributes: ``properties()`` would validate each value."""
+    chart.width = WIDTH
+    chart.height = HEIGHT
+    chart.autosize = alt.AutoSizeParams(type="fit", contains="padding")
+    chart.title = heading
+    return chart
 
 
 def markers(marks: list[tuple[float, str]], x: str) -> list[alt.Chart]:
@@ -75,9 +77,9 @@ def markers(marks: list[tuple[float, str]], x: str) -> list[alt.Chart]:
         }
     )
     base = alt.Chart(df)
-    rule = base.mark_rule(color=MARK_GREY, strokeDash=[6, 4]).encode(x=f"{x}:Q")
+    rule = base.mark_rule(color=MARK_GREY, strokeDash=[6, 4]).encode(x=alt.X(f"{x}:Q"))
     text = base.mark_text(align="left", dx=4, color=MARK_GREY, baseline="top").encode(
-        x=f"{x}:Q", y=alt.Y("ypx:Q", scale=None), text="label:N"
+        x=alt.X(f"{x}:Q"), y=alt.Y("ypx:Q", scale=None), text=alt.Text("label:N")
     )
     return [rule, text]
 
@@ -105,20 +107,20 @@ def memory_chart(table: series.Table, meta: RunMeta, x: str) -> alt.LayerChart:
                 title="level",
                 scale=alt.Scale(domain=["cluster sum", "node"], range=[50, 6]),
             ),
-            tooltip=["node:N", "metric:N", alt.Tooltip("mib:Q", format=",.0f"), f"{x}:Q"],
+            tooltip=[alt.Tooltip("node:N"), alt.Tooltip("metric:N"), alt.Tooltip("mib:Q", format=",.0f"), alt.Tooltip(f"{x}:Q")],
         )
         .interactive()  # zoom and pan in the HTML report
     )
     notes = ("large points: sum over the sampled nodes; small points: each node", *table.notes)
     layer = layered(points, data=table.data.ref())
-    return sized(layer.properties(title=title(what, meta, notes)))
+    return sized(layer, title(what, meta, notes))
 
 
 def _saturation_marks(report: Report) -> list[tuple[float, str]]:
     f = report.figures
     marks = []
-    if f["saturation_step"].step is not None:
-        marks.append((f["saturation_step"].step, f"saturation (step {f['saturation_step'].step:g})"))
+    if f["knee"].step is not None:
+        marks.append((f["knee"].step, f"knee (step {f['knee'].step:g})"))
     if f["free_below_threshold"].step is not None:
         step = f["free_below_threshold"].step
         marks.append((step, f"free < threshold (step {step:g})"))
@@ -153,7 +155,7 @@ def state_chart(table: series.Table, zero: list[str], report: Report) -> alt.Lay
                 "kind:N", title="line",
                 scale=alt.Scale(domain=["pods now", "cumulative count"], range=[[1, 0], [5, 3]]),
             ),
-            tooltip=["series:N", "step:Q", "pods:Q"],
+            tooltip=[alt.Tooltip("series:N"), alt.Tooltip("step:Q"), alt.Tooltip("pods:Q")],
         )
         .interactive()  # zoom and pan in the HTML report
     )  # fmt: skip
@@ -161,7 +163,7 @@ def state_chart(table: series.Table, zero: list[str], report: Report) -> alt.Lay
     if zero:
         notes = (f"never above 0: {', '.join(zero)}", *notes)
     chart = layered(lines, *markers(_saturation_marks(report), "step"), data=table.data.ref())
-    return sized(chart.properties(title=title("Capacity and pod states", report.run.meta, notes)))
+    return sized(chart, title("Capacity and pod states", report.run.meta, notes))
 
 
 def _lookup(field: str, mapping: dict[str, str]) -> str:
@@ -183,7 +185,7 @@ def per_pod_chart(table: series.Table, report: Report) -> alt.LayerChart:
                 "phase:N", title="steps",
                 scale=alt.Scale(domain=["fitted", "after saturation"], range=[ACTIVE_RED, "#aaaaaa"]),
             ),
-            tooltip=["step:Q", "running:Q", alt.Tooltip("used:Q", format=",.0f"), "phase:N"],
+            tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("running:Q"), alt.Tooltip("used:Q", format=",.0f"), alt.Tooltip("phase:N")],
         )
         .interactive()  # zoom and pan in the HTML report
     )  # fmt: skip
@@ -198,11 +200,11 @@ def per_pod_chart(table: series.Table, report: Report) -> alt.LayerChart:
         lbl = pl.DataFrame({"running": [hi], "used": [line["used"][1]], "label": [label]})
         layers.append(
             alt.Chart(line).mark_line(color="#000000", strokeDash=[6, 4], strokeWidth=2)
-            .encode(x="running:Q", y="used:Q")
+            .encode(x=alt.X("running:Q"), y=alt.Y("used:Q"))
         )  # fmt: skip
         layers.append(
             alt.Chart(lbl).mark_text(align="right", baseline="bottom", dy=-6, fontWeight="bold")
-            .encode(x="running:Q", y="used:Q", text="label:N")
+            .encode(x=alt.X("running:Q"), y=alt.Y("used:Q"), text=alt.Text("label:N"))
         )  # fmt: skip
     notes = (
         "dashed line: least-squares fit over the red points; its slope is the report's "
@@ -211,7 +213,7 @@ def per_pod_chart(table: series.Table, report: Report) -> alt.LayerChart:
         *table.notes,
     )
     chart = layered(*layers, data=table.data.ref())
-    return sized(chart.properties(title=title("Memory per pod", report.run.meta, notes)))
+    return sized(chart, title("Memory per pod", report.run.meta, notes))
 
 
 def _first_used(report: Report) -> float:
@@ -269,7 +271,7 @@ def timing_chart(table: series.Table, report: Report) -> alt.LayerChart:
             x=alt.X("step:Q", title="step", axis=X_AXIS),
             y=alt.Y("seconds:Q", title=f"seconds{log}", scale=scale, axis=axis),
             color=alt.Color("series:N", title="duration", sort=list(series.TIMING_SERIES.values())),
-            tooltip=["series:N", "step:Q", alt.Tooltip("seconds:Q", format=".3f")],
+            tooltip=[alt.Tooltip("series:N"), alt.Tooltip("step:Q"), alt.Tooltip("seconds:Q", format=".3f")],
         )
     )  # fmt: skip
     is_startup = alt.FieldOneOfPredicate(field="series", oneOf=startup)
@@ -282,11 +284,19 @@ def timing_chart(table: series.Table, report: Report) -> alt.LayerChart:
     knee = report.figures["timing_knee"].step
     marks = [(knee, f"timing knee (step {knee:g})")] if knee is not None else []
     chart = layered(lines, points, *markers(marks, "step"), data=table.data.ref())
-    return sized(chart.properties(title=title("Timing", report.run.meta, tuple(notes))))
+    return sized(chart, title("Timing", report.run.meta, tuple(notes)))
 
 
 def run_charts(report: Report) -> tuple[dict[str, alt.LayerChart], list[Dataset], dict[str, str]]:
-    """All charts of one run by name, the datasets they name, and for each chart not drawn, why."""
+    """All charts of one run by name, the datasets they name, and for each chart not drawn, why.
+
+    Built with Altair's schema validation off: the specs are ours and tested, and validating
+    each channel as it is made cost more than reading a million-row node file."""
+    with debug_mode(False):
+        return _run_charts(report)
+
+
+def _run_charts(report: Report) -> tuple[dict[str, alt.LayerChart], list[Dataset], dict[str, str]]:
     run = report.run
     charts: dict[str, alt.LayerChart] = {}
     datasets: list[Dataset] = []

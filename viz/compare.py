@@ -30,7 +30,7 @@ from viz.stats import RATIO_METHOD, RatioSpread, ratio_spread
 # "default ran 2.8x as many pods as kata" reads better than 0.36).
 OVERHEAD = [("mib_per_pod", "MiB per pod", False), ("max_running", "max running pods", True)]
 MEASURED = [
-    "max_running", "saturation_step", "free_below_threshold", "mib_per_pod", "peak_active",
+    "max_running", "knee", "free_below_threshold", "mib_per_pod", "peak_active",
     "evicted_listed_peak", "evicted_total", "creating_peak", "pending_peak", "timing_knee",
 ]  # fmt: skip
 

@@ -12,8 +12,9 @@ import math
 import altair as alt
 import numpy as np
 import polars as pl
+from altair.utils.schemapi import debug_mode
 
-from viz.charts import HEIGHT, WIDTH, X_AXIS, layered, seconds_scale
+from viz.charts import X_AXIS, layered, seconds_scale, sized
 from viz.datasets import Dataset
 from viz.groups import Group
 from viz.labels import variant_labels
@@ -81,10 +82,9 @@ def _scales(groups: list[Group], variants: list[str]) -> tuple[alt.Scale, alt.Sc
 
 def _frame(chart: alt.LayerChart, what: str, subtitle: list[str]) -> alt.LayerChart:
     # Independent legends: the band layer has none, so the runtime legend shows solid lines.
-    return chart.resolve_legend(color="independent").properties(
-        width=WIDTH, height=HEIGHT, autosize=alt.AutoSizeParams(type="fit", contains="padding"),
-        title=alt.Title(text=what, subtitle=subtitle, anchor="start", subtitleColor="#444"),
-    )  # fmt: skip
+    chart.resolve = alt.Resolve(legend=alt.LegendResolveMap(color="independent"))
+    heading = alt.Title(text=what, subtitle=subtitle, anchor="start", subtitleColor="#444")
+    return sized(chart, heading)
 
 
 def _band_chart(
@@ -103,21 +103,34 @@ def _band_chart(
     )  # fmt: skip
     x = alt.X("requested:Q", title="requested replicas", axis=X_AXIS)
     band = base.mark_area(opacity=0.18).encode(
-        x=x, y=alt.Y("lo:Q", scale=yscale), y2="hi:Q",
-        color=alt.Color("runtime:N", scale=colour, legend=None), detail="group:N",
+        x=x, y=alt.Y("lo:Q", scale=yscale), y2=alt.Y2("hi:Q"),
+        color=alt.Color("runtime:N", scale=colour, legend=None), detail=alt.Detail("group:N"),
     )  # fmt: skip
     line = base.mark_line(strokeWidth=1.8).encode(
         x=x,
         y=alt.Y("mid:Q", title=y_title, scale=yscale, axis=axis),
         color=alt.Color("runtime:N", title="runtime", scale=colour),
-        strokeDash=alt.StrokeDash("variant:N", title=variant_title, scale=dash),
-        detail="group:N",
-        tooltip=["group:N", "requested:Q", alt.Tooltip("mid:Q", title=y_title, format=",.3~f")],
+        strokeDash=alt.StrokeDash(
+            "variant:N", title=variant_title, scale=dash,
+            legend=alt.Undefined if len(dash.domain) > 1 else None,  # type: ignore[arg-type]
+        ),  # fmt: skip
+        detail=alt.Detail("group:N"),
+        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("requested:Q"), alt.Tooltip("mid:Q", title=y_title, format=",.3~f")],
     ).interactive()
     return [band, line]
 
 
-def comparison_charts(groups: list[Group], labels: list[str], subtitle: list[str]) -> tuple[dict[str, alt.LayerChart], Dataset]:
+def comparison_charts(
+    groups: list[Group], labels: list[str], subtitle: list[str]
+) -> tuple[dict[str, alt.LayerChart], Dataset]:
+    """The comparison's charts (schema validation off: the specs are ours) and their data."""
+    with debug_mode(False):
+        return _comparison_charts(groups, labels, subtitle)
+
+
+def _comparison_charts(
+    groups: list[Group], labels: list[str], subtitle: list[str]
+) -> tuple[dict[str, alt.LayerChart], Dataset]:
     data, variant_title, variants = overlay_table(groups, labels)
     frame = data.frame
     scales = _scales(groups, variants)
@@ -129,7 +142,7 @@ def comparison_charts(groups: list[Group], labels: list[str], subtitle: list[str
         top = float(frame["requested"].max())  # type: ignore[arg-type]
         ideal = alt.Chart(pl.DataFrame({"requested": [0.0, top], "mid": [0.0, top]})).mark_line(
             color="#bbbbbb", strokeDash=[4, 4]
-        ).encode(x="requested:Q", y="mid:Q")
+        ).encode(x=alt.X("requested:Q"), y=alt.Y("mid:Q"))
         layers = _band_chart(data, "running", "running pods", scales, variant_title)
         charts["capacity"] = _frame(
             layered(ideal, *layers, data=ref),
@@ -146,8 +159,11 @@ def comparison_charts(groups: list[Group], labels: list[str], subtitle: list[str
             x=alt.X("running:Q", title="running pods", axis=X_AXIS),
             y=alt.Y("used:Q", title="used memory above the first sample (MiB)"),
             color=alt.Color("runtime:N", title="runtime", scale=colour),
-            shape=alt.Shape("variant:N", title=variant_title, scale=shape),
-            tooltip=["group:N", "requested:Q", "running:Q", alt.Tooltip("used:Q", format=",.0f")],
+            shape=alt.Shape(
+                "variant:N", title=variant_title, scale=shape,
+                legend=alt.Undefined if len(shape.domain) > 1 else None,  # type: ignore[arg-type]
+            ),
+            tooltip=[alt.Tooltip("group:N"), alt.Tooltip("requested:Q"), alt.Tooltip("running:Q"), alt.Tooltip("used:Q", format=",.0f")],
         ).interactive()  # fmt: skip
         charts["memory-per-pod"] = _frame(
             layered(points, data=ref),

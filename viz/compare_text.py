@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from viz.export import Page, ensure_dir, html_page, write_bytes, write_images
 from viz.labels import where
 from viz.pairing import KIND_TITLES
-from viz.report import SECTIONS
+from viz.report import SECTIONS, generic
 from viz.stats import CI_METHOD, CI_MIN_RUNS
 from viz.text import format_number, format_spread
 
@@ -45,8 +45,9 @@ def figure_rows(cmp: Comparison) -> list[tuple[str, str, list[str]]]:
                 format_spread(g.figures[key], g.first.figures[key], compact=True)
                 for g in cmp.groups
             ]
-            if section == "failure modes" and all(c in ("0", "not recorded", "—") for c in cells):
-                continue  # nothing happened in any run: one line below says so
+            quiet = all(not v for g in cmp.groups for v in g.figures[key].values)
+            if section == "failure modes" and quiet:
+                continue  # nothing happened (or nothing recorded) in any run: one line says so
             out.append((section, label, cells))
     return out
 
@@ -141,7 +142,7 @@ def _html_table(cmp: Comparison) -> str:
         tds = "".join(f'<td class="num">{html.escape(c)}</td>' for c in cells)
         body.append(f"<tr><td>{html.escape(name)}</td>{tds}</tr>")
     section = None
-    methods = {k: cmp.groups[0].first.figures[k].method.split(" (")[0] for k in cmp.groups[0].figures}
+    methods = {k: generic(f.method) for k, f in cmp.groups[0].first.figures.items()}
     keys = {label: key for sec in SECTIONS.values() for key, label in sec.items()}
     for sec, label, cells in figure_rows(cmp):
         if sec != section:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from viz.errors import VizInputError
-from viz.report import FIGURE_LABELS, Report
+from viz.report import FIGURE_LABELS, Report, generic
 from viz.run import RunMeta
 from viz.stats import Spread, spread
 
@@ -57,7 +57,7 @@ class Group:
                 key: {
                     **self.figures[key].to_dict(),
                     "unit": self.first.figures[key].unit,
-                    "method": self.first.figures[key].method.split(" (")[0],
+                    "method": generic(self.first.figures[key].method),
                 }
                 for key in FIGURE_LABELS
             },

@@ -103,6 +103,10 @@ def load_run(path: Path | str) -> Run:
         nodes=nodes,
         meta=_published(path, build_meta(path, steps, meta, fmt, notes)),
         used_method=used_method,
+        # The original scripts wrote a missing worker as 0 and summed it: a total is complete
+        # only over every worker column. New files: the most nodes sampled so far (as the
+        # load generator judges it while running).
+        node_count=nodes["node"].n_unique() if fmt == "original" and nodes is not None else None,
     )
 
 

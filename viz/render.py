@@ -54,7 +54,7 @@ class Renderer:
         if parallel and (os.cpu_count() or 1) >= 2:
             try:
                 self._helper = subprocess.Popen(
-                    [sys.executable, "-m", "viz.render"],
+                    [sys.executable, "-m", "viz.render", _schema_url()],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
@@ -137,6 +137,14 @@ def _split(
     return mine, theirs
 
 
+def _schema_url() -> str:
+    """The Vega-Lite version our specs name: the helper warms up on that one (vl-convert
+    compiles each Vega-Lite version's library on its first use)."""
+    import altair as alt
+
+    return str(alt.SCHEMA_URL)
+
+
 def _import_root() -> str:
     """The folder holding the viz package, so the helper imports this same copy of it."""
     root = str(Path(__file__).resolve().parents[1])
@@ -144,8 +152,9 @@ def _import_root() -> str:
     return root + (os.pathsep + extra if extra else "")
 
 
-def _serve() -> None:
-    _convert(_WARM_SPEC, "png")  # vl-convert's first call starts its JavaScript runtime
+def _serve(schema: str | None) -> None:
+    # vl-convert's first call starts its JavaScript runtime and compiles that Vega-Lite version.
+    _convert({**_WARM_SPEC, **({"$schema": schema} if schema else {})}, "png")
     for line in sys.stdin:
         results = []
         for spec_file, out, fmt in json.loads(line):
@@ -159,4 +168,4 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(sys.argv[1] if len(sys.argv) > 1 else None)

@@ -18,7 +18,8 @@ from viz.run import Run
 SECTIONS: dict[str, dict[str, str]] = {
     "capacity": {
         "max_running": "max running pods",
-        "saturation_step": "saturation (running stops tracking requested)",
+        "knee": "knee (running stops tracking requested)",
+        "stop": "stop rule met (the cluster stopped gaining)",
         "free_below_threshold": "free memory under threshold",
         "running_at_free_threshold": "running pods when free memory crossed the threshold",
         "mib_per_pod": "MiB per pod",
@@ -100,6 +101,19 @@ class Report:
         }
 
 
+def generic(method: str) -> str:
+    """A method sentence without the run's own closing note ("... (not found in the first 160
+    steps)"): what a group of runs has in common."""
+    if not method.endswith(")"):
+        return method
+    depth = 0
+    for i in range(len(method) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(method[i], 0)
+        if depth == 0:
+            return method[: i - 1] if i > 0 and method[i - 1] == " " else method
+    return method
+
+
 def column(df: pl.DataFrame, name: str) -> np.ndarray:
     """A column as float64 with NaN for missing; all-NaN when the column is absent."""
     if name not in df.columns:
@@ -127,21 +141,18 @@ def timing_series(df: pl.DataFrame) -> tuple[np.ndarray, str]:
     return column(df, "step_s"), "step duration"
 
 
-def analyse_run(
-    run: Run,
-    free_threshold_mib: float = an.DEFAULT_FREE_THRESHOLD_MIB,
-    window: int | None = None,
-) -> Report:
+def analyse_run(run: Run, free_threshold_mib: float = an.DEFAULT_FREE_THRESHOLD_MIB) -> Report:
     df = run.steps
     step, requested, running = column(df, "step"), column(df, "requested"), column(df, "running")
     used = column(df, "mem_used_mib")
     fig: dict[str, an.Finding] = {}
     fig["max_running"] = an.max_running(step, running)
-    fig["saturation_step"] = an.tracking_saturation(step, requested, running, window=window)
-    fig["free_below_threshold"] = an.first_below(
-        step, complete_sums(df, "mem_free_mib"), free_threshold_mib, "MiB",
-        "total free memory (sum over the nodes, steps with every node sampled)",
-    )  # fmt: skip
+    fig["knee"] = an.knee(step, requested, running)
+    fig["stop"] = an.stop(step, column(df, "elapsed_s"), requested, running)
+    sampled = column(df, "nodes_sampled") if "nodes_sampled" in df.columns else None
+    fig["free_below_threshold"] = an.free_below(
+        step, column(df, "mem_free_mib"), free_threshold_mib, sampled, run.node_count
+    )
     at_free = an.value_at_step(step, running, fig["free_below_threshold"].step)
     fig["running_at_free_threshold"] = an.Finding(
         at_free, "pods", "running pods at the step where free memory crossed the threshold",
@@ -186,14 +197,14 @@ def _mib_per_pod(
     """One figure a reader can check: the slope of used memory against running pods while
     every pod still got its memory (before saturation and before free memory ran short). The
     memory-per-pod chart draws exactly this line over exactly these points."""
-    ends = [f.step for f in (fig["saturation_step"], fig["free_below_threshold"]) if f.step]
+    ends = [f.step for f in (fig["knee"], fig["free_below_threshold"]) if f.step]
     until = min(ends) if ends else None
     finding, fit = an.linear_mib_per_pod(step, running, used, until)
     if fit is None:
         return finding, None, until
     region = "all steps" if until is None else f"the steps before {until:g}"
     why = (
-        " (before saturation and before free memory fell under the threshold: past them pods "
+        " (before the knee and before free memory fell under the threshold: past them pods "
         "no longer get the memory they ask for)"
         if until is not None
         else ""

@@ -146,6 +146,7 @@ class Run:
     nodes: pl.DataFrame | None
     meta: RunMeta
     used_method: str = field(default="")
+    node_count: int | None = None  # nodes a complete memory total sums (original format: workers)
 
     @property
     def name(self) -> str:

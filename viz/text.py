@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from viz.analysis import Finding
 from viz.groups import Group
-from viz.report import SECTIONS, Report
+from viz.report import SECTIONS, Report, generic
 from viz.run import RunMeta
 from viz.stats import CI_METHOD, CI_MIN_RUNS, Spread
 
@@ -74,9 +74,11 @@ def format_text(report: Report) -> str:
 
 
 def _bare(value: float, unit: str, extra: int = 0) -> str:
+    """A number without its unit, as precise as the figure deserves (``extra`` decimals more
+    for a mean's interval of whole counts)."""
     if unit in ("step", "pods"):
         return f"{value:,.{extra}f}"
-    return f"{value:,.{1 + extra}f}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 
 
 def format_spread(s: Spread, f: Finding, compact: bool = False) -> str:
@@ -86,12 +88,18 @@ def format_spread(s: Spread, f: Finding, compact: bool = False) -> str:
         return format_value(f, compact)
     if s.median is None:
         return "not recorded" if not f.recorded else f"— (in none of {s.n} runs)"
-    text = format_number(s.median, f.unit)
     assert s.low is not None and s.high is not None
-    text += f" [{_bare(s.low, f.unit)}–{_bare(s.high, f.unit)}]"
+    if f.unit == "step":
+        text = f"step {_bare(s.median, f.unit)}"
+    else:
+        text = f"{_bare(s.median, f.unit)} {f.unit}" if f.unit != "pods" else _bare(s.median, f.unit)
+    if s.low == s.high:
+        text += f" in all {s.reached}"
+    else:
+        text += f" [{_bare(s.low, f.unit)}–{_bare(s.high, f.unit)}]"
     if s.reached < s.n:
         text += f", reached in {s.reached} of {s.n}"
-    if s.ci95:
+    if s.ci95 and s.low != s.high:
         text += f"; 95% CI {_bare(s.ci95[0], f.unit, 1)}–{_bare(s.ci95[1], f.unit, 1)}"
     return text
 
@@ -123,5 +131,5 @@ def format_group_text(group: Group) -> str:
             f = group.first.figures[key]
             lines.append(f"  {label:<{width}}  {format_spread(group.figures[key], f)}")
             if f.recorded:
-                lines.append(f"  {'':<{width}}    ({f.method.split(' (')[0]})")
+                lines.append(f"  {'':<{width}}    ({generic(f.method)})")
     return "\n".join(lines)
