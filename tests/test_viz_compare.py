@@ -193,3 +193,37 @@ def test_unfinished_runs_are_marked_in_table_and_charts(tmp_path):
     html = (tmp_path / "o" / "compare.html").read_text()
     assert "DID NOT FINISH: kata: interrupted" in html
     assert "[interrupted]" in html  # the run's legend entry on every chart
+
+
+def test_reference_by_name_lines_a_simulated_run_up_with_the_published_one(tmp_path, capsys):
+    """The calibration report as a product feature: same axes, same figures, the published
+    Evicted column (listed now) beside the model's like-for-like evicted_listed."""
+    sim = write_run(tmp_path, Synthetic(runtime="kata", simulated=True, failures=True, steps=200))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", str(sim), "--reference", "c3d-2021/kata", "-o", str(tmp_path / "cal")])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "ratios: model vs measurement (same runtime)" in out
+    assert "kata vs c3d-2021/kata:" in out
+    assert any(
+        line.split()[:3] == ["max", "running", "pods"] and line.endswith("120 vs 134 (-10%)")
+        for line in out.splitlines()
+    )
+    assert "evictions (cumulative)" in out and "51 vs not recorded" in out
+    # listed Evicted on both sides: the model's column of the same meaning, not its cumulative count
+    listed = [line for line in out.splitlines() if "most Evicted pods listed at once" in line]
+    assert any(" vs 0" in line for line in listed)
+    data = json.loads((tmp_path / "cal" / "compare.json").read_text())
+    assert [g["label"] for g in data["groups"]] == ["kata", "c3d-2021/kata"]
+    assert data["groups"][1]["run"]["reference"] == "c3d-2021/kata"
+    html = (tmp_path / "cal" / "compare.html").read_text()
+    assert "published measurement c3d-2021/kata" in html and "simulated cluster" in html
+
+
+def test_unknown_reference_lists_the_known_ones(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--reference", "c3d-2021/nope", "-o", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1
+    assert "unknown reference run 'c3d-2021/nope'" in err and "c3d-2021/kata" in err
+    assert not (tmp_path / "x").exists()

@@ -39,7 +39,7 @@ def test_every_chart_as_png_svg_and_html(tmp_path):
     assert (
         "kata, capacity, no-wait" in text and "simulated cluster" in text and "2026-11-23" in text
     )
-    assert "saturation (step 101)" in text  # the capacity chart marks it
+    assert "knee (step 101)" in text  # the capacity chart marks it
     assert "run ended: max-replicas" in text
 
 

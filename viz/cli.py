@@ -8,6 +8,7 @@ numpy, polars and Altair are imported inside the commands, so `viz --help` start
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -58,10 +59,17 @@ def cli() -> None:
     """
 
 
+def _positive_mib(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise click.BadParameter(f"{value:g} is not a positive number of MiB")
+    return value
+
+
 # Options several commands share, spelled once so they cannot drift apart.
 free_threshold_option = click.option(
     "--free-threshold",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
+    callback=_positive_mib,
     default=DEFAULT_FREE_THRESHOLD_MIB,
     show_default=True,
     help="Free-memory threshold, MiB (> 0).",

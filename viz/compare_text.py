@@ -16,6 +16,7 @@ from viz.text import format_number, format_spread
 
 if TYPE_CHECKING:
     from viz.compare import Comparison, Ratio
+    from viz.groups import Group
 
 
 def _header_rows(cmp: Comparison) -> list[tuple[str, list[str]]]:
@@ -70,10 +71,12 @@ def _measured_value(cmp: Comparison, r: Ratio) -> str:
     fa, fb = a.figures[r.name], b.figures[r.name]
     unit = a.first.figures[r.name].unit
 
-    def one(v: float | None) -> str:
-        return "—" if v is None else format_number(v, unit)
+    def one(v: float | None, g: Group) -> str:
+        if v is None:
+            return "—" if g.first.figures[r.name].recorded else "not recorded"
+        return format_number(v, unit) if unit != "MiB" else f"{v:,.0f} MiB"
 
-    text = f"{one(fa.median)} vs {one(fb.median)}"
+    text = f"{one(fa.median, a)} vs {one(fb.median, b)}"
     if r.value is not None:
         text += f" ({(r.value - 1) * 100:+.0f}%)"
     return text

@@ -8,6 +8,8 @@ from viz.run import RunMeta
 
 
 def where(m: RunMeta) -> str | None:
+    if m.reference:
+        return "published"
     if m.simulated:
         return "simulated"
     if m.simulated is False:
