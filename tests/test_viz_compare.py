@@ -227,3 +227,18 @@ def test_unknown_reference_lists_the_known_ones(tmp_path, capsys):
     assert exit_info.value.code == 2 and err.count("\n") == 1
     assert "unknown reference run 'c3d-2021/nope'" in err and "c3d-2021/kata" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_old_files_without_custom_label_are_told_apart_by_their_workload(tmp_path):
+    """Before the "custom" label, a changed workload kept its scenario's name: two "capacity"
+    runs of different workloads are labelled by their settings and never divided by runtime."""
+    runc = write_run(tmp_path, Synthetic(runtime="runc"), name="runc")
+    kata = write_run(tmp_path, Synthetic(runtime="kata"), name="kata", extra_meta={
+        "workload": {"cpu_percent": 5, "memory_mib": 1024, "increment_mib": 128, "limit_mib": 1200}
+    })  # fmt: skip
+    cmp = Comparison.build([runc, kata])
+    assert cmp.labels == [
+        "runc CPU 5%, memory 500 MiB +256 MiB/s, no request or limit",
+        "kata CPU 5%, memory 1024 MiB +128 MiB/s, limit 1200 MiB",
+    ]
+    assert not [r for r in cmp.ratios if r.kind == "runtime"]

@@ -148,3 +148,31 @@ def test_html_scripts_are_valid_javascript(tmp_path):
             ["node", "--check", str(module)], capture_output=True, text=True, timeout=60
         )
         assert proc.returncode == 0, proc.stderr[-500:]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_html_page_hands_each_chart_its_data(tmp_path):
+    """Run the page's chart script under node with a recording vegaEmbed: every chart receives
+    a spec whose named datasets are filled in, and that spec renders (vl-convert) to the same
+    picture as the exported image's spec."""
+    import json as _json
+
+    import vl_convert as vlc
+
+    path = write_run(tmp_path, Synthetic(steps=60))
+    plot_run(path, tmp_path, ("html",))
+    text = (tmp_path / "runc.report.html").read_text()
+    script = re.findall(r'<script type="module">(.*?)</script>', text, re.S)[1]
+    module = tmp_path / "page.mjs"
+    module.write_text(
+        "const seen = [];\nglobalThis.vegaEmbed = (id, spec) => seen.push([id, spec]);\n"
+        + script
+        + "\nconsole.log(JSON.stringify(seen));\n"
+    )
+    proc = subprocess.run(["node", str(module)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    seen = _json.loads(proc.stdout)
+    assert [i for i, _ in seen] == [f"#chart{k}" for k in range(len(CHARTS))]
+    for _, spec in seen:
+        assert spec["data"]["name"] in spec["datasets"]
+        assert vlc.vegalite_to_svg(spec).startswith("<svg")

@@ -17,12 +17,30 @@ def where(m: RunMeta) -> str | None:
     return None
 
 
+def _scenario(m: RunMeta) -> str | None:
+    return m.scenario_label
+
+
 _FIELDS: dict[str, Callable[[RunMeta], str | None]] = {
     "runtime": lambda m: m.runtime_label if m.runtime else None,
-    "scenario": lambda m: m.scenario_label,
+    "scenario": _scenario,
     "mode": lambda m: m.mode,
     "cluster": where,
+    # Only where runs of one scenario ran different workloads (files older than "custom").
+    "workload": lambda m: m.workload,
 }
+
+
+def _fields(metas: Sequence[RunMeta], fields: Sequence[str]) -> list[str]:
+    """The varying fields, plus the workload in words where one scenario name covers runs of
+    different workloads."""
+    out = varying(metas, [f for f in fields if f != "workload"])
+    by_scenario: dict[str | None, set[str | None]] = {}
+    for m in metas:
+        by_scenario.setdefault(m.scenario_label, set()).add(m.workload)
+    if any(len(w - {None}) > 1 for w in by_scenario.values()):
+        out.append("workload")
+    return out
 
 
 def varying(metas: Sequence[RunMeta], fields: Sequence[str]) -> list[str]:
@@ -34,7 +52,7 @@ def varying(metas: Sequence[RunMeta], fields: Sequence[str]) -> list[str]:
 def run_labels(metas: Sequence[RunMeta], stems: Sequence[str]) -> list[str]:
     """Labels made of what differs (runtime, scenario, mode, cluster); a published run is
     called by its name; file names are appended where labels would still collide."""
-    fields = varying([m for m in metas if not m.reference], list(_FIELDS))
+    fields = _fields([m for m in metas if not m.reference], list(_FIELDS))
     labels = []
     for m, s in zip(metas, stems, strict=True):
         if m.reference:
@@ -57,7 +75,7 @@ def variant_labels(metas: Sequence[RunMeta], labels: Sequence[str]) -> tuple[str
     """What tells apart runs of one runtime (shown as line dash or point shape, while colour
     shows the runtime): the scenario, else whatever else differs. Returns the legend title and
     one value per run; runs of one runtime that would still look alike get their label."""
-    fields = varying(metas, ["scenario", "mode", "cluster"])
+    fields = _fields(metas, ["scenario", "mode", "cluster", "workload"])
     values = []
     for m in metas:
         words = [_FIELDS[f](m) for f in fields]

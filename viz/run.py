@@ -85,10 +85,10 @@ class RunMeta:
 
     @property
     def workload_key(self) -> tuple[str | None, str | None]:
-        """Runs with equal keys ran the same workload (the basis of runtime-vs-runtime ratios)."""
-        if self.scenario == "custom":
-            return (self.scenario, self.workload_label or self.workload)
-        return (self.scenario, self.workload if self.scenario is None else None)
+        """Runs with equal keys ran the same workload (the basis of runtime-vs-runtime ratios):
+        the scenario and what differs from it, else the workload's settings in words (files
+        older than the "custom" label called a changed workload by its scenario's name)."""
+        return (self.scenario, self.workload_label or self.workload)
 
     @property
     def status(self) -> str | None:
