@@ -18,9 +18,14 @@ from viz.datasets import Dataset
 from viz.report import Report, column
 from viz.run import Run
 
-LINE_POINTS = 1000  # per series of a line chart (about one per pixel column); 999-step runs whole
-CLUSTER_POINTS = 400  # large points (cluster sums): more would only overlap
-NODE_POINTS = 2000  # small points over all nodes together
+# The plotting area is about 750 px wide. Lines: about one point per pixel column (a 999-step
+# run is drawn whole). Points: a large point is ~8 px across and a small one ~3 px, so more than
+# one every 3 px (large) or 3 px per node (small) only piles points on each other, and each
+# point costs image-rendering time.
+LINE_POINTS = 1000
+SCATTER_POINTS = 600  # per phase of the memory-per-pod scatter
+CLUSTER_POINTS = 250  # large points (cluster sums)
+NODE_POINTS = 1250  # small points over all nodes together
 MIN_NODE_POINTS = 50  # per node, however many nodes
 MEMORY = ("mem_active_mib", "mem_free_mib")
 
@@ -202,7 +207,7 @@ def per_pod_table(report: Report) -> Table | None:
     df = df.drop_nulls(["running", "used"]).filter(pl.col("running") > 0)
     if df.height == 0:
         return None
-    df, note = bin_agg(df, "step", ["running", "used"], LINE_POINTS, by="phase")
+    df, note = bin_agg(df, "step", ["running", "used"], SCATTER_POINTS, by="phase")
     df = df.with_columns(pl.col("step", "running").round(1), pl.col("used").round(0))
     return Table(Dataset("perpod", df), (f"steps: {note}",) if note else ())
 
