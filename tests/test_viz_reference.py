@@ -99,3 +99,10 @@ def test_every_chart_renders_from_reference_files(tmp_path):
     text = assert_self_contained_html(tmp_path / "kata.report.html")
     assert text.count('vegaEmbed("#chart') == 5
     assert "original method" in text and "134 at step 479" in text
+
+
+def test_cpu_run_plots_like_a_memory_run(tmp_path):
+    """The CPU runs' format (WorkUnits, WorkCount after Elapsed) draws every memory chart."""
+    written = plot_run(REFERENCE / "cpu-runc-100pct.csv", tmp_path, ("html",))
+    text = assert_self_contained_html(written[0])
+    assert text.count('vegaEmbed("#chart') == 5 and "c3d-2021/cpu-runc-100pct" in text
