@@ -176,3 +176,14 @@ def test_html_page_hands_each_chart_its_data(tmp_path):
     for _, spec in seen:
         assert spec["data"]["name"] in spec["datasets"]
         assert vlc.vegalite_to_svg(spec).startswith("<svg")
+
+
+def test_axis_labels_never_overlap(tmp_path):
+    """The original memory chart printed "8,5009,000" at the end of its time axis: every chart's
+    visible axis labels must stand apart (measured on the rendered SVG)."""
+    from tests.viz_support import REFERENCE, overlapping_axis_labels
+
+    written = plot_run(REFERENCE / "runc.csv", tmp_path, ("svg",))
+    assert len(written) == len(CHARTS)
+    for svg in written:
+        assert overlapping_axis_labels(svg.read_text()) == [], svg.name

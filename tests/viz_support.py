@@ -236,3 +236,27 @@ def assert_self_contained_html(path: Path) -> str:
     assert "window.vegaEmbed=" in text  # the embedded Vega/Vega-Lite/vega-embed bundle
     assert text.count('vegaEmbed("#chart') >= 1
     return text
+
+
+_LABEL = re.compile(
+    r'<text[^>]*?text-anchor="(\w+)"[^>]*?transform="translate\(([-\d.]+),([-\d.]+)\)"'
+    r'[^>]*?font-size="([\d.]+)px"[^>]*?opacity="([\d.]+)"[^>]*>([^<]*)</text>'
+)
+
+
+def overlapping_axis_labels(svg: str) -> list[tuple[str, str]]:
+    """Pairs of visible axis labels (horizontal axes) whose text boxes overlap in a rendered
+    SVG: the width of a digit of a 10 px sans-serif font is about 0.56 em."""
+    clashes = []
+    for group in re.findall(r'role-axis-label"[^>]*>(.*?)</g>', svg, re.S):
+        labels = [m for m in _LABEL.findall(group) if float(m[4]) > 0]
+        if len({m[2] for m in labels}) != 1:
+            continue  # a vertical axis: labels stacked, one per line
+        boxes = []
+        for anchor, x, _y, size, _op, text in labels:
+            width = 0.56 * float(size) * len(text)
+            left = float(x) - {"start": 0.0, "middle": width / 2, "end": width}[anchor]
+            boxes.append((left, left + width, text))
+        boxes.sort()
+        clashes += [(a[2], b[2]) for a, b in zip(boxes, boxes[1:], strict=False) if b[0] < a[1]]
+    return clashes
