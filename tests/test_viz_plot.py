@@ -187,3 +187,29 @@ def test_axis_labels_never_overlap(tmp_path):
     assert len(written) == len(CHARTS)
     for svg in written:
         assert overlapping_axis_labels(svg.read_text()) == [], svg.name
+
+
+def test_image_helper_renders_its_share_and_never_outlives_a_failure(tmp_path):
+    """Images render on this process and a helper process (started before the run is read);
+    the helper must really do its share, and bad input must not leave it behind."""
+    import os
+
+    from viz.datasets import Dataset, with_data
+    from viz.errors import VizInputError
+    from viz.render import Renderer
+
+    data = Dataset("d", pl.DataFrame({"x": [1.0, 2.0, 3.0], "y": [3.0, 1.0, 2.0]}))
+    spec = with_data({"data": data.ref().to_dict(), "mark": "line", "encoding": {
+        "x": {"field": "x", "type": "quantitative"}, "y": {"field": "y", "type": "quantitative"}}},
+        {"d": data})  # fmt: skip
+    jobs = [(spec, tmp_path / f"i{k}.png", "png") for k in range(4)]
+    with Renderer() as renderer:
+        renderer.render(jobs)
+        helped = renderer.by_helper
+    assert all(png_size(path) for _, path, _ in jobs)
+    if (os.cpu_count() or 1) >= 2:
+        assert helped == 2
+    with pytest.raises(VizInputError), Renderer() as renderer:
+        pid = renderer.pid
+        raise VizInputError("bad input")
+    assert pid is None or not os.path.exists(f"/proc/{pid}")

@@ -51,6 +51,7 @@ class Renderer:
 
     def __init__(self, parallel: bool = True) -> None:
         self._helper: subprocess.Popen[str] | None = None
+        self.by_helper = 0  # images the helper wrote
         if parallel and (os.cpu_count() or 1) >= 2:
             try:
                 self._helper = subprocess.Popen(
@@ -101,11 +102,21 @@ class Renderer:
             answer = None
         if not isinstance(answer, list) or len(answer) != len(jobs):
             return jobs
+        self.by_helper += sum(ok == "ok" for ok in answer)
         return [job for job, ok in zip(jobs, answer, strict=True) if ok != "ok"]
 
-    def close(self) -> None:
+    @property
+    def pid(self) -> int | None:
+        return self._helper.pid if self._helper else None
+
+    def close(self, abort: bool = False) -> None:
+        """End the helper: let it finish, or (``abort``: an error or Ctrl-C) stop it now."""
         helper, self._helper = self._helper, None
         if helper is None:
+            return
+        if abort:
+            helper.kill()
+            helper.wait()
             return
         try:
             assert helper.stdin is not None
@@ -118,8 +129,8 @@ class Renderer:
     def __enter__(self) -> Renderer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(abort=exc_type is not None)
 
 
 def _split(
