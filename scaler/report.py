@@ -9,10 +9,21 @@ from typing import Any
 from scaler.cluster import ClusterInfo
 from scaler.config import RunConfig
 from scaler.engine import RunResult
+from scaler.stops import EndReason
 
 
 def _a(word: str) -> str:
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def _version(info: ClusterInfo) -> str:
+    """The cluster's version without repeating its kind: the simulator's version string is
+    "simulated (scaler 0.1.0, Kubernetes model 1.29)", already after "a simulated cluster"."""
+    v = info.version
+    lead = f"{info.kind} ("
+    if v.startswith(lead) and v.endswith(")"):
+        return v[len(lead):-1]
+    return v
 
 
 def announce(info: ClusterInfo, cfg: RunConfig) -> str:
@@ -22,8 +33,12 @@ def announce(info: ClusterInfo, cfg: RunConfig) -> str:
     handler = info.runtime_handler()
     if handler and handler != runtime:
         runtime += f" ({handler})"
-    return (f"scaler: driving {_a(info.kind)} cluster ({info.version}, {len(info.nodes)} "
+    return (f"scaler: driving {_a(info.kind)} cluster ({_version(info)}, {len(info.nodes)} "
             f"nodes){front}, runtime {runtime}, workload {cfg.workload_label}, mode {cfg.mode}")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _step(figure: dict[str, Any] | None) -> int | None:
@@ -42,7 +57,7 @@ def run_summary(res: RunResult, path: Path) -> str:
     most_listed = s.get("max_evicted_listed", 0)
     listed = f" (at most {most_listed} listed at once)" if most_listed else ""
     lines = [
-        f"end: {res.end_reason} after {res.steps} steps ({s['elapsed_s']:.0f} s {clock}, "
+        f"end: {res.end_reason} after {_count(res.steps, 'step')} ({s['elapsed_s']:.0f} s {clock}, "
         f"{s['wall_s']:.1f} s real)",
         f"max running {s['max_running']} at step {s['max_running_step']}; "
         f"knee {'at step ' + str(knee) if knee else 'not found'}; "
@@ -61,3 +76,27 @@ def run_summary(res: RunResult, path: Path) -> str:
     if res.error:
         lines.insert(1, f"error: {res.error}")
     return "\n".join(lines)
+
+
+# What to check when the cluster ended a run, by end reason: the one line a failed run exits with.
+_CHECK = {
+    EndReason.UNRESPONSIVE: ("the cluster stopped answering",
+                             "check that the API server is up and not overloaded "
+                             "(kubectl get --raw /readyz) and your connection to it, or raise "
+                             "--op-timeout"),
+    EndReason.CLUSTER_ERROR: ("the cluster failed the run",
+                              "check the error above, the namespace's events (kubectl get events "
+                              "-n {namespace}) and your permissions there"),
+}
+
+
+def cluster_failure(res: RunResult, path: Path, namespace: str) -> str | None:
+    """One line for a run the cluster ended (``cluster-unresponsive``, ``cluster-error``): what
+    happened, after how many steps, and what to check; None for any other end."""
+    found = _CHECK.get(EndReason(res.end_reason))
+    if found is None:
+        return None
+    what, check = found
+    why = f"; {res.error}" if res.error else ""
+    return (f"{what}: {res.end_reason} after {_count(res.steps, 'step')} ({path.name}{why}); "
+            f"{check.format(namespace=namespace)}")

@@ -21,7 +21,7 @@ from scaler.cluster import Cluster, ClusterError, ClusterInfo
 from scaler.clusters import build_cluster, refuse_unknown_runtimes, ssh_node_source
 from scaler.config import RunConfig
 from scaler.engine import Engine, RunResult
-from scaler.errors import UserError
+from scaler.errors import CLUSTER_FAILURE_EXIT, UserError
 from scaler.plan import PlannedRun, plan
 from scaler.recorder import Recorder
 from scaler.request import RunRequest
@@ -64,7 +64,8 @@ class Session:
         self.stop = StopFlag()
 
     def run(self) -> int:
-        """Every planned run; the exit status (0, 1 for a failed run, 130/143 on a signal)."""
+        """Every planned run; the exit status: 0, 3 when the cluster ended a run
+        (cluster-unresponsive, cluster-error), 130/143 on a signal."""
         runs = plan(self.request)
         with stop_on_signals(self.stop):
             first = self.preflight(runs)
@@ -91,7 +92,13 @@ class Session:
                               "comparison": comparison}, indent=2))
         if self.stop.reason:
             return 143 if self.stop.reason == EndReason.TERMINATED else 130
-        if any(r.end_reason in (EndReason.CLUSTER_ERROR, EndReason.CRASHED) for _, r in results):
+        failures = [line for p, r in results
+                    if (line := report.cluster_failure(r, p.path, self.request.cluster.namespace))]
+        for line in failures:  # an error: said even with --quiet
+            print(f"scaler: error: {line}", file=sys.stderr, flush=True)
+        if failures:
+            return CLUSTER_FAILURE_EXIT
+        if any(r.end_reason == EndReason.CRASHED for _, r in results):
             return 1
         return 0
 
