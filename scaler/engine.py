@@ -21,6 +21,7 @@ from scaler.clock import Clock
 from scaler.cluster import Cluster, ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
 from scaler.config import RunConfig
 from scaler.modes import Mode, mode_for
+from scaler.node_sums import NodeSums, fresh_samples, node_sums
 from scaler.recorder import Recorder, StepRow, iso_utc
 from scaler.stops import (
     Duration,
@@ -35,7 +36,6 @@ from viz.figures import Figure, RunFigures
 from viz.figures import StopRule as GainRule
 
 T = TypeVar("T")
-MEMORY_SUMS = ("mem_total_mib", "mem_free_mib", "mem_available_mib", "mem_active_mib")
 # The pod counts that are also run.csv columns, by name (a PodCounts field with a StepRow
 # column of the same name is written without listing it here).
 COUNT_COLUMNS = tuple(f.name for f in fields(PodCounts)
@@ -146,18 +146,10 @@ class Engine:
         if self.nodes is not None:
             self.recorder.write_nodes(self.nodes.drain())
 
-    def _node_sums(self, now: float) -> tuple[dict[str, float | None], int]:
-        """Memory summed over the nodes whose newest sample is fresh and ok, and their number."""
+    def _node_sums(self, now: float) -> NodeSums:
+        """Memory, work and CPU over the nodes whose newest sample is fresh and ok."""
         latest = self.nodes.latest().values() if self.nodes is not None else ()
-        fresh = [s for s in latest if s.ok and now - s.time <= self.node_stale_s]
-        if not fresh:
-            return dict.fromkeys(MEMORY_SUMS), 0
-
-        def total(attr: str) -> float | None:
-            vals = [getattr(s, attr) for s in fresh]
-            return None if any(v is None for v in vals) else float(sum(vals))
-
-        return {a: total(a) for a in MEMORY_SUMS}, len(fresh)
+        return node_sums(fresh_samples(latest, now, self.node_stale_s))
 
     def _timed(self, fn: Callable[..., T], *args: Any) -> tuple[T, float]:
         t = self.clock.monotonic()
@@ -260,17 +252,15 @@ class Engine:
                 t_step: float) -> StepRow:
         self._drain_nodes()
         now = self.clock.now()
-        sums, sampled = self._node_sums(now)
+        sums = self._node_sums(now)
         row = StepRow(
             time=now, elapsed_s=now - start, step=p.step,
             runtime=self.config.workload.runtime, scenario=self.config.recorded_scenario,
             mode=self.config.mode, requested=p.requested,
             scale_s=scale_s, observe_s=observe_s, step_s=self.clock.monotonic() - t_step,
-            nodes_sampled=sampled,
             startup_p50_s=_percentile(self._startups, 50),
             startup_p99_s=_percentile(self._startups, 99),
-            mem_total_mib=sums["mem_total_mib"], mem_free_mib=sums["mem_free_mib"],
-            mem_available_mib=sums["mem_available_mib"], mem_active_mib=sums["mem_active_mib"],
+            **{f.name: getattr(sums, f.name) for f in fields(NodeSums)},
             **{name: getattr(p.last, name) for name in COUNT_COLUMNS},
         )
         self.recorder.write_step(row)

@@ -55,6 +55,15 @@ class StepRow:
     failed_create: int = 0
     failed_scheduling: int = 0
     sandbox_failures: int = 0
+    # Work and CPU over the freshly sampled nodes (team contract 11; scaler.node_sums):
+    work_rate: float | None = None  # pages/s summed over fresh workload reports, all nodes
+    work_pods: int | None = None  # pods with a fresh report
+    cpu_busy_pct: float | None = None  # mean over nodes of NodeSample.cpu_busy_pct
+    cpu_busy_cores: float | None = None  # sum over nodes of busy% x cpus / 100
+    cpu_user_pct: float | None = None  # means, as cpu_busy_pct
+    cpu_system_pct: float | None = None
+    cpu_iowait_pct: float | None = None
+    cpu_steal_pct: float | None = None
 
 
 # Columns are the records' fields: add a field, get a column (design.md section 4).
@@ -81,8 +90,10 @@ def _cell(name: str, value: object) -> str:
         assert isinstance(value, float | int)
         return iso_utc(value)
     if isinstance(value, float):
-        if name.endswith("_mib"):
+        if name.endswith(("_mib", "_rate")):
             return f"{value:.1f}"
+        if name.endswith("_cores"):
+            return f"{value:.3f}"
         if name.endswith("_pct") or name.startswith("load"):
             return f"{value:.2f}"
         return f"{value:.4f}" if value < 10 else f"{value:.3f}"

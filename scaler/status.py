@@ -16,15 +16,27 @@ ERASE_LINE = "\x1b[K"
 ECHO_ROOM = 3
 
 
+def _rate(value: float) -> str:
+    """Pages per second, shortened: 950, 12.3k, 4.56M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.0f}"
+
+
 def format_status(row: StepRow, max_replicas: int | None = None) -> str:
     free = "-" if row.mem_free_mib is None else f"{row.mem_free_mib / 1024:.1f} GiB"
     requested = f"requested {row.requested}"
     if max_replicas:
         requested += f"/{max_replicas} ({100 * row.requested / max_replicas:.0f}%)"
+    # Work and CPU only when the nodes tell them (SSH collectors reading reports and /proc/stat).
+    work = "" if row.work_rate is None else f"  work {_rate(row.work_rate)} pages/s"
+    cpu = "" if row.cpu_busy_pct is None else f"  cpu {row.cpu_busy_pct:.0f}%"
     return (
         f"step {row.step}  {requested}  running {row.running}  "
         f"pending {row.pending}  creating {row.creating}  terminating {row.terminating}  "
-        f"evicted {row.evicted}  oom {row.oom_killed}  free {free}  t+{row.elapsed_s:.0f}s"
+        f"evicted {row.evicted}  oom {row.oom_killed}  free {free}{work}{cpu}  "
+        f"t+{row.elapsed_s:.0f}s"
     )
 
 

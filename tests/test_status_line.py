@@ -66,6 +66,16 @@ def test_format_without_memory_samples():
     assert "requested 3/12 (25%)" in format_status(row, max_replicas=12)
 
 
+def test_format_shows_work_and_cpu_when_the_nodes_tell_them():
+    row = StepRow(time=0, elapsed_s=12.4, step=3, runtime="kata", scenario="cpu50",
+                  mode="wait", requested=3, running=2, pending=1, creating=0, terminating=0,
+                  evicted=0, oom_killed=0, failed=0, restarts=0, scale_s=0.1, observe_s=0.1,
+                  step_s=0.2, mem_total_mib=None, mem_free_mib=2048.0, mem_available_mib=None,
+                  mem_active_mib=None, nodes_sampled=2, startup_p50_s=None, startup_p99_s=None,
+                  work_rate=4_563_000.0, work_pods=2, cpu_busy_pct=43.4)
+    assert "free 2.0 GiB  work 4.56M pages/s  cpu 43%  t+12s" in format_status(row)
+
+
 def _screen(text: str, cols: int) -> list[str]:
     """What a terminal of ``cols`` columns shows after ``text``: carriage return, newline,
     erase-to-end-of-line and wrapping at the last column (deferred, as xterm does)."""
