@@ -60,6 +60,21 @@ def _scenarios(ctx: click.Context, param: click.Parameter,
     return tuple(dict.fromkeys(items))
 
 
+def _cpus(ctx: click.Context, param: click.Parameter,
+          values: tuple[str, ...]) -> tuple[float, ...]:
+    """--cpu: percents, a comma list or the option repeated (none: the scenario's own)."""
+    if not values:
+        return ()
+    out = []
+    for item in _items(ctx, param, values):
+        try:
+            out.append(float(item.rstrip("%")))
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not a percent (e.g. 50, or 10,50,100)",
+                                     ctx, param) from None
+    return tuple(dict.fromkeys(out))
+
+
 def _positive_int(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise click.BadParameter(f"must be at least 1 (got {value})", ctx, param)
@@ -94,7 +109,10 @@ def _mib(value: float | None) -> int | None:
               callback=_scenarios,
               help=f"{' | '.join(SCENARIOS)}; a comma list (or the option repeated) runs each in "
                    "turn.")
-@click.option("--cpu", type=float, help="Workload CPU percent of one CPU (scenario default 5).")
+@click.option("--cpu", multiple=True, callback=_cpus,
+              help="Workload CPU percent of one CPU (scenario default: 5, cpu: 50); a comma list "
+                   "(or the option repeated) runs each, named by its percent "
+                   "(e.g. default-cpu10, default-cpu50).")
 @click.option("--memory", type=SIZE_MIB, help="Workload memory target, MiB or 1Gi; 0 grows "
                                                  "without bound.")
 @click.option("--increment", type=SIZE_MIB, help="Workload growth per loop, MiB.")
@@ -206,12 +224,13 @@ def run_request(kw: dict[str, Any]) -> RunRequest:
         if problem:
             raise UserError(problem)
     workload = WorkloadOverrides(
-        cpu_percent=kw["cpu"], memory_mib=_mib(kw["memory"]),
+        memory_mib=_mib(kw["memory"]),
         increment_mib=_mib(kw["increment"]), request_mib=_mib(kw["request"]),
         limit_mib=_mib(kw["limit"]), image=kw["image"],
     )
     return RunRequest(
-        runtimes=kw["runtime"], scenarios=kw["scenario"], config=config, workload=workload,
+        runtimes=kw["runtime"], scenarios=kw["scenario"], cpus=kw["cpu"], config=config,
+        workload=workload,
         cluster=cluster, collectors=CollectorChoice(ssh, tuple(targets), interval, enabled),
         output=kw["output"], force=kw["force"], repeat=kw["repeat"], settle_s=kw["settle"],
         as_json=kw["as_json"], quiet=kw["quiet"],

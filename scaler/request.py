@@ -84,13 +84,16 @@ class CollectorChoice:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Everything ``scaler run`` was asked: the runtimes and scenarios to cross (the matrix), the
-    workload overrides, how to scale and stop (``config``: scenario and workload are filled per
+    """Everything ``scaler run`` was asked: the runtimes, scenarios and CPU percents to cross (the
+    matrix), the workload overrides, how to scale and stop (``config``: scenario and workload are filled per
     run), the cluster, the collectors, and where and how to report."""
 
     runtimes: tuple[str, ...]
     scenarios: tuple[str, ...]
     config: RunConfig
+    # --cpu: one percent overrides the scenario's; several are a dimension of the matrix
+    # (scenario x CPU x runtime). Empty: each scenario's own.
+    cpus: tuple[float, ...] = ()
     workload: WorkloadOverrides = WorkloadOverrides()
     cluster: ClusterChoice = ClusterChoice()
     collectors: CollectorChoice = CollectorChoice()
