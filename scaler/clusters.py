@@ -9,7 +9,7 @@ from typing import Any
 
 from collectors.sample import NodeSource
 from scaler.clock import Clock
-from scaler.cluster import Cluster, ClusterInfo, PodCounts
+from scaler.cluster import Cluster, ClusterInfo, PodCounts, PodLifecycle
 from scaler.errors import UserError
 from scaler.request import ClusterChoice, CollectorChoice
 from scaler.workload_spec import LEGACY_DEFAULT_RUNTIME, WorkloadSpec
@@ -107,6 +107,10 @@ class DefaultRuntimeNamed:
     def observe(self) -> PodCounts:
         counts: PodCounts = self.cluster.observe()
         return counts
+
+    def pod_lifecycles(self) -> list[PodLifecycle]:
+        changes: list[PodLifecycle] = self.cluster.pod_lifecycles()
+        return changes
 
     def node_source(self) -> NodeSource | None:
         source: NodeSource | None = self.cluster.node_source()

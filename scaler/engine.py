@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,6 +22,7 @@ from scaler.cluster import Cluster, ClusterError, ClusterInfo, ClusterUnresponsi
 from scaler.config import RunConfig
 from scaler.modes import Mode, mode_for
 from scaler.node_sums import NodeSums, fresh_samples, node_sums
+from scaler.pod_join import PodJoin
 from scaler.recorder import Recorder, StepRow, iso_utc
 from scaler.stops import (
     Duration,
@@ -122,6 +123,7 @@ class Engine:
         self.figures = run_figures(config)
         self.rules = stop_rules(config, self.figures)
         self._startups: list[float] = []
+        self._pods = PodJoin(config.workload.runtime, 0.0)
 
     # -- what a mode may use (scaler.modes.StepIO) -------------------------------------------
 
@@ -146,6 +148,14 @@ class Engine:
         if self.nodes is not None:
             self.recorder.write_nodes(self.nodes.drain())
 
+    def _record_pods(self, now: float) -> None:
+        """run.pods.csv: the pods' lifecycle changes from the cluster, joined with the pod
+        measurements the node source took since the previous step (sources that cannot see
+        pods have no ``drain_pods``)."""
+        drain = getattr(self.nodes, "drain_pods", None)
+        measured = drain() if drain is not None else []
+        self.recorder.write_pods(self._pods.rows(self.cluster.pod_lifecycles(), measured, now))
+
     def _node_sums(self, now: float) -> NodeSums:
         """Memory, work and CPU over the nodes whose newest sample is fresh and ok."""
         latest = self.nodes.latest().values() if self.nodes is not None else ()
@@ -169,6 +179,7 @@ class Engine:
         wall0 = time.monotonic()
         start = self.clock.now()
         self.recorder.t0 = start
+        self._pods.t0 = start
         meta = metadata.initial(cfg, info, self.recorder, self.meta_base, start)
         self.recorder.write_meta(meta)
 
@@ -200,6 +211,8 @@ class Engine:
         finally:
             if end_reason is None:  # an unexpected exception is propagating
                 end_reason = EndReason.CRASHED
+            if prepared:
+                self._last_pods()
             cleanup = self._cleanup()
             if self.nodes is not None:
                 try:
@@ -215,6 +228,8 @@ class Engine:
                 "steps": progress.step,
                 "rows": self.recorder.rows,
                 "node_rows": self.recorder.node_rows,
+                "pod_rows": self.recorder.pod_rows,
+                "pod_records": asdict(self._pods.stats),
                 "summary": summary,
                 "cluster_stats": metadata.stats_of(self.cluster),
                 "collector_stats": metadata.stats_of(self.nodes),
@@ -248,10 +263,18 @@ class Engine:
             if reason is not None:
                 return reason
 
+    def _last_pods(self) -> None:
+        """The pod measurements and changes since the last step, before the clean-up."""
+        try:
+            self._record_pods(self.clock.now())
+        except (ClusterError, OSError):  # the run's end is already decided; its rows stay
+            pass
+
     def _record(self, p: _Progress, start: float, scale_s: float, observe_s: float,
                 t_step: float) -> StepRow:
         self._drain_nodes()
         now = self.clock.now()
+        self._record_pods(now)
         sums = self._node_sums(now)
         row = StepRow(
             time=now, elapsed_s=now - start, step=p.step,

@@ -47,6 +47,7 @@ def initial(cfg: RunConfig, info: ClusterInfo, recorder: Recorder, extra: dict[s
         "files": {
             "run": recorder.csv_path.name,
             "nodes": recorder.nodes_path.name,
+            "pods": recorder.pods_path.name,
         },
         **extra,
         # The cluster's clock is virtual in simulation; this is when the run really began.

@@ -66,6 +66,9 @@ class ScriptedCluster:
         running = min(ready, self.capacity)
         return PodCounts(running=running, pending=len(self.requested_at) - running)
 
+    def pod_lifecycles(self):
+        return []
+
     def node_source(self):
         return None
 

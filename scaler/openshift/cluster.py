@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 
 from scaler.clock import WallClock
-from scaler.cluster import ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
+from scaler.cluster import ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts, PodLifecycle
 from scaler.kube_objects import MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, ManifestError, build
 from scaler.openshift.client import KubeClient
 from scaler.openshift.discover import runtime_class_info, server_version, worker_nodes
 from scaler.openshift.errors import NOT_FOUND
 from scaler.openshift.options import OpenShiftOptions, resolve_binary
 from scaler.openshift.watch import PodWatcher
+from scaler.pod_lifecycle import LifecycleLog
 from scaler.workload_spec import WorkloadSpec
 
 SIM_VERSION_SUFFIX = "-scaler-sim"
@@ -37,6 +38,7 @@ class OpenShiftCluster:
         self._runtime_class: dict | None = None
         self._cleaned = False
         self._version: str | None = None
+        self._lifecycle_log = LifecycleLog()
 
     @property
     def ns(self) -> str:
@@ -160,6 +162,12 @@ class OpenShiftCluster:
             raise ClusterUnresponsive(
                 f"the pod watch has failed for more than {self.options.op_timeout_s:g} s "
                 "(--op-timeout)")
+
+    def pod_lifecycles(self) -> list[PodLifecycle]:
+        """The pods' lifecycle changes since the previous call, from the watched pod table."""
+        if self._watcher is None:
+            return []
+        return self._lifecycle_log.changes(self._watcher.lifecycles(), self.clock.now())
 
     def node_source(self):
         return None

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from scaler.cluster import PodCounts
+from scaler.cluster import PodCounts, PodLifecycle
+from scaler.pod_lifecycle import lifecycle_of
 from scaler.pod_state import PodClass, PodStatus, classify, status_of
 
 
@@ -68,6 +69,7 @@ class PodTable:
         self.ooms: set[tuple] = set()
         self.reported_ready: set[str] = set()  # uids whose startup was reported
         self._startups: list[float] = []
+        self.lifecycles: dict[str, PodLifecycle] = {}  # by name: run.pods.csv's lifecycle
 
     def apply(self, kind: str, obj: dict) -> None:
         name = (obj.get("metadata") or {}).get("name")
@@ -75,10 +77,12 @@ class PodTable:
             return
         if kind == "DELETED":
             self.pods.pop(name, None)
+            self.lifecycles.pop(name, None)
             self._absorb(pod_state(obj), obj, live=False)
             return
         state = pod_state(obj)
         self.pods[name] = state
+        self.lifecycles[name] = lifecycle_of(obj)
         self._absorb(state, obj, live=True)
 
     def replace(self, items: list[dict]) -> None:
@@ -89,6 +93,7 @@ class PodTable:
             names.add((obj.get("metadata") or {}).get("name"))
         for gone in [n for n in self.pods if n not in names]:
             del self.pods[gone]
+            self.lifecycles.pop(gone, None)
 
     def _absorb(self, state: PodState, obj: dict, live: bool) -> None:
         if classify(state.status) is PodClass.EVICTED:

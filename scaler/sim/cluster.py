@@ -11,14 +11,21 @@ from __future__ import annotations
 from collections import deque
 
 from collectors.meminfo import parse_meminfo
+from collectors.pod_sample import PodMemory
 from collectors.sample import NodeSample
 from scaler import __version__
-from scaler.cluster import ClusterError, ClusterInfo, PodCounts
+from scaler.cluster import ClusterError, ClusterInfo, PodCounts, PodLifecycle
 from scaler.sim.model import SimModel
+from scaler.sim.pod_records import SimLifecycles, pod_memory
 from scaler.sim.profile import SimProfile, load_profile
 from scaler.workload_spec import WorkloadSpec
 
 DEPLOYMENT_KEY = "scaler/scaler-workload"
+# Per-pod memory every this many virtual seconds. Longer than the SSH collectors' 5 s on
+# purpose: a simulated run is meant to take seconds, and at 5 s a default 999-step runc run
+# writes ~300,000 pod rows (65 MB) and takes twice as long; at 30 s, ~50,000, a pod's memory
+# still sampled ~170 times over such a run (the model's figures are smooth between its events).
+POD_INTERVAL_S = 30.0
 
 
 class VirtualClock:
@@ -39,14 +46,20 @@ class VirtualClock:
 
 class SimNodeSource:
     """Samples every node every ``interval_s`` of virtual time, by rendering the node's
-    /proc/meminfo and /proc/loadavg and parsing them as a collector would."""
+    /proc/meminfo and /proc/loadavg and parsing them as a collector would; and every pod with a
+    sandbox every ``pod_interval_s`` (rounded to whole samples; 0: never), from the model's
+    truth (``scaler.sim.pod_records``), as the SSH collectors read pods every --pod-interval."""
 
-    def __init__(self, model: SimModel, interval_s: float = 1.0, max_buffer: int = 200_000) -> None:
+    def __init__(self, model: SimModel, interval_s: float = 1.0, max_buffer: int = 200_000,
+                 pod_interval_s: float = POD_INTERVAL_S) -> None:
         if not interval_s > 0:
             raise ValueError("sample interval must be positive")
         self.model = model
         self.interval_s = float(interval_s)
         self._buffer: deque[NodeSample] = deque(maxlen=max_buffer)
+        self._pods: deque[PodMemory] = deque(maxlen=max_buffer)
+        self._pod_every = 0 if pod_interval_s <= 0 else max(1, round(pod_interval_s / interval_s))
+        self._samples = 0
         self._latest: dict[str, NodeSample] = {}
         self._next = None
         self._running = False
@@ -68,6 +81,9 @@ class SimNodeSource:
                 s = NodeSample.from_meminfo(name, t, info, load1=load1)
                 self._buffer.append(s)
                 self._latest[name] = s
+            if self._pod_every and self._samples % self._pod_every == 0:
+                self._pods.extend(pod_memory(model))
+            self._samples += 1
             self._next += self.interval_s
             if self._next <= model.now:  # the model jumped ahead: sample once, not for each gap
                 self._next = model.now + self.interval_s
@@ -75,6 +91,11 @@ class SimNodeSource:
     def drain(self) -> list[NodeSample]:
         out = list(self._buffer)
         self._buffer.clear()
+        return out
+
+    def drain_pods(self) -> list[PodMemory]:
+        out = list(self._pods)
+        self._pods.clear()
         return out
 
     def latest(self) -> dict[str, NodeSample]:
@@ -102,6 +123,7 @@ class SimulatedCluster:
         self.sample_interval_s = sample_interval_s
         self.spec: WorkloadSpec | None = None
         self._source: SimNodeSource | None = None
+        self._lifecycles: SimLifecycles | None = None
         self._stats = {"api_calls": 0, "api_seconds": 0.0, "objects_listed": 0}
         self._created = False
 
@@ -147,6 +169,11 @@ class SimulatedCluster:
         counts = self.model.counts(self.key)
         startups = self.model.take_startups(self.key)
         return PodCounts(**{**counts.__dict__, "startup_s": startups})
+
+    def pod_lifecycles(self) -> list[PodLifecycle]:
+        if self._lifecycles is None:
+            self._lifecycles = SimLifecycles(self.model, self.key)
+        return self._lifecycles.changes()
 
     def node_source(self) -> SimNodeSource:
         if self._source is None:

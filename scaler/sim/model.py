@@ -259,6 +259,19 @@ class SimModel:
             mask = mask & (p.dep[: p.n] == dep.index)
         return [self._view(int(i)) for i in np.flatnonzero(mask)]
 
+    def pod_slots(self, key: str) -> np.ndarray:
+        """The pod table slots of deployment ``key``'s pods, in creation order: the per-pod
+        columns ``scaler.sim.pod_records`` reads (one pass over arrays, no view per pod)."""
+        dep = self._deps.get(key)
+        p = self.table
+        if dep is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(p.alive[: p.n] & (p.dep[: p.n] == dep.index))
+
+    def pod_usage_mib(self, idx: np.ndarray) -> np.ndarray:
+        """Host memory charged to each pod's cgroup now (table slots ``idx``)."""
+        return self._pod_usage(idx)
+
     def node_meminfo(self, name: str) -> str:
         """The node's /proc/meminfo, in kB as the kernel writes it."""
         n = self._node_index(name)
