@@ -211,7 +211,7 @@ def test_work_follows_the_cpu_the_process_got(workloads):
         windows.append([int(_field(line, "pages")), w.cpu_seconds()])
     time.sleep(3.0)
     rates = []
-    for w, (pages0, cpu0) in zip((low, high), windows):
+    for w, (pages0, cpu0) in zip((low, high), windows, strict=True):
         line = w.wait_for(_report, timeout=10)
         pages1, cpu1 = int(_field(line, "pages")), w.cpu_seconds()
         assert cpu1 - cpu0 > 0.05, "the machine gave no CPU at all"

@@ -30,12 +30,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: Resident set (VmRSS) of the workload as its image starts it (``python -I -S
-#: /app/workload/__main__.py``), holding no data, in MiB: 8.6 measured by
-#: ``bench/bench_workload.py`` with CPython 3.11.7 (x86-64, Linux), of which about 2.7 MiB
-#: private (RssAnon) and the rest the interpreter's shared library pages (RssFile). It was
-#: 28-33 MiB with numpy. The program measures its real base at start; this constant is for
-#: models (the simulator) that cannot.
-BASE_RSS_MIB = 8.6
+#: /app/workload/__main__.py``), holding no data, in MiB: 8.7 measured by
+#: ``bench/bench_workload.py`` with CPython 3.11 (x86-64, Linux; a pyenv build and Debian's
+#: python3.11 both), of which 2.5-2.9 MiB private (RssAnon) and the rest the interpreter's
+#: and C library's file pages (RssFile), which runc pods on a node share. It was 28-30 MiB
+#: with numpy. The program measures its real base at start; this constant is for models (the
+#: simulator) that cannot.
+BASE_RSS_MIB = 8.7
 
 #: The smallest increment: halving stops here.
 MIN_INCREMENT_MIB = 1.0
