@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import io
 import math
-import mmap
 import os
 import queue
 import subprocess
@@ -55,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from tests.test_workload_containerfile import entrypoint  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = mmap.PAGESIZE
+PAGE = 4096  # the work unit: 4 KiB pages
 MIB = 1 << 20
 SETTINGS = [(1, 100, 32), (5, 500, 256), (20, 200, 64), (50, 1000, 256), (90, 64, 16)]
 #: The last commit whose workload used numpy (its figures, recorded with this benchmark then:
