@@ -25,7 +25,7 @@ from collectors.sample import NodeSample, latest_by_node
 from collectors.ssh_connect import Connector
 from collectors.ssh_targets import NodeTarget, SSHOptions
 
-MAX_PENDING_PODS = 200_000  # pod records kept for a consumer that does not drain them
+MAX_PENDING_PODS = 50_000  # pod records kept for a consumer that does not drain them (oldest dropped)
 
 
 class CollectorPool:

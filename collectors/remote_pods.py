@@ -35,17 +35,21 @@ What the loop reads (read-only; nothing is ever written on the node), with shell
   Finding them means reading /proc/<pid>/cgroup of every process, so the process list is only
   looked at when the set of pod cgroups changes or every ``rescan_every`` pod samples, and then
   only pids not seen before are read (every ``full_rescan_every`` rescans all are, for pid
-  reuse). Each pod sample reads /proc/<pid>/status of the known pids only (O(1) in the kernel:
-  RssAnon, RssFile, RssShmem, HugetlbPages, VmRSS) and checks its Name line (a pid that
-  exec'd something else is classified again).
+  reuse). Each pod sample reads /proc/<pid>/statm of the known pids only (O(1) in the kernel,
+  one ``read``: resident and shared pages, so RssAnon = resident - shared), plus
+  /proc/<pid>/status for VMMs (RssShmem, HugetlbPages: the guest's RAM) and /proc/<pid>/comm
+  for runc/crun pids (``runc init`` becomes the workload by exec: such a pid is classified
+  again). A pid that is gone is dropped, and the process list looked at again.
 * **PSS** comes from /proc/<pid>/smaps_rollup, which walks every page table entry of the
   process: 32 ms for a process with 512 MiB resident on the 2-core test machine, so a node of
   250 kata VMs cannot afford one per VMM per sample. Rollups therefore run under a time budget
   per pod sample (``pss_budget_ms``; never-measured processes first, then round robin), and
   what is kept from them is ``Pss_File``: the process's share of file pages (binaries and
   libraries, shared by every VMM or shim on the node), which changes only when the number of
-  sharers does. The runtime figure is RssAnon (fresh) + Pss_File (latest rollup; RssFile, an
-  upper bound, until the first one or when smaps_rollup is not readable).
+  sharers does. The runtime figure is RssAnon (fresh) + Pss_File (latest rollup; the shared
+  pages, an upper bound, until the first one or when smaps_rollup is not readable; on kernels
+  without Pss_File, Pss - RssAnon - RssShmem). Each known process gets a fresh rollup about
+  every ``rescan_every`` pod samples, within the budget.
 * **Guest memory**: kata's VMM maps the guest RAM from a shared file (``memory-backend-file``
   on /dev/shm for virtio-fs, unlinked once mapped, or hugetlbfs), so guest pages the VM has
   touched are the VMM's RssShmem (+ HugetlbPages): that is the guest backing, read without
@@ -124,15 +128,23 @@ NO_PODS = PodReading(pod_interval_s=0.0, work=False, sudo="never")
 # Positional parameters of the bash loop after $1 (interval us) and $2 (count):
 # $3 pod every N frames, $4 work 0/1, $5 cgroup root, $6 kubelet root, $7 PSS budget us,
 # $8 rescan every N pod samples, $9 full rescan every N rescans, ${10} how it was started.
-# The functions below are defined only when needed ($3 > 0 or $4 = 1) and use globals: bash
-# functions cost nothing to call compared with a subshell, and the loop never forks.
+# Globals throughout (bash functions cost little; a subshell would be a fork). The per-pod and
+# per-process paths are written inline: on a loaded 2-core machine a bash function call costs
+# ~8 us and a file read ~35-50 us, so what a sample costs is mostly the files it opens.
+# Arrays: pc/pu class and pod of a known pid, ig pids not of any sandbox, pf Pss_File (KiB, or
+# p<Pss> on kernels without Pss_File, or - when unreadable), sm sandbox/container id -> pod,
+# hs pods whose ids are known, vw where a pod's VMM runs (p|o), od overhead cgroup -> id,
+# wl/wt/wc a report's last timestamp, last look, look before its last change; wr/wm fresh rate
+# and rss per pod; rta/rtf/gst/wlr per-pod sums of a sample.
 BASH_PODS = r"""pe=$3; wk=$4; cg=$5; kl=$6; bud=$7; rse=$8; fre=$9; who=${10}
 if (( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 404 )); then pe=0; wk=0; fi
-shopt -s nullglob extglob
-declare -A ps=() sm=() hs=() pf=() vw=() od=() wl=() wt=() wc=() wr=() wm=() rta=() rtf=() gst=() wlr=() ovh=() seen=()
-declare -a pods=() rl=() a=() mk=() ix=() px=() rx=()
-cv=none; drv=none; mr=; kp=; ca=; mc=; mode=-; sig=; nres=0; nscan=0; rp=0; smx=-; kla=-; np=0; po=
-pk=(VmRSS RssAnon RssFile RssShmem HugetlbPages)
+shopt -s nullglob
+declare -A pc=() pu=() ig=() sm=() hs=() pf=() vw=() od=() wl=() wt=() wc=() wr=() wm=() rta=() rtf=() gst=() wlr=() ovh=() seen=()
+declare -a pods=() rl=() a=() mk=() ix=()
+cv=none; drv=none; mr=; kp=; ca=; mc=; mode=-; sig=; nres=0; nscan=0; rp=0; smx=-; kla=-; np=0; po=; nst=0; ir=-1; ish=-1; ihu=-1; nps=0
+pg=4; a=(); mapfile -t a < /proc/$$/status; read -r x rs x < /proc/$$/statm
+for x in "${a[@]}"; do [[ $x == VmRSS:* ]] && { x=${x//[!0-9]/}; (( rs > 0 )) && pg=$(( (x + rs / 2) / rs )); }; done
+if (( pg >= 48 )); then pg=64; elif (( pg >= 12 )); then pg=16; else pg=4; fi
 lay() {
 local x=; cv=none; drv=none; mr=; kp=; ca=
 if [[ -r $cg/cgroup.controllers ]]; then IFS= read -r x < "$cg/cgroup.controllers"; [[ " $x " == *" memory "* ]] && { cv=v2; mr=$cg; ca=$cg; }; fi
@@ -155,29 +167,17 @@ uidof() {
 case $1 in */kubepods-burstable-pod*|*/burstable/pod*) q=b;; */kubepods-besteffort-pod*|*/besteffort/pod*) q=e;; *) q=g;; esac
 if [[ $drv == systemd ]]; then u=${1##*-pod}; u=${u%.slice}; u=${u//_/-}; else u=${1##*/pod}; fi
 }
-idx() {
-local -n keys=$1 out=$2; local i j k; out=()
-for j in "${!keys[@]}"; do out[j]=-1; done
-for i in "${!a[@]}"; do k=${a[i]%%[ :]*}; for j in "${!keys[@]}"; do [[ $k == "${keys[j]}" ]] && out[j]=$i; done; done
-}
-sv() {
-(( ${#ix[@]} )) || idx mk ix
-local i=${ix[$1]:--1}
-if (( i >= 0 )) && [[ ${a[i]} != "${mk[$1]} "* ]]; then idx mk ix; i=${ix[$1]}; fi
-if (( i >= 0 )) && [[ ${a[i]} == "${mk[$1]} "* ]]; then v=$(( ${a[i]#* } / 1024 )); else v=-; fi
-}
-pv() {
-(( ${#px[@]} )) || idx pk px
-local i=${px[$1]:--1}
-if (( i >= 0 )) && [[ ${a[i]} != "${pk[$1]}:"* ]]; then idx pk px; i=${px[$1]}; fi
-if (( i >= 0 )) && [[ ${a[i]} == "${pk[$1]}:"* ]]; then v=${a[i]//[!0-9]/}; else v=0; fi
+statidx() {
+local i j k; ix=(); nst=${#a[@]}
+for j in "${!mk[@]}"; do ix[j]=$nst; done
+for i in "${!a[@]}"; do k=${a[i]%% *}; for j in "${!mk[@]}"; do [[ $k == "${mk[j]}" ]] && ix[j]=$i; done; done
 }
 classify() {
-local x= a0 c u= inpod=0 k s=; local -a av=()
+local x= a0 c u= inpod=0 k; local -a av=()
 IFS= read -r -d '' x < "$2/cgroup"
-case $x in *kubepods*|*kata*|*containerd*|*crio*) ;; *) ps[$1]=x; return;; esac
+case $x in *kubepods*|*kata*|*containerd*|*crio*) ;; *) ig[$1]=1; return;; esac
 mapfile -d '' -t av < "$2/cmdline"; a0=${av[0]##*/}
-[[ -n $a0 ]] || { ps[$1]=x; return; }
+[[ -n $a0 ]] || { ig[$1]=1; return; }
 case $a0 in
 qemu-kvm|qemu-kiwi|qemu-system-*|qemu|cloud-hypervisor|firecracker) c=vmm;;
 virtiofsd*) c=vfs;;
@@ -189,62 +189,66 @@ runc|runc:*|crun) c=oci;;
 esac
 if [[ $x =~ pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12}) ]]; then u=${BASH_REMATCH[1]//_/-}; inpod=1
 else
-[[ $c == wl ]] && { ps[$1]=x; return; }
+[[ $c == wl ]] && { ig[$1]=1; return; }
 k="$x ${av[*]}"
 while [[ $k =~ [0-9a-f]{64} ]]; do u=${sm[${BASH_REMATCH[0]}]}; [[ -n $u ]] && break; k=${k#*"${BASH_REMATCH[0]}"}; done
 [[ -n $u ]] || return
 fi
-IFS= read -r s < "$2/status"
-ps[$1]="$c $u $s"
+pc[$1]=$c; pu[$1]=$u
 if [[ $c == vmm ]]; then if (( inpod )); then vw[$u]=p; else vw[$u]=o; fi; fi
 }
 rescan() {
 local d x p
 nscan=$((nscan+1))
-if (( nscan % fre == 0 )); then ps=(); pf=(); sm=(); hs=(); vw=(); fi
+if (( nscan % fre == 0 )); then pc=(); pu=(); ig=(); pf=(); sm=(); hs=(); vw=(); fi
 for d in "${pods[@]}"; do uidof "$d"; [[ -n ${hs[$u]} ]] && continue
 for x in "$d"/*/; do [[ $x =~ [0-9a-f]{64} ]] && { sm[${BASH_REMATCH[0]}]=$u; hs[$u]=1; }; done
 done
 od=(); for d in "$mr"/kata_overhead/*/ "$mr"/kata-overhead.slice/*/; do [[ $d =~ [0-9a-f]{64} ]] && od[$d]=${BASH_REMATCH[0]}; done
 rl=()
 for d in /proc/[0-9]*; do p=${d#/proc/}
-[[ -n ${ps[$p]} ]] || classify "$p" "$d"
-x=${ps[$p]}; [[ -n $x && $x != x && $x != wl\ * ]] && rl+=("$p")
+[[ -n ${pc[$p]} || -n ${ig[$p]} ]] || classify "$p" "$d"
+[[ -n ${pc[$p]} && ${pc[$p]} != wl ]] && rl+=("$p")
 done
 }
 roll() {
 local -a r=(); local i
 mapfile -t r < "/proc/$1/smaps_rollup"
-if (( ${#r[@]} == 0 )); then [[ -e /proc/$1/status ]] && { pf[$1]=-; smno=1; }; return; fi
-i=${rx[0]:--1}
-if (( i < 0 )) || [[ ${r[i]} != Pss_File:* && ${r[i]} != Pss:* ]]; then rx=(-1)
-for i in "${!r[@]}"; do [[ ${r[i]} == Pss:* && ${rx[0]} == -1 ]] && rx=("$i"); [[ ${r[i]} == Pss_File:* ]] && rx=("$i"); done; i=${rx[0]}; fi
-smok=1
+if (( ${#r[@]} == 0 )); then [[ -e /proc/$1/statm ]] && { pf[$1]=-; smno=1; }; return; fi
+smok=1; i=$ir
+if (( i < 0 )) || [[ ${r[i]} != Pss_File:* && ${r[i]} != Pss:* ]]; then ir=-1
+for i in "${!r[@]}"; do [[ ${r[i]} == Pss:* ]] && (( ir < 0 )) && ir=$i; [[ ${r[i]} == Pss_File:* ]] && ir=$i; done; i=$ir; fi
 if (( i < 0 )); then pf[$1]=-; elif [[ ${r[i]} == Pss_File:* ]]; then pf[$1]=${r[i]//[!0-9]/}; else pf[$1]=p${r[i]//[!0-9]/}; fi
 }
 rollups() {
-local t0=${EPOCHREALTIME//[!0-9]/} k=0 m=${#rl[@]} p
+local t0=${EPOCHREALTIME//[!0-9]/} k=0 m=${#rl[@]} p lim
 (( m )) || return 0
-for p in "${rl[@]}"; do [[ -n ${ps[$p]} && -z ${pf[$p]} ]] || continue
+for p in "${rl[@]}"; do [[ -n ${pc[$p]} && -z ${pf[$p]} ]] || continue
 roll "$p"; (( ${EPOCHREALTIME//[!0-9]/} - t0 < bud )) || return 0; done
-while (( k < m )); do p=${rl[(rp+k)%m]}; k=$((k+1))
-[[ -n ${ps[$p]} && ${pf[$p]} != - ]] || continue
-roll "$p"; (( ${EPOCHREALTIME//[!0-9]/} - t0 < bud )) || break; done
+lim=$(( (m + rse - 1) / rse ))
+while (( k < m && lim > 0 )); do p=${rl[(rp+k)%m]}; k=$((k+1))
+[[ -n ${pc[$p]} && ${pf[$p]} != - ]] || continue
+roll "$p"; lim=$((lim-1)); (( ${EPOCHREALTIME//[!0-9]/} - t0 < bud )) || break; done
 rp=$(( (rp+k) % m ))
 }
 procs() {
-local p x c u n an fi sh hu rs f
+local p x c u rs sh an f n shm
 rta=(); rtf=(); gst=(); wlr=()
-for p in "${!ps[@]}"; do x=${ps[$p]}; [[ $x == x ]] && continue
-c=${x%% *}; x=${x#* }; u=${x%% *}; n=${x#* }
-a=(); mapfile -t a < "/proc/$p/status"
-if [[ ${a[0]} != "$n" ]]; then unset "ps[$p]" "pf[$p]"; sig=; continue; fi
-pv 0; rs=$v; pv 1; an=$v; pv 2; fi=$v; pv 3; sh=$v; pv 4; hu=$v
+for p in "${!pc[@]}"; do c=${pc[$p]}; u=${pu[$p]}
+rs=; read -r x rs sh x < "/proc/$p/statm"
+if [[ -z $rs ]] || { [[ $c == oci ]] && { n=; IFS= read -r n < "/proc/$p/comm"; [[ $n != runc* && $n != crun* ]]; }; }; then
+unset "pc[$p]" "pu[$p]" "pf[$p]"; sig=; continue; fi
+rs=$((rs*pg)); sh=$((sh*pg))
 if [[ $c == wl ]]; then wlr[$u]=$(( ${wlr[$u]:-0} + rs )); continue; fi
-f=${pf[$p]:--}
-case $f in -) f=$fi;; p*) f=$(( ${f#p} - an - sh )); (( f < 0 )) && f=0;; esac
+an=$((rs-sh)); f=${pf[$p]:--}; shm=0
+if [[ $c == vmm ]]; then
+a=(); mapfile -t a < "/proc/$p/status"
+if (( ish < 0 )) || [[ ${a[ish]} != RssShmem:* ]]; then ish=-1; ihu=-1; for n in "${!a[@]}"; do [[ ${a[n]} == RssShmem:* ]] && ish=$n; [[ ${a[n]} == HugetlbPages:* ]] && ihu=$n; done; fi
+n=0; (( ish >= 0 )) && shm=${a[ish]//[!0-9]/}; (( ihu >= 0 )) && n=${a[ihu]//[!0-9]/}
+gst[$u]=$(( ${gst[$u]:-0} + ${shm:-0} + ${n:-0} )); sh=$((sh - ${shm:-0}))
+fi
+case $f in -) f=$sh;; p*) f=$(( ${f#p} - an - ${shm:-0} )); (( f < 0 )) && f=0;; esac
 rta[$u]=$(( ${rta[$u]:-0} + an )); rtf[$u]=$(( ${rtf[$u]:-0} + f ))
-[[ $c == vmm ]] && gst[$u]=$(( ${gst[$u]:-0} + sh + hu ))
 done
 }
 work() {
@@ -256,16 +260,16 @@ kla=ok; wr=(); wm=()
 for f in "$kl"/pods/*/volumes/kubernetes.io~empty-dir/@VOLUME@/@FILE@; do
 u=${f#"$kl"/pods/}; u=${u%%/*}; tag=
 read -r tag ver ep rate per tot rss cpu < "$f"
-[[ $tag == scaler-work && $ver == 1 && $ep == +([0-9]) && $rate == +([0-9]) && $per == +([0-9]) ]] || continue
+[[ $tag == scaler-work && $ver == 1 && -n $ep$rate$per && $ep$rate$per$rss != *[!0-9]* ]] || continue
 [[ ${wl[$u]} != "$ep" && -n ${wt[$u]} ]] && wc[$u]=${wt[$u]}
 wl[$u]=$ep; wt[$u]=$t; lim=$(( 3 * per )); fresh=0
 if (( t - ep <= lim && ep - t <= lim )); then fresh=1
 elif [[ -n ${wc[$u]} ]] && (( t - wc[$u] <= lim )); then fresh=1; wsk=$((wsk+1)); fi
-if (( fresh )); then wrate=$((wrate+rate)); wn=$((wn+1)); wr[$u]=$rate; [[ $rss == +([0-9]) ]] && wm[$u]=$rss; else wst=$((wst+1)); fi
+if (( fresh )); then wrate=$((wrate+rate)); wn=$((wn+1)); wr[$u]=$rate; wm[$u]=${rss:--}; else wst=$((wst+1)); fi
 done
 }
 podsample() {
-local d x c an fi sh ke in cpu j o=
+local d x c an fi sh ke in cpu j v o=
 lay; podlist
 x="${pods[*]}"; nres=$((nres+1))
 if [[ $x != "$sig" ]] || (( nres >= rse )); then sig=$x; nres=0; rescan; fi
@@ -273,19 +277,21 @@ smok=0; smno=0
 rollups; procs
 if (( smok && smno )); then smx=partial; elif (( smno )); then smx=denied; elif (( smok )); then smx=ok; fi
 ovh=(); for d in "${!od[@]}"; do u=${sm[${od[$d]}]}; [[ -n $u ]] || continue
-c=; read -r c < "$d$mc"; [[ $c == +([0-9]) ]] && ovh[$u]=$(( ${ovh[$u]:-0} + c / 1024 )); done
+c=; read -r c < "$d$mc"; [[ -n $c && $c != *[!0-9]* ]] && ovh[$u]=$(( ${ovh[$u]:-0} + c / 1024 )); done
 mode=-; (( ${#od[@]} )) && mode=overhead
 [[ $mode == - && " ${vw[*]} " == *" p "* ]] && mode=sandbox
 seen=(); np=0
 for d in "${pods[@]}"; do uidof "$d"; seen[$u]=1
-c=-; read -r c < "$d/$mc" || c=-; [[ $c == +([0-9]) ]] && c=$((c/1024))
+c=; read -r c < "$d/$mc"; [[ -n $c && $c != *[!0-9]* ]] && c=$((c/1024)) || c=-
 a=(); mapfile -t a < "$d/memory.stat"
-sv 0; an=$v; sv 1; fi=$v; sv 2; sh=$v; sv 4; in=$v
-if [[ $cv == v2 ]]; then sv 3; ke=$v
-if [[ $ke == - ]]; then ke=0; for j in 5 6 7 8 9 10; do sv $j; [[ $v == - ]] || ke=$((ke+v)); done; fi
-cpu=-; read -r x cpu < "$d/cpu.stat" || cpu=-; [[ $x == usage_usec && $cpu == +([0-9]) ]] || cpu=-
-else ke=-; read -r ke < "$d/memory.kmem.usage_in_bytes" || ke=-; [[ $ke == +([0-9]) ]] && ke=$((ke/1024))
-cpu=-; [[ -n $ca ]] && { read -r cpu < "$ca${d#"$mr"}/cpuacct.usage" || cpu=-; }; [[ $cpu == +([0-9]) ]] && cpu=$((cpu/1000))
+(( ${#a[@]} == nst )) && [[ ${a[ix[0]]} == "${mk[0]} "* ]] || statidx
+v=${a[ix[0]]#* }; [[ -n $v ]] && an=$((v/1024)) || an=-; v=${a[ix[1]]#* }; [[ -n $v ]] && fi=$((v/1024)) || fi=-
+v=${a[ix[2]]#* }; [[ -n $v ]] && sh=$((v/1024)) || sh=-; v=${a[ix[4]]#* }; [[ -n $v ]] && in=$((v/1024)) || in=-
+if [[ $cv == v2 ]]; then v=${a[ix[3]]#* }
+if [[ -n $v ]]; then ke=$((v/1024)); else ke=0; for j in 5 6 7 8 9 10; do v=${a[ix[j]]#* }; ke=$((ke + ${v:-0})); done; ke=$((ke/1024)); fi
+cpu=; read -r x cpu < "$d/cpu.stat"; [[ $x == usage_usec && -n $cpu ]] || cpu=-
+else ke=; read -r ke < "$d/memory.kmem.usage_in_bytes"; [[ -n $ke ]] && ke=$((ke/1024)) || ke=-
+cpu=; [[ -n $ca ]] && read -r cpu < "$ca${d#"$mr"}/cpuacct.usage"; [[ -n $cpu ]] && cpu=$((cpu/1000)) || cpu=-
 fi
 o+="$u $q $c $an $fi $sh $ke $in $cpu ${ovh[$u]:--} ${rta[$u]:--} ${rtf[$u]:--} ${gst[$u]:--} ${wlr[$u]:--} ${vw[$u]:--} ${wr[$u]:--} ${wm[$u]:--}$nl"
 np=$((np+1))

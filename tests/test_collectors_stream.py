@@ -10,6 +10,7 @@ import pytest
 from collectors.backoff import Backoff
 from collectors.cpustat import CpuTimes, parse_proc_stat
 from collectors.meminfo import parse_meminfo, render_meminfo
+from collectors.remote_pods import PodReading
 from collectors.remote_stream import (
     _BASH_LOOP,
     _POSIX_LOOP,
@@ -22,7 +23,6 @@ from collectors.remote_stream import (
     parse_collect_extras,
     render_frame,
 )
-from collectors.remote_pods import PodReading
 from tests.sshd_support import have
 
 MEMINFO = render_meminfo({"MemTotal": 16000000, "MemFree": 8000000, "MemAvailable": 9000000, "Active": 4000})
