@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from collectors.sample import NodeSource
+from collectors.sample import NodeSource, drain_pods
 from scaler import metadata
 from scaler.clock import Clock
 from scaler.cluster import Cluster, ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
@@ -151,9 +151,8 @@ class Engine:
     def _record_pods(self, now: float) -> None:
         """run.pods.csv: the pods' lifecycle changes from the cluster, joined with the pod
         measurements the node source took since the previous step (sources that cannot see
-        pods have no ``drain_pods``)."""
-        drain = getattr(self.nodes, "drain_pods", None)
-        measured = drain() if drain is not None else []
+        pods give none)."""
+        measured = drain_pods(self.nodes) if self.nodes is not None else []
         self.recorder.write_pods(self._pods.rows(self.cluster.pod_lifecycles(), measured, now))
 
     def _node_sums(self, now: float) -> NodeSums:

@@ -47,9 +47,7 @@ def fresh_samples(latest: Iterable[NodeSample], now: float, stale_s: float) -> l
 
 
 def _value(s: NodeSample, name: str) -> float | None:
-    # ``work_rate``/``work_pods`` arrive with the collectors' work reading (team contract 11);
-    # a NodeSample without those fields has no work to tell.
-    v = getattr(s, name, None)
+    v = getattr(s, name)
     return None if v is None else float(v)
 
 

@@ -58,8 +58,7 @@ class PodJoin:
 
     def _row(self, lc: PodLifecycle, t: float, memory: PodMemory | None) -> PodRow:
         self._written[lc.uid] = lc
-        return PodRow(time=t, elapsed_s=t - self.t0, state=self._state(lc, memory),
-                      memory=memory, work_rate=getattr(memory, "work_rate", None))
+        return PodRow(time=t, elapsed_s=t - self.t0, state=self._state(lc, memory), memory=memory)
 
     def rows(self, changes: Iterable[PodLifecycle], measured: Iterable[PodMemory],
              now: float) -> list[PodRow]:

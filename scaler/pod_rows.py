@@ -1,7 +1,7 @@
 """The rows of run.pods.csv (team contract 10) and their cells; columns derived from the record
 types: ``PodRow``'s time, ``PodState``'s fields (``pod_class`` written as ``class``), the
 measurement's ``source`` and ``collectors.pod_sample.PodMemory``'s figures in their order (from
-``cgroup_mib``), then ``work_rate``. Add a field, get a column."""
+``cgroup_mib`` to ``cpu_cores``, then ``work_rate``). Add a field, get a column."""
 
 from __future__ import annotations
 
@@ -41,8 +41,7 @@ class PodRow:
     time: float
     elapsed_s: float
     state: PodState
-    memory: PodMemory | None = None
-    work_rate: float | None = None  # pages/s of this pod's fresh work report
+    memory: PodMemory | None = None  # its work_rate: pages/s of the pod's fresh work report
 
 
 _RENAMED = {"pod_class": "class"}
@@ -50,7 +49,7 @@ _STATE = tuple(f.name for f in fields(PodState))
 _MEMORY_FIELDS = [f.name for f in fields(PodMemory)]
 POD_MEMORY_COLUMNS = tuple(_MEMORY_FIELDS[_MEMORY_FIELDS.index("cgroup_mib"):])
 POD_COLUMNS = ("time", "elapsed_s", *(_RENAMED.get(n, n) for n in _STATE), "source",
-               *POD_MEMORY_COLUMNS, "work_rate")
+               *POD_MEMORY_COLUMNS)
 _NO_MEMORY = ("",) * (1 + len(POD_MEMORY_COLUMNS))
 _MEMORY_SPECS = tuple((n, float_spec(n)) for n in POD_MEMORY_COLUMNS)
 
@@ -78,4 +77,4 @@ class PodCells:
             else format(v, spec) if spec and isinstance(v, float) else cell(n, v)
             for n, spec in _MEMORY_SPECS))
         return [cell("time", row.time), cell("elapsed_s", row.elapsed_s),
-                *self._state_cells(row.state), *memory, cell("work_rate", row.work_rate)]
+                *self._state_cells(row.state), *memory]

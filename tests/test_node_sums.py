@@ -4,7 +4,6 @@ fresh node gave its part, CPU percentages averaged over the nodes that gave them
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 
 import pytest
 
@@ -16,18 +15,10 @@ from scaler.recorder import RUN_COLUMNS, Recorder
 from tests.engine_support import ScriptedCluster
 
 
-@dataclass(frozen=True)
-class WorkSample(NodeSample):
-    """A node sample with the work fields the collectors add (team contract 11)."""
-
-    work_rate: float | None = None
-    work_pods: int | None = None
-
-
-def sample(node: str, t: float, **kw) -> WorkSample:
+def sample(node: str, t: float, **kw) -> NodeSample:
     base = dict(mem_total_mib=16000.0, mem_free_mib=4000.0, mem_available_mib=6000.0,
                 mem_active_mib=8000.0, cpus=8)
-    return WorkSample(node=node, time=t, **{**base, **kw})
+    return NodeSample(node=node, time=t, **{**base, **kw})
 
 
 def test_sums_means_and_busy_cores():
