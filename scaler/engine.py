@@ -35,6 +35,7 @@ from scaler.stops import (
 )
 from viz.figures import Figure, RunFigures
 from viz.figures import StopRule as GainRule
+from viz.overhead import PodOverheads
 
 T = TypeVar("T")
 # The pod counts that are also run.csv columns, by name (a PodCounts field with a StepRow
@@ -107,6 +108,7 @@ class Engine:
         meta: dict[str, Any] | None = None,
         info: ClusterInfo | None = None,
         node_stale_s: float = 10.0,
+        measured_by: str | None = None,
     ):
         self.cluster = cluster
         self.clock: Clock = cluster.clock
@@ -124,6 +126,11 @@ class Engine:
         self.rules = stop_rules(config, self.figures)
         self._startups: list[float] = []
         self._pods = PodJoin(config.workload.runtime, 0.0)
+        # The measured pod overhead (viz.overhead), from ``measured_by``'s pod figures (None:
+        # the one node source's), against the RuntimeClass's declared one.
+        self.measured_by = measured_by
+        self._overheads = PodOverheads()
+        self._declared_mib: float | None = None
 
     # -- what a mode may use (scaler.modes.StepIO) -------------------------------------------
 
@@ -153,7 +160,21 @@ class Engine:
         measurements the node source took since the previous step (sources that cannot see
         pods give none)."""
         measured = drain_pods(self.nodes) if self.nodes is not None else []
-        self.recorder.write_pods(self._pods.rows(self.cluster.pod_lifecycles(), measured, now))
+        rows = self._pods.rows(self.cluster.pod_lifecycles(), measured, now)
+        self.recorder.write_pods(rows)
+        for row in rows:
+            m = row.memory
+            if m is not None and self.measured_by in (None, m.source):
+                self._overheads.add(m.uid, row.state.pod_class, m.cgroup_mib,
+                                    m.overhead_cgroup_mib, m.workload_mib)
+
+    def status_notes(self) -> list[str]:
+        """What the status line adds to the step's counts: the measured overhead, when its
+        median is over the declared one."""
+        stats = self._overheads.stats()
+        if stats is None or not stats.exceeds(self._declared_mib):
+            return []
+        return [f"overhead {stats.median_mib:.0f} MiB > declared {self._declared_mib:.0f} MiB"]
 
     def _node_sums(self, now: float) -> NodeSums:
         """Memory, work and CPU over the nodes whose newest sample is fresh and ok."""
@@ -196,6 +217,8 @@ class Engine:
                 info = self.cluster.describe()
             meta["cluster"]["runtime_class"] = info.runtime_class
             meta["runtime_handler"] = info.runtime_handler()
+            self._declared_mib = metadata.declared_overhead_mib(info.runtime_class)
+            meta["vm_memory_mib"] = (info.runtime_class or {}).get("vm_memory_mib")
             meta["cluster"]["nodes"] = metadata.cluster_section(info)["nodes"]
             if self.on_prepared:
                 self.on_prepared(info)
@@ -319,11 +342,24 @@ class Engine:
             "failed_create": last.failed_create,
             "failed_scheduling": last.failed_scheduling,
             "api_errors": last.api_errors,
+            # What a pod cost its node beyond its workload, against the declared podFixed.
+            "overhead": self._overhead_summary(info),
             "elapsed_s": round(self.clock.now() - start, 3),
             "wall_s": round(time.monotonic() - wall0, 3),
             "cluster": info.kind,
             "output": str(self.recorder.csv_path),
         }
+
+    def _overhead_summary(self, info: ClusterInfo) -> dict[str, Any] | None:
+        stats = self._overheads.stats()
+        if stats is None:
+            return None
+        rc = info.runtime_class or {}
+        return {"runtime": self.config.workload.runtime, "pods": stats.pods,
+                "median_mib": round(stats.median_mib, 1), "p90_mib": round(stats.p90_mib, 1),
+                "max_mib": round(stats.max_mib, 1), "declared_mib": self._declared_mib,
+                "vm_memory_mib": rc.get("vm_memory_mib"),
+                "exceeds_declared": stats.exceeds(self._declared_mib)}
 
     def _cleanup(self) -> str:
         try:

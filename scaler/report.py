@@ -45,6 +45,25 @@ def _step(figure: dict[str, Any] | None) -> int | None:
     return None if not figure else figure.get("step")
 
 
+def overhead_lines(o: dict[str, Any] | None) -> list[str]:
+    """The measured pod overhead (viz.overhead) beside the declared one, and one line when the
+    declared one under-states it."""
+    if not o:
+        return []
+    declared = o.get("declared_mib")
+    beside = [f"declared podFixed {'none' if declared is None else f'{declared:g} MiB'}"]
+    if o.get("vm_memory_mib") is not None:
+        beside.append(f"VM memory {o['vm_memory_mib']:g} MiB")
+    lines = [f"overhead per pod (host memory minus the workload's, {_count(o['pods'], 'pod')} "
+             f"running): median {o['median_mib']:.0f} MiB, p90 {o['p90_mib']:.0f}, max "
+             f"{o['max_mib']:.0f}; {'; '.join(beside)}"]
+    if o.get("exceeds_declared"):
+        lines.append(f"the measured overhead exceeds the declared podFixed by "
+                     f"{o['median_mib'] - declared:.0f} MiB at the median: the scheduler reserves "
+                     f"{declared:g} MiB per pod for it, the node pays {o['median_mib']:.0f} MiB")
+    return lines
+
+
 def run_summary(res: RunResult, path: Path) -> str:
     """The end-of-run lines: why and when it ended, the figures, where the pods were, what
     failed, and the file."""
@@ -71,6 +90,7 @@ def run_summary(res: RunResult, path: Path) -> str:
         f"restarts {s['restarts']}; sandbox/VM deaths "
         f"{s['sandbox_deaths']}; sandbox failures {s['sandbox_failures']}; failed creations "
         f"{s['failed_create']}; failed scheduling {s['failed_scheduling']}",
+        *overhead_lines(s.get("overhead")),
         f"wrote {path}",
     ]
     if res.error:

@@ -139,7 +139,8 @@ class Session:
             nodes = self.ssh(info)
         recorder = _open_recorder(planned.path)
         status = StatusLine(enabled=self.show_status, max_replicas=cfg.max_replicas)
-        engine = Engine(cluster, cfg, recorder, nodes, stop=self.stop, on_step=status.update,
+        engine = Engine(cluster, cfg, recorder, nodes, stop=self.stop,
+                        on_step=lambda row: status.update(row, engine.status_notes()),
                         on_prepared=lambda i: say(self.quiet, report.announce(i, cfg)),
                         info=info, node_stale_s=max(10.0, 3 * interval),
                         meta={"run_id": run_id, **planned.meta()})

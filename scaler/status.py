@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from scaler.recorder import StepRow
@@ -24,7 +25,8 @@ def _rate(value: float) -> str:
     return f"{value:.0f}"
 
 
-def format_status(row: StepRow, max_replicas: int | None = None) -> str:
+def format_status(row: StepRow, max_replicas: int | None = None,
+                  notes: Sequence[str] = ()) -> str:
     free = "-" if row.mem_free_mib is None else f"{row.mem_free_mib / 1024:.1f} GiB"
     requested = f"requested {row.requested}"
     if max_replicas:
@@ -36,7 +38,7 @@ def format_status(row: StepRow, max_replicas: int | None = None) -> str:
         f"step {row.step}  {requested}  running {row.running}  "
         f"pending {row.pending}  creating {row.creating}  terminating {row.terminating}  "
         f"evicted {row.evicted}  oom {row.oom_killed}  free {free}{work}{cpu}  "
-        f"t+{row.elapsed_s:.0f}s"
+        f"t+{row.elapsed_s:.0f}s{''.join('  ' + n for n in notes)}"
     )
 
 
@@ -51,11 +53,11 @@ class StatusLine:
         self.max_replicas = max_replicas
         self._shown = False
 
-    def update(self, row: StepRow) -> None:
+    def update(self, row: StepRow, notes: Sequence[str] = ()) -> None:
         if not self.enabled:
             return
         width = shutil.get_terminal_size((100, 20)).columns - ECHO_ROOM
-        text = format_status(row, self.max_replicas)[:max(width, 1)]
+        text = format_status(row, self.max_replicas, notes)[:max(width, 1)]
         self.stream.write("\r" + text + ERASE_LINE)
         self.stream.flush()
         self._shown = True

@@ -74,6 +74,29 @@ def test_format_shows_work_and_cpu_when_the_nodes_tell_them():
                   mem_active_mib=None, nodes_sampled=2, startup_p50_s=None, startup_p99_s=None,
                   work_rate=4_563_000.0, work_pods=2, cpu_busy_pct=43.4)
     assert "free 2.0 GiB  work 4.56M pages/s  cpu 43%  t+12s" in format_status(row)
+    notes = ["overhead 663 MiB > declared 350 MiB"]
+    assert format_status(row, notes=notes).endswith("t+12s  overhead 663 MiB > declared 350 MiB")
+
+
+def test_status_note_when_the_measured_overhead_exceeds_the_declared_one(tmp_path):
+    from dataclasses import replace
+
+    from scaler.clusters import simulated_cluster
+    from scaler.config import RunConfig
+    from scaler.engine import Engine
+    from scaler.recorder import Recorder
+    from scaler.request import ClusterChoice
+    from scaler.workload_spec import SCENARIOS
+
+    notes = []
+    cluster = simulated_cluster(ClusterChoice(), 0, 5.0)
+    cfg = RunConfig(max_replicas=12, workload=replace(SCENARIOS["capacity"], runtime="kata"))
+    engine = Engine(cluster, cfg, Recorder(tmp_path / "run.csv"), cluster.node_source(),
+                    on_step=lambda row: notes.append(engine.status_notes()))
+    engine.run()
+    assert notes[0] == []  # nothing measured yet
+    assert notes[-1] and notes[-1][0].startswith("overhead ") and \
+        notes[-1][0].endswith("MiB > declared 350 MiB")
 
 
 def _screen(text: str, cols: int) -> list[str]:

@@ -208,6 +208,7 @@ class SimulatedCluster:
             "name": self.spec.runtime,
             "handler": rt.handler or self.spec.runtime,
             "overhead": {"memory_mib": rt.overhead_mib, "cpu_millis": rt.overhead_cpu_m},
+            "vm_memory_mib": rt.vm_memory_mib if rt.vm else None,
         }
 
 
