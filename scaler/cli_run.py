@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from scaler.errors import UserError
 from scaler.ssh_options import ssh_options, ssh_settings_from
@@ -174,6 +175,13 @@ def _mib(value: float | None) -> int | None:
 @click.option("--worker-cpus", type=int, callback=_positive_int,
               help="CPUs per simulated worker (8).")
 @click.option("--worker-memory", type=SIZE_MIB, help="Memory per simulated worker (16Gi).")
+@click.option("--node-source", type=click.Choice(["auto", "ssh", "kubelet", "both"]),
+              default="auto", show_default=True,
+              help="Real cluster: where node and pod figures come from. ssh: the nodes "
+                   "themselves; kubelet: the kubelet's stats through the API server (no SSH "
+                   "needed; every 10s unless --sample-interval); both: both, recorded side by "
+                   "side, their disagreement reported; auto: ssh if a node answers, else kubelet, "
+                   "else none. The simulator samples its own nodes.")
 @ssh_options
 def run_cmd(**kw: Any) -> None:
     """Scale the workload step by step and record what happens.
@@ -184,7 +192,10 @@ def run_cmd(**kw: Any) -> None:
       scaler run --runtime runc,kata -o runs/compare
       scaler run --cluster openshift --kubeconfig ~/.kube/config --runtime kata
     """
-    request = run_request(kw)
+    ctx = click.get_current_context()
+    given = {name for name in ("sample_interval", "pod_interval", "node_source")
+             if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+    request = run_request(kw, given)
     from scaler.session import run_session
 
     code = run_session(request)
@@ -192,8 +203,9 @@ def run_cmd(**kw: Any) -> None:
         sys.exit(code)
 
 
-def run_request(kw: dict[str, Any]) -> RunRequest:
-    """The parsed options of `scaler run` as a checked request."""
+def run_request(kw: dict[str, Any], given: frozenset[str] | set[str] = frozenset()) -> RunRequest:
+    """The parsed options of `scaler run` as a checked request; ``given``: the options the user
+    set (on the command line or in the environment) rather than left at their default."""
     from scaler.config import RunConfig, limit_problem
     from scaler.request import ClusterChoice, CollectorChoice, RunRequest, WorkloadOverrides
 
@@ -202,6 +214,9 @@ def run_request(kw: dict[str, Any]) -> RunRequest:
     if kind == "simulated" and named_real:
         raise UserError("--kubeconfig/--context name a real cluster; drop --cluster simulated")
     ssh, targets, interval, enabled = ssh_settings_from(kw)
+    if kind == "simulated" and "node_source" in given and kw["node_source"] != "auto":
+        raise UserError(f"--node-source {kw['node_source']} is for a real cluster: the simulator "
+                        "samples its own nodes")
     try:
         cluster = ClusterChoice(
             kind=kind, kubeconfig=kw["kubeconfig"], context=kw["context"],
@@ -231,7 +246,9 @@ def run_request(kw: dict[str, Any]) -> RunRequest:
     return RunRequest(
         runtimes=kw["runtime"], scenarios=kw["scenario"], cpus=kw["cpu"], config=config,
         workload=workload,
-        cluster=cluster, collectors=CollectorChoice(ssh, tuple(targets), interval, enabled),
+        cluster=cluster,
+        collectors=CollectorChoice(ssh, tuple(targets), interval, enabled, kw["node_source"],
+                                   "sample_interval" in given, "pod_interval" in given),
         output=kw["output"], force=kw["force"], repeat=kw["repeat"], settle_s=kw["settle"],
         as_json=kw["as_json"], quiet=kw["quiet"],
     )

@@ -24,6 +24,7 @@ from scaler.modes import Mode, mode_for
 from scaler.node_sums import NodeSums, fresh_samples, node_sums
 from scaler.pod_join import PodJoin
 from scaler.recorder import Recorder, StepRow, iso_utc
+from scaler.source_agreement import SourceAgreement
 from scaler.stops import (
     Duration,
     EndReason,
@@ -108,7 +109,8 @@ class Engine:
         meta: dict[str, Any] | None = None,
         info: ClusterInfo | None = None,
         node_stale_s: float = 10.0,
-        measured_by: str | None = None,
+        source_names: tuple[str, ...] = (),
+        agreement: SourceAgreement | None = None,
     ):
         self.cluster = cluster
         self.clock: Clock = cluster.clock
@@ -126,9 +128,13 @@ class Engine:
         self.rules = stop_rules(config, self.figures)
         self._startups: list[float] = []
         self._pods = PodJoin(config.workload.runtime, 0.0)
-        # The measured pod overhead (viz.overhead), from ``measured_by``'s pod figures (None:
-        # the one node source's), against the RuntimeClass's declared one.
-        self.measured_by = measured_by
+        # The node source's name (run.nodes.csv's ``source``), or each one's when a source
+        # drains them apart (``drain_labelled``, scaler.node_sources.TwoSources): the first
+        # one's figures make run.csv's and the measured overhead.
+        self.source_names = source_names
+        self.agreement = agreement  # two sources: how far they disagree
+        # The measured pod overhead (viz.overhead), from the first source's pod figures,
+        # against the RuntimeClass's declared one.
         self._overheads = PodOverheads()
         self._declared_mib: float | None = None
 
@@ -152,8 +158,15 @@ class Engine:
     # -- helpers ---------------------------------------------------------------------------
 
     def _drain_nodes(self) -> None:
-        if self.nodes is not None:
-            self.recorder.write_nodes(self.nodes.drain())
+        if self.nodes is None:
+            return
+        labelled = getattr(self.nodes, "drain_labelled", None)
+        batches = labelled() if labelled is not None else [
+            (self.source_names[0] if self.source_names else "", self.nodes.drain())]
+        for name, samples in batches:
+            self.recorder.write_nodes(samples, name)
+            if self.agreement is not None:
+                self.agreement.add_nodes(name, samples)
 
     def _record_pods(self, now: float) -> None:
         """run.pods.csv: the pods' lifecycle changes from the cluster, joined with the pod
@@ -162,9 +175,12 @@ class Engine:
         measured = drain_pods(self.nodes) if self.nodes is not None else []
         rows = self._pods.rows(self.cluster.pod_lifecycles(), measured, now)
         self.recorder.write_pods(rows)
+        primary = self.source_names[0] if len(self.source_names) > 1 else None
+        if self.agreement is not None:
+            self.agreement.add_pods(row.memory for row in rows if row.memory is not None)
         for row in rows:
             m = row.memory
-            if m is not None and self.measured_by in (None, m.source):
+            if m is not None and primary in (None, m.source):
                 self._overheads.add(m.uid, row.state.pod_class, m.cgroup_mib,
                                     m.overhead_cgroup_mib, m.workload_mib)
 
@@ -344,6 +360,8 @@ class Engine:
             "api_errors": last.api_errors,
             # What a pod cost its node beyond its workload, against the declared podFixed.
             "overhead": self._overhead_summary(info),
+            # --node-source both: how far the two sources disagree.
+            "source_agreement": None if self.agreement is None else self.agreement.summary(),
             "elapsed_s": round(self.clock.now() - start, 3),
             "wall_s": round(time.monotonic() - wall0, 3),
             "cluster": info.kind,

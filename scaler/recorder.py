@@ -79,6 +79,9 @@ _NODE_MEASURED = [f.name for f in fields(NodeSample) if f.name not in (*_NODE_LE
 _ORIGINAL_END = _NODE_MEASURED.index("load1") + 1
 NODE_COLUMNS = (*_NODE_LEAD, *_NODE_MEASURED[:_ORIGINAL_END], "status",
                 *_NODE_MEASURED[_ORIGINAL_END:])
+# ... and which source took the sample (``ssh``, ``kubelet``, ``sim``): with --node-source both
+# every node is sampled twice.
+NODE_COLUMNS = (*NODE_COLUMNS, "source")
 # run.pods.csv: scaler.pod_rows.POD_COLUMNS.
 __all__ = ["NODE_COLUMNS", "POD_COLUMNS", "RUN_COLUMNS", "PodRow", "Recorder", "StepRow",
            "iso_utc", "sidecar_paths"]
@@ -132,14 +135,14 @@ class Recorder:
         self._run.flush()
         self.rows += 1
 
-    def write_nodes(self, samples: list[NodeSample]) -> None:
+    def write_nodes(self, samples: list[NodeSample], source: str = "") -> None:
         if not samples:
             return
         t0 = self.t0 if self.t0 is not None else samples[0].time
         for s in samples:
             self._nodes_w.writerow([
-                _cell(n, s.time - t0 if n == "elapsed_s" else getattr(s, n)) for n in NODE_COLUMNS
-            ])
+                *(_cell(n, s.time - t0 if n == "elapsed_s" else getattr(s, n))
+                  for n in NODE_COLUMNS[:-1]), source])
             self.node_rows += 1  # row by row: a stop may cut a batch short, the count stays true
         self._nodes.flush()
 

@@ -64,6 +64,23 @@ def overhead_lines(o: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _apart(figure: dict[str, Any]) -> str:
+    if not figure.get("pairs"):
+        return "no measurements to pair"
+    lean = figure["median_signed_rel_diff"]
+    return (f"{100 * figure['median_rel_diff']:.1f}% apart at the median, at most "
+            f"{100 * figure['max_rel_diff']:.1f}% (leaning {'+' if lean >= 0 else ''}"
+            f"{100 * lean:.1f}%), {figure['pairs']} pairs")
+
+
+def agreement_lines(a: dict[str, Any] | None) -> list[str]:
+    """--node-source both: how far the second source's figures are from the first's."""
+    if not a:
+        return []
+    return [f"{a['secondary']} vs {a['primary']}: node available memory "
+            f"{_apart(a['node_available_mib'])}; pod memory {_apart(a['pod_memory_mib'])}"]
+
+
 def run_summary(res: RunResult, path: Path) -> str:
     """The end-of-run lines: why and when it ended, the figures, where the pods were, what
     failed, and the file."""
@@ -91,6 +108,7 @@ def run_summary(res: RunResult, path: Path) -> str:
         f"{s['sandbox_deaths']}; sandbox failures {s['sandbox_failures']}; failed creations "
         f"{s['failed_create']}; failed scheduling {s['failed_scheduling']}",
         *overhead_lines(s.get("overhead")),
+        *agreement_lines(s.get("source_agreement")),
         f"wrote {path}",
     ]
     if res.error:

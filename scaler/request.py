@@ -74,12 +74,17 @@ class ClusterChoice:
 
 @dataclass(frozen=True)
 class CollectorChoice:
-    """SSH node collectors: how to log in, extra nodes, how often to sample, on or off."""
+    """Node figures: where from (``source``: auto, ssh, kubelet, both; the simulator samples
+    its own nodes), how to log in, extra nodes, how often to sample (``interval_given``: the user
+    chose the interval, else each source's default), on or off."""
 
     options: SSHOptions = field(default_factory=SSHOptions)
     targets: tuple[NodeTarget, ...] = ()
     interval_s: float = 1.0
     enabled: bool = True
+    source: str = "auto"
+    interval_given: bool = False
+    pod_interval_given: bool = False  # --pod-interval given: the simulator uses it too
 
 
 @dataclass(frozen=True)

@@ -160,3 +160,16 @@ def test_real_driver_records_each_pods_lifecycle_from_its_watch(tmp_path):
     # Every pod scheduled onto one of the model's nodes; the ones seen running have a Ready time.
     assert {r["node"] for r in last.values()} <= {"worker-0", "worker-1"}
     assert all(r["ready_s"] for r in rows if r["class"] == "running")
+
+
+def test_the_simulator_measures_pods_every_pod_interval_when_given(tmp_path):
+    def times(*args):
+        run = scaler_run(tmp_path, "--max-replicas", "14", "--sample-interval", "5s", *args,
+                         name=f"r{len(args)}.csv")
+        assert run.exit_code == 0, run.stderr
+        with open(tmp_path / f"r{len(args)}.pods.csv", newline="") as f:
+            return sorted({float(r["elapsed_s"]) for r in csv.DictReader(f) if r["source"]})
+
+    default, every_10s = times(), times("--pod-interval", "10s")
+    assert [b - a for a, b in zip(default, default[1:], strict=False)] == [30.0]
+    assert set(b - a for a, b in zip(every_10s, every_10s[1:], strict=False)) == {10.0}

@@ -110,7 +110,8 @@ class SimulatedCluster:
     """``scaler.cluster.Cluster`` on a ``SimModel``; one workload Deployment per run."""
 
     def __init__(self, model_or_profile: SimModel | SimProfile, seed: int = 0, *,
-                 sample_interval_s: float = 1.0, key: str = DEPLOYMENT_KEY) -> None:
+                 sample_interval_s: float = 1.0, key: str = DEPLOYMENT_KEY,
+                 pod_interval_s: float = POD_INTERVAL_S) -> None:
         if isinstance(model_or_profile, SimModel):
             self.model = model_or_profile
             self.seed = model_or_profile.seed
@@ -121,6 +122,7 @@ class SimulatedCluster:
         self.clock = VirtualClock(self.model)
         self.key = key
         self.sample_interval_s = sample_interval_s
+        self.pod_interval_s = pod_interval_s
         self.spec: WorkloadSpec | None = None
         self._source: SimNodeSource | None = None
         self._lifecycles: SimLifecycles | None = None
@@ -177,7 +179,8 @@ class SimulatedCluster:
 
     def node_source(self) -> SimNodeSource:
         if self._source is None:
-            self._source = SimNodeSource(self.model, self.sample_interval_s)
+            self._source = SimNodeSource(self.model, self.sample_interval_s,
+                                         pod_interval_s=self.pod_interval_s)
         return self._source
 
     def cleanup(self, keep: bool = False) -> None:
@@ -220,8 +223,10 @@ def build_simulated_cluster(
     worker_memory_mib: int | None = None,
     seed: int = 0,
     sample_interval_s: float = 1.0,
+    pod_interval_s: float = POD_INTERVAL_S,
 ) -> SimulatedCluster:
     """What ``scaler run`` calls: defaults, overridden by a profile file, then by options."""
     profile = load_profile(profile_path, workers=workers, worker_cpus=worker_cpus,
                            worker_memory_mib=worker_memory_mib)
-    return SimulatedCluster(profile, seed, sample_interval_s=sample_interval_s)
+    return SimulatedCluster(profile, seed, sample_interval_s=sample_interval_s,
+                            pod_interval_s=pod_interval_s)
