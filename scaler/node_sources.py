@@ -150,12 +150,16 @@ def kubelet_source(cluster: ClusterChoice, c: CollectorChoice,
         url = proxy.start()
     except ClusterError as e:
         return None, str(e), []
-    why = probe(url, nodes[0])
-    if why is not None:
+    try:
+        why = probe(url, nodes[0])
+        if why is not None:
+            proxy.stop()
+            return None, f"{nodes[0]}: {why}", []
+        interval = c.interval_s if c.interval_given else KUBELET_INTERVAL_S
+        source = KubeletSource(url, nodes, interval, namespaces={cluster.namespace})
+    except BaseException:  # Ctrl-C while probing: no proxy left behind
         proxy.stop()
-        return None, f"{nodes[0]}: {why}", []
-    interval = c.interval_s if c.interval_given else KUBELET_INTERVAL_S
-    source = KubeletSource(url, nodes, interval, namespaces={cluster.namespace})
+        raise
     return source, None, [proxy.stop]
 
 

@@ -133,9 +133,11 @@ class Session:
     def one(self, planned: PlannedRun, ready: Ready | None) -> RunResult:
         cfg = planned.config
         r = ready or self.ready(cfg)
-        # Checked (an SSH probe, the kubelet's stats) before the run's first file.
-        nodes = node_sources(r.cluster, r.info, self.request.cluster, self.request.collectors,
-                             quiet=self.quiet)
+        # Checked (an SSH probe, the kubelet's stats) before the run's first file; a probe of
+        # a node that does not answer may be cut by Ctrl-C like any cluster call.
+        with self.stop.interruptions_allowed():
+            nodes = node_sources(r.cluster, r.info, self.request.cluster,
+                                 self.request.collectors, quiet=self.quiet)
         try:
             result = self._engine_run(planned, r, nodes)
         finally:
