@@ -46,6 +46,9 @@ class ClusterInfo:
     # The handler the cluster runs pods without a RuntimeClass with (runc, crun, ...), when it
     # can be learnt; recorded as the run's ``runtime_handler`` for a default-runtime run.
     default_runtime_handler: str | None = None
+    # A VM runtime's configured guest memory (kata's default_memory), MiB, when the cluster
+    # tells it (the simulator does; a real cluster's configuration is on its nodes).
+    vm_memory_mib: float | None = None
 
     def runtime_handler(self) -> str | None:
         """The handler the run's pods run under: the RuntimeClass's, else the default one."""

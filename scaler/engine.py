@@ -234,7 +234,7 @@ class Engine:
             meta["cluster"]["runtime_class"] = info.runtime_class
             meta["runtime_handler"] = info.runtime_handler()
             self._declared_mib = metadata.declared_overhead_mib(info.runtime_class)
-            meta["vm_memory_mib"] = (info.runtime_class or {}).get("vm_memory_mib")
+            meta["vm_memory_mib"] = info.vm_memory_mib
             meta["cluster"]["nodes"] = metadata.cluster_section(info)["nodes"]
             if self.on_prepared:
                 self.on_prepared(info)
@@ -372,11 +372,10 @@ class Engine:
         stats = self._overheads.stats()
         if stats is None:
             return None
-        rc = info.runtime_class or {}
         return {"runtime": self.config.workload.runtime, "pods": stats.pods,
                 "median_mib": round(stats.median_mib, 1), "p90_mib": round(stats.p90_mib, 1),
                 "max_mib": round(stats.max_mib, 1), "declared_mib": self._declared_mib,
-                "vm_memory_mib": rc.get("vm_memory_mib"),
+                "vm_memory_mib": info.vm_memory_mib,
                 "exceeds_declared": stats.exceeds(self._declared_mib)}
 
     def _cleanup(self) -> str:

@@ -139,6 +139,7 @@ class SimulatedCluster:
             nodes=tuple(self.model.nodes()),
             runtime_class=self._runtime_class(),
             details={"profile": self.profile.to_dict(), "seed": self.seed},
+            vm_memory_mib=self._vm_memory_mib(),
         )
 
     def prepare(self, spec: WorkloadSpec) -> None:
@@ -203,6 +204,12 @@ class SimulatedCluster:
         self._stats["api_seconds"] += took
         self.model.advance(took)
 
+    def _vm_memory_mib(self) -> float | None:
+        if self.spec is None:
+            return None
+        rt = self.profile.runtimes.get(self.spec.runtime)
+        return rt.vm_memory_mib if rt is not None and rt.vm else None
+
     def _runtime_class(self) -> dict | None:
         if self.spec is None or self.spec.runtime_class is None:
             return None
@@ -211,7 +218,6 @@ class SimulatedCluster:
             "name": self.spec.runtime,
             "handler": rt.handler or self.spec.runtime,
             "overhead": {"memory_mib": rt.overhead_mib, "cpu_millis": rt.overhead_cpu_m},
-            "vm_memory_mib": rt.vm_memory_mib if rt.vm else None,
         }
 
 
