@@ -17,6 +17,7 @@ from typing import Any
 
 from collectors.pod_sample import PodMemory
 from collectors.sample import NodeSample, NodeSource, drain_pods
+from collectors.ssh_targets import NodeTarget
 from scaler.cluster import Cluster, ClusterError, ClusterInfo
 from scaler.errors import UserError
 from scaler.request import ClusterChoice, CollectorChoice
@@ -104,30 +105,41 @@ def _say(quiet: bool, line: str) -> None:
         print(f"scaler: {line}", file=sys.stderr, flush=True)
 
 
-def ssh_pool(c: CollectorChoice, info: ClusterInfo) -> NodeSource | None:
-    """SSH collectors: the cluster's nodes (InternalIP) plus any --node (a --node with a
-    discovered name replaces that node's address); None without any node to reach."""
-    from collectors.pool import CollectorPool
+# auto probes this many nodes (at once): SSH when any answers, so one node down does not turn
+# the run's figures to the kubelet's.
+PROBED = 3
+
+
+def ssh_targets(c: CollectorChoice, info: ClusterInfo) -> list[NodeTarget]:
+    """The cluster's nodes (InternalIP) plus any --node (a --node with a discovered name
+    replaces that node's address)."""
     from collectors.ssh_targets import NodeTarget
 
     by_name = {n.name: NodeTarget(n.name, n.address) for n in info.nodes if n.address}
     by_name.update({t.name: t for t in c.targets})
-    if not by_name:
-        return None
-    return CollectorPool(list(by_name.values()), c.options, interval_s=c.interval_s)
+    return list(by_name.values())
+
+
+def ssh_pool(c: CollectorChoice, info: ClusterInfo) -> NodeSource | None:
+    """SSH collectors on ``ssh_targets``; None without any node to reach."""
+    from collectors.pool import CollectorPool
+
+    targets = ssh_targets(c, info)
+    return CollectorPool(targets, c.options, interval_s=c.interval_s) if targets else None
 
 
 def ssh_problem(c: CollectorChoice, info: ClusterInfo) -> str | None:
-    """Why the first node cannot be sampled over SSH (None: it can), from one probe."""
+    """Why the nodes cannot be sampled over SSH (None: they can), from a probe of the first
+    few: the first one's failure when none answers."""
     from collectors.probe import probe
-    from collectors.ssh_targets import NodeTarget
 
-    targets = [NodeTarget(n.name, n.address) for n in info.nodes if n.address]
-    targets = [*c.targets, *targets] if c.targets else targets
+    targets = ssh_targets(c, info)
     if not targets:
         return "no node address to reach"
-    (result,) = probe(targets[:1], c.options)
-    return None if result.reachable else f"{result.node}: {result.error}"
+    results = probe(targets[:PROBED], c.options)
+    if any(r.reachable for r in results):
+        return None
+    return f"{results[0].node}: {results[0].error}"
 
 
 def kubelet_source(cluster: ClusterChoice, c: CollectorChoice,

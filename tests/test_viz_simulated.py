@@ -43,7 +43,7 @@ NAMES = {"runc": ("runc", "default"), "kata": ("kata",)}
 
 def run_csv(matrix: Path, runtime: str) -> Path:
     found = sorted(p for name in NAMES[runtime] for p in matrix.glob(f"{name}*.csv"))
-    found = [p for p in found if not p.name.endswith(".nodes.csv")]
+    found = [p for p in found if not p.name.endswith((".nodes.csv", ".pods.csv"))]
     assert len(found) == 1, found
     return found[0]
 
