@@ -305,8 +305,8 @@ class Engine:
         """The pod measurements and changes since the last step, before the clean-up."""
         try:
             self._record_pods(self.clock.now())
-        except (ClusterError, OSError):  # the run's end is already decided; its rows stay
-            pass
+        except (ClusterError, OSError, KeyboardInterrupt):
+            pass  # the run's end is decided and its rows stay; the clean-up must still run
 
     def _record(self, p: _Progress, start: float, scale_s: float, observe_s: float,
                 t_step: float) -> StepRow:
