@@ -145,7 +145,7 @@ def test_real_driver_records_each_pods_lifecycle_from_its_watch(tmp_path):
         res = subprocess.run(
             [sys.executable, "-c", "from scaler.cli import main; main()", "run", "-q",
              "--cluster", "openshift", "--kubeconfig", str(server.kubeconfig), "--no-collectors",
-             "--mode", "no-wait", "--max-replicas", "6", "-o", str(out)],
+             "--mode", "wait", "--step", "3", "--max-replicas", "6", "-o", str(out)],
             cwd=REPO, env=server.env, capture_output=True, text=True, timeout=180)
         assert res.returncode == 0, res.stderr
         with open(tmp_path / "run.pods.csv", newline="") as f:
@@ -157,8 +157,10 @@ def test_real_driver_records_each_pods_lifecycle_from_its_watch(tmp_path):
     assert all(r["pod"].startswith("scaler-workload-") and r["source"] == "" for r in rows)
     assert all(r["created_s"] != "" for r in rows)
     last = {r["uid"]: r for r in rows}
-    # Every pod scheduled onto one of the model's nodes; the ones seen running have a Ready time.
+    # Every pod scheduled onto one of the model's nodes, seen running (the run waited for it),
+    # with its Ready time.
     assert {r["node"] for r in last.values()} <= {"worker-0", "worker-1"}
+    assert {r["uid"] for r in rows if r["class"] == "running"} == uids
     assert all(r["ready_s"] for r in rows if r["class"] == "running")
 
 
