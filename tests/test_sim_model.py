@@ -250,6 +250,19 @@ def test_unknown_runtime_names_the_known_ones():
         m.apply_deployment(KEY, capacity("gvisor"), 1)
 
 
+def test_default_runtime_is_the_one_the_cluster_profile_names():
+    p = small_profile()
+    assert p.cluster.default_runtime == "runc"
+    assert p.runtime("default") is p.runtime("runc")
+    m = model_with(capacity("default"), 2, profile=p, seconds=20)
+    assert m.counts(KEY).running == 2
+    assert all(v.memory_mib < 520 for v in m.pods())  # runc pods, not VMs
+    p = small_profile(default_runtime="kata")
+    assert p.runtime("default") is p.runtime("kata")
+    with pytest.raises(KeyError, match="'default'"):
+        small_profile(default_runtime="crun").runtime("default")
+
+
 def test_same_seed_same_run_other_seed_other_names():
     def run(seed):
         m = SimModel(small_profile(), seed)

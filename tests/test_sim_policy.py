@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaler.sim import SimModel, policy
-from scaler.sim.model import _water_fill
+from scaler.sim.memory import water_fill as _water_fill
 from tests.sim_support import KEY, capacity, small_profile
 
 

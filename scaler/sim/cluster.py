@@ -14,8 +14,9 @@ from collectors.meminfo import parse_meminfo
 from collectors.sample import NodeSample
 from scaler import __version__
 from scaler.cluster import ClusterError, ClusterInfo, PodCounts
+from scaler.sim import controlplane
 from scaler.sim.model import SimModel
-from scaler.sim.profile import SimProfile, load_profile
+from scaler.sim.profile import SimProfile, UnknownRuntime, load_profile
 from scaler.workload_spec import WorkloadSpec
 
 DEPLOYMENT_KEY = "scaler/scaler-workload"
@@ -48,7 +49,7 @@ class SimNodeSource:
         self.interval_s = float(interval_s)
         self._buffer: deque[NodeSample] = deque(maxlen=max_buffer)
         self._latest: dict[str, NodeSample] = {}
-        self._next = None
+        self._next: float | None = None
         self._running = False
 
     def start(self) -> None:
@@ -118,29 +119,25 @@ class SimulatedCluster:
         )
 
     def prepare(self, spec: WorkloadSpec) -> None:
-        if spec.runtime not in self.profile.runtimes:
-            known = ", ".join(sorted(self.profile.runtimes))
-            raise ClusterError(
-                f"the simulator has no profile for runtime {spec.runtime!r} (known: {known}); "
-                f'declare it in a profile file: {{"runtimes": {{"{spec.runtime}": '
-                f'{{"like": "kata"}}}}}}'
-            )
+        try:
+            self.profile.runtime(spec.runtime)
+        except UnknownRuntime as e:
+            raise ClusterError(str(e)) from None
         self.spec = spec
-        self._call(0.0)
+        self._call(controlplane.call_seconds(self.profile.control_plane))
         self.model.apply_deployment(self.key, spec, 0, {"app": "scaler-workload"})
         self._created = True
 
     def scale(self, replicas: int) -> None:
         if not self._created:
             raise ClusterError("scale before prepare: no workload deployment")
-        cp = self.profile.control_plane
         self.model.set_replicas(self.key, replicas)
-        self._call(cp.write_per_object_s * self.model.object_count())
+        self._call(controlplane.scale_seconds(self.profile.control_plane,
+                                              self.model.object_count()))
 
     def observe(self) -> PodCounts:
-        cp = self.profile.control_plane
         objects = self.model.object_count()
-        self._call(cp.list_per_object_s * objects)
+        self._call(controlplane.list_seconds(self.profile.control_plane, objects))
         self._stats["objects_listed"] += objects
         if not self._created:
             return PodCounts()
@@ -157,7 +154,7 @@ class SimulatedCluster:
         if keep or not self._created:
             return
         self.scale(0)
-        self._call(0.0)
+        self._call(controlplane.call_seconds(self.profile.control_plane))
         self.model.delete_deployment(self.key)
         self._created = False
 
@@ -166,9 +163,8 @@ class SimulatedCluster:
 
     # Helpers ------------------------------------------------------------------------------
 
-    def _call(self, extra_s: float) -> None:
+    def _call(self, took: float) -> None:
         """One API round trip: virtual time passes while the model keeps running."""
-        took = self.profile.control_plane.request_s + extra_s
         self._stats["api_calls"] += 1
         self._stats["api_seconds"] += took
         self.model.advance(took)
@@ -176,7 +172,7 @@ class SimulatedCluster:
     def _runtime_class(self) -> dict | None:
         if self.spec is None or self.spec.runtime_class is None:
             return None
-        rt = self.profile.runtimes[self.spec.runtime]
+        rt = self.profile.runtime(self.spec.runtime)
         return {
             "name": self.spec.runtime,
             "handler": rt.handler or self.spec.runtime,

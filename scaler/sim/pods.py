@@ -66,6 +66,66 @@ _OBJ = ("name", "uid", "message")
 class PodTable:
     """Column arrays indexed by slot; ``n`` slots in use (alive or not)."""
 
+    # Times (virtual epoch seconds; NaN: not yet): created, bound, container started, first
+    # Ready, deletion asked, object gone, next kubelet action (set-up done, restart), next
+    # workload loop.
+    created: np.ndarray
+    scheduled: np.ndarray
+    started: np.ndarray
+    ready_at: np.ndarray
+    deleted: np.ndarray
+    gone_at: np.ndarray
+    next_at: np.ndarray
+    loop_next: np.ndarray
+    # Memory (MiB): the workload's allocation, what of it is touched, its increment, target and
+    # limit; a VM's guest high-water mark, host process size and held part, guest base, host
+    # overhead per guest MiB, VM size; start memory needed.
+    held: np.ndarray
+    rss: np.ndarray
+    inc: np.ndarray
+    target: np.ndarray
+    limit: np.ndarray
+    guest_peak: np.ndarray
+    host_mib: np.ndarray
+    host_held: np.ndarray
+    guest_base: np.ndarray
+    per_mib: np.ndarray
+    vm_size: np.ndarray
+    boot: np.ndarray
+    # Scheduling and kubelet: CPU fraction used, requests (with overhead), non-zero requests
+    # for scoring, oom_score_adj, current back-off, teardown seconds.
+    cpu_frac: np.ndarray
+    req_mem: np.ndarray
+    req_cpu: np.ndarray
+    nz_mem: np.ndarray
+    nz_cpu: np.ndarray
+    adj: np.ndarray
+    backoff: np.ndarray
+    teardown: np.ndarray
+    # Integers: deployment index, node (-1: unbound), restarts, exit codes.
+    dep: np.ndarray
+    node: np.ndarray
+    restarts: np.ndarray
+    term_exit: np.ndarray
+    last_exit: np.ndarray
+    # Codes (see the constants above).
+    phase: np.ndarray
+    cstate: np.ndarray
+    reason: np.ndarray
+    term_reason: np.ndarray
+    last_reason: np.ndarray
+    # Flags.
+    alive: np.ndarray
+    vm: np.ndarray
+    besteffort: np.ndarray
+    sandbox_up: np.ndarray
+    ever_ready: np.ndarray
+    starting: np.ndarray
+    # Objects.
+    name: np.ndarray
+    uid: np.ndarray
+    message: np.ndarray
+
     def __init__(self, capacity: int = 256) -> None:
         self.n = 0
         self._cap = 0

@@ -16,9 +16,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+#: What a workload calls the cluster's default runtime (no RuntimeClass).
+DEFAULT_RUNTIME_NAME = "default"
+
 
 class ProfileError(ValueError):
     """A profile file cannot be used; the message fits on one line."""
+
+
+class UnknownRuntime(KeyError):
+    """A workload names a runtime the profile has no parameters for; the message fits on one
+    line and says how to declare one."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -119,6 +130,10 @@ class ClusterProfile:
     termination_s: float = 1.0
     # Model step, seconds of virtual time.
     tick_s: float = 1.0
+    # The runtime a pod with no RuntimeClass runs under: what ``default`` means in a workload
+    # (the cluster's CRI-O default handler; runc on the OpenShift 4 releases of the reference
+    # runs, crun on later ones).
+    default_runtime: str = "runc"
 
 
 @dataclass
@@ -265,13 +280,16 @@ class SimProfile:
         return dataclasses.asdict(self)
 
     def runtime(self, name: str) -> RuntimeProfile:
+        """The parameters of runtime ``name``; ``default`` is the cluster's default runtime.
+        The one place an unknown runtime is refused."""
+        key = self.cluster.default_runtime if name == DEFAULT_RUNTIME_NAME else name
         try:
-            return self.runtimes[name]
+            return self.runtimes[key]
         except KeyError:
             known = ", ".join(sorted(self.runtimes))
-            raise KeyError(
-                f"no simulator profile for runtime {name!r} (known: {known}); declare one in a "
-                f'profile file, e.g. {{"runtimes": {{"{name}": {{"like": "kata"}}}}}}'
+            raise UnknownRuntime(
+                f"the simulator has no profile for runtime {name!r} (known: {known}); declare it "
+                f'in a profile file: {{"runtimes": {{"{name}": {{"like": "kata"}}}}}}'
             ) from None
 
 
@@ -304,7 +322,7 @@ def _read(path: str) -> dict:
         raise ProfileError(f"profile {path} is not text") from None
     try:
         if path.endswith((".yaml", ".yml")):
-            import yaml
+            import yaml  # type: ignore[import-untyped,unused-ignore]
 
             data = yaml.safe_load(text)
         else:
@@ -404,6 +422,9 @@ def _validate(profile: SimProfile, where: str) -> None:
     if c.worker_memory_mib <= c.kernel_reserved_mib + c.system_reserved_memory_mib:
         raise ProfileError(f"{where}: cluster.worker_memory_mib {c.worker_memory_mib} leaves no "
                            "memory for pods")
+    if c.default_runtime not in profile.runtimes:
+        raise ProfileError(f"{where}: cluster.default_runtime {c.default_runtime!r} is not a "
+                           f"declared runtime ({', '.join(sorted(profile.runtimes))})")
     for name, r in profile.runtimes.items():
         if not 0 <= r.setup_min_progress <= 1:
             raise ProfileError(f"{where}: runtimes.{name}.setup_min_progress must be in [0, 1]")

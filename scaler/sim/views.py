@@ -1,10 +1,28 @@
-"""Read-only records the model hands out: one pod as the API would show it, one deployment."""
+"""What the model shows: one pod as the API would show it, one deployment, the pods counted by
+``scaler.pod_state.classify``, a node's /proc/meminfo and /proc/loadavg."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from scaler.pod_state import PodStatus
+import numpy as np
+
+from collectors.meminfo import render_meminfo
+from scaler.cluster import PodCounts
+from scaler.pod_state import PodClass, PodStatus, classify
+from scaler.sim.pods import (
+    CS_BACKOFF,
+    CS_CREATING,
+    CS_RUNNING,
+    CS_TERMINATED,
+    PHASES,
+    R_EVICTED,
+    TERM_REASONS,
+    status_codes,
+    status_of_code,
+)
+from scaler.sim.state import Deployment, SimState, opt, pod_usage
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
 
@@ -65,3 +83,111 @@ class DeploymentView:
     labels: dict[str, str]
     pods: int  # pod objects that exist (Failed/Evicted included)
     ready: int
+
+
+# Building the views from the state --------------------------------------------------------------
+
+
+def pod_view(s: SimState, i: int) -> PodView:
+    p = s.table
+    dep = s.dep_list[int(p.dep[i])]
+    node = int(p.node[i])
+    cs = int(p.cstate[i])
+    state, creason, cexit = "waiting", None, None
+    if cs == CS_CREATING:
+        creason = "ContainerCreating"
+    elif cs == CS_BACKOFF:
+        creason = "CrashLoopBackOff"
+    elif cs == CS_RUNNING:
+        state = "running"
+    elif cs == CS_TERMINATED:
+        state = "terminated"
+        creason = TERM_REASONS[int(p.term_reason[i])] or "Error"
+        cexit = int(p.term_exit[i]) if p.term_exit[i] >= 0 else 137
+    deleted = p.deleted[i]
+    usage = float(pod_usage(s, np.array([i]))[0])
+    return PodView(
+        name=str(p.name[i]), uid=str(p.uid[i]), deployment=dep.key,
+        node=s.node_names[node] if node >= 0 else None,
+        phase=PHASES[int(p.phase[i])],
+        reason="Evicted" if p.reason[i] == R_EVICTED else None,
+        message=p.message[i],
+        ready=cs == CS_RUNNING and math.isnan(deleted),
+        container_state=state, container_reason=creason, container_exit_code=cexit,
+        last_terminated_reason=TERM_REASONS[int(p.last_reason[i])],
+        last_exit_code=int(p.last_exit[i]) if p.last_exit[i] >= 0 else None,
+        restarts=int(p.restarts[i]),
+        created=float(p.created[i]),
+        scheduled=opt(p.scheduled[i]), started=opt(p.started[i]),
+        ready_at=opt(p.ready_at[i]), deleted=opt(deleted),
+        runtime_class=dep.spec.runtime_class, labels=dict(dep.labels),
+        qos_class=dep.qos, memory_mib=usage,
+    )
+
+
+def deployment_views(s: SimState) -> list[DeploymentView]:
+    out = []
+    p = s.table
+    for dep in s.dep_list:
+        if dep.deleted:
+            continue
+        mine = p.alive[: p.n] & (p.dep[: p.n] == dep.index)
+        ready = mine & (p.cstate[: p.n] == CS_RUNNING) & np.isnan(p.deleted[: p.n])
+        out.append(DeploymentView(key=dep.key, replicas=dep.replicas, runtime=dep.spec.runtime,
+                                  labels=dict(dep.labels), pods=int(mine.sum()),
+                                  ready=int(ready.sum())))
+    return out
+
+
+def counts(s: SimState, dep: Deployment) -> PodCounts:
+    """The pods of ``dep`` classified by ``scaler.pod_state.classify``, the rule the real
+    cluster's pod table uses too. evicted (evicted or rejected at admission) and oom_killed
+    (container OOM kills) are cumulative over the deployment's life; restarts sums the live
+    pods' restart counts."""
+    p = s.table
+    n = p.n
+    mine = np.flatnonzero(p.alive[:n] & (p.dep[:n] == dep.index))
+    codes, per_code = np.unique(status_codes(p, mine), return_counts=True)
+    by_class = dict.fromkeys(PodClass, 0)
+    for code, k in zip(codes, per_code, strict=True):
+        by_class[classify(status_of_code(code))] += int(k)
+    return PodCounts(
+        running=by_class[PodClass.RUNNING], pending=by_class[PodClass.PENDING],
+        creating=by_class[PodClass.CREATING], terminating=by_class[PodClass.TERMINATING],
+        evicted=dep.evicted, oom_killed=dep.oom_killed, failed=by_class[PodClass.FAILED],
+        restarts=int(p.restarts[mine].sum()),
+    )
+
+
+def node_meminfo(s: SimState, n: int) -> str:
+    """The node's /proc/meminfo, in kB as the kernel writes it."""
+    c = s.profile.cluster
+    total = s.mem_total[n]
+    free = s.free[n]
+    cache = s.cache[n]
+    shm = s.shm_used[n]
+    reclaimable = max(0.0, cache - c.page_cache_min_mib)
+    anon = s.sys_used[n] * 0.6 + s.infra_used[n] + (s.pod_mem[n] - shm)
+    slab = s.sys_used[n] * 0.4
+    active_file = c.page_cache_min_mib + 0.5 * reclaimable
+    fields_mib = {
+        "MemTotal": total, "MemFree": free,
+        "MemAvailable": max(0.0, free - c.free_floor_mib + reclaimable),
+        "Buffers": 0.02 * cache, "Cached": 0.98 * cache + shm, "SwapCached": 0.0,
+        "Active": anon + shm + active_file, "Inactive": cache - active_file,
+        "Active(anon)": anon + shm, "Inactive(anon)": 0.0,
+        "Active(file)": active_file, "Inactive(file)": cache - active_file,
+        "Unevictable": 0.0, "Mlocked": 0.0, "SwapTotal": 0.0, "SwapFree": 0.0,
+        "Dirty": 0.0, "Writeback": 0.0, "AnonPages": anon, "Mapped": 0.3 * cache,
+        "Shmem": shm, "KReclaimable": slab * 0.3, "Slab": slab, "SReclaimable": slab * 0.3,
+        "SUnreclaim": slab * 0.7,
+    }
+    return render_meminfo({k: int(round(max(0.0, v) * 1024)) for k, v in fields_mib.items()})
+
+
+def node_loadavg(s: SimState, n: int) -> str:
+    l1, l5, l15 = s.load[n]
+    running = max(1, int(round(min(s.cpu_demand[n], s.cpus[n]))))
+    threads = 400 + int(np.count_nonzero(s.table.alive[: s.table.n]
+                                         & (s.table.node[: s.table.n] == n))) * 12
+    return f"{l1:.2f} {l5:.2f} {l15:.2f} {running}/{threads} {10_000 + s.ticks}\n"

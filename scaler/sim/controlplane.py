@@ -1,0 +1,28 @@
+"""The control plane's costs: how long an API call takes a client, growing with the number of
+pod objects it must list or the controllers must reconcile (timing saturation)."""
+
+from __future__ import annotations
+
+from scaler.sim.profile import ControlPlaneProfile
+from scaler.sim.state import SimState
+
+
+def object_count(s: SimState) -> int:
+    """Pod objects in existence (Failed/Evicted included): what a LIST has to return."""
+    return int(s.table.alive[: s.table.n].sum())
+
+
+def call_seconds(cp: ControlPlaneProfile) -> float:
+    """A call that touches no pods (create, delete, get one object)."""
+    return cp.request_s
+
+
+def scale_seconds(cp: ControlPlaneProfile, objects: int) -> float:
+    """A scale (write) call: one round trip plus the reconcile cost per object."""
+    return cp.request_s + cp.write_per_object_s * objects
+
+
+def list_seconds(cp: ControlPlaneProfile, objects: int) -> float:
+    """A LIST of the namespace's pods: one round trip plus serialisation, transfer and client
+    decoding per object."""
+    return cp.request_s + cp.list_per_object_s * objects

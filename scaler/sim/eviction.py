@@ -1,0 +1,69 @@
+"""The kubelets' eviction managers: every ``eviction_interval_s`` each compares memory.available
+with the hard threshold, keeps its MemoryPressure condition (and the transition period), and
+evicts at most one pod per pass, ranked by ``policy.eviction_order``, then waits for its cleanup.
+A node hosting pods whose stats the kubelet cannot get fails its pass (no condition, no
+eviction)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scaler.sim import policy
+from scaler.sim.memory import available
+from scaler.sim.pods import CS_BACKOFF, CS_RUNNING, CS_TERMINATED, PH_FAILED, R_EVICTED, T_ERROR
+from scaler.sim.state import SimState, bincount, pod_usage, release_workload
+
+
+def evict(s: SimState) -> None:
+    c = s.profile.cluster
+    t = s.t
+    due = np.flatnonzero(s.next_evict_check <= t)
+    if len(due) == 0:
+        return
+    s.next_evict_check[due] += c.eviction_interval_s
+    avail = available(s)
+    p = s.table
+    n = p.n
+    blind = stats_missing(s)
+    for node in due:
+        if blind[node]:
+            continue  # no summary stats: the pass fails before looking at any signal
+        # The condition is the kubelet's own view, updated only when its manager runs.
+        signal = avail[node] < c.eviction_threshold_mib
+        if signal:
+            s.last_signal[node] = t
+        s.kubelet_pressure[node] = signal or (
+            t - s.last_signal[node] < c.pressure_transition_s)
+        if not signal:
+            continue
+        cand = np.flatnonzero(p.alive[:n] & (p.node[:n] == node) & np.isnan(p.deleted[:n])
+                              & (p.phase[:n] != PH_FAILED))
+        if len(cand) == 0:
+            continue
+        usage = pod_usage(s, cand)
+        k = int(cand[policy.eviction_order(usage, p.req_mem[cand])[0]])
+        release_workload(s, k, True)
+        p.phase[k] = PH_FAILED
+        p.reason[k] = R_EVICTED
+        if p.cstate[k] in (CS_RUNNING, CS_BACKOFF):
+            p.term_reason[k] = T_ERROR
+            p.term_exit[k] = 137
+        p.cstate[k] = CS_TERMINATED
+        p.message[k] = (
+            "The node was low on resource: memory. Threshold quantity: "
+            f"{c.eviction_threshold_mib:g}Mi, available: {int(max(avail[node], 0) * 1024)}Ki. "
+        )
+        s.dep_list[int(p.dep[k])].evicted += 1
+        s.next_evict_check[node] = t + c.eviction_cleanup_s
+
+
+def stats_missing(s: SimState) -> np.ndarray:
+    """Nodes hosting a pod whose runtime gives the kubelet no pod stats."""
+    w = s.workers
+    blind_deps = [d.index for d in s.dep_list if not d.runtime.pod_stats]
+    if not blind_deps:
+        return np.zeros(w, dtype=bool)
+    p = s.table
+    n = p.n
+    mask = p.alive[:n] & (p.node[:n] >= 0) & p.sandbox_up[:n] & np.isin(p.dep[:n], blind_deps)
+    return bincount(p.node[:n][mask], minlength=w) > 0
