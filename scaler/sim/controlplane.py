@@ -7,6 +7,24 @@ from scaler.sim.profile import ControlPlaneProfile
 from scaler.sim.state import SimState
 
 
+def controller_rate(cp: ControlPlaneProfile, workers: int) -> float:
+    """Pods the ReplicaSet controller creates per second on a cluster of ``workers``."""
+    return max(cp.controller_pods_per_s, _size_rate(cp, workers))
+
+
+def scheduler_rate(cp: ControlPlaneProfile, workers: int) -> float:
+    """Pods kube-scheduler binds per second on a cluster of ``workers``."""
+    return max(cp.scheduler_pods_per_s, _size_rate(cp, workers))
+
+
+def _size_rate(cp: ControlPlaneProfile, workers: int) -> float:
+    if workers >= cp.huge_cluster_workers:
+        return cp.huge_cluster_pods_per_s
+    if workers >= cp.large_cluster_workers:
+        return cp.large_cluster_pods_per_s
+    return 0.0
+
+
 def object_count(s: SimState) -> int:
     """Pod objects in existence (Failed/Evicted included): what a LIST has to return."""
     return int(s.table.alive[: s.table.n].sum())

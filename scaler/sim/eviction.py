@@ -22,9 +22,8 @@ def evict(s: SimState) -> None:
         return
     s.next_evict_check[due] += c.eviction_interval_s
     avail = available(s)
-    p = s.table
-    n = p.n
     blind = stats_missing(s)
+    evicting = []
     for node in due:
         if blind[node]:
             continue  # no summary stats: the pass fails before looking at any signal
@@ -34,27 +33,43 @@ def evict(s: SimState) -> None:
             s.last_signal[node] = t
         s.kubelet_pressure[node] = signal or (
             t - s.last_signal[node] < c.pressure_transition_s)
-        if not signal:
+        if signal:
+            evicting.append(int(node))
+    if not evicting:
+        return
+    p = s.table
+    n = p.n
+    on = np.zeros(s.workers, dtype=bool)
+    on[evicting] = True
+    cand = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.phase[:n] != PH_FAILED)
+                          & on[np.maximum(p.node[:n], 0)] & (p.node[:n] >= 0))
+    cand_nodes = p.node[cand]
+    for node in evicting:
+        mine = cand[cand_nodes == node]
+        if len(mine) == 0:
             continue
-        cand = np.flatnonzero(p.alive[:n] & (p.node[:n] == node) & np.isnan(p.deleted[:n])
-                              & (p.phase[:n] != PH_FAILED))
-        if len(cand) == 0:
-            continue
-        usage = pod_usage(s, cand)
-        k = int(cand[policy.eviction_order(usage, p.req_mem[cand])[0]])
-        release_workload(s, k, True)
-        p.phase[k] = PH_FAILED
-        p.reason[k] = R_EVICTED
-        if p.cstate[k] in (CS_RUNNING, CS_BACKOFF):
-            p.term_reason[k] = T_ERROR
-            p.term_exit[k] = 137
-        p.cstate[k] = CS_TERMINATED
-        p.message[k] = (
-            "The node was low on resource: memory. Threshold quantity: "
-            f"{c.eviction_threshold_mib:g}Mi, available: {int(max(avail[node], 0) * 1024)}Ki. "
-        )
-        s.dep_list[int(p.dep[k])].evicted += 1
+        k = int(mine[policy.eviction_order(pod_usage(s, mine), p.req_mem[mine])[0]])
+        evict_pod(s, k, float(avail[node]))
         s.next_evict_check[node] = t + c.eviction_cleanup_s
+
+
+def evict_pod(s: SimState, k: int, available_mib: float) -> None:
+    """The eviction manager kills pod ``k``: phase Failed, reason Evicted, kept as an object."""
+    c = s.profile.cluster
+    p = s.table
+    release_workload(s, k, True)
+    p.phase[k] = PH_FAILED
+    s.sched_gen += 1
+    p.reason[k] = R_EVICTED
+    if p.cstate[k] in (CS_RUNNING, CS_BACKOFF):
+        p.term_reason[k] = T_ERROR
+        p.term_exit[k] = 137
+    p.cstate[k] = CS_TERMINATED
+    p.message[k] = (
+        "The node was low on resource: memory. Threshold quantity: "
+        f"{c.eviction_threshold_mib:g}Mi, available: {int(max(available_mib, 0) * 1024)}Ki. "
+    )
+    s.dep_list[int(p.dep[k])].evicted += 1
 
 
 def stats_missing(s: SimState) -> np.ndarray:

@@ -27,36 +27,25 @@ def grow(s: SimState) -> None:
     c = s.profile.cluster
     p = s.table
     n = p.n
-    t = s.t
     w = s.workers
     live = p.alive[:n] & np.isnan(p.deleted[:n])
     run = np.flatnonzero(live & (p.cstate[:n] == CS_RUNNING))
-    contention = np.maximum(1.0, s.cpu_demand / s.cpus)
     if len(run):
-        # Loops that finished touching what they hold take their next growth step.
-        due = run[(p.loop_next[run] <= t) & (p.rss[run] >= p.held[run] - 1e-6)]
+        # Loops that finished touching what they hold take their next growth step; a workload
+        # at its target has nothing more to do in its loops.
+        held = p.held[run]
+        due = run[(p.loop_next[run] <= s.t) & (p.rss[run] >= held - 1e-6)
+                  & ((p.target[run] <= 0) | (held < p.target[run]))]
         if len(due):
-            workload_loop(s, due, contention)
-        want_ws = p.held[run] - p.rss[run]  # workload MiB still to touch
-        growing = (((want_ws > 1e-9) | (p.host_held[run] < p.host_mib[run] - 1e-9))
-                   & (p.cstate[run] == CS_RUNNING))
-        run, want_ws = run[growing], want_ws[growing]
-    else:
-        want_ws = np.zeros(0)
+            workload_loop(s, due, np.maximum(1.0, s.cpu_demand / s.cpus))
+        growing = ((p.held[run] - p.rss[run] > 1e-9)
+                   | (p.host_held[run] < p.host_mib[run] - 1e-9)) & (p.cstate[run] == CS_RUNNING)
+        run = run[growing]
     vm = p.vm[run]
-    nodes = p.node[run]
-    # Host MiB needed: a VM only needs new host pages above its guest's high-water mark.
-    guest_need = np.where(vm, np.maximum(0.0, p.guest_base[run] + p.rss[run] + want_ws
-                                         - p.guest_peak[run]), 0.0)
-    # A booted VM's processes still grow to their working size (QEMU, virtiofsd, shim).
-    ov_want = np.where(vm, np.maximum(0.0, p.host_mib[run] - p.host_held[run]), 0.0)
-    host_want = np.where(vm, guest_need * (1 + p.per_mib[run]) + ov_want, want_ws)
-    if vm.any():
-        shm_limit(s, run, nodes, guest_need)
-        ok = p.cstate[run] == CS_RUNNING
-        run, nodes, vm = run[ok], nodes[ok], vm[ok]
-        want_ws, guest_need, host_want = want_ws[ok], guest_need[ok], host_want[ok]
-        ov_want = ov_want[ok]
+    cont, vms = run[~vm], run[vm]
+    c_want = p.held[cont] - p.rss[cont]  # workload MiB still to touch
+    c_nodes = p.node[cont]
+    vms, v_nodes, v_want = vm_wants(s, vms)
     starters = np.flatnonzero(live & p.starting[:n])
     s_nodes = p.node[starters]
     s_want = np.maximum(0.0, start_need(s, starters) - p.rss[starters])
@@ -66,47 +55,69 @@ def grow(s: SimState) -> None:
         above_floor + np.minimum(reclaimable, c.reclaim_mib_s * s.dt),
         s.cgroup_cap - s.infra_used - s.pod_mem,
     )
-    need = bincount(nodes, host_want, minlength=w) + bincount(s_nodes, s_want, minlength=w)
+    nodes = np.concatenate([c_nodes, v_nodes, s_nodes])
+    wants = np.concatenate([c_want, v_want, s_want])
+    need = bincount(nodes, wants, minlength=w)
     frac = np.where(need > 0, np.clip(headroom / np.maximum(need, 1e-9), 0.0, 1.0), 1.0)
     # Thrashing: asked for more than the node can give with no page cache left to drop.
     s.thrashing = (need > np.maximum(headroom, 0.0) + 1e-6) & (
         reclaimable <= c.reclaim_mib_s * s.dt)
     s.progress = frac
-    grants = water_fill(np.concatenate([nodes, s_nodes]),
-                        np.concatenate([host_want, s_want]), headroom, need)
-    g_run, g_start = grants[: len(run)], grants[len(run):]
-    if len(run):
-        # A VM's own processes take their share first, then its guest grows.
-        ov_got = np.minimum(ov_want, g_run)
-        p.host_held[run] += ov_got
-        g_guest = g_run - ov_got
-        # Free guest pages (below the high-water mark) cost the host nothing.
-        free_guest = np.where(vm, np.maximum(0.0, p.guest_peak[run] - p.guest_base[run]
-                                             - p.rss[run]), want_ws)
-        got_ws = np.where(vm, np.minimum(want_ws, np.maximum(
-            0.0, free_guest + g_guest / (1 + p.per_mib[run]) - np.maximum(
-                0.0, p.guest_base[run] - p.guest_peak[run]))), g_run)
-        p.rss[run] += got_ws
-        host_got = np.where(vm, ov_got, got_ws)
-        if vm.any():
-            # the guest's own base comes first, then the workload's pages
-            base_fill = np.where(vm, np.minimum(np.maximum(0.0, p.guest_base[run]
-                                                           - p.guest_peak[run]),
-                                                g_guest / (1 + p.per_mib[run])), 0.0)
-            new_peak = np.maximum(p.guest_peak[run] + base_fill,
-                                  np.where(vm, p.guest_base[run] + p.rss[run], 0.0))
-            grown = np.where(vm, new_peak - p.guest_peak[run], 0.0)
-            p.guest_peak[run] = np.where(vm, new_peak, p.guest_peak[run])
-            s.shm_used += bincount(nodes, grown, minlength=w)
-            host_got = host_got + grown * (1 + p.per_mib[run])
-        s.pod_mem += bincount(nodes, host_got, minlength=w)
+    grants = water_fill(nodes, wants, headroom, need)
+    nc, nv = len(cont), len(vms)
+    if nc:
+        p.rss[cont] += grants[:nc]
+        s.pod_mem += bincount(c_nodes, grants[:nc], minlength=w)
+    if nv:
+        vm_grants(s, vms, v_nodes, grants[nc:nc + nv])
     if len(starters):
+        g_start = grants[nc + nv:]
         p.rss[starters] += g_start
         s.pod_mem += bincount(s_nodes, g_start, minlength=w)
         for i in starters[g_start >= s_want - 1e-6]:
             start_container(s, int(i))
     oom_killer(s)
     update_page_cache(s)
+
+
+def vm_wants(s: SimState, vms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What growing VMs ask of their node: new guest pages above the guest's high-water mark
+    (with the host's overhead per guest page) and the rest of their processes' working size.
+    VMs whose new guest pages do not fit in /dev/shm die first (``shm_limit``); the others
+    come back with their nodes and host MiB wanted."""
+    p = s.table
+    if len(vms) == 0:
+        return vms, p.node[vms], np.zeros(0)
+    want_ws = p.held[vms] - p.rss[vms]
+    guest_need = np.maximum(0.0, p.guest_base[vms] + p.rss[vms] + want_ws - p.guest_peak[vms])
+    nodes = p.node[vms]
+    shm_limit(s, vms, nodes, guest_need)
+    ok = p.cstate[vms] == CS_RUNNING
+    vms, nodes, guest_need = vms[ok], nodes[ok], guest_need[ok]
+    ov_want = np.maximum(0.0, p.host_mib[vms] - p.host_held[vms])
+    return vms, nodes, guest_need * (1 + p.per_mib[vms]) + ov_want
+
+
+def vm_grants(s: SimState, vms: np.ndarray, nodes: np.ndarray, granted: np.ndarray) -> None:
+    """Host memory granted to VMs: their processes take their share first, then the guest
+    grows, its own base before the workload's pages; free guest pages (below the high-water
+    mark) cost the host nothing."""
+    p = s.table
+    w = s.workers
+    per = 1 + p.per_mib[vms]
+    ov_got = np.minimum(np.maximum(0.0, p.host_mib[vms] - p.host_held[vms]), granted)
+    p.host_held[vms] += ov_got
+    g_guest = granted - ov_got
+    want_ws = p.held[vms] - p.rss[vms]
+    base_gap = np.maximum(0.0, p.guest_base[vms] - p.guest_peak[vms])
+    free_guest = np.maximum(0.0, p.guest_peak[vms] - p.guest_base[vms] - p.rss[vms])
+    p.rss[vms] += np.minimum(want_ws, np.maximum(0.0, free_guest + g_guest / per - base_gap))
+    base_fill = np.minimum(base_gap, g_guest / per)
+    new_peak = np.maximum(p.guest_peak[vms] + base_fill, p.guest_base[vms] + p.rss[vms])
+    grown = new_peak - p.guest_peak[vms]
+    p.guest_peak[vms] = new_peak
+    s.shm_used += bincount(nodes, grown, minlength=w)
+    s.pod_mem += bincount(nodes, ov_got + grown * per, minlength=w)
 
 
 def workload_loop(s: SimState, due: np.ndarray, contention: np.ndarray) -> None:
@@ -165,10 +176,13 @@ def oom_killer(s: SimState) -> None:
     due = np.flatnonzero(s.thrashing & (t - s.thrash_since >= c.oom_delay_s))
     if len(due) == 0:
         return
-    cand_mask = p.alive[:n] & p.sandbox_up[:n] & np.isnan(p.deleted[:n]) & (
-        p.cstate[:n] == CS_RUNNING)
+    on = np.zeros(s.workers, dtype=bool)
+    on[due] = True
+    every = np.flatnonzero(p.alive[:n] & p.sandbox_up[:n] & np.isnan(p.deleted[:n])
+                           & (p.cstate[:n] == CS_RUNNING) & on[p.node[:n]])
+    every_nodes = p.node[every]
     for node in due:
-        cand = np.flatnonzero(cand_mask & (p.node[:n] == node))
+        cand = every[every_nodes == node]
         s.thrash_since[node] = t
         if len(cand) == 0:
             continue
@@ -203,27 +217,74 @@ def available(s: SimState) -> np.ndarray:
 
 
 def water_fill(nodes: np.ndarray, wants: np.ndarray, headroom: np.ndarray,
-               need: np.ndarray) -> np.ndarray:
+               need: np.ndarray, rounds: int = 6) -> np.ndarray:
     """Share each node's headroom among what asks for memory there, every requester at the same
     rate (page faults are served one by one, whoever takes them): small requests are met in full,
-    large ones get the same amount as each other. Nodes with enough give everyone all."""
+    large ones get the same amount as each other (the level L with sum(min(want, L)) equal to
+    the room). Nodes with enough give everyone all.
+
+    All short nodes at once: start from an equal share of the room; whoever asks for no more is
+    served in full, which leaves more for the rest; repeat until nobody left asks for less than
+    the share. Requests of similar sizes settle in a round or two; after ``rounds``, what is left
+    is settled exactly by sorting (``_water_fill_sorted``)."""
     grants = wants.copy()
-    short = np.flatnonzero(need > np.maximum(headroom, 0.0) + 1e-9)
-    for node in short:
-        mine = np.flatnonzero(nodes == node)
-        room = max(0.0, float(headroom[node]))
-        w = np.sort(wants[mine])
-        # level L with sum(min(w, L)) == room
-        below = np.concatenate([[0.0], np.cumsum(w)])
-        k = len(w)
-        level = 0.0
-        for j in range(k):
-            # with the j smallest fully served, the rest share what is left equally
-            rest = (room - below[j]) / (k - j)
-            if rest <= w[j]:
-                level = rest
-                break
-        else:
-            level = w[-1]
-        grants[mine] = np.minimum(wants[mine], max(level, 0.0))
+    w = len(need)
+    short = need > np.maximum(headroom, 0.0) + 1e-9
+    if len(nodes) == 0 or not short.any():
+        return grants
+    sel = np.flatnonzero(short[nodes])
+    node, want = nodes[sel], wants[sel]
+    room = np.maximum(headroom, 0.0)
+    k = bincount(node, minlength=w)
+    served, done = np.zeros(w), np.zeros(w)
+    level = room / np.maximum(k, 1.0)
+    left = np.ones(len(sel), dtype=bool)
+    for _ in range(rounds):
+        full = left & (want <= level[node])
+        if not full.any():
+            break
+        served += bincount(node[full], want[full], minlength=w)
+        done += bincount(node[full], minlength=w)
+        left &= ~full
+        level = (room - served) / np.maximum(k - done, 1.0)
+    else:
+        rest = np.flatnonzero(left)
+        if len(rest):
+            part = _water_fill_sorted(node[rest], want[rest], room - served,
+                                      bincount(node[rest], want[rest], minlength=w))
+            grants[sel] = np.where(left, 0.0, want)
+            grants[sel[rest]] = part
+            return grants
+    grants[sel] = np.minimum(want, np.maximum(level, 0.0)[node])
+    return grants
+
+
+def _water_fill_sorted(nodes: np.ndarray, wants: np.ndarray, headroom: np.ndarray,
+                       need: np.ndarray) -> np.ndarray:
+    """``water_fill`` by sorting each short node's requests ascending (w_0 <= w_1 <= ...): its
+    level is the first (room - sum(w_<j)) / (k - j) that is <= w_j (the j smallest are served in
+    full and the rest share what is left equally), or its largest request when all fit."""
+    grants = wants.copy()
+    short = need > np.maximum(headroom, 0.0) + 1e-9
+    sel = np.flatnonzero(short[nodes]) if len(nodes) else np.zeros(0, dtype=np.int64)
+    if len(sel) == 0:
+        return grants
+    order = np.lexsort((wants[sel], nodes[sel]))
+    members = sel[order]
+    node = nodes[members]
+    w = wants[members]
+    starts = np.flatnonzero(np.concatenate([[True], node[1:] != node[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [len(node)]]))
+    group = np.repeat(np.arange(len(starts)), sizes)
+    pos = np.arange(len(node)) - starts[group]
+    before = np.cumsum(w) - w  # sum of all earlier requests, whatever their node
+    below = before - before[starts][group]  # sum of the smaller requests of the same node
+    rest = (np.maximum(0.0, headroom[node]) - below) / (sizes[group] - pos)
+    level = w[starts + sizes - 1].copy()  # room for all: everyone gets what they asked
+    hit = np.flatnonzero(rest <= w)
+    if len(hit):
+        g = group[hit]
+        first = np.concatenate([[True], g[1:] != g[:-1]])
+        level[g[first]] = rest[hit[first]]
+    grants[members] = np.minimum(w, np.maximum(level, 0.0)[group])
     return grants

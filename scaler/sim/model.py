@@ -148,6 +148,7 @@ class SimModel:
         if spec != dep.spec:
             # A new template: the old pods are replaced (Recreate-like, enough for this tool).
             dep.spec, dep.runtime, dep.qos, dep.template_hash = spec, runtime, qos, thash
+            s.stuck.pop(dep.index, None)
             for i in s.pods_of(dep.index, active_only=True):
                 delete_slot(s, int(i))
         dep.replicas = max(0, int(replicas))

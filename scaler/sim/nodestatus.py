@@ -15,7 +15,10 @@ def post_status(s: SimState) -> None:
     c = s.profile.cluster
     due = s.next_status <= s.t
     if due.any():
-        s.tainted = np.where(due, s.kubelet_pressure, s.tainted)
+        tainted = np.where(due, s.kubelet_pressure, s.tainted)
+        if (tainted != s.tainted).any():
+            s.sched_gen += 1
+        s.tainted = tainted
         s.next_status[due] += c.node_status_interval_s
 
 

@@ -153,11 +153,18 @@ class PodTable:
 
     def add(self) -> int:
         """A new slot with every column at its empty value."""
-        if self.n == self._cap:
-            self._alloc(self._cap * 2)
-        i = self.n
-        self.n += 1
-        return i
+        return int(self.add_many(1)[0])
+
+    def add_many(self, count: int) -> np.ndarray:
+        """``count`` new slots (consecutive), every column at its empty value."""
+        if self.n + count > self._cap:
+            cap = self._cap
+            while cap < self.n + count:
+                cap *= 2
+            self._alloc(cap)
+        slots = np.arange(self.n, self.n + count)
+        self.n += count
+        return slots
 
     def compact(self) -> np.ndarray | None:
         """Drop slots of pods that are gone once they are most of the table; returns the kept

@@ -259,11 +259,22 @@ class ControlPlaneProfile:
     list_per_object_s: float = 0.0009
     # Write (scale) cost per object the controllers must reconcile.
     write_per_object_s: float = 0.0001
-    # kube-controller-manager --kube-api-qps 20: pod creations per second by the ReplicaSet
-    # controller.
+    # Pod creations per second by the ReplicaSet controller: one API call each, so the
+    # controller manager's client rate, kube-controller-manager --kube-api-qps 20 (upstream
+    # default, burst 30).
     controller_pods_per_s: float = 20.0
-    # kube-scheduler throughput, pods bound per second (scheduler default QPS 50).
+    # Pods bound per second by kube-scheduler: one binding call each, so its client rate,
+    # KubeSchedulerConfiguration clientConnection.qps 50 (upstream default, burst 100).
     scheduler_pods_per_s: float = 50.0
+    # Large clusters run both with higher client rates, and the model follows from these sizes
+    # on: 100 QPS for the controller manager and the scheduler from 100 workers (Kubernetes
+    # SIG Scalability's large-cluster test jobs: CONTROLLER_MANAGER_TEST_ARGS and
+    # SCHEDULER_TEST_ARGS --kube-api-qps=100; a managed service's default is 100 too), 200 QPS
+    # from 1,000 workers (Huawei CCE's controller and scheduler defaults above 1,000 nodes).
+    large_cluster_workers: int = 100
+    large_cluster_pods_per_s: float = 100.0
+    huge_cluster_workers: int = 1000
+    huge_cluster_pods_per_s: float = 200.0
     # Kubernetes version the model follows (reported in describe()).
     kubernetes_version: str = "1.32"
 

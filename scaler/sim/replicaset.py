@@ -5,13 +5,13 @@ replicas, so they are replaced, and are kept until the terminated-pod GC thresho
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 import numpy as np
 
 from scaler.sim import policy
-from scaler.sim.pods import CS_NONE, CS_RUNNING, PH_FAILED, PH_PENDING, T_NONE
-from scaler.sim.state import Deployment, SimState, bincount, delete_slot, vanish
+from scaler.sim.controlplane import controller_rate
+from scaler.sim.pods import CS_NONE, CS_RUNNING, PH_FAILED
+from scaler.sim.state import Deployment, SimState, delete_slot, vanish
 from scaler.workload_spec import WorkloadSpec
 from workload import growth
 
@@ -19,20 +19,24 @@ from workload import growth
 # --terminated-pod-gc-threshold default 12500).
 TERMINATED_POD_GC_THRESHOLD = 12_500
 
-NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generated-name alphabet
+# Kubernetes' generated-name alphabet and suffix length (apimachinery util/rand, names.
+# SimpleNameGenerator: base + 5 random characters).
+NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+SUFFIX_LEN = 5
+_NAME_BYTES = np.frombuffer(NAME_CHARS.encode(), dtype="S1")
 
 
 def reconcile(s: SimState) -> None:
-    cp = s.profile.control_plane
-    s.create_budget = min(s.create_budget + cp.controller_pods_per_s * s.dt,
-                          max(1.0, cp.controller_pods_per_s * s.dt))
+    rate = controller_rate(s.profile.control_plane, s.workers)
+    s.create_budget = min(s.create_budget + rate * s.dt, max(1.0, rate * s.dt))
     p = s.table
     n = p.n
-    active = p.alive[:n] & np.isnan(p.deleted[:n]) & (p.phase[:n] != PH_FAILED)
-    per_dep = bincount(p.dep[:n][active], minlength=len(s.dep_list))
-    terminal = p.alive[:n] & (p.phase[:n] == PH_FAILED)
-    if terminal.sum() > TERMINATED_POD_GC_THRESHOLD:
-        excess = int(terminal.sum()) - TERMINATED_POD_GC_THRESHOLD
+    failed = p.phase[:n] == PH_FAILED
+    active = p.alive[:n] & np.isnan(p.deleted[:n]) & ~failed
+    per_dep = np.bincount(p.dep[:n], weights=active, minlength=len(s.dep_list))
+    terminal = p.alive[:n] & failed
+    excess = int(np.count_nonzero(terminal)) - TERMINATED_POD_GC_THRESHOLD
+    if excess > 0:  # the oldest go first
         for i in np.flatnonzero(terminal)[:excess]:
             vanish(s, int(i))
     for dep in s.dep_list:
@@ -41,8 +45,7 @@ def reconcile(s: SimState) -> None:
         have = int(per_dep[dep.index]) if dep.index < len(per_dep) else 0
         if have < dep.replicas:
             make = min(dep.replicas - have, int(s.create_budget))
-            for _ in range(make):
-                new_pod(s, dep)
+            new_pods(s, dep, make)
             s.create_budget -= make
         elif have > dep.replicas:
             scale_down(s, dep, have - dep.replicas)
@@ -60,60 +63,82 @@ def scale_down(s: SimState, dep: Deployment, count: int) -> None:
         delete_slot(s, int(i))
 
 
-def new_pod(s: SimState, dep: Deployment) -> int:
+def new_pods(s: SimState, dep: Deployment, count: int) -> np.ndarray:
+    """Create ``count`` pods of ``dep`` at once (new table slots, columns set as arrays)."""
     p = s.table
-    i = p.add()
+    idx = p.add_many(count)
+    if count == 0:
+        return idx
     spec, rt = dep.spec, dep.runtime
-    suffix = "".join(NAME_CHARS[k] for k in s.rng.integers(len(NAME_CHARS), size=5))
-    name = f"{dep.key.partition('/')[2] or dep.key}-{dep.template_hash}-{suffix}"
-    p.name[i] = name
-    p.uid[i] = str(uuid.UUID(bytes=s.rng.bytes(16), version=4))
-    p.message[i] = None
-    p.alive[i] = True
-    p.dep[i] = dep.index
-    p.node[i] = -1
-    p.phase[i] = PH_PENDING
-    p.cstate[i] = CS_NONE
-    p.reason[i] = 0
-    p.term_reason[i] = T_NONE
-    p.last_reason[i] = T_NONE
-    p.term_exit[i] = -1
-    p.last_exit[i] = -1
-    p.restarts[i] = 0
-    p.created[i] = s.t
-    for col in ("scheduled", "started", "ready_at", "deleted", "gone_at", "next_at",
-                "loop_next"):
-        getattr(p, col)[i] = np.nan
-    p.backoff[i] = 0.0
-    p.held[i] = 0.0
-    p.rss[i] = 0.0
-    p.guest_peak[i] = 0.0
-    p.inc[i] = float(spec.increment_mib)
-    p.target[i] = float(spec.memory_mib)
-    p.limit[i] = float(spec.limit_mib or 0.0)
-    p.vm[i] = rt.vm
-    p.host_mib[i] = rt.host_mib
-    p.host_held[i] = 0.0
-    p.boot[i] = (min(rt.boot_mib, rt.host_mib) if rt.vm and rt.boot_mib > 0
-                 else rt.host_mib + (rt.guest_base_mib * (1 + rt.per_mib_overhead)
-                                     if rt.vm else growth.BASE_RSS_MIB))
-    p.guest_base[i] = rt.guest_base_mib if rt.vm else 0.0
-    p.per_mib[i] = rt.per_mib_overhead
-    p.vm_size[i] = rt.vm_memory_mib + (spec.limit_mib or 0.0) if rt.vm else np.inf
-    p.cpu_frac[i] = spec.cpu_percent / 100.0
+    names = unique_names(s, f"{dep.key.partition('/')[2] or dep.key}-{dep.template_hash}-",
+                         count)
+    p.name[idx] = names
+    p.uid[idx] = uuid4s(s.names_rng, count)
+    s.names.update(names)
+    # Every column starts at its empty value (NaN times, -1 node and exit codes, zero codes,
+    # False flags, None message); only what differs is set.
+    p.alive[idx] = True
+    p.dep[idx] = dep.index
+    p.cstate[idx] = CS_NONE  # no container status until the kubelet takes the pod up
+    p.restarts[idx] = 0
+    p.created[idx] = s.t
+    p.backoff[idx] = 0.0
+    p.held[idx] = 0.0
+    p.rss[idx] = 0.0
+    p.guest_peak[idx] = 0.0
+    p.host_held[idx] = 0.0
+    p.inc[idx] = float(spec.increment_mib)
+    p.target[idx] = float(spec.memory_mib)
+    p.limit[idx] = float(spec.limit_mib or 0.0)
+    p.vm[idx] = rt.vm
+    p.host_mib[idx] = rt.host_mib
+    p.boot[idx] = (min(rt.boot_mib, rt.host_mib) if rt.vm and rt.boot_mib > 0
+                   else rt.host_mib + (rt.guest_base_mib * (1 + rt.per_mib_overhead)
+                                       if rt.vm else growth.BASE_RSS_MIB))
+    p.guest_base[idx] = rt.guest_base_mib if rt.vm else 0.0
+    p.per_mib[idx] = rt.per_mib_overhead
+    p.vm_size[idx] = rt.vm_memory_mib + (spec.limit_mib or 0.0) if rt.vm else np.inf
+    p.cpu_frac[idx] = spec.cpu_percent / 100.0
     req_mem = float(spec.request_mib if spec.request_mib is not None else (spec.limit_mib or 0))
     req_cpu = float(spec.cpu_request_m if spec.cpu_request_m is not None
                     else (spec.cpu_limit_m or 0))
-    p.req_mem[i] = req_mem + rt.overhead_mib
-    p.req_cpu[i] = req_cpu + rt.overhead_cpu_m
-    p.nz_mem[i] = (req_mem or policy.DEFAULT_MEMORY_REQUEST_MIB) + rt.overhead_mib
-    p.nz_cpu[i] = (req_cpu or policy.DEFAULT_CPU_REQUEST_M) + rt.overhead_cpu_m
-    p.besteffort[i] = dep.qos == "BestEffort"
-    p.adj[i] = policy.oom_score_adj(dep.qos, req_mem, float(s.mem_total[0]))
-    p.teardown[i] = s.profile.cluster.termination_s + rt.teardown_s
-    p.sandbox_up[i] = False
-    p.ever_ready[i] = False
-    return i
+    p.req_mem[idx] = req_mem + rt.overhead_mib
+    p.req_cpu[idx] = req_cpu + rt.overhead_cpu_m
+    p.nz_mem[idx] = (req_mem or policy.DEFAULT_MEMORY_REQUEST_MIB) + rt.overhead_mib
+    p.nz_cpu[idx] = (req_cpu or policy.DEFAULT_CPU_REQUEST_M) + rt.overhead_cpu_m
+    p.besteffort[idx] = dep.qos == "BestEffort"
+    p.adj[idx] = policy.oom_score_adj(dep.qos, req_mem, float(s.mem_total[0]))
+    p.teardown[idx] = s.profile.cluster.termination_s + rt.teardown_s
+    return idx
+
+
+def unique_names(s: SimState, prefix: str, count: int) -> list[str]:
+    """``count`` names ``prefix`` + 5 random characters, none already in use: a clash is
+    drawn again, as the API server does for ``generateName`` (KEP-4420 RetryGenerateName;
+    before it the ReplicaSet controller's create failed and was retried)."""
+    out: list[str] = []
+    taken = s.names
+    while len(out) < count:
+        want = count - len(out)
+        codes = s.names_rng.integers(len(NAME_CHARS), size=(want, SUFFIX_LEN))
+        suffixes = _NAME_BYTES[codes].view(f"S{SUFFIX_LEN}").ravel()
+        seen = set(out)
+        for b in suffixes:
+            name = prefix + b.decode()
+            if name not in taken and name not in seen:
+                out.append(name)
+                seen.add(name)
+    return out
+
+
+def uuid4s(rng: np.random.Generator, count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, from ``rng`` so runs repeat."""
+    raw = np.frombuffer(rng.bytes(16 * count), dtype=np.uint8).reshape(count, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.tobytes().hex()
+    return [f"{h[k:k + 8]}-{h[k + 8:k + 12]}-{h[k + 12:k + 16]}-{h[k + 16:k + 20]}-"
+            f"{h[k + 20:k + 32]}" for k in range(0, 32 * count, 32)]
 
 
 def template_hash(key: str, spec: WorkloadSpec) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaler.sim import policy
+from scaler.sim.controlplane import scheduler_rate
 from scaler.sim.kubelet import admit
 from scaler.sim.pods import PH_FAILED, PH_PENDING
 from scaler.sim.state import SimState, bincount
@@ -29,40 +30,111 @@ def node_requests(s: SimState):
 
 
 def schedule(s: SimState) -> None:
-    cp = s.profile.control_plane
+    """Bind pending pods, oldest first, at the scheduler's rate. Pods of one deployment are
+    alike, so they are placed together (``place_alike``); a pod the kubelet rejects at admission
+    leaves its node as attractive as before, so placement is worked out again after one.
+
+    A deployment whose next pod fit nowhere stays unschedulable until something the scheduler
+    looks at changes (``s.sched_gen``: a pod bound, gone or failed, a taint): meanwhile each step
+    costs it one attempt of the budget, as kube-scheduler retries its queue, and no search."""
     p = s.table
     n = p.n
+    # Slots are in creation order (new pods are appended, compaction keeps the order), so
+    # these are oldest first.
     pending = np.flatnonzero(p.alive[:n] & (p.node[:n] < 0) & (p.phase[:n] == PH_PENDING)
                              & np.isnan(p.deleted[:n]))
-    s.sched_budget = min(s.sched_budget + cp.scheduler_pods_per_s * s.dt,
-                         max(1.0, cp.scheduler_pods_per_s * s.dt))
+    rate = scheduler_rate(s.profile.control_plane, s.workers)
+    s.sched_budget = min(s.sched_budget + rate * s.dt, max(1.0, rate * s.dt))
     if len(pending) == 0:
+        s.stuck.clear()
         return
-    pending = pending[np.argsort(p.created[pending], kind="stable")]
-    req_cpu, req_mem, nz_cpu, nz_mem, count = node_requests(s)
-    max_pods = s.profile.cluster.max_pods
+    reqs = None
     deps = p.dep[pending]
-    for d in np.unique(deps):
-        # Pods of one deployment are alike: once one does not fit, none of the rest does.
-        mine = pending[deps == d]
-        for k, i in enumerate(mine):
-            if s.sched_budget < 1:
-                return
-            s.sched_budget -= 1
-            fits = policy.feasible_nodes(s.alloc_cpu - req_cpu, s.alloc_mem - req_mem,
-                                         count, max_pods, s.tainted, p.req_cpu[i], p.req_mem[i])
-            scores = policy.least_allocated_scores(nz_cpu, nz_mem, s.alloc_cpu, s.alloc_mem,
-                                                   p.nz_cpu[i], p.nz_mem[i])
-            node = policy.pick_node(scores, fits, s.rng)
-            if node < 0:
-                p.message[mine[k:]] = unschedulable_message(s, req_cpu, req_mem, count, i)
+    one = deps[0] == deps[-1] and (deps == deps[0]).all()
+    for d in deps[:1] if one else np.unique(deps):
+        mine = pending if one else pending[deps == d]
+        stuck = s.stuck.get(int(d))
+        if stuck is not None and stuck[0] == s.sched_gen:
+            if s.sched_budget >= 1:
+                s.sched_budget -= 1
+                fresh = mine[p.created[mine] > stuck[1]]
+                p.message[fresh] = stuck[2]
+                s.stuck[int(d)] = (stuck[0], s.t, stuck[2])
+            continue
+        s.stuck.pop(int(d), None)
+        if reqs is None:
+            reqs = node_requests(s)
+        while len(mine) and s.sched_budget >= 1:
+            want = min(len(mine), int(s.sched_budget))
+            plan = place_alike(s, int(mine[0]), want, *reqs)
+            k = at = 0
+            while k < want and at < len(plan):
+                i, node = int(mine[k]), int(plan[at])
+                s.sched_budget -= 1
+                k += 1
+                if bind(s, i, node):
+                    _add_requests(s, i, node, reqs)
+                    at += 1
+                # else: rejected at admission, so the node is as attractive as before and the
+                # next pod goes there too, as one-by-one scheduling would send it
+            if at == len(plan) < want and k < want:
+                # the next pod fits nowhere, nor will the rest this step
+                s.sched_budget -= 1
+                msg = unschedulable_message(s, reqs[0], reqs[1], reqs[4], int(mine[k]))
+                p.message[mine[k:]] = msg
+                s.stuck[int(d)] = (s.sched_gen, s.t, msg)
                 break
-            if bind(s, int(i), node):
-                req_cpu[node] += p.req_cpu[i]
-                req_mem[node] += p.req_mem[i]
-                nz_cpu[node] += p.nz_cpu[i]
-                nz_mem[node] += p.nz_mem[i]
-                count[node] += 1
+            mine = mine[k:]
+
+
+def place_alike(s: SimState, i: int, count: int, req_cpu, req_mem, nz_cpu, nz_mem,
+                pod_count) -> np.ndarray:
+    """Nodes for up to ``count`` pods like pod ``i``, in the order kube-scheduler would pick
+    them one by one: each goes to the feasible node with the best least-allocated score after
+    placing it (ties broken at random), the node's score dropping with every pod it takes.
+    Fewer nodes than ``count`` come back when the rest fit nowhere."""
+    p = s.table
+    c = s.profile.cluster
+    cpu, mem = float(p.req_cpu[i]), float(p.req_mem[i])
+    nzc, nzm = float(p.nz_cpu[i]), float(p.nz_mem[i])
+    free_cpu = s.alloc_cpu - req_cpu
+    free_mem = s.alloc_mem - req_mem
+    room = np.where(s.tainted, 0.0, np.maximum(0.0, c.max_pods - pod_count))
+    if cpu > 0:
+        room = np.minimum(room, np.floor(np.maximum(free_cpu, 0.0) / cpu + 1e-9))
+    else:
+        room = np.where(free_cpu >= 0, room, 0.0)
+    if mem > 0:
+        room = np.minimum(room, np.floor(np.maximum(free_mem, 0.0) / mem + 1e-9))
+    else:
+        room = np.where(free_mem >= 0, room, 0.0)
+    room = np.minimum(room, count).astype(np.int64)
+    total = int(room.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    # Every (node, j-th more pod) candidate with the node's score after taking it.
+    node = np.repeat(np.arange(len(room)), room)
+    j = np.arange(total) - np.repeat(np.cumsum(room) - room, room) + 1
+    scores = policy.least_allocated_scores(nz_cpu[node] + (j - 1) * nzc,
+                                           nz_mem[node] + (j - 1) * nzm, s.alloc_cpu[node],
+                                           s.alloc_mem[node], nzc, nzm)
+    # Best first; equal scores in random order (kube-scheduler's tie-break). Only the best
+    # ``count`` candidates are sorted.
+    key = np.round(scores, 9) + s.rng.random(total) * 1e-10
+    if total > count:
+        top = np.argpartition(-key, count - 1)[:count]
+        return node[top[np.argsort(-key[top], kind="stable")]]
+    return node[np.argsort(-key, kind="stable")]
+
+
+def _add_requests(s: SimState, i: int, node: int, reqs) -> None:
+    p = s.table
+    req_cpu, req_mem, nz_cpu, nz_mem, count = reqs
+    req_cpu[node] += p.req_cpu[i]
+    req_mem[node] += p.req_mem[i]
+    nz_cpu[node] += p.nz_cpu[i]
+    nz_mem[node] += p.nz_mem[i]
+    count[node] += 1
 
 
 def unschedulable_message(s: SimState, req_cpu, req_mem, count, i) -> str:
@@ -88,4 +160,5 @@ def bind(s: SimState, i: int, node: int) -> bool:
     p.node[i] = node
     p.scheduled[i] = s.t
     p.message[i] = None
+    s.sched_gen += 1
     return admit(s, i) is not False

@@ -41,6 +41,10 @@ class SimState:
     def __init__(self, profile: SimProfile, seed: int, start: float) -> None:
         self.profile = profile
         self.rng = np.random.default_rng(seed)
+        # Pod names and UIDs come from their own stream, so how pods are named never changes
+        # what happens to them.
+        self.names_rng = np.random.default_rng((seed, 1))
+        self.names: set[str] = set()  # names of the pod objects in existence
         c = profile.cluster
         self.t = float(start)
         self.dt = float(c.tick_s)
@@ -50,6 +54,10 @@ class SimState:
         self.create_budget = 0.0
         self.sched_budget = 0.0
         self.deferred = False  # pods bound but not yet admitted (kubelet API rate)
+        # Bumped whenever what the scheduler sees changes (a pod bound, gone or failed, a
+        # taint); deployment index -> (generation, time, message) of its last failed placement.
+        self.sched_gen = 0
+        self.stuck: dict[int, tuple[int, float, str]] = {}
         self.ticks = 0
         self.pod_ticks = 0
 
@@ -160,6 +168,8 @@ def vanish(s: SimState, i: int) -> None:
         return
     release_workload(s, i, True)
     p.alive[i] = False
+    s.sched_gen += 1
+    s.names.discard(p.name[i])
 
 
 # Small array helpers --------------------------------------------------------------------------
