@@ -134,3 +134,20 @@ def test_cluster_wraps_an_existing_model():
     m = SimModel(small_profile(), 3)
     c = SimulatedCluster(m)
     assert c.model is m and c.describe().details["seed"] == 3
+
+
+def test_node_samples_hold_what_the_parser_reads_from_the_rendered_meminfo():
+    from collectors.meminfo import parse_meminfo
+
+    c = SimulatedCluster(small_profile(), seed=2)
+    src = c.node_source()
+    src.start()
+    c.prepare(SCENARIOS["capacity"].with_(runtime="kata"))
+    c.scale(6)
+    c.clock.sleep(40)
+    latest = src.latest()
+    for name in c.model.node_names:
+        parsed = NodeSample.from_meminfo(name, latest[name].time,
+                                         parse_meminfo(c.model.node_meminfo(name)),
+                                         load1=float(c.model.node_loadavg(name).split()[0]))
+        assert parsed == latest[name]

@@ -294,3 +294,84 @@ def test_evicted_pods_are_kept_as_failed_objects():
     failed = int((p.alive[: p.n] & (p.phase[: p.n] == PH_FAILED)).sum())
     assert failed == m.counts(KEY).evicted - 0  # none deleted yet
     assert m.object_count() == 60 + failed + m.counts(KEY).terminating
+
+
+def test_150k_pods_get_unique_names():
+    # 27^5 suffixes: at 150,000 pods about 785 would clash without retrying (issue 15)
+    p = small_profile(workers=1, max_pods=10)
+    p.control_plane.controller_pods_per_s = 15_000.0  # 150k pods in ten steps
+    m = SimModel(p, 3)
+    m.apply_deployment(KEY, capacity(), 150_000)
+    m.advance(10)
+    t = m.table
+    names = t.name[: t.n][t.alive[: t.n]]
+    assert len(names) == 150_000
+    assert len(set(names)) == 150_000 and set(names) == m.state.names
+    uids = t.uid[: t.n][t.alive[: t.n]]
+    assert len(set(uids)) == 150_000
+    prefix = names[0].rsplit("-", 1)[0]
+    assert all(n.startswith(prefix + "-") and len(n) == len(prefix) + 6 for n in names[:1000])
+
+
+def test_a_name_clash_is_drawn_again():
+    from scaler.sim import replicaset
+
+    class Rigged:
+        """Draws the same suffix three times, then real random ones."""
+
+        def __init__(self):
+            self.calls = 0
+            self.real = np.random.default_rng(0)
+
+        def integers(self, high, size):
+            self.calls += 1
+            if self.calls == 1:
+                return np.zeros(size, dtype=np.int64)
+            return self.real.integers(high, size=size)
+
+    m = SimModel(small_profile(), 0)
+    m.state.names_rng = Rigged()
+    m.state.names.add("w-abc-bbbbb")
+    got = replicaset.unique_names(m.state, "w-abc-", 3)
+    assert len(set(got)) == 3 and "w-abc-bbbbb" not in got
+    assert m.state.names_rng.calls >= 2
+
+
+def _observed_run(skip_quiet: bool, runtime: str, most: int) -> tuple[list, SimModel]:
+    from scaler.sim import SimulatedCluster
+
+    m = SimModel(small_profile(), 4, skip_quiet=skip_quiet)
+    c = SimulatedCluster(m)
+    src = c.node_source()
+    src.start()
+    c.prepare(capacity(runtime))
+    seen = []
+    for step in range(1, 61):
+        c.scale(min(step, most))  # growing, then steady (saturated or not) for a long while
+        c.clock.sleep(5)
+        seen.append((c.observe(), src.drain()))
+    c.clock.sleep(120)
+    seen.append((c.observe(), src.drain(), [v.memory_mib for v in m.pods()]))
+    return seen, m
+
+
+@pytest.mark.parametrize("runtime, most", [("runc", 14), ("kata", 16), ("kata", 5)])
+def test_quiet_steps_are_skipped_with_the_very_same_result(runtime, most):
+    stepped, _ = _observed_run(False, runtime, most)
+    skipped, m = _observed_run(True, runtime, most)
+    assert skipped == stepped  # every count, every node sample, to the last bit
+    assert m.skipped_ticks > (100 if most < 16 else 0)
+
+
+def test_an_idle_cluster_jumps_over_a_long_wait():
+    # `--interval 99999h --max-replicas 3`: nothing can change once three pods hold 500 MiB
+    m = model_with(capacity(), 3, seconds=60)
+    before = m.ticks - m.skipped_ticks
+    m.advance(99_999 * 3600)
+    assert m.ticks == 60 + 99_999 * 3600
+    assert m.ticks - m.skipped_ticks - before < 100  # full steps taken
+    c = m.counts(KEY)
+    assert (c.running, c.evicted, c.oom_killed) == (3, 0, 0)
+    m.set_replicas(KEY, 5)  # and it wakes up for what changes
+    m.advance(30)
+    assert m.counts(KEY).running == 5

@@ -3,14 +3,16 @@
 API calls cost virtual time as the control plane's latency model says (growing with the number of
 pod objects), so the engine's timing columns show timing saturation; ``clock.sleep`` advances the
 model instead of sleeping. Node memory reaches the engine the way SSH collectors deliver it: as
-/proc/meminfo text parsed by ``collectors.parse_meminfo``.
+the fields of /proc/meminfo (``node_meminfo`` renders them as the text ``collectors.parse_meminfo``
+reads back to the same numbers).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
-from collectors.meminfo import parse_meminfo
+from collectors.meminfo import MemInfo
 from collectors.sample import NodeSample
 from scaler import __version__
 from scaler.cluster import ClusterError, ClusterInfo, PodCounts
@@ -39,8 +41,8 @@ class VirtualClock:
 
 
 class SimNodeSource:
-    """Samples every node every ``interval_s`` of virtual time, by rendering the node's
-    /proc/meminfo and /proc/loadavg and parsing them as a collector would."""
+    """Samples every node every ``interval_s`` of virtual time: the fields of its /proc/meminfo
+    and its 1-minute load average, as a collector would read them."""
 
     def __init__(self, model: SimModel, interval_s: float = 1.0, max_buffer: int = 200_000) -> None:
         if not interval_s > 0:
@@ -58,15 +60,31 @@ class SimNodeSource:
         self._running = True
         self._next = self.model.now
         self._sample_due(self.model)
-        self.model.add_listener(self._sample_due)
+        self.model.add_listener(self._sample_due, due=self._due)
+
+    def _due(self, until: float) -> float:
+        """When the model must next show itself to this source, running until ``until``: the
+        next sample time, except that samples the buffer would drop before anyone drains it
+        (more than it holds until ``until``) are not taken at all."""
+        if self._next is None:
+            return math.inf
+        per_node = (self._buffer.maxlen or 0) // max(1, len(self.model.node_names))
+        coming = math.floor((until - self._next) / self.interval_s + 1e-9) + 1
+        if per_node and coming > per_node:
+            self._next += (coming - per_node) * self.interval_s
+        return self._next
 
     def _sample_due(self, model: SimModel) -> None:
         while self._next is not None and self._next <= model.now + 1e-9:
             t = model.now
-            for name in model.node_names:
-                info = parse_meminfo(model.node_meminfo(name))
-                load1 = float(model.node_loadavg(name).split()[0])
-                s = NodeSample.from_meminfo(name, t, info, load1=load1)
+            memory = model.node_memory()
+            for name, f in zip(model.node_names, memory, strict=True):
+                # The fields /proc/meminfo would show (``model.node_meminfo`` renders them as
+                # the text ``collectors.parse_meminfo`` reads back to these very numbers).
+                info = MemInfo(total_kib=f["MemTotal"], free_kib=f["MemFree"],
+                               available_kib=f.get("MemAvailable"), active_kib=f.get("Active"),
+                               fields=f)
+                s = NodeSample.from_meminfo(name, t, info, load1=model.node_load1(name))
                 self._buffer.append(s)
                 self._latest[name] = s
             self._next += self.interval_s

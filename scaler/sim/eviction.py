@@ -6,12 +6,14 @@ eviction)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scaler.sim import policy
 from scaler.sim.memory import available
 from scaler.sim.pods import CS_BACKOFF, CS_RUNNING, CS_TERMINATED, PH_FAILED, R_EVICTED, T_ERROR
-from scaler.sim.state import SimState, bincount, pod_usage, release_workload
+from scaler.sim.state import SimState, advance_timer, bincount, pod_usage, release_workload
 
 
 def evict(s: SimState) -> None:
@@ -23,7 +25,7 @@ def evict(s: SimState) -> None:
     s.next_evict_check[due] += c.eviction_interval_s
     avail = available(s)
     blind = stats_missing(s)
-    evicting = []
+    evicting: list[int] = []
     for node in due:
         if blind[node]:
             continue  # no summary stats: the pass fails before looking at any signal
@@ -44,13 +46,13 @@ def evict(s: SimState) -> None:
     cand = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.phase[:n] != PH_FAILED)
                           & on[np.maximum(p.node[:n], 0)] & (p.node[:n] >= 0))
     cand_nodes = p.node[cand]
-    for node in evicting:
-        mine = cand[cand_nodes == node]
+    for e in evicting:
+        mine = cand[cand_nodes == e]
         if len(mine) == 0:
             continue
         k = int(mine[policy.eviction_order(pod_usage(s, mine), p.req_mem[mine])[0]])
-        evict_pod(s, k, float(avail[node]))
-        s.next_evict_check[node] = t + c.eviction_cleanup_s
+        evict_pod(s, k, float(avail[e]))
+        s.next_evict_check[e] = t + c.eviction_cleanup_s
 
 
 def evict_pod(s: SimState, k: int, available_mib: float) -> None:
@@ -82,3 +84,18 @@ def stats_missing(s: SimState) -> np.ndarray:
     n = p.n
     mask = p.alive[:n] & (p.node[:n] >= 0) & p.sandbox_up[:n] & np.isin(p.dep[:n], blind_deps)
     return bincount(p.node[:n][mask], minlength=w) > 0
+
+
+def next_change(s: SimState) -> float:
+    """Now while any kubelet reports MemoryPressure or a node it watches is short of memory
+    (a pass would evict), else never: passes with nothing to do change nothing."""
+    if s.kubelet_pressure.any():
+        return s.t
+    short = available(s) < s.profile.cluster.eviction_threshold_mib
+    return s.t if (short & ~stats_missing(s)).any() else math.inf
+
+
+def skip(s: SimState, ticks: int) -> None:
+    """Quiet steps up to now: the managers' passes keep their rhythm."""
+    s.next_evict_check = advance_timer(s.next_evict_check, s.t,
+                                       s.profile.cluster.eviction_interval_s)

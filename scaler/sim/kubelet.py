@@ -76,7 +76,7 @@ def run_kubelets(s: SimState) -> None:
     n = p.n
     t = s.t
     c = s.profile.cluster
-    s.reject_budget = np.minimum(s.reject_budget + c.kubelet_api_qps * s.dt, c.kubelet_api_burst)
+    _refill(s, 1)
     if s.deferred:
         waiting = np.flatnonzero(p.alive[:n] & (p.node[:n] >= 0) & (p.phase[:n] == PH_PENDING)
                                  & (p.cstate[:n] == CS_NONE) & np.isnan(p.deleted[:n]))
@@ -108,6 +108,31 @@ def run_kubelets(s: SimState) -> None:
         # on the node, competing with everything else that wants memory there.
         p.starting[i] = True
         p.next_at[i] = np.nan
+
+
+def _refill(s: SimState, ticks: int) -> None:
+    c = s.profile.cluster
+    s.reject_budget = np.minimum(s.reject_budget + c.kubelet_api_qps * s.dt * ticks,
+                                 c.kubelet_api_burst)
+
+
+def next_change(s: SimState) -> float:
+    """The next set-up or restart due, or the next terminating pod gone; now while admissions
+    wait or a node thrashes (set-ups lose time)."""
+    p = s.table
+    n = p.n
+    if s.deferred or (s.progress < 1).any():
+        return s.t
+    alive = p.alive[:n]
+    times = [p.gone_at[:n][alive],
+             p.next_at[:n][alive & np.isnan(p.deleted[:n])
+                           & ((p.cstate[:n] == CS_CREATING) | (p.cstate[:n] == CS_BACKOFF))]]
+    return min((float(np.nanmin(x)) for x in times if len(x) and not np.isnan(x).all()),
+               default=math.inf)
+
+
+def skip(s: SimState, ticks: int) -> None:
+    _refill(s, ticks)
 
 
 def setup_lag(s: SimState, idx: np.ndarray) -> np.ndarray:

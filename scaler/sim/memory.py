@@ -10,6 +10,8 @@ left to drop the node is thrashing, and after ``oom_delay_s`` of that the kernel
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scaler.sim import policy
@@ -120,6 +122,54 @@ def vm_grants(s: SimState, vms: np.ndarray, nodes: np.ndarray, granted: np.ndarr
     s.pod_mem += bincount(nodes, ov_got + grown * per, minlength=w)
 
 
+def next_change(s: SimState) -> float:
+    """Now while anything waits for memory or a node thrashes; else the next workload loop that
+    would allocate (or hit its limit); never when every workload holds its target or can no
+    longer grow (its VM full, its increment at the floor)."""
+    p = s.table
+    n = p.n
+    if s.thrashing.any():
+        return s.t
+    live = p.alive[:n] & np.isnan(p.deleted[:n])
+    if (live & p.starting[:n]).any():
+        return s.t
+    run = np.flatnonzero(live & (p.cstate[:n] == CS_RUNNING))
+    held, rss = p.held[run], p.rss[run]
+    if ((held - rss > 1e-9) | (p.host_held[run] < p.host_mib[run] - 1e-9)).any():
+        return s.t
+    loops = run[(p.target[run] <= 0) | (held < p.target[run])]
+    if len(loops) == 0:
+        return math.inf
+    change = ~_idle_loop(s, loops)
+    return float(p.loop_next[loops[change]].min()) if change.any() else math.inf
+
+
+def _idle_loop(s: SimState, due: np.ndarray) -> np.ndarray:
+    """Loops that change nothing: the allocation would be refused (the VM is full) with the
+    increment already at its floor."""
+    p = s.table
+    step = growth.step_size(p.held[due], p.target[due], p.inc[due])
+    new = p.held[due] + step
+    limited = (p.limit[due] > 0) & (new > p.limit[due])
+    refused = ~limited & (new > p.vm_size[due] - p.guest_base[due]) & (step > 0)
+    return refused & (p.inc[due] <= growth.MIN_INCREMENT_MIB)
+
+
+def skip(s: SimState, ticks: int) -> None:
+    """Quiet steps up to now: idle loops go round (as ``workload_loop`` would time them), page
+    cache refills."""
+    p = s.table
+    n = p.n
+    run = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.cstate[:n] == CS_RUNNING))
+    held = p.held[run]
+    due = run[(p.loop_next[run] <= s.t) & ((p.target[run] <= 0) | (held < p.target[run]))]
+    if len(due):
+        f = p.cpu_frac[due]
+        contention = np.maximum(1.0, s.cpu_demand / s.cpus)[p.node[due]]
+        p.loop_next[due] = s.t + growth.LOOP_S * (1.0 - f + f * contention)
+    update_page_cache(s, ticks)
+
+
 def workload_loop(s: SimState, due: np.ndarray, contention: np.ndarray) -> None:
     """One workload loop for each pod in ``due``: the next growth step of workload.growth,
     refused above a container limit (OOMKilled) or beyond the VM's memory (the allocation
@@ -195,14 +245,14 @@ def oom_killer(s: SimState) -> None:
             end_container(s, k, T_OOM, 137, vm_dies=False)
 
 
-def update_page_cache(s: SimState) -> None:
+def update_page_cache(s: SimState, ticks: int = 1) -> None:
     """Page cache gives way to anonymous memory, keeping MemFree at the kernel's watermark,
-    and refills slowly when memory is freed."""
+    and refills slowly when memory is freed (over ``ticks`` steps)."""
     c = s.profile.cluster
     used = s.sys_used + s.infra_used + s.pod_mem
     room = s.mem_total - used - c.free_floor_mib  # cache that leaves MemFree at the floor
-    refilled = np.minimum(np.minimum(s.cache + c.page_cache_refill_mib_s * s.dt, s.cache_max),
-                          room)
+    refill = c.page_cache_refill_mib_s * s.dt * ticks
+    refilled = np.minimum(np.minimum(s.cache + refill, s.cache_max), room)
     s.cache = np.where(s.cache > room, room, np.maximum(s.cache, refilled))
     s.cache = np.maximum(s.cache, c.page_cache_min_mib)
     s.free = np.maximum(0.0, s.mem_total - used - s.cache)

@@ -25,6 +25,7 @@ follows from these rules and the profile's parameters.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,12 @@ from scaler.workload_spec import WorkloadSpec
 DEFAULT_START = 1_767_225_600.0
 
 Listener = Callable[["SimModel"], None]
+#: ``due(until)``: the earliest virtual time at which a listener must see the model when it is
+#: about to run until ``until``.
+Due = Callable[[float], float]
+
+# How often a busy model looks for a quiet period again: after 1 step, doubling up to this.
+_MAX_CHECK_GAP = 16
 
 
 class SimModel:
@@ -60,13 +67,21 @@ class SimModel:
     The node arrays of the state (``kubelet_pressure``, ``tainted``, ``mem_total``, ...) read
     as attributes of the model, for tests and the API front."""
 
-    def __init__(self, profile: SimProfile, seed: int = 0, *, start: float = DEFAULT_START) -> None:
+    def __init__(self, profile: SimProfile, seed: int = 0, *, start: float = DEFAULT_START,
+                 skip_quiet: bool = True) -> None:
         self.profile = profile
         self.seed = seed
         self.start = float(start)
         self.state = SimState(profile, seed, self.start)
         self._next_tick = self.state.t + self.state.dt
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Due | None]] = []
+        # Quiet periods: nothing can change until ``_quiet_end`` but timers, budgets, page
+        # cache and load averages, which ``_skip`` moves on without a full step.
+        self.skip_quiet = skip_quiet
+        self._quiet_end = -math.inf
+        self._check_at = -math.inf
+        self._check_gap = 1
+        self.skipped_ticks = 0
         memory.update_page_cache(self.state)
 
     def __getattr__(self, name: str) -> Any:
@@ -94,21 +109,81 @@ class SimModel:
             self.advance_to(self.state.t + dt)
 
     def advance_to(self, t: float) -> None:
-        """Run every step due up to ``t``; virtual time never goes back."""
+        """Run every step due up to ``t``; virtual time never goes back.
+
+        Quiet steps (nothing can change but timers, budgets, page cache and load averages) are
+        not stepped through: each is moved on by ``_skip`` at a fraction of a step's cost, with
+        the same result, and a stretch of them no listener needs to see is jumped over at once
+        (a closed form: equal to stepping up to rounding in the load averages, the page cache
+        refill and the timers' phase)."""
         s = self.state
         while self._next_tick <= t + 1e-9:
+            if self.skip_quiet and self._next_tick >= self._quiet_end \
+                    and self._next_tick >= self._check_at:
+                self._quiet_end = self._quiet_until()
+                if self._quiet_end > self._next_tick:
+                    self._check_gap = 1
+                else:
+                    self._check_at = self._next_tick + self._check_gap * s.dt
+                    self._check_gap = min(2 * self._check_gap, _MAX_CHECK_GAP)
+            if self._next_tick < self._quiet_end:
+                self._skip(self._quiet_ticks(t))
+                continue
             s.t = self._next_tick
             self._step()
             self._next_tick += s.dt
         s.t = max(s.t, float(t))
 
-    def add_listener(self, fn: Listener) -> None:
-        """``fn(model)`` after every step (the simulated node source samples this way)."""
-        self._listeners.append(fn)
+    def add_listener(self, fn: Listener, due: Due | None = None) -> None:
+        """``fn(model)`` after every step; with ``due``, only from the time ``due(until)`` says
+        on (the simulated node source samples this way)."""
+        self._listeners.append((fn, due))
 
     def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
+        self._listeners = [(f, d) for f, d in self._listeners if f != fn]
+
+    def _quiet_until(self) -> float:
+        """The earliest time any mechanism would change the state on its own (now or before:
+        the model is busy)."""
+        s = self.state
+        now, s.t = s.t, self._next_tick
+        end = math.inf
+        for mechanism in (replicaset, scheduler, kubelet, memory, eviction, nodestatus):
+            end = min(end, mechanism.next_change(s))
+            if end <= s.t:
+                break
+        s.t = now
+        return end
+
+    def _quiet_ticks(self, until: float) -> int:
+        """How many quiet steps to take at once: up to the end of the quiet period and to
+        ``until``, and no further than the first step a listener needs to see."""
+        s = self.state
+        first = self._next_tick
+        last = min(until + 1e-9, self._quiet_end - 1e-9)
+        k = int((last - first) // s.dt) + 1
+        for _fn, due in self._listeners:
+            if due is None:
+                return 1
+            k = min(k, max(1, int(math.ceil((due(until) - first) / s.dt - 1e-9)) + 1))
+        return max(1, k)
+
+    def _skip(self, ticks: int) -> None:
+        s = self.state
+        s.t = self._next_tick if ticks == 1 else self._next_tick + (ticks - 1) * s.dt
+        s.ticks += ticks
+        s.pod_ticks += ticks * int(s.table.alive[: s.table.n].sum())
+        self.skipped_ticks += ticks
+        for mechanism in (replicaset, scheduler, kubelet, memory, eviction, nodestatus):
+            mechanism.skip(s, ticks)
+        self._next_tick = self._next_tick + s.dt if ticks == 1 else s.t + s.dt
+        for fn, _due in list(self._listeners):
+            fn(self)
+
+    def _changed(self) -> None:
+        """Something outside the model's own mechanisms changed it: look for quiet anew."""
+        self._quiet_end = -math.inf
+        self._check_at = -math.inf
 
     def _step(self) -> None:
         s = self.state
@@ -124,7 +199,7 @@ class SimModel:
         s.pod_ticks += int(p.alive[: p.n].sum())
         if p.n > 2048:
             p.compact()
-        for fn in list(self._listeners):
+        for fn, _due in list(self._listeners):
             fn(self)
 
     # ------------------------------------------------------------------ deployments
@@ -134,6 +209,7 @@ class SimModel:
         """Create or update the Deployment ``key`` ("namespace/name")."""
         s = self.state
         runtime = self.profile.runtime(spec.runtime)  # UnknownRuntime names the known ones
+        self._changed()
         qos = policy.qos_class(spec.request_mib, spec.limit_mib, spec.cpu_request_m,
                                spec.cpu_limit_m)
         dep = s.deps.get(key)
@@ -157,6 +233,7 @@ class SimModel:
 
     def set_replicas(self, key: str, n: int) -> None:
         self._dep(key).replicas = max(0, int(n))
+        self._changed()
 
     def delete_deployment(self, key: str) -> None:
         """The Deployment goes at once; its pods terminate (background cascading deletion)."""
@@ -164,6 +241,7 @@ class SimModel:
         dep = self._dep(key)
         dep.replicas = 0
         dep.deleted = True
+        self._changed()
         del s.deps[key]
         p = s.table
         for i in s.pods_of(dep.index, active_only=False):
@@ -177,6 +255,7 @@ class SimModel:
         """Delete one pod object; False when no such pod. Its ReplicaSet replaces it if wanted."""
         s = self.state
         p = s.table
+        self._changed()
         hits = np.flatnonzero((p.name[: p.n] == name) & p.alive[: p.n])
         if len(hits) == 0:
             return False
@@ -218,6 +297,14 @@ class SimModel:
     def node_meminfo(self, name: str) -> str:
         """The node's /proc/meminfo, in kB as the kernel writes it."""
         return views.node_meminfo(self.state, self._node_index(name))
+
+    def node_memory(self) -> list[dict[str, int]]:
+        """Every node's /proc/meminfo fields in kB (what ``node_meminfo`` renders as text)."""
+        return views.meminfo_kib(self.state)
+
+    def node_load1(self, name: str) -> float:
+        """The 1-minute load average as ``node_loadavg`` shows it."""
+        return views.load1(self.state, self._node_index(name))
 
     def node_loadavg(self, name: str) -> str:
         return views.node_loadavg(self.state, self._node_index(name))

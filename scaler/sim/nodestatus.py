@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from scaler.sim.pods import CS_CREATING, CS_RUNNING
-from scaler.sim.state import SimState, bincount
+from scaler.sim.state import SimState, advance_timer, bincount
 
 
 def post_status(s: SimState) -> None:
@@ -25,6 +25,11 @@ def post_status(s: SimState) -> None:
 def update_load(s: SimState) -> None:
     """CPU demand per node (workloads, sandbox set-ups, reclaim on thrashing nodes, node
     services) and the 1, 5 and 15-minute load averages the kernel derives from it."""
+    s.cpu_demand = cpu_demand(s)
+    decay_load(s, 1)
+
+
+def cpu_demand(s: SimState) -> np.ndarray:
     c = s.profile.cluster
     p = s.table
     n = p.n
@@ -36,8 +41,25 @@ def update_load(s: SimState) -> None:
     sandbox_cpus = np.array([d.runtime.sandbox_cpus for d in s.dep_list] or [0.0])
     if creating.any():
         demand += bincount(p.node[:n][creating], sandbox_cpus[p.dep[:n][creating]], minlength=w)
-    demand += np.where(s.thrashing, c.thrash_cpus, 0.0) + 0.5
-    s.cpu_demand = demand
+    return demand + np.where(s.thrashing, c.thrash_cpus, 0.0) + 0.5
+
+
+def decay_load(s: SimState, ticks: int) -> None:
+    """The load averages after ``ticks`` steps at the current demand (exponential decay)."""
     for k, minutes in enumerate((1, 5, 15)):
-        decay = math.exp(-s.dt / (60.0 * minutes))
-        s.load[:, k] = s.load[:, k] * decay + demand * (1 - decay)
+        decay = math.exp(-s.dt * ticks / (60.0 * minutes))
+        s.load[:, k] = s.load[:, k] * decay + s.cpu_demand * (1 - decay)
+
+
+# Quiet periods (model.SimModel skips them) ---------------------------------------------------
+
+
+def next_change(s: SimState) -> float:
+    """Now when a condition is still to be posted, else never (status posts change nothing)."""
+    return s.t if (s.tainted != s.kubelet_pressure).any() else math.inf
+
+
+def skip(s: SimState, ticks: int) -> None:
+    """``ticks`` quiet steps up to now: status posts keep their rhythm, the load decays."""
+    s.next_status = advance_timer(s.next_status, s.t, s.profile.cluster.node_status_interval_s)
+    decay_load(s, ticks)

@@ -5,6 +5,7 @@ replicas, so they are replaced, and are kept until the terminated-pod GC thresho
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 
@@ -27,15 +28,8 @@ _NAME_BYTES = np.frombuffer(NAME_CHARS.encode(), dtype="S1")
 
 
 def reconcile(s: SimState) -> None:
-    rate = controller_rate(s.profile.control_plane, s.workers)
-    s.create_budget = min(s.create_budget + rate * s.dt, max(1.0, rate * s.dt))
-    p = s.table
-    n = p.n
-    failed = p.phase[:n] == PH_FAILED
-    active = p.alive[:n] & np.isnan(p.deleted[:n]) & ~failed
-    per_dep = np.bincount(p.dep[:n], weights=active, minlength=len(s.dep_list))
-    terminal = p.alive[:n] & failed
-    excess = int(np.count_nonzero(terminal)) - TERMINATED_POD_GC_THRESHOLD
+    refill_budget(s, 1)
+    per_dep, terminal, excess = _census(s)
     if excess > 0:  # the oldest go first
         for i in np.flatnonzero(terminal)[:excess]:
             vanish(s, int(i))
@@ -49,6 +43,39 @@ def reconcile(s: SimState) -> None:
             s.create_budget -= make
         elif have > dep.replicas:
             scale_down(s, dep, have - dep.replicas)
+
+
+def refill_budget(s: SimState, ticks: int) -> None:
+    rate = controller_rate(s.profile.control_plane, s.workers)
+    s.create_budget = min(s.create_budget + rate * s.dt * ticks, max(1.0, rate * s.dt))
+
+
+def _census(s: SimState) -> tuple[np.ndarray, np.ndarray, int]:
+    """Replicas per deployment (pods neither failed nor being deleted), the terminal pods, and
+    how many of them the pod garbage collector removes."""
+    p = s.table
+    n = p.n
+    failed = p.phase[:n] == PH_FAILED
+    active = p.alive[:n] & np.isnan(p.deleted[:n]) & ~failed
+    per_dep = np.bincount(p.dep[:n], weights=active, minlength=len(s.dep_list))
+    terminal = p.alive[:n] & failed
+    return per_dep, terminal, int(np.count_nonzero(terminal)) - TERMINATED_POD_GC_THRESHOLD
+
+
+def next_change(s: SimState) -> float:
+    """Now when a deployment has more or fewer replicas than it wants or the GC has work,
+    else never."""
+    per_dep, _, excess = _census(s)
+    if excess > 0:
+        return s.t
+    for dep in s.dep_list:
+        if not dep.deleted and int(per_dep[dep.index]) != dep.replicas:
+            return s.t
+    return math.inf
+
+
+def skip(s: SimState, ticks: int) -> None:
+    refill_budget(s, ticks)
 
 
 def scale_down(s: SimState, dep: Deployment, count: int) -> None:

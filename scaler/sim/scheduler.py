@@ -4,6 +4,8 @@ scheduler's throughput. A bound pod goes to its node's kubelet for admission at 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scaler.sim import policy
@@ -38,13 +40,8 @@ def schedule(s: SimState) -> None:
     looks at changes (``s.sched_gen``: a pod bound, gone or failed, a taint): meanwhile each step
     costs it one attempt of the budget, as kube-scheduler retries its queue, and no search."""
     p = s.table
-    n = p.n
-    # Slots are in creation order (new pods are appended, compaction keeps the order), so
-    # these are oldest first.
-    pending = np.flatnonzero(p.alive[:n] & (p.node[:n] < 0) & (p.phase[:n] == PH_PENDING)
-                             & np.isnan(p.deleted[:n]))
-    rate = scheduler_rate(s.profile.control_plane, s.workers)
-    s.sched_budget = min(s.sched_budget + rate * s.dt, max(1.0, rate * s.dt))
+    pending = _pending(s)
+    _refill(s, 1)
     if len(pending) == 0:
         s.stuck.clear()
         return
@@ -85,6 +82,45 @@ def schedule(s: SimState) -> None:
                 s.stuck[int(d)] = (s.sched_gen, s.t, msg)
                 break
             mine = mine[k:]
+
+
+def _pending(s: SimState) -> np.ndarray:
+    """Pods waiting for a node, oldest first: slots are in creation order (new pods are
+    appended, compaction keeps the order)."""
+    p = s.table
+    n = p.n
+    return np.flatnonzero(p.alive[:n] & (p.node[:n] < 0) & (p.phase[:n] == PH_PENDING)
+                          & np.isnan(p.deleted[:n]))
+
+
+def _refill(s: SimState, ticks: int) -> None:
+    rate = scheduler_rate(s.profile.control_plane, s.workers)
+    s.sched_budget = min(s.sched_budget + rate * s.dt * ticks, max(1.0, rate * s.dt))
+
+
+def next_change(s: SimState) -> float:
+    """Never while every pending pod belongs to a deployment known not to fit anywhere (and
+    nothing the scheduler looks at changed since), else now."""
+    deps = {int(d) for d in s.table.dep[_pending(s)]}
+    if all((st := s.stuck.get(d)) is not None and st[0] == s.sched_gen for d in deps):
+        return math.inf
+    return s.t
+
+
+def skip(s: SimState, ticks: int) -> None:
+    """Quiet steps up to now: the budget refills and each stuck deployment's pending pods cost
+    it one attempt per step, as ``schedule`` would spend it."""
+    stuck = sorted({int(d) for d in s.table.dep[_pending(s)]})
+    if not stuck:
+        s.stuck.clear()
+    for _ in range(min(ticks, 1000)):  # the budget settles long before
+        _refill(s, 1)
+        for _d in stuck:
+            if s.sched_budget >= 1:
+                s.sched_budget -= 1
+    for d in stuck:
+        st = s.stuck[d]
+        s.stuck[d] = (st[0], s.t, st[2])
 
 
 def place_alike(s: SimState, i: int, count: int, req_cpu, req_mem, nz_cpu, nz_mem,

@@ -159,30 +159,45 @@ def counts(s: SimState, dep: Deployment) -> PodCounts:
     )
 
 
-def node_meminfo(s: SimState, n: int) -> str:
-    """The node's /proc/meminfo, in kB as the kernel writes it."""
+def meminfo_mib(s: SimState) -> dict[str, np.ndarray]:
+    """Every node's /proc/meminfo fields, in MiB (one array per field, indexed by node)."""
     c = s.profile.cluster
-    total = s.mem_total[n]
-    free = s.free[n]
-    cache = s.cache[n]
-    shm = s.shm_used[n]
-    reclaimable = max(0.0, cache - c.page_cache_min_mib)
-    anon = s.sys_used[n] * 0.6 + s.infra_used[n] + (s.pod_mem[n] - shm)
-    slab = s.sys_used[n] * 0.4
+    zero = np.zeros(s.workers)
+    total, free, cache, shm = s.mem_total, s.free, s.cache, s.shm_used
+    reclaimable = np.maximum(0.0, cache - c.page_cache_min_mib)
+    anon = s.sys_used * 0.6 + s.infra_used + (s.pod_mem - shm)
+    slab = s.sys_used * 0.4
     active_file = c.page_cache_min_mib + 0.5 * reclaimable
-    fields_mib = {
+    return {
         "MemTotal": total, "MemFree": free,
-        "MemAvailable": max(0.0, free - c.free_floor_mib + reclaimable),
-        "Buffers": 0.02 * cache, "Cached": 0.98 * cache + shm, "SwapCached": 0.0,
+        "MemAvailable": np.maximum(0.0, free - c.free_floor_mib + reclaimable),
+        "Buffers": 0.02 * cache, "Cached": 0.98 * cache + shm, "SwapCached": zero,
         "Active": anon + shm + active_file, "Inactive": cache - active_file,
-        "Active(anon)": anon + shm, "Inactive(anon)": 0.0,
+        "Active(anon)": anon + shm, "Inactive(anon)": zero,
         "Active(file)": active_file, "Inactive(file)": cache - active_file,
-        "Unevictable": 0.0, "Mlocked": 0.0, "SwapTotal": 0.0, "SwapFree": 0.0,
-        "Dirty": 0.0, "Writeback": 0.0, "AnonPages": anon, "Mapped": 0.3 * cache,
+        "Unevictable": zero, "Mlocked": zero, "SwapTotal": zero, "SwapFree": zero,
+        "Dirty": zero, "Writeback": zero, "AnonPages": anon, "Mapped": 0.3 * cache,
         "Shmem": shm, "KReclaimable": slab * 0.3, "Slab": slab, "SReclaimable": slab * 0.3,
         "SUnreclaim": slab * 0.7,
     }
-    return render_meminfo({k: int(round(max(0.0, v) * 1024)) for k, v in fields_mib.items()})
+
+
+def meminfo_kib(s: SimState) -> list[dict[str, int]]:
+    """Every node's /proc/meminfo fields as the kernel reports them: whole kB."""
+    fields = meminfo_mib(s)
+    names = list(fields)
+    kib = np.rint(np.maximum(0.0, np.stack([fields[k] for k in names])) * 1024).astype(np.int64)
+    return [dict(zip(names, col.tolist(), strict=True)) for col in kib.T]
+
+
+def node_meminfo(s: SimState, n: int) -> str:
+    """The node's /proc/meminfo, in kB as the kernel writes it."""
+    return render_meminfo(meminfo_kib(s)[n])
+
+
+def load1(s: SimState, n: int) -> float:
+    """The 1-minute load average as /proc/loadavg shows it (two decimals)."""
+    return float(f"{s.load[n, 0]:.2f}")
 
 
 def node_loadavg(s: SimState, n: int) -> str:
