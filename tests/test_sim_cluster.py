@@ -71,9 +71,22 @@ def test_api_calls_take_time_that_grows_with_objects():
     c.observe()
     full = c.clock.monotonic() - t
     cp = c.profile.control_plane
-    assert empty == pytest.approx(cp.request_s)
-    assert full == pytest.approx(cp.request_s + 200 * cp.list_per_object_s)
+    assert empty == pytest.approx(cp.client_start_s + cp.request_s)
+    assert full == pytest.approx(cp.client_start_s + cp.request_s + 200 * cp.list_per_object_s)
     assert c.stats()["api_calls"] >= 3
+
+
+def test_calls_slow_down_while_workers_thrash():
+    from scaler.sim import controlplane, nodestatus
+
+    c = SimulatedCluster(small_profile())
+    cp, s = c.profile.control_plane, c.model.state
+    calm = controlplane.list_seconds(cp, s)
+    s.thrashing[:] = True
+    for _ in range(600):  # ten minutes of every worker thrashing
+        nodestatus.decay_load(s, 1)
+    assert controlplane.list_seconds(cp, s) == pytest.approx(calm * (1 + cp.thrash_slowdown),
+                                                             rel=1e-3)
 
 
 def test_observe_reports_startups_since_last_observe():

@@ -188,8 +188,10 @@ def test_dev_shm_bounds_kata_vms():
 
 def _full_kata_node(**kata) -> SimModel:
     """One 16 GiB worker with CPUs to spare (the kata CPU overhead does not bound it), 40 kata
-    capacity pods brought in one every 5 s, then 10 minutes more."""
+    capacity pods brought in one every 5 s, then 10 minutes more. The VMs' RAM is private (the
+    2021 capacity run's), so the node's memory bounds them, not /dev/shm."""
     p = small_profile(workers=1, memory_mib=16384, cpus=16)
+    p.runtimes["kata"].guest_memory = "private"
     for name, value in kata.items():
         setattr(p.runtimes["kata"], name, value)
     m = SimModel(p, 0)
@@ -205,7 +207,8 @@ def test_kata_vms_on_a_full_node_run_small_and_outnumber_full_size_ones():
     # than full-size ones would fit (the reference kata run: 134 running where about 60 fit).
     m = _full_kata_node()
     rt = m.profile.runtimes["kata"]
-    full_vm = rt.host_mib + (rt.guest_base_mib + 500) * (1 + rt.per_mib_overhead)
+    full_vm = rt.host_mib + (rt.guest_base_mib + 500) * (
+        (1 + rt.per_mib_overhead) * rt.private_guest_ratio)
     pod_room = m.mem_total[0] - m.profile.cluster.system_used_mib - m.infra_used[0]
     c = m.counts(KEY)
     assert c.running > 1.5 * pod_room / full_vm
@@ -375,3 +378,82 @@ def test_an_idle_cluster_jumps_over_a_long_wait():
     m.set_replicas(KEY, 5)  # and it wakes up for what changes
     m.advance(30)
     assert m.counts(KEY).running == 5
+
+
+def _kata_meminfo(guest_memory: str) -> tuple[dict, dict, SimModel]:
+    p = small_profile(workers=1, memory_mib=16384, cpus=16)
+    p.runtimes["kata"].guest_memory = guest_memory
+    m = SimModel(p, 0)
+    before = parse_meminfo(m.node_meminfo("worker-0")).fields
+    m.apply_deployment(KEY, capacity("kata"), 4)
+    m.advance(120)
+    return before, parse_meminfo(m.node_meminfo("worker-0")).fields, m
+
+
+def test_shared_guest_ram_is_inactive_shmem_and_not_available():
+    # /dev/shm pages are shmem: in Cached and Shmem, on the inactive anon list of a node
+    # without swap, never in MemAvailable
+    before, after, m = _kata_meminfo("shared")
+    shm = after["Shmem"] / 1024
+    guests = sum(m.ground_truth(KEY)["shm_mib"])
+    assert shm == pytest.approx(guests, abs=1) and 4 * 500 < shm < 4 * 800
+    assert after["Inactive(anon)"] == after["Shmem"]
+    grew = {k: (after[k] - before[k]) / 1024 for k in ("Active", "Cached", "MemAvailable")}
+    assert grew["Active"] < 4 * 250  # the VMs' own processes only
+    assert grew["Cached"] == pytest.approx(shm, abs=1)
+    assert -grew["MemAvailable"] > shm  # what the guests hold is not available
+
+
+def test_private_guest_ram_is_active_anonymous_memory():
+    before, after, _ = _kata_meminfo("private")
+    assert after["Shmem"] == 0
+    assert (after["Active"] - before["Active"]) / 1024 > 4 * 650  # guests and their processes
+
+
+def test_dev_shm_bounds_shared_guests_only():
+    def run(guest_memory):
+        p = small_profile(cpus=16)  # 8 GiB workers: /dev/shm holds about 3.9 GiB
+        p.runtimes["kata"].guest_memory = guest_memory
+        p.runtimes["kata"].private_guest_ratio = 1.0
+        return model_with(capacity("kata"), 16, profile=p, seconds=300)
+
+    shared, private = run("shared"), run("private")
+    assert shared.failure_counts(KEY)["sandbox_deaths"] + shared.failure_counts(KEY)[
+        "sandbox_failures"] > 0
+    assert max(shared.ground_truth(KEY)["shm_mib"]) <= shared.state.shm_cap[0] + 1e-6
+    assert max(private.ground_truth(KEY)["shm_mib"]) == 0
+
+
+def test_a_set_up_past_the_cri_timeout_is_given_up_and_tried_again():
+    p = small_profile(runtime_slowdown=(1.0, 500.0))  # worker-1's runtime hardly answers
+    m = model_with(capacity(), 8, profile=p, seconds=900)
+    on_slow = [v for v in m.pods() if v.node == "worker-1"]
+    assert on_slow and all(v.container_reason == "ContainerCreating" for v in on_slow)
+    assert m.failure_counts(KEY)["sandbox_failures"] >= len(on_slow) * 3
+    assert all(v.ready for v in m.pods() if v.node == "worker-0")
+
+
+def test_pods_stuck_terminating_leave_their_kubelets_blind():
+    # an earlier run's pods that never finish terminating: listed, counted against maxPods,
+    # and no eviction on their nodes however short of memory
+    def run(stuck):
+        p = small_profile(stuck_terminating_pods=stuck, stuck_pods_listed=True)
+        m = SimModel(p, 0)
+        m.apply_deployment(KEY, capacity(), 0)
+        ramp(m, 40, every_s=5)
+        m.advance(300)
+        return m
+
+    blind, seeing = run(6), run(0)
+    assert blind.listed("test")["terminating"] == 6 and seeing.listed("test")["terminating"] == 0
+    assert blind.counts(KEY).evicted == 0 < seeing.counts(KEY).evicted
+    assert min(blind.ground_truth(KEY)["available_mib"]) < 100
+
+
+def test_failure_counts_follow_the_team_contract():
+    m = model_with(capacity(), 3, seconds=30)
+    assert set(m.failure_counts(KEY)) == {"evicted_listed", "sandbox_deaths", "failed_create",
+                                          "failed_scheduling", "sandbox_failures"}
+    p = small_profile(max_pods=3)  # one pod per worker beyond the infrastructure
+    m = model_with(capacity(), 5, profile=p, seconds=30)
+    assert m.failure_counts(KEY)["failed_scheduling"] == 3

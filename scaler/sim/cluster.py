@@ -142,7 +142,7 @@ class SimulatedCluster:
         except UnknownRuntime as e:
             raise ClusterError(str(e)) from None
         self.spec = spec
-        self._call(controlplane.call_seconds(self.profile.control_plane))
+        self._call(controlplane.call_seconds(self.profile.control_plane, self.model.state))
         self.model.apply_deployment(self.key, spec, 0, {"app": "scaler-workload"})
         self._created = True
 
@@ -150,12 +150,11 @@ class SimulatedCluster:
         if not self._created:
             raise ClusterError("scale before prepare: no workload deployment")
         self.model.set_replicas(self.key, replicas)
-        self._call(controlplane.scale_seconds(self.profile.control_plane,
-                                              self.model.object_count()))
+        self._call(controlplane.scale_seconds(self.profile.control_plane, self.model.state))
 
     def observe(self) -> PodCounts:
         objects = self.model.object_count()
-        self._call(controlplane.list_seconds(self.profile.control_plane, objects))
+        self._call(controlplane.list_seconds(self.profile.control_plane, self.model.state))
         self._stats["objects_listed"] += objects
         if not self._created:
             return PodCounts()
@@ -172,7 +171,7 @@ class SimulatedCluster:
         if keep or not self._created:
             return
         self.scale(0)
-        self._call(controlplane.call_seconds(self.profile.control_plane))
+        self._call(controlplane.call_seconds(self.profile.control_plane, self.model.state))
         self.model.delete_deployment(self.key)
         self._created = False
 

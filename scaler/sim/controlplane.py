@@ -30,17 +30,29 @@ def object_count(s: SimState) -> int:
     return int(s.table.alive[: s.table.n].sum())
 
 
-def call_seconds(cp: ControlPlaneProfile) -> float:
+def slowdown(cp: ControlPlaneProfile, s: SimState) -> float:
+    """How much longer calls take while workers thrash (``thrash_slowdown``)."""
+    return 1.0 + cp.thrash_slowdown * s.thrash_avg
+
+
+def call_seconds(cp: ControlPlaneProfile, s: SimState) -> float:
     """A call that touches no pods (create, delete, get one object)."""
-    return cp.request_s
+    return (cp.client_start_s + cp.request_s) * slowdown(cp, s)
 
 
-def scale_seconds(cp: ControlPlaneProfile, objects: int) -> float:
-    """A scale (write) call: one round trip plus the reconcile cost per object."""
-    return cp.request_s + cp.write_per_object_s * objects
+def scale_seconds(cp: ControlPlaneProfile, s: SimState) -> float:
+    """A scale call (``oc scale``: read the object, write its scale): the reconcile cost per
+    object on top."""
+    return (cp.client_start_s + 2 * cp.request_s
+            + cp.write_per_object_s * object_count(s)) * slowdown(cp, s)
 
 
-def list_seconds(cp: ControlPlaneProfile, objects: int) -> float:
-    """A LIST of the namespace's pods: one round trip plus serialisation, transfer and client
-    decoding per object."""
-    return cp.request_s + cp.list_per_object_s * objects
+def list_seconds(cp: ControlPlaneProfile, s: SimState) -> float:
+    """A LIST of the namespace's pods (``oc get pods``)."""
+    return (cp.client_start_s + cp.request_s
+            + cp.list_per_object_s * object_count(s)) * slowdown(cp, s)
+
+
+def login_seconds(cp: ControlPlaneProfile, s: SimState) -> float:
+    """An ``oc login`` (the published procedure logs in before every iteration)."""
+    return (cp.client_start_s + cp.login_requests * cp.request_s) * slowdown(cp, s)

@@ -52,8 +52,16 @@ def admit(s: SimState, i: int) -> bool | None:
         dep.rejected += 1
         return False
     p.cstate[i] = CS_CREATING
-    p.next_at[i] = s.t + sandbox_seconds(s, i, node)
+    begin_setup(s, i, node, 0.0)
     return True
+
+
+def begin_setup(s: SimState, i: int, node: int, after: float) -> None:
+    """Set pod ``i``'s sandbox up on ``node``, starting ``after`` seconds from now: done when
+    ``sandbox_seconds`` have passed at the node's pace, given up at the CRI call's timeout."""
+    p = s.table
+    p.next_at[i] = s.t + after + sandbox_seconds(s, i, node)
+    p.deadline[i] = s.t + after + s.profile.cluster.runtime_request_timeout_s
 
 
 def sandbox_seconds(s: SimState, i: int, node: int) -> float:
@@ -66,7 +74,7 @@ def sandbox_seconds(s: SimState, i: int, node: int) -> float:
     contention = max(1.0, s.cpu_demand[node] / s.cpus[node])
     base = rt.sandbox_s + rt.sandbox_per_concurrent_s * in_flight + rt.container_start_s
     jitter = 1.0 + 0.1 * (s.rng.random() - 0.5)
-    return base * contention * jitter
+    return base * contention * jitter * s.runtime_slowdown[node]
 
 
 def run_kubelets(s: SimState) -> None:
@@ -91,6 +99,17 @@ def run_kubelets(s: SimState) -> None:
     gone = np.flatnonzero(p.alive[:n] & (p.gone_at[:n] <= t))
     for j in gone:
         vanish(s, int(j))
+    late = np.flatnonzero(p.alive[:n] & (p.deadline[:n] <= t) & ~p.sandbox_up[:n]
+                          & (~p.starting[:n] | p.vm[:n]) & (p.cstate[:n] == CS_CREATING)
+                          & np.isnan(p.deleted[:n]))
+    for j in late:
+        # Not set up in time (a VM's boot is part of its sandbox's creation; a container's
+        # start is a call of its own): the kubelet gives the sandbox up and tries again.
+        i = int(j)
+        release_workload(s, i, True)
+        s.dep_list[int(p.dep[i])].sandbox_failures += 1
+        delay, p.backoff[i] = policy.next_backoff(p.backoff[i], 0.0)
+        begin_setup(s, i, int(p.node[i]), max(delay, s.dt))
     due = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.next_at[:n] <= t)
                          & ((p.cstate[:n] == CS_CREATING) | (p.cstate[:n] == CS_BACKOFF)))
     for k in due:
@@ -99,10 +118,11 @@ def run_kubelets(s: SimState) -> None:
             start_container(s, i)  # a restart in the existing sandbox
             continue
         node = int(p.node[i])
-        if p.vm[i] and s.shm_cap[node] - s.shm_used[node] < p.guest_base[i]:
+        if p.shared[i] and s.shm_cap[node] - s.shm_used[node] < p.guest_base[i]:
             # No /dev/shm left for the guest's memory: QEMU fails, the kubelet retries.
+            s.dep_list[int(p.dep[i])].sandbox_failures += 1
             delay, p.backoff[i] = policy.next_backoff(p.backoff[i], 0.0)
-            p.next_at[i] = t + max(delay, s.dt) + sandbox_seconds(s, i, node)
+            begin_setup(s, i, node, max(delay, s.dt))
             continue
         # Set-up done; its memory (shim, pause or VM, the workload's base) must now be found
         # on the node, competing with everything else that wants memory there.
@@ -124,9 +144,11 @@ def next_change(s: SimState) -> float:
     if s.deferred or (s.progress < 1).any():
         return s.t
     alive = p.alive[:n]
+    mine = alive & np.isnan(p.deleted[:n])
+    creating = p.cstate[:n] == CS_CREATING
     times = [p.gone_at[:n][alive],
-             p.next_at[:n][alive & np.isnan(p.deleted[:n])
-                           & ((p.cstate[:n] == CS_CREATING) | (p.cstate[:n] == CS_BACKOFF))]]
+             p.next_at[:n][mine & (creating | (p.cstate[:n] == CS_BACKOFF))],
+             p.deadline[:n][mine & creating & ~p.sandbox_up[:n] & (~p.starting[:n] | p.vm[:n])]]
     return min((float(np.nanmin(x)) for x in times if len(x) and not np.isnan(x).all()),
                default=math.inf)
 
@@ -167,7 +189,8 @@ def start_container(s: SimState, i: int) -> None:
             # /dev/shm); both grow from there while the VM runs.
             p.host_held[i] = min(p.rss[i], p.host_mib[i])
             p.guest_peak[i] = max(0.0, p.rss[i] - p.host_held[i]) / (1 + p.per_mib[i])
-            s.shm_used[int(p.node[i])] += p.guest_peak[i]
+            if p.shared[i]:
+                s.shm_used[int(p.node[i])] += p.guest_peak[i]
         else:
             p.host_held[i] = p.host_mib[i]
             rss = max(0.0, p.rss[i] - p.host_mib[i])
@@ -179,7 +202,7 @@ def start_container(s: SimState, i: int) -> None:
     p.term_exit[i] = -1
     p.started[i] = t
     p.next_at[i] = np.nan
-    p.held[i] = growth.BASE_RSS_MIB
+    p.held[i] = s.profile.workload.base_rss_mib
     p.rss[i] = rss
     p.inc[i] = float(dep.spec.increment_mib)
     p.loop_next[i] = t + growth.LOOP_S
@@ -205,7 +228,7 @@ def end_container(s: SimState, i: int, reason: int, exit_code: int, vm_dies: boo
     if vm_dies:
         s.dep_list[int(p.dep[i])].vm_deaths += 1
         p.cstate[i] = CS_CREATING  # a new sandbox (VM) is made; the pod stays Running
-        p.next_at[i] = t + delay + sandbox_seconds(s, i, node)
+        begin_setup(s, i, node, delay)
     else:
         p.cstate[i] = CS_BACKOFF if delay > 0 else CS_CREATING
         p.next_at[i] = t + max(delay, s.dt)

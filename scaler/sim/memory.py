@@ -35,9 +35,8 @@ def grow(s: SimState) -> None:
     if len(run):
         # Loops that finished touching what they hold take their next growth step; a workload
         # at its target has nothing more to do in its loops.
-        held = p.held[run]
-        due = run[(p.loop_next[run] <= s.t) & (p.rss[run] >= held - 1e-6)
-                  & ((p.target[run] <= 0) | (held < p.target[run]))]
+        due = run[(p.loop_next[run] <= s.t) & (p.rss[run] >= p.held[run] - 1e-6)
+                  & wants_more(s, run)]
         if len(due):
             workload_loop(s, due, np.maximum(1.0, s.cpu_demand / s.cpus))
         growing = ((p.held[run] - p.rss[run] > 1e-9)
@@ -93,7 +92,7 @@ def vm_wants(s: SimState, vms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     want_ws = p.held[vms] - p.rss[vms]
     guest_need = np.maximum(0.0, p.guest_base[vms] + p.rss[vms] + want_ws - p.guest_peak[vms])
     nodes = p.node[vms]
-    shm_limit(s, vms, nodes, guest_need)
+    shm_limit(s, vms, nodes, np.where(p.shared[vms], guest_need, 0.0))
     ok = p.cstate[vms] == CS_RUNNING
     vms, nodes, guest_need = vms[ok], nodes[ok], guest_need[ok]
     ov_want = np.maximum(0.0, p.host_mib[vms] - p.host_held[vms])
@@ -115,10 +114,13 @@ def vm_grants(s: SimState, vms: np.ndarray, nodes: np.ndarray, granted: np.ndarr
     free_guest = np.maximum(0.0, p.guest_peak[vms] - p.guest_base[vms] - p.rss[vms])
     p.rss[vms] += np.minimum(want_ws, np.maximum(0.0, free_guest + g_guest / per - base_gap))
     base_fill = np.minimum(base_gap, g_guest / per)
-    new_peak = np.maximum(p.guest_peak[vms] + base_fill, p.guest_base[vms] + p.rss[vms])
+    filled = p.guest_peak[vms] + base_fill
+    # the workload's pages count once the guest's own base is in (they come after it)
+    new_peak = np.where(filled >= p.guest_base[vms] - 1e-9,
+                        np.maximum(filled, p.guest_base[vms] + p.rss[vms]), filled)
     grown = new_peak - p.guest_peak[vms]
     p.guest_peak[vms] = new_peak
-    s.shm_used += bincount(nodes, grown, minlength=w)
+    s.shm_used += bincount(nodes, np.where(p.shared[vms], grown, 0.0), minlength=w)
     s.pod_mem += bincount(nodes, ov_got + grown * per, minlength=w)
 
 
@@ -137,7 +139,7 @@ def next_change(s: SimState) -> float:
     held, rss = p.held[run], p.rss[run]
     if ((held - rss > 1e-9) | (p.host_held[run] < p.host_mib[run] - 1e-9)).any():
         return s.t
-    loops = run[(p.target[run] <= 0) | (held < p.target[run])]
+    loops = run[wants_more(s, run)]
     if len(loops) == 0:
         return math.inf
     change = ~_idle_loop(s, loops)
@@ -147,12 +149,34 @@ def next_change(s: SimState) -> float:
 def _idle_loop(s: SimState, due: np.ndarray) -> np.ndarray:
     """Loops that change nothing: the allocation would be refused (the VM is full) with the
     increment already at its floor."""
+    _, limited, refused = next_allocation(s, due)
+    return refused & ~limited & (s.table.inc[due] <= growth.MIN_INCREMENT_MIB)
+
+
+def wants_more(s: SimState, idx: np.ndarray) -> np.ndarray:
+    """Workloads still below their MEMORY (or with none): their loops allocate."""
     p = s.table
-    step = growth.step_size(p.held[due], p.target[due], p.inc[due])
-    new = p.held[due] + step
+    target = p.target[idx]
+    if s.profile.workload.growth == "increments":
+        below = p.held[idx] - s.profile.workload.base_rss_mib < target
+    else:
+        below = p.held[idx] < target
+    return (target <= 0) | below
+
+
+def next_allocation(s: SimState, due: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each loop in ``due`` would hold next, whether that passes its container limit
+    (the cgroup OOM-kills it), and whether it passes the memory its VM guest has."""
+    p = s.table
+    held, target, inc = p.held[due], p.target[due], p.inc[due]
+    if s.profile.workload.growth == "increments":
+        step = np.where(wants_more(s, due), inc, 0.0)
+    else:
+        step = growth.step_size(held, target, inc)
+    new = held + step
     limited = (p.limit[due] > 0) & (new > p.limit[due])
     refused = ~limited & (new > p.vm_size[due] - p.guest_base[due]) & (step > 0)
-    return refused & (p.inc[due] <= growth.MIN_INCREMENT_MIB)
+    return new, limited, refused
 
 
 def skip(s: SimState, ticks: int) -> None:
@@ -161,8 +185,7 @@ def skip(s: SimState, ticks: int) -> None:
     p = s.table
     n = p.n
     run = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.cstate[:n] == CS_RUNNING))
-    held = p.held[run]
-    due = run[(p.loop_next[run] <= s.t) & ((p.target[run] <= 0) | (held < p.target[run]))]
+    due = run[(p.loop_next[run] <= s.t) & wants_more(s, run)]
     if len(due):
         f = p.cpu_frac[due]
         contention = np.maximum(1.0, s.cpu_demand / s.cpus)[p.node[due]]
@@ -171,24 +194,23 @@ def skip(s: SimState, ticks: int) -> None:
 
 
 def workload_loop(s: SimState, due: np.ndarray, contention: np.ndarray) -> None:
-    """One workload loop for each pod in ``due``: the next growth step of workload.growth,
-    refused above a container limit (OOMKilled) or beyond the VM's memory (the allocation
-    fails in the guest and the increment halves)."""
+    """One workload loop for each pod in ``due``: its next allocation (``next_allocation``).
+    Above a container limit, the cgroup OOM-kills it. Beyond its VM guest's memory, either the
+    allocation fails and the increment halves, or the guest kernel OOM-kills it
+    (``WorkloadProfile.guest_full``)."""
     p = s.table
     t = s.t
-    step = growth.step_size(p.held[due], p.target[due], p.inc[due])
-    new = p.held[due] + step
-    limited = (p.limit[due] > 0) & (new > p.limit[due])
-    guest_room = p.vm_size[due] - p.guest_base[due]
-    refused = ~limited & (new > guest_room) & (step > 0)
-    ok = ~limited & ~refused
+    new, limited, refused = next_allocation(s, due)
+    killed = limited | (refused & (s.profile.workload.guest_full == "oom"))
+    refused &= ~killed
+    ok = ~killed & ~refused
     p.held[due[ok]] = new[ok]
     p.inc[due[refused]] = growth.increment_after_failure(p.inc[due[refused]])
     f = p.cpu_frac[due]
     c = contention[p.node[due]]
     p.loop_next[due] = t + growth.LOOP_S * (1.0 - f + f * c)
-    for i in due[limited]:
-        # The cgroup limit stops it: the container is OOM-killed (exit 137).
+    for i in due[killed]:
+        # exit 137; a VM stays up with the pages the guest touched
         s.dep_list[int(p.dep[i])].oom_killed += 1
         end_container(s, int(i), T_OOM, 137, vm_dies=False)
 

@@ -82,6 +82,7 @@ class SimModel:
         self._check_at = -math.inf
         self._check_gap = 1
         self.skipped_ticks = 0
+        replicaset.leave_stuck_pods(self.state)
         memory.update_page_cache(self.state)
 
     def __getattr__(self, name: str) -> Any:
@@ -316,6 +317,29 @@ class SimModel:
         if dep is None:
             return PodCounts()
         return views.counts(s, dep)
+
+    def listed(self, namespace: str) -> dict[str, int]:
+        """The pods of ``namespace`` by class (``scaler.pod_state.PodClass`` values), as
+        ``oc get pods`` lists them now: pods left stuck by an earlier run included when the
+        cluster profile puts them there."""
+        s = self.state
+        listed = self.profile.cluster.stuck_pods_listed
+        deps = [d.index for d in s.dep_list if d.key.partition("/")[0] == namespace
+                or (d.key == replicaset.STUCK_KEY and listed)]
+        p = s.table
+        mine = np.flatnonzero(p.alive[: p.n] & np.isin(p.dep[: p.n], deps))
+        return {str(k): v for k, v in views.classes(s, mine).items()}
+
+    def failure_counts(self, key: str) -> dict[str, int]:
+        """What went wrong with the pods of ``key`` (team contract 3, the names of
+        ``scaler.cluster.PodCounts``' failure fields): Evicted pods listed now, and cumulative
+        sandbox (VM) deaths, FailedCreate (never, in this model), FailedScheduling events and
+        failed sandbox creations."""
+        s = self.state
+        dep = s.deps.get(key) or next((d for d in s.dep_list if d.key == key), None)
+        if dep is None:
+            return dict.fromkeys(views.FAILURE_FIELDS, 0)
+        return views.failure_counts(s, dep)
 
     def take_startups(self, key: str) -> tuple[float, ...]:
         """Creation-to-Ready seconds of pods of ``key`` that became Ready since the last call."""

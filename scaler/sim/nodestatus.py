@@ -45,10 +45,14 @@ def cpu_demand(s: SimState) -> np.ndarray:
 
 
 def decay_load(s: SimState, ticks: int) -> None:
-    """The load averages after ``ticks`` steps at the current demand (exponential decay)."""
+    """The load averages after ``ticks`` steps at the current demand (exponential decay), and
+    the minute's average share of thrashing workers."""
     for k, minutes in enumerate((1, 5, 15)):
         decay = math.exp(-s.dt * ticks / (60.0 * minutes))
         s.load[:, k] = s.load[:, k] * decay + s.cpu_demand * (1 - decay)
+        if k == 0:
+            thrashing = float(np.count_nonzero(s.thrashing)) / s.workers
+            s.thrash_avg = s.thrash_avg * decay + thrashing * (1 - decay)
 
 
 # Quiet periods (model.SimModel skips them) ---------------------------------------------------

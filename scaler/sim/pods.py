@@ -55,11 +55,11 @@ _FLOAT = (
     "created", "scheduled", "started", "ready_at", "deleted", "gone_at", "next_at", "loop_next",
     "held", "rss", "inc", "target", "limit", "guest_peak", "host_mib", "guest_base", "per_mib",
     "vm_size", "cpu_frac", "req_mem", "req_cpu", "nz_mem", "nz_cpu", "adj", "backoff",
-    "teardown", "host_held", "boot",
+    "teardown", "host_held", "boot", "deadline",
 )
 _INT = ("dep", "node", "restarts", "term_exit", "last_exit")
 _SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
-_BOOL = ("alive", "vm", "besteffort", "sandbox_up", "ever_ready", "starting")
+_BOOL = ("alive", "vm", "shared", "besteffort", "sandbox_up", "ever_ready", "starting")
 _OBJ = ("name", "uid", "message")
 
 
@@ -77,6 +77,7 @@ class PodTable:
     gone_at: np.ndarray
     next_at: np.ndarray
     loop_next: np.ndarray
+    deadline: np.ndarray  # when the kubelet gives up on the sandbox being set up
     # Memory (MiB): the workload's allocation, what of it is touched, its increment, target and
     # limit; a VM's guest high-water mark, host process size and held part, guest base, host
     # overhead per guest MiB, VM size; start memory needed.
@@ -117,6 +118,7 @@ class PodTable:
     # Flags.
     alive: np.ndarray
     vm: np.ndarray
+    shared: np.ndarray  # a VM whose guest RAM is in /dev/shm
     besteffort: np.ndarray
     sandbox_up: np.ndarray
     ever_ready: np.ndarray

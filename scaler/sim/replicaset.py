@@ -4,6 +4,7 @@ replicas, so they are replaced, and are kept until the terminated-pod GC thresho
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 
@@ -11,10 +12,10 @@ import numpy as np
 
 from scaler.sim import policy
 from scaler.sim.controlplane import controller_rate
-from scaler.sim.pods import CS_NONE, CS_RUNNING, PH_FAILED
+from scaler.sim.pods import CS_NONE, CS_RUNNING, PH_FAILED, PH_RUNNING
+from scaler.sim.profile import RuntimeProfile
 from scaler.sim.state import Deployment, SimState, delete_slot, vanish
 from scaler.workload_spec import WorkloadSpec
-from workload import growth
 
 # Terminated pods are garbage-collected only above this many (kube-controller-manager
 # --terminated-pod-gc-threshold default 12500).
@@ -118,12 +119,16 @@ def new_pods(s: SimState, dep: Deployment, count: int) -> np.ndarray:
     p.target[idx] = float(spec.memory_mib)
     p.limit[idx] = float(spec.limit_mib or 0.0)
     p.vm[idx] = rt.vm
+    p.shared[idx] = rt.vm and rt.guest_memory == "shared"
     p.host_mib[idx] = rt.host_mib
     p.boot[idx] = (min(rt.boot_mib, rt.host_mib) if rt.vm and rt.boot_mib > 0
                    else rt.host_mib + (rt.guest_base_mib * (1 + rt.per_mib_overhead)
-                                       if rt.vm else growth.BASE_RSS_MIB))
+                                       if rt.vm else s.profile.workload.base_rss_mib))
     p.guest_base[idx] = rt.guest_base_mib if rt.vm else 0.0
-    p.per_mib[idx] = rt.per_mib_overhead
+    # host MiB per guest MiB beyond one: page tables and struct pages, and for private guest
+    # RAM the part of the huge pages the guest leaves untouched
+    p.per_mib[idx] = (rt.per_mib_overhead if not rt.vm or rt.guest_memory == "shared"
+                      else (1 + rt.per_mib_overhead) * rt.private_guest_ratio - 1)
     p.vm_size[idx] = rt.vm_memory_mib + (spec.limit_mib or 0.0) if rt.vm else np.inf
     p.cpu_frac[idx] = spec.cpu_percent / 100.0
     req_mem = float(spec.request_mib if spec.request_mib is not None else (spec.limit_mib or 0))
@@ -166,6 +171,42 @@ def uuid4s(rng: np.random.Generator, count: int) -> list[str]:
     h = raw.tobytes().hex()
     return [f"{h[k:k + 8]}-{h[k + 8:k + 12]}-{h[k + 12:k + 16]}-{h[k + 16:k + 20]}-"
             f"{h[k + 20:k + 32]}" for k in range(0, 32 * count, 32)]
+
+
+#: The deployment pods left stuck by an earlier run belong to (see ``leave_stuck_pods``).
+STUCK_KEY = "(earlier run)/stuck"
+
+
+def leave_stuck_pods(s: SimState) -> None:
+    """The cluster's state at start: ``stuck_terminating_pods`` pods of an earlier kata run,
+    spread over the workers, deleted long ago but never gone: their sandboxes hung, so they
+    hold no memory their node could use but keep their API objects, count against maxPods,
+    and leave their kubelets without pod stats (``eviction.stats_missing``). They asked for
+    nothing: their RuntimeClass had no overhead when they were created."""
+    count = s.profile.cluster.stuck_terminating_pods
+    if count == 0:
+        return
+    rt = dataclasses.replace(s.profile.runtime("kata") if "kata" in s.profile.runtimes
+                             else RuntimeProfile(vm=True), overhead_mib=0.0, overhead_cpu_m=0,
+                             pod_stats=False)
+    spec = WorkloadSpec(runtime="kata")
+    dep = Deployment(key=STUCK_KEY, spec=spec, runtime=rt, replicas=0, labels={},
+                     index=len(s.dep_list), template_hash=template_hash(STUCK_KEY, spec),
+                     qos="BestEffort", deleted=True)
+    s.dep_list.append(dep)
+    idx = new_pods(s, dep, count)
+    p = s.table
+    p.node[idx] = np.arange(count) % s.workers
+    p.created[idx] = s.t - 3 * 86400.0  # "after 3 days"
+    p.scheduled[idx] = p.created[idx]
+    p.started[idx] = p.created[idx]
+    p.deleted[idx] = s.t - 86400.0
+    p.gone_at[idx] = np.inf
+    p.phase[idx] = PH_RUNNING
+    p.cstate[idx] = CS_RUNNING
+    p.sandbox_up[idx] = True
+    p.ever_ready[idx] = True
+    p.req_cpu[idx] = p.req_mem[idx] = p.cpu_frac[idx] = 0.0
 
 
 def template_hash(key: str, spec: WorkloadSpec) -> str:

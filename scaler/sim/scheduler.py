@@ -54,8 +54,7 @@ def schedule(s: SimState) -> None:
         if stuck is not None and stuck[0] == s.sched_gen:
             if s.sched_budget >= 1:
                 s.sched_budget -= 1
-                fresh = mine[p.created[mine] > stuck[1]]
-                p.message[fresh] = stuck[2]
+                _failed(s, int(d), mine[p.created[mine] > stuck[1]], stuck[2])
                 s.stuck[int(d)] = (stuck[0], s.t, stuck[2])
             continue
         s.stuck.pop(int(d), None)
@@ -78,10 +77,17 @@ def schedule(s: SimState) -> None:
                 # the next pod fits nowhere, nor will the rest this step
                 s.sched_budget -= 1
                 msg = unschedulable_message(s, reqs[0], reqs[1], reqs[4], int(mine[k]))
-                p.message[mine[k:]] = msg
+                _failed(s, int(d), mine[k:], msg)
                 s.stuck[int(d)] = (s.sched_gen, s.t, msg)
                 break
             mine = mine[k:]
+
+
+def _failed(s: SimState, dep: int, pods: np.ndarray, message: str) -> None:
+    """Pods that fit no node: each says why, with a FailedScheduling event the first time."""
+    p = s.table
+    s.dep_list[dep].failed_scheduling += int(np.count_nonzero(p.message[pods] != message))
+    p.message[pods] = message
 
 
 def _pending(s: SimState) -> np.ndarray:

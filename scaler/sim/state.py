@@ -31,6 +31,8 @@ class Deployment:
     rejected: int = 0  # of which rejected at admission (BestEffort on a MemoryPressure node)
     oom_killed: int = 0
     vm_deaths: int = 0  # sandboxes (VMs) lost: /dev/shm full or killed by the host OOM killer
+    failed_scheduling: int = 0  # pods found to fit no node (a FailedScheduling event each)
+    sandbox_failures: int = 0  # sandbox creations that failed and were retried
     deleted: bool = False
     startups: list[float] = field(default_factory=list)
 
@@ -73,10 +75,13 @@ class SimState:
         self.infra_used = cycled(c.infra_used_mib, w)
         self.infra_cpu_req = cycled(c.infra_cpu_request_m, w)
         self.infra_mem_req = cycled(c.infra_memory_request_mib, w)
+        self.runtime_slowdown = cycled(c.runtime_slowdown, w)
         self.cache_max = cycled(c.page_cache_mib, w)
-        self.cache = self.cache_max.copy()
+        self.cache = self.cache_max + cycled(c.leftover_cache_mib, w)
         # Node aggregates recomputed every step.
-        self.pod_mem = np.zeros(w)  # host memory of workload pods
+        # Host memory of pods (what earlier runs left included) and the part of it in /dev/shm
+        # (VM guests).
+        self.pod_mem = cycled(c.leftover_active_mib, w)
         self.shm_used = np.zeros(w)
         self.free = np.zeros(w)
         self.thrashing = np.zeros(w, dtype=bool)
@@ -88,6 +93,7 @@ class SimState:
         self.cpu_demand = np.zeros(w)
         self.creating_count = np.zeros(w)  # sandboxes being created per node
         self.load = np.zeros((w, 3))  # 1, 5, 15-minute load averages
+        self.thrash_avg = 0.0  # share of workers thrashing, averaged over a minute
         # Kubelet eviction manager and node status, staggered across nodes.
         self.next_evict_check = self.t + self.rng.uniform(0, c.eviction_interval_s, w)
         self.next_status = self.t + self.rng.uniform(0, c.node_status_interval_s, w)
@@ -135,7 +141,8 @@ def release_workload(s: SimState, i: int, whole_sandbox: bool) -> None:
     elif p.vm[i]:
         if whole_sandbox:
             s.pod_mem[node] -= p.guest_peak[i] * (1 + p.per_mib[i]) + p.host_held[i]
-            s.shm_used[node] -= p.guest_peak[i]
+            if p.shared[i]:
+                s.shm_used[node] -= p.guest_peak[i]
             p.guest_peak[i] = 0.0
             p.host_held[i] = 0.0
             p.sandbox_up[i] = False

@@ -144,39 +144,79 @@ def counts(s: SimState, dep: Deployment) -> PodCounts:
     cluster's pod table uses too. evicted (evicted or rejected at admission) and oom_killed
     (container OOM kills) are cumulative over the deployment's life; restarts sums the live
     pods' restart counts."""
+    return counts_of(s, [dep])
+
+
+def counts_of(s: SimState, deps: list[Deployment]) -> PodCounts:
+    """``counts`` over the pods of several deployments."""
     p = s.table
     n = p.n
-    mine = np.flatnonzero(p.alive[:n] & (p.dep[:n] == dep.index))
-    codes, per_code = np.unique(status_codes(p, mine), return_counts=True)
-    by_class = dict.fromkeys(PodClass, 0)
-    for code, k in zip(codes, per_code, strict=True):
-        by_class[classify(status_of_code(code))] += int(k)
+    mine = np.flatnonzero(p.alive[:n] & np.isin(p.dep[:n], [d.index for d in deps]))
+    by_class = classes(s, mine)
     return PodCounts(
         running=by_class[PodClass.RUNNING], pending=by_class[PodClass.PENDING],
         creating=by_class[PodClass.CREATING], terminating=by_class[PodClass.TERMINATING],
-        evicted=dep.evicted, oom_killed=dep.oom_killed, failed=by_class[PodClass.FAILED],
-        restarts=int(p.restarts[mine].sum()),
+        evicted=sum(d.evicted for d in deps), oom_killed=sum(d.oom_killed for d in deps),
+        failed=by_class[PodClass.FAILED], restarts=int(p.restarts[mine].sum()),
     )
 
 
+def classes(s: SimState, idx: np.ndarray) -> dict[PodClass, int]:
+    """How many of the pods ``idx`` fall in each class: the distinct status codes are
+    classified once each."""
+    codes, per_code = np.unique(status_codes(s.table, idx), return_counts=True)
+    by_class = dict.fromkeys(PodClass, 0)
+    for code, k in zip(codes, per_code, strict=True):
+        by_class[classify(status_of_code(code))] += int(k)
+    return by_class
+
+
+#: The failure counts of team contract 3 (``scaler.cluster.PodCounts`` fields).
+FAILURE_FIELDS = ("evicted_listed", "sandbox_deaths", "failed_create", "failed_scheduling",
+                  "sandbox_failures")
+
+
+def failure_counts(s: SimState, dep: Deployment) -> dict[str, int]:
+    p = s.table
+    n = p.n
+    mine = np.flatnonzero(p.alive[:n] & (p.dep[:n] == dep.index))
+    return {
+        "evicted_listed": classes(s, mine)[PodClass.EVICTED],
+        "sandbox_deaths": dep.vm_deaths,
+        "failed_create": 0,  # the model has no quota nor missing RuntimeClass
+        "failed_scheduling": dep.failed_scheduling,
+        "sandbox_failures": dep.sandbox_failures,
+    }
+
+
 def meminfo_mib(s: SimState) -> dict[str, np.ndarray]:
-    """Every node's /proc/meminfo fields, in MiB (one array per field, indexed by node)."""
+    """Every node's /proc/meminfo fields, in MiB (one array per field, indexed by node).
+
+    Anonymous memory (node services, infrastructure pods, workloads, VM processes, private
+    guest RAM) is on the active anon list: the workloads touch every page each loop. Guest RAM
+    in /dev/shm is Shmem, counted in Cached, and sits on the inactive anon list: the kernel adds
+    shmem pages there and, with no swap, never scans or ages the anon lists (mm/vmscan.c
+    get_scan_count: no swap, file pages only). Neither is in MemAvailable, which counts free
+    memory above the watermark and the page cache the kernel can drop."""
     c = s.profile.cluster
     zero = np.zeros(s.workers)
     total, free, cache, shm = s.mem_total, s.free, s.cache, s.shm_used
     reclaimable = np.maximum(0.0, cache - c.page_cache_min_mib)
     anon = s.sys_used * 0.6 + s.infra_used + (s.pod_mem - shm)
     slab = s.sys_used * 0.4
-    active_file = c.page_cache_min_mib + 0.5 * reclaimable
+    # The kernel keeps the file lists about balanced (mm/vmscan.c inactive_list_is_low: file
+    # pages are deactivated while the inactive list is the smaller).
+    active_file = 0.5 * cache
+    inactive_file = cache - active_file
     return {
         "MemTotal": total, "MemFree": free,
         "MemAvailable": np.maximum(0.0, free - c.free_floor_mib + reclaimable),
         "Buffers": 0.02 * cache, "Cached": 0.98 * cache + shm, "SwapCached": zero,
-        "Active": anon + shm + active_file, "Inactive": cache - active_file,
-        "Active(anon)": anon + shm, "Inactive(anon)": zero,
-        "Active(file)": active_file, "Inactive(file)": cache - active_file,
+        "Active": anon + active_file, "Inactive": shm + inactive_file,
+        "Active(anon)": anon, "Inactive(anon)": shm,
+        "Active(file)": active_file, "Inactive(file)": inactive_file,
         "Unevictable": zero, "Mlocked": zero, "SwapTotal": zero, "SwapFree": zero,
-        "Dirty": zero, "Writeback": zero, "AnonPages": anon, "Mapped": 0.3 * cache,
+        "Dirty": zero, "Writeback": zero, "AnonPages": anon, "Mapped": 0.3 * cache + shm,
         "Shmem": shm, "KReclaimable": slab * 0.3, "Slab": slab, "SReclaimable": slab * 0.3,
         "SUnreclaim": slab * 0.7,
     }
