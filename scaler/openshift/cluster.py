@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from manifests.build import MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, ManifestError, build
 from scaler.clock import WallClock
 from scaler.cluster import ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
+from scaler.kube_objects import MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, ManifestError, build
 from scaler.openshift.client import KubeClient
 from scaler.openshift.discover import runtime_class_info, server_version, worker_nodes
 from scaler.openshift.errors import NOT_FOUND

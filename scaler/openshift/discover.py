@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from manifests.quantity import QuantityError, cpu_millis, memory_mib
 from scaler.cluster import NodeInfo
+from scaler.quantity import QuantityError, cpu_millis, memory_mib
 
 CONTROL_PLANE_ROLES = ("master", "control-plane")
 
