@@ -28,14 +28,15 @@ def run(workers: int, pods: int, seconds: float, seed: int = 0) -> dict:
     profile = load_profile(None, workers=workers)
     model = SimModel(profile, seed)
     model.apply_deployment(KEY, SCENARIOS["capacity"], pods)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model.advance(seconds)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     counts = model.counts(KEY)
     return {
         "workers": workers, "pods": pods, "virtual_s": seconds, "wall_s": wall,
         "ticks": model.ticks, "pod_ticks": model.pod_ticks,
-        "pod_ticks_per_s": model.pod_ticks / wall, "objects": model.object_count(),
+        "pod_ticks_per_s": model.pod_ticks / wall,
+        "pod_ticks_per_cpu_s": model.pod_ticks / max(cpu, 1e-9), "objects": model.object_count(),
         "running": counts.running, "evicted": counts.evicted, "oom_killed": counts.oom_killed,
     }
 
@@ -46,7 +47,8 @@ def show(r: dict, base: dict | None = None) -> None:
         f"{r['pods'] / base['pods']:.0f}x the pods")
     print(f"{r['workers']:>3} workers {r['pods']:>7} pods: {r['virtual_s']:.0f} s virtual in "
           f"{r['wall_s']:.2f} s wall, {r['pod_ticks']:,} pod-ticks, "
-          f"{r['pod_ticks_per_s']:,.0f} pod-ticks/s{ratio} "
+          f"{r['pod_ticks_per_s']:,.0f} pod-ticks/s ({r['pod_ticks_per_cpu_s']:,.0f} per CPU "
+          f"second){ratio} "
           f"(objects {r['objects']}, running {r['running']}, evicted {r['evicted']}, "
           f"OOM kills {r['oom_killed']})")
 
@@ -88,7 +90,8 @@ def main() -> None:
     show(big, base)
     verdict = "met" if big["pod_ticks_per_s"] >= TARGET else "NOT met"
     print(f"target >= {TARGET:,.0f} pod-ticks/s at {args.workers} x {args.pods}: {verdict} "
-          f"(wall time {big['wall_s'] / base['wall_s']:.1f}x the baseline's)")
+          f"(wall time {big['wall_s'] / base['wall_s']:.1f}x the baseline's; on a busy machine "
+          "the per-CPU-second figure is the steadier one)")
     if not args.no_large:
         show(run(500, 150_000, args.seconds), base)
     idle_wait(99_999)

@@ -164,3 +164,15 @@ def test_node_samples_hold_what_the_parser_reads_from_the_rendered_meminfo():
                                          parse_meminfo(c.model.node_meminfo(name)),
                                          load1=float(c.model.node_loadavg(name).split()[0]))
         assert parsed == latest[name]
+
+
+def test_observe_carries_the_failure_counts_and_the_default_handler():
+    c = SimulatedCluster(small_profile(max_pods=3))  # room for one pod per worker
+    assert c.describe().default_runtime_handler == "runc"
+    c.prepare(SCENARIOS["capacity"].with_(runtime="default"))
+    c.scale(5)
+    c.clock.sleep(30)
+    counts = c.observe()
+    assert (counts.running, counts.pending) == (2, 3)
+    assert counts.failed_scheduling == 3 and counts.evicted_listed == 0
+    assert counts.sandbox_deaths == counts.failed_create == counts.sandbox_failures == 0

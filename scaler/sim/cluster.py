@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Any
 
 from collectors.meminfo import MemInfo
 from collectors.sample import NodeSample
@@ -18,7 +19,7 @@ from scaler import __version__
 from scaler.cluster import ClusterError, ClusterInfo, PodCounts
 from scaler.sim import controlplane
 from scaler.sim.model import SimModel
-from scaler.sim.profile import SimProfile, UnknownRuntime, load_profile
+from scaler.sim.profile import DEFAULT_RUNTIME_NAME, SimProfile, UnknownRuntime, load_profile
 from scaler.workload_spec import WorkloadSpec
 
 DEPLOYMENT_KEY = "scaler/scaler-workload"
@@ -134,6 +135,8 @@ class SimulatedCluster:
             nodes=tuple(self.model.nodes()),
             runtime_class=self._runtime_class(),
             details={"profile": self.profile.to_dict(), "seed": self.seed},
+            default_runtime_handler=(self.profile.runtime(DEFAULT_RUNTIME_NAME).handler
+                                     or self.profile.cluster.default_runtime),
         )
 
     def prepare(self, spec: WorkloadSpec) -> None:
@@ -175,7 +178,7 @@ class SimulatedCluster:
         self.model.delete_deployment(self.key)
         self._created = False
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return {**self._stats, "model_ticks": self.model.ticks, "pod_ticks": self.model.pod_ticks}
 
     # Helpers ------------------------------------------------------------------------------
@@ -186,7 +189,7 @@ class SimulatedCluster:
         self._stats["api_seconds"] += took
         self.model.advance(took)
 
-    def _runtime_class(self) -> dict | None:
+    def _runtime_class(self) -> dict[str, Any] | None:
         if self.spec is None or self.spec.runtime_class is None:
             return None
         rt = self.profile.runtime(self.spec.runtime)

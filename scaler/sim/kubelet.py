@@ -26,7 +26,7 @@ from scaler.sim.pods import (
     R_EVICTED,
     T_NONE,
 )
-from scaler.sim.state import SimState, release_workload, vanish
+from scaler.sim.state import SimState, bincount, release_workload, vanish
 from workload import growth
 
 
@@ -74,7 +74,7 @@ def sandbox_seconds(s: SimState, i: int, node: int) -> float:
     contention = max(1.0, s.cpu_demand[node] / s.cpus[node])
     base = rt.sandbox_s + rt.sandbox_per_concurrent_s * in_flight + rt.container_start_s
     jitter = 1.0 + 0.1 * (s.rng.random() - 0.5)
-    return base * contention * jitter * s.runtime_slowdown[node]
+    return float(base * contention * jitter * s.runtime_slowdown[node])
 
 
 def run_kubelets(s: SimState) -> None:
@@ -92,26 +92,22 @@ def run_kubelets(s: SimState) -> None:
         for j in waiting:
             admit(s, int(j))
     if (s.progress < 1).any():
-        waiting = np.flatnonzero(p.alive[:n] & (p.cstate[:n] == CS_CREATING)
-                                 & ~np.isnan(p.next_at[:n]))
+        waiting = np.flatnonzero(~np.isnan(p.next_at[:n]))
+        waiting = waiting[p.alive[waiting] & (p.cstate[waiting] == CS_CREATING)]
         p.next_at[waiting] += setup_lag(s, waiting)
         s.next_evict_check += s.dt * (1.0 - np.maximum(s.progress, c.kubelet_min_progress))
-    gone = np.flatnonzero(p.alive[:n] & (p.gone_at[:n] <= t))
+    gone = np.flatnonzero(p.gone_at[:n] <= t)
+    gone = gone[p.alive[gone]]
     for j in gone:
         vanish(s, int(j))
-    late = np.flatnonzero(p.alive[:n] & (p.deadline[:n] <= t) & ~p.sandbox_up[:n]
-                          & (~p.starting[:n] | p.vm[:n]) & (p.cstate[:n] == CS_CREATING)
-                          & np.isnan(p.deleted[:n]))
-    for j in late:
-        # Not set up in time (a VM's boot is part of its sandbox's creation; a container's
-        # start is a call of its own): the kubelet gives the sandbox up and tries again.
-        i = int(j)
-        release_workload(s, i, True)
-        s.dep_list[int(p.dep[i])].sandbox_failures += 1
-        delay, p.backoff[i] = policy.next_backoff(p.backoff[i], 0.0)
-        begin_setup(s, i, int(p.node[i]), max(delay, s.dt))
-    due = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.next_at[:n] <= t)
-                         & ((p.cstate[:n] == CS_CREATING) | (p.cstate[:n] == CS_BACKOFF)))
+    late = np.flatnonzero(p.deadline[:n] <= t)  # cleared once a set-up is through
+    late = late[p.alive[late] & ~p.sandbox_up[late] & (~p.starting[late] | p.vm[late])
+                & (p.cstate[late] == CS_CREATING) & np.isnan(p.deleted[late])]
+    if len(late):
+        give_up(s, late)
+    due = np.flatnonzero(p.next_at[:n] <= t)
+    due = due[p.alive[due] & np.isnan(p.deleted[due])
+              & ((p.cstate[due] == CS_CREATING) | (p.cstate[due] == CS_BACKOFF))]
     for k in due:
         i = int(k)
         if p.sandbox_up[i]:
@@ -125,9 +121,12 @@ def run_kubelets(s: SimState) -> None:
             begin_setup(s, i, node, max(delay, s.dt))
             continue
         # Set-up done; its memory (shim, pause or VM, the workload's base) must now be found
-        # on the node, competing with everything else that wants memory there.
+        # on the node, competing with everything else that wants memory there. A VM's boot is
+        # still part of its sandbox's creation: its deadline holds until it runs.
         p.starting[i] = True
         p.next_at[i] = np.nan
+        if not p.vm[i]:
+            p.deadline[i] = np.nan
 
 
 def _refill(s: SimState, ticks: int) -> None:
@@ -157,6 +156,51 @@ def skip(s: SimState, ticks: int) -> None:
     _refill(s, ticks)
 
 
+def give_up(s: SimState, idx: np.ndarray) -> None:
+    """Set-ups not done in time (a VM's boot is part of its sandbox's creation; a container's
+    start is a call of its own): the kubelet gives the sandboxes up and tries again after the
+    back-off (``policy.next_backoff``, for a container that never ran), all at once."""
+    p = s.table
+    nodes = p.node[idx]
+    s.pod_mem -= bincount(nodes, p.rss[idx], minlength=s.workers)  # a VM's boot memory
+    p.starting[idx] = False
+    p.rss[idx] = 0.0
+    p.held[idx] = 0.0
+    deps, per_dep = np.unique(p.dep[idx], return_counts=True)
+    for d, k in zip(deps, per_dep, strict=True):
+        s.dep_list[int(d)].sandbox_failures += int(k)
+    backoff = p.backoff[idx]
+    tried = backoff > 0
+    delay = np.where(tried, backoff, 0.0)
+    p.backoff[idx] = np.where(tried, np.minimum(backoff * 2.0, policy.BACKOFF_MAX_S),
+                              policy.BACKOFF_INITIAL_S)
+    after = np.maximum(delay, s.dt)
+    p.next_at[idx] = s.t + after + sandbox_seconds_many(s, idx, nodes)
+    p.deadline[idx] = s.t + after + s.profile.cluster.runtime_request_timeout_s
+
+
+def sandbox_seconds_many(s: SimState, idx: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """``sandbox_seconds`` for the pods ``idx`` starting their set-ups together, in order: each
+    counts those before it on its node as in flight."""
+    p = s.table
+    order = np.argsort(nodes, kind="stable")
+    sorted_nodes = nodes[order]
+    first = np.searchsorted(sorted_nodes, sorted_nodes, side="left")
+    rank = np.empty(len(idx))
+    rank[order] = np.arange(len(idx)) - first
+    in_flight = s.creating_count[nodes] + rank
+    s.creating_count += bincount(nodes, minlength=s.workers)
+    rts = [d.runtime for d in s.dep_list]
+    deps = p.dep[idx]
+    setup = np.array([r.sandbox_s for r in rts])[deps]
+    per = np.array([r.sandbox_per_concurrent_s for r in rts])[deps]
+    start = np.array([r.container_start_s for r in rts])[deps]
+    contention = np.maximum(1.0, s.cpu_demand[nodes] / s.cpus[nodes])
+    jitter = 1.0 + 0.1 * (s.rng.random(len(idx)) - 0.5)
+    return np.asarray((setup + per * in_flight + start) * contention * jitter
+                      * s.runtime_slowdown[nodes])
+
+
 def setup_lag(s: SimState, idx: np.ndarray) -> np.ndarray:
     """Seconds the sandbox set-ups ``idx`` lose this step: a thrashing node runs its
     runtime at the fraction of memory requests it serves, but each runtime keeps at least
@@ -166,14 +210,14 @@ def setup_lag(s: SimState, idx: np.ndarray) -> np.ndarray:
     floor = np.array([max(c.runtime_min_progress, d.runtime.setup_min_progress)
                       for d in s.dep_list] or [c.runtime_min_progress])
     pace = np.maximum(s.progress[p.node[idx]], floor[p.dep[idx]])
-    return s.dt * (1.0 - pace)
+    return np.asarray(s.dt * (1.0 - pace))
 
 
 def start_need(s: SimState, idx: np.ndarray) -> np.ndarray:
     """Host MiB a new sandbox and its container take before the container runs: shim and
     pause plus the workload's base for runc; what a VM needs to boot for kata (the rest
     of its processes' memory and the guest's comes while it runs)."""
-    return s.table.boot[idx]
+    return np.asarray(s.table.boot[idx])
 
 
 def start_container(s: SimState, i: int) -> None:
@@ -196,6 +240,7 @@ def start_container(s: SimState, i: int) -> None:
             rss = max(0.0, p.rss[i] - p.host_mib[i])
         p.sandbox_up[i] = True
         p.starting[i] = False
+        p.deadline[i] = np.nan
     p.phase[i] = PH_RUNNING
     p.cstate[i] = CS_RUNNING
     p.term_reason[i] = T_NONE

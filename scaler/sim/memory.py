@@ -11,6 +11,7 @@ left to drop the node is thrashing, and after ``oom_delay_s`` of that the kernel
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from scaler.sim.kubelet import end_container, start_container, start_need
 from scaler.sim.pods import CS_RUNNING, T_ERROR, T_OOM
 from scaler.sim.state import SimState, bincount, pod_usage
 from workload import growth
+
+# The workload's own growth rule (workload.growth, shared with the program), typed for numpy.
+_step_size: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] = growth.step_size
+_after_failure: Callable[[np.ndarray], np.ndarray] = growth.increment_after_failure
 
 
 def grow(s: SimState) -> None:
@@ -30,8 +35,8 @@ def grow(s: SimState) -> None:
     p = s.table
     n = p.n
     w = s.workers
-    live = p.alive[:n] & np.isnan(p.deleted[:n])
-    run = np.flatnonzero(live & (p.cstate[:n] == CS_RUNNING))
+    run = np.flatnonzero(p.cstate[:n] == CS_RUNNING)
+    run = run[p.alive[run] & np.isnan(p.deleted[run])]
     if len(run):
         # Loops that finished touching what they hold take their next growth step; a workload
         # at its target has nothing more to do in its loops.
@@ -47,7 +52,8 @@ def grow(s: SimState) -> None:
     c_want = p.held[cont] - p.rss[cont]  # workload MiB still to touch
     c_nodes = p.node[cont]
     vms, v_nodes, v_want = vm_wants(s, vms)
-    starters = np.flatnonzero(live & p.starting[:n])
+    starters = np.flatnonzero(p.starting[:n])
+    starters = starters[p.alive[starters] & np.isnan(p.deleted[starters])]
     s_nodes = p.node[starters]
     s_want = np.maximum(0.0, start_need(s, starters) - p.rss[starters])
     above_floor = np.maximum(0.0, s.free - c.free_floor_mib)
@@ -150,7 +156,7 @@ def _idle_loop(s: SimState, due: np.ndarray) -> np.ndarray:
     """Loops that change nothing: the allocation would be refused (the VM is full) with the
     increment already at its floor."""
     _, limited, refused = next_allocation(s, due)
-    return refused & ~limited & (s.table.inc[due] <= growth.MIN_INCREMENT_MIB)
+    return np.asarray(refused & ~limited & (s.table.inc[due] <= growth.MIN_INCREMENT_MIB))
 
 
 def wants_more(s: SimState, idx: np.ndarray) -> np.ndarray:
@@ -161,7 +167,7 @@ def wants_more(s: SimState, idx: np.ndarray) -> np.ndarray:
         below = p.held[idx] - s.profile.workload.base_rss_mib < target
     else:
         below = p.held[idx] < target
-    return (target <= 0) | below
+    return np.asarray((target <= 0) | below)
 
 
 def next_allocation(s: SimState, due: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,7 +178,7 @@ def next_allocation(s: SimState, due: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if s.profile.workload.growth == "increments":
         step = np.where(wants_more(s, due), inc, 0.0)
     else:
-        step = growth.step_size(held, target, inc)
+        step = _step_size(held, target, inc)
     new = held + step
     limited = (p.limit[due] > 0) & (new > p.limit[due])
     refused = ~limited & (new > p.vm_size[due] - p.guest_base[due]) & (step > 0)
@@ -205,7 +211,7 @@ def workload_loop(s: SimState, due: np.ndarray, contention: np.ndarray) -> None:
     refused &= ~killed
     ok = ~killed & ~refused
     p.held[due[ok]] = new[ok]
-    p.inc[due[refused]] = growth.increment_after_failure(p.inc[due[refused]])
+    p.inc[due[refused]] = _after_failure(p.inc[due[refused]])
     f = p.cpu_frac[due]
     c = contention[p.node[due]]
     p.loop_next[due] = t + growth.LOOP_S * (1.0 - f + f * c)
@@ -284,7 +290,7 @@ def available(s: SimState) -> np.ndarray:
     """memory.available as the eviction manager sees it, taken as the kernel's MemAvailable:
     free memory above the watermark plus page cache that can be dropped without thrashing."""
     c = s.profile.cluster
-    return (s.mem_total - s.sys_used - s.infra_used - s.pod_mem
+    return np.asarray(s.mem_total - s.sys_used - s.infra_used - s.pod_mem
             - c.page_cache_min_mib - c.free_floor_mib)
 
 

@@ -350,7 +350,7 @@ class SimModel:
         dep.startups.clear()
         return out
 
-    def ground_truth(self, key: str) -> dict:
+    def ground_truth(self, key: str) -> dict[str, Any]:
         """What the model knows and no API shows: memory per pod, nodes thrashing, and so on."""
         s = self.state
         dep = s.deps.get(key)

@@ -34,13 +34,16 @@ def cpu_demand(s: SimState) -> np.ndarray:
     p = s.table
     n = p.n
     w = s.workers
-    run = p.alive[:n] & (p.cstate[:n] == CS_RUNNING) & (p.node[:n] >= 0)
-    creating = p.alive[:n] & (p.cstate[:n] == CS_CREATING) & (p.node[:n] >= 0)
-    demand = bincount(p.node[:n][run], p.cpu_frac[:n][run], minlength=w)
-    s.creating_count = bincount(p.node[:n][creating], minlength=w).astype(float)
-    sandbox_cpus = np.array([d.runtime.sandbox_cpus for d in s.dep_list] or [0.0])
+    # creating (0) or running (1): the only states that take CPU
+    bound = np.flatnonzero(p.cstate[:n] <= CS_RUNNING)
+    bound = bound[p.alive[bound] & (p.node[bound] >= 0)]
+    state, nodes = p.cstate[bound], p.node[bound]
+    run, creating = state == CS_RUNNING, state == CS_CREATING
+    demand = bincount(nodes[run], p.cpu_frac[bound[run]], minlength=w)
+    s.creating_count = bincount(nodes[creating], minlength=w)
     if creating.any():
-        demand += bincount(p.node[:n][creating], sandbox_cpus[p.dep[:n][creating]], minlength=w)
+        sandbox_cpus = np.array([d.runtime.sandbox_cpus for d in s.dep_list])
+        demand += bincount(nodes[creating], sandbox_cpus[p.dep[bound[creating]]], minlength=w)
     return demand + np.where(s.thrashing, c.thrash_cpus, 0.0) + 0.5
 
 

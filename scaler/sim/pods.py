@@ -39,8 +39,8 @@ def status_codes(table: PodTable, idx: np.ndarray) -> np.ndarray:
     """One integer per pod in ``idx`` that determines its ``pod_status`` (and so its class):
     classifying the distinct codes once classifies every pod."""
     deleting = ~np.isnan(table.deleted[idx])
-    return ((((table.phase[idx].astype(np.int64) * 2 + table.reason[idx]) * 2
-              + (table.node[idx] >= 0)) * 2 + deleting) * 8 + table.cstate[idx])
+    return np.asarray((((table.phase[idx].astype(np.int64) * 2 + table.reason[idx]) * 2
+                      + (table.node[idx] >= 0)) * 2 + deleting) * 8 + table.cstate[idx])
 
 
 def status_of_code(code: int) -> PodStatus:
@@ -134,8 +134,8 @@ class PodTable:
         self._alloc(capacity)
 
     def _alloc(self, cap: int) -> None:
-        def grow(name: str, dtype, fill) -> None:
-            new = np.full(cap, fill, dtype=dtype)
+        def grow(name: str, dtype: type, fill: object) -> None:
+            new: np.ndarray = np.full(cap, fill, dtype=dtype)
             old = getattr(self, name, None)
             if old is not None:
                 new[: self.n] = old[: self.n]
@@ -185,5 +185,5 @@ class PodTable:
         return keep
 
 
-def _empty(dtype: np.dtype):
+def _empty(dtype: np.dtype) -> object:
     return {"f": np.nan, "b": False, "O": None}.get(dtype.kind, 0 if dtype.itemsize == 1 else -1)

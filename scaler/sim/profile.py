@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from workload import growth
 
@@ -244,26 +245,23 @@ def kata_profile() -> RuntimeProfile:
         # RuntimeClass overhead 350Mi / 250m (OpenShift sandboxed containers operator).
         overhead_mib=350.0,
         overhead_cpu_m=250,
-        # QEMU + virtiofsd + shim once the VM has run a while: about 120 MiB PSS idle in kata CI,
-        # about 330 MiB RSS on real pods (kata metrics baselines; public deployment notes). The
-        # reference kata run's first pods cost 1-2 GiB of node memory each for a 500 MiB
-        # workload (kata.csv, workers 1 and 3, steps 9-25): 500 here puts a full-size VM at
-        # about 1.2 GiB, inside that range. Assumption, fitted to the reference kata run: with
-        # 330, a node's /dev/shm fills before its memory does, the VMs that fault past it die,
-        # and about 12 full-size VMs per node is all that ever runs (the reference ran up to 27).
+        # Anonymous memory of QEMU + virtiofsd + shim (the guest's RAM is counted apart): about
+        # 120 MiB PSS idle (kata metrics baselines; the 330 MiB RSS seen on real pods counts
+        # mapped guest pages too). The later 2021 kata runs agree: 127 VMs bound there added
+        # 10-15 GiB of Active to their cluster (restricted-kata-*-limit.csv).
         host_mib=120.0,
         vm=True,
         vm_memory_mib=2048.0,  # default_memory 2048 MiB (kata-containers configuration.toml)
-        # Guest kernel, kata-agent and the guest page cache of the container image; the
-        # reference runs show about 1 GiB per kata pod at saturation for a 500 MiB workload
-        # (c3d kata-performance-measurements, memory-capacity).
+        # Guest kernel, kata-agent and the guest page cache of the container image, touched at
+        # boot and kept (lives in the VM's memory). Assumption.
         guest_base_mib=150.0,
         per_mib_overhead=0.02,  # guest struct pages and page tables: about 1.5-2% of RAM
-        # A VM boots on its idle footprint, about 120 MiB PSS (kata metrics baselines): the rest
-        # of host_mib, the guest's base and the workload's pages come while it runs, as the node
-        # gives them. On a full node that is slowly or never, so new VMs run small beside the
-        # big ones, which the kernel OOM killer takes first (how the reference kata run went on
-        # from 54 to 134 running pods with MemFree at its floor all along).
+        # A VM boots on its idle footprint, about 120 MiB PSS (kata metrics baselines): the
+        # guest's base and the workload's pages come while it runs, as the node gives them. On a
+        # full node that is slowly or never, so new VMs run small beside the big ones, which the
+        # kernel OOM killer takes first (how kata.csv went on from 54 to 134 running pods with
+        # MemFree at its floor all along). The boot is part of the sandbox's creation: a VM that
+        # cannot find it before the kubelet's CRI timeout is given up and tried again.
         boot_mib=120.0,
         # VM boot adds about 0.4-0.7 s to runc's start, plus sandbox set-up (kata CI); lagging
         # 7-9 s under load (reference runs).
@@ -370,7 +368,7 @@ class SimProfile:
     control_plane: ControlPlaneProfile = field(default_factory=ControlPlaneProfile)
     workload: WorkloadProfile = field(default_factory=WorkloadProfile)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def runtime(self, name: str) -> RuntimeProfile:

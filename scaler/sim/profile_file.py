@@ -69,7 +69,7 @@ def _apply_file(profile: SimProfile, path: str, seen: tuple[str, ...]) -> None:
     _apply(profile, data, path)
 
 
-def _read(path: str) -> dict:
+def _read(path: str) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
@@ -93,7 +93,7 @@ def _read(path: str) -> dict:
     return data
 
 
-def _apply(profile: SimProfile, data: dict, path: str) -> None:
+def _apply(profile: SimProfile, data: dict[str, Any], path: str) -> None:
     for key, value in data.items():
         if key == "cluster":
             _set_fields(profile.cluster, value, f"{path}: cluster")

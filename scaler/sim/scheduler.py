@@ -14,8 +14,10 @@ from scaler.sim.kubelet import admit
 from scaler.sim.pods import PH_FAILED, PH_PENDING
 from scaler.sim.state import SimState, bincount
 
+Requests = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-def node_requests(s: SimState):
+
+def node_requests(s: SimState) -> Requests:
     """Requests and pod counts per node: infrastructure plus bound, non-terminal pods."""
     c = s.profile.cluster
     p = s.table
@@ -84,10 +86,15 @@ def schedule(s: SimState) -> None:
 
 
 def _failed(s: SimState, dep: int, pods: np.ndarray, message: str) -> None:
-    """Pods that fit no node: each says why, with a FailedScheduling event the first time."""
+    """Pods that fit no node: each says why, with a FailedScheduling event when it first fits
+    nowhere or the reason changes."""
     p = s.table
-    s.dep_list[dep].failed_scheduling += int(np.count_nonzero(p.message[pods] != message))
+    d = s.dep_list[dep]
+    last, since = d.unschedulable
+    fresh = pods if message != last else pods[p.created[pods] >= since]
+    d.failed_scheduling += int(np.count_nonzero(p.message[fresh] != message))
     p.message[pods] = message
+    d.unschedulable = (message, s.t)
 
 
 def _pending(s: SimState) -> np.ndarray:
@@ -129,8 +136,8 @@ def skip(s: SimState, ticks: int) -> None:
         s.stuck[d] = (st[0], s.t, st[2])
 
 
-def place_alike(s: SimState, i: int, count: int, req_cpu, req_mem, nz_cpu, nz_mem,
-                pod_count) -> np.ndarray:
+def place_alike(s: SimState, i: int, count: int, req_cpu: np.ndarray, req_mem: np.ndarray,
+                nz_cpu: np.ndarray, nz_mem: np.ndarray, pod_count: np.ndarray) -> np.ndarray:
     """Nodes for up to ``count`` pods like pod ``i``, in the order kube-scheduler would pick
     them one by one: each goes to the feasible node with the best least-allocated score after
     placing it (ties broken at random), the node's score dropping with every pod it takes.
@@ -169,7 +176,7 @@ def place_alike(s: SimState, i: int, count: int, req_cpu, req_mem, nz_cpu, nz_me
     return node[np.argsort(-key, kind="stable")]
 
 
-def _add_requests(s: SimState, i: int, node: int, reqs) -> None:
+def _add_requests(s: SimState, i: int, node: int, reqs: Requests) -> None:
     p = s.table
     req_cpu, req_mem, nz_cpu, nz_mem, count = reqs
     req_cpu[node] += p.req_cpu[i]
@@ -179,7 +186,8 @@ def _add_requests(s: SimState, i: int, node: int, reqs) -> None:
     count[node] += 1
 
 
-def unschedulable_message(s: SimState, req_cpu, req_mem, count, i) -> str:
+def unschedulable_message(s: SimState, req_cpu: np.ndarray, req_mem: np.ndarray,
+                          count: np.ndarray, i: int) -> str:
     p = s.table
     max_pods = s.profile.cluster.max_pods
     why = []

@@ -8,6 +8,7 @@ functions over one ``SimState``; only ``model.SimModel`` steps them in order.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,8 @@ class Deployment:
     vm_deaths: int = 0  # sandboxes (VMs) lost: /dev/shm full or killed by the host OOM killer
     failed_scheduling: int = 0  # pods found to fit no node (a FailedScheduling event each)
     sandbox_failures: int = 0  # sandbox creations that failed and were retried
+    # the last reason its pods fit no node, and since when
+    unschedulable: tuple[str | None, float] = (None, 0.0)
     deleted: bool = False
     startups: list[float] = field(default_factory=list)
 
@@ -182,12 +185,12 @@ def vanish(s: SimState, i: int) -> None:
 # Small array helpers --------------------------------------------------------------------------
 
 
-def cycled(values, n: int) -> np.ndarray:
+def cycled(values: Sequence[float], n: int) -> np.ndarray:
     """Per-node values from a profile list, repeated over the workers."""
     return np.array([float(values[i % len(values)]) for i in range(n)])
 
 
-def bincount(idx, weights=None, minlength: int = 0) -> np.ndarray:
+def bincount(idx: np.ndarray, weights: np.ndarray | None = None, minlength: int = 0) -> np.ndarray:
     """np.bincount that always returns floats (an empty input gives ints otherwise)."""
     return np.bincount(idx, weights, minlength=minlength).astype(np.float64, copy=False)
 

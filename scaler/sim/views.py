@@ -158,6 +158,11 @@ def counts_of(s: SimState, deps: list[Deployment]) -> PodCounts:
         creating=by_class[PodClass.CREATING], terminating=by_class[PodClass.TERMINATING],
         evicted=sum(d.evicted for d in deps), oom_killed=sum(d.oom_killed for d in deps),
         failed=by_class[PodClass.FAILED], restarts=int(p.restarts[mine].sum()),
+        evicted_listed=by_class[PodClass.EVICTED],
+        sandbox_deaths=sum(d.vm_deaths for d in deps),
+        failed_create=0,  # the model has no quota nor missing RuntimeClass
+        failed_scheduling=sum(d.failed_scheduling for d in deps),
+        sandbox_failures=sum(d.sandbox_failures for d in deps),
     )
 
 
@@ -177,16 +182,8 @@ FAILURE_FIELDS = ("evicted_listed", "sandbox_deaths", "failed_create", "failed_s
 
 
 def failure_counts(s: SimState, dep: Deployment) -> dict[str, int]:
-    p = s.table
-    n = p.n
-    mine = np.flatnonzero(p.alive[:n] & (p.dep[:n] == dep.index))
-    return {
-        "evicted_listed": classes(s, mine)[PodClass.EVICTED],
-        "sandbox_deaths": dep.vm_deaths,
-        "failed_create": 0,  # the model has no quota nor missing RuntimeClass
-        "failed_scheduling": dep.failed_scheduling,
-        "sandbox_failures": dep.sandbox_failures,
-    }
+    counted = counts(s, dep)
+    return {name: getattr(counted, name) for name in FAILURE_FIELDS}
 
 
 def meminfo_mib(s: SimState) -> dict[str, np.ndarray]:
