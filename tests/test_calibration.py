@@ -1,195 +1,202 @@
-"""The simulator against the real runs it is calibrated on (design.md section 5, issue 2 item 6).
+"""The simulator against every published memory run of 2021 (issue 11): each replayed by its
+procedure with its workload and its cluster's state, over five seeds, and compared figure by
+figure, both sides computed from CSVs in the published format (``calibration_support``).
 
-Procedure of the reference runs: capacity scenario (CPU=5, MEMORY=500, INCREMENT=256, no
-requests) on 5 workers x 8 vCPU x 16 GiB, one replica more per step, scale then sleep 5 s then
-count, 999 steps. The simulated run goes through ``scaler run`` exactly as a user would type it
-(or, without the CLI, through a loop on the Cluster protocol that mirrors it). Reference figures
-are computed here from the reference CSVs; nothing is hard-coded.
-
-Figures compared, each within 25% of the reference:
-- maximum running pods;
-- maximum evicted pods (for a reference of 0, "within 25%" is read as "no or nearly no
-  evictions": at most 1% of the other runtime's reference maximum);
-- first step at which total MemFree over the workers drops under 1 GiB.
+Each published figure must lie within 25% of the model's band over the seeds (counts of a
+handful of pods within 5 pods), or be named below with the published fact that explains why
+it does not. The memory-hungry runs (MEMORY=0) are not published here: they are checked apart.
 """
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-import os
-from dataclasses import dataclass
+import statistics
 from pathlib import Path
 
 import pytest
 
-from tests.viz_support import REFERENCE
+from tests.calibration_support import (
+    FIGURES,
+    Figures,
+    all_bands,
+    figures,
+    memory_runs,
+    setup,
+    show,
+    within,
+)
 
-STEPS = 999
-GIB_MIB = 1024.0
-TOLERANCE = 0.25
-
-
-@dataclass(frozen=True)
-class Figures:
-    max_running: int
-    max_evicted: int
-    first_free_under_1gib: int | None
-
-
-# -- reference -------------------------------------------------------------------------------
-
-
-def reference_figures(runtime: str) -> Figures:
-    """From the recorded CSV. A worker written as 0 had no sample (README): such rows are not
-    used for the free-memory figure."""
-    with (REFERENCE / f"{runtime}.csv").open(newline="") as f:
-        rows = list(csv.reader(f))
-    header, data = rows[0], rows[1:]
-    col = {name: i for i, name in enumerate(header)}
-    free_marker = header.index("Free")
-    per_worker_free = range(free_marker + 1, free_marker + 6)
-    first = None
-    for r in data:
-        if first is None and all(float(r[i]) > 0 for i in per_worker_free):
-            if float(r[col["Total Free Memory"]]) / 1024.0 < GIB_MIB:
-                first = int(r[col["Iteration"]])
-    return Figures(
-        max_running=max(int(r[col["Running"]]) for r in data),
-        max_evicted=max(int(r[col["Evicted"]]) for r in data),
-        first_free_under_1gib=first,
-    )
-
-
-# -- simulated ---------------------------------------------------------------------------------
-
-
-def _run_with_cli(runtime: str, out: Path) -> Path:
-    from click.testing import CliRunner
-
-    from scaler.cli import main
-
-    csv_path = out / "run.csv"
-    args = ["run", "--scenario", "capacity", "--runtime", runtime, "--mode", "fixed",
-            "--step", "1", "--interval", "5s", "--max-replicas", str(STEPS),
-            "--beyond", str(STEPS), "--seed", "0", "-o", str(csv_path), "--quiet"]
-    env = {k: None for k in os.environ if k.startswith("SCALER_")}
-    result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return csv_path
-
-
-def _run_with_own_loop(runtime: str, out: Path, steps: int = STEPS) -> Path:
-    """The same procedure on the Cluster protocol, for when the CLI is not there: scale, sleep
-    what is left of the 5 s, observe, read the newest node samples."""
-    from scaler.sim import build_simulated_cluster
-    from scaler.workload_spec import SCENARIOS
-
-    cluster = build_simulated_cluster(seed=0)
-    source = cluster.node_source()
-    source.start()
-    cluster.prepare(SCENARIOS["capacity"].with_(runtime=runtime))
-    csv_path = out / "run.csv"
-    with csv_path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["step", "requested", "running", "evicted", "mem_free_mib"])
-        for step in range(1, steps + 1):
-            t0 = cluster.clock.monotonic()
-            cluster.scale(step)
-            cluster.clock.sleep(5.0 - (cluster.clock.monotonic() - t0))
-            counts = cluster.observe()
-            source.drain()
-            free = sum(s.mem_free_mib for s in source.latest().values())
-            w.writerow([step, step, counts.running, counts.evicted, free])
-    cluster.cleanup()
-    return csv_path
-
-
-def figures_from_run(csv_path: Path) -> Figures:
-    with csv_path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    first = next((int(r["step"]) for r in rows
-                  if r["mem_free_mib"] and float(r["mem_free_mib"]) < GIB_MIB), None)
-    return Figures(
-        max_running=max(int(r["running"]) for r in rows),
-        max_evicted=max(int(r["evicted"]) for r in rows),
-        first_free_under_1gib=first,
-    )
+SEEDS = range(5)
+COUNTS = {"max_running", "max_evicted", "max_creating"}
+# What Kubernetes shows as ContainerCreating is the part of the bound pods that the model cannot
+# tell apart: pods a kubelet has not reported yet show Pending, pods whose container creation
+# timed out show CreateContainerError; the published runs grep only "ContainerCreating".
+_UNLISTED = ("of the pods requested, {n} are in none of the four states the procedure greps "
+             "at its last iteration ({states}): Pending (not yet reported by a kubelet) or "
+             "failed to create their container; the model's kubelets report every bound pod "
+             "ContainerCreating at once")
+# Published facts that explain a figure the model misses, by run and figure.
+EXPLAINED: dict[tuple[str, str], str] = {
+    ("runc", "max_creating"): _UNLISTED.format(
+        n="about 230", states="287 Running, 256 ContainerCreating, 229 Terminating"),
+    ("runc", "active_per_pod_peak_mib"):
+        "runc.csv's 377 running pods shared the same 65 GiB of Active memory the model's "
+        "260-300 share: the maximum of running pods, 25% above the model's band, divides it",
+    ("kata", "max_running_step"):
+        "kata.csv's running pods stay within 20% of their maximum (134) from iteration 200 to "
+        "500 (110-129) and the maximum comes at 479; the model's plateau reaches its top by "
+        "iteration 160",
+    ("kata", "max_creating"): _UNLISTED.format(
+        n="533", states="106 Running, 341 ContainerCreating, 19 Terminating"),
+    ("kata", "active_per_pod_peak_mib"):
+        "kata.csv's 134 running VMs at its peak held the 65 GiB of Active memory the model's "
+        "110 hold",
+    ("kata", "late_iteration_s"):
+        "kata.csv's last hundred iterations took 10 s each while two of its workers went "
+        "NotReady and stayed so (memory-capacity.md, 'Other observations' 6): the control "
+        "plane worked through their pods; the model slows the control plane only for "
+        "thrashing workers",
+    ("limited-runc", "max_running_step"):
+        "limited-runc.csv's running pods stay within 25% of their maximum (110) from iteration "
+        "250 to the end (82-110); where in that plateau the maximum falls is chance",
+    ("limited-runc", "max_creating"): _UNLISTED.format(
+        n="512", states="94 Running, 356 ContainerCreating, 37 Terminating"),
+    ("limited-runc", "active_per_pod_100_mib"):
+        "limited-runc.csv's worker 0 had no sample before iteration 18 and held 12.7 GiB Active "
+        "at iteration 50 with 26 pods running in the whole cluster: memory held from before "
+        "the run on a worker whose starting state was not recorded (the model takes it as idle)",
+    ("limited-kata", "max_running"):
+        "limited-kata.csv ran 102 VMs on the four workers that started pods and still left "
+        "2.8-3.2 GiB free on three of them: its guests held about 300 MiB each (8-10 GiB per "
+        "worker neither Active nor free for about 25 VMs), where the model's grow to the "
+        "workload's 500 MiB and /dev/shm (7.8 GiB per worker) holds 12-13 of them",
+    ("limited-kata", "max_running_step"):
+        "limited-kata.csv's running VMs keep growing slowly through the run (52 at iteration "
+        "100, 80 at 200, 102 from 590 on): its ContainerCreating VMs turned Running one by one, "
+        "where the model's keep failing for want of /dev/shm",
+    ("limited-kata", "max_creating"):
+        "limited-kata.csv bound 129 VMs at most (the RuntimeClass overhead's bound), like the "
+        "model; more of them ran (see max_running), so fewer were creating",
+    ("limited-kata", "active_per_pod_peak_mib"):
+        "limited-kata.csv's 102 running VMs shared 24-29 GiB of Active memory where the "
+        "model's 52 share about the same (see max_running)",
+    ("restricted-kata-512Mv2-limit", "first_free_under_1gib"):
+        "restricted-kata-512Mv2-limit.csv started with 6.0, 6.6 and 0.8 GiB free on workers 1, "
+        "2 and 4 (17 GiB less than the idle cluster of runc.csv): what held it is not recorded; "
+        "the model takes what is not Active as page cache, which it reclaims before MemFree "
+        "falls",
+    ("restricted-kata-512Mv2-limit", "active_per_pod_peak_mib"):
+        "restricted-kata-512Mv2-limit.csv ran 92 VMs at its peak, the most of the restricted "
+        "kata runs (72-80 for the others): 25% above the model's band",
+    ("restricted-runc-1024M-limit", "max_running_step"):
+        "restricted-runc-1024M-limit.csv's running pods stay at 105-134 from iteration 200 to "
+        "the end; where in that plateau the maximum falls is chance",
+    ("restricted-runc-1024M-limit", "max_creating"): _UNLISTED.format(
+        n="655", states="106 Running, 238 ContainerCreating, 0 Terminating"),
+    ("runc-5pct-500m-fixed-timing", "max_evicted"):
+        "runc-5pct-500m-fixed-timing.csv ends at iteration 110, one iteration after its first "
+        "Evicted pods appear (22 at once at iteration 109, a burst of rejections at admission): "
+        "the figure is whether the run stopped before or after one burst",
+}
+for _stem in ("restricted-kata-512M-limit", "restricted-kata-512Mv2-limit",
+              "restricted-kata-1024M-limit", "restricted-kata-2048M-limit"):
+    EXPLAINED[(_stem, "max_running_step")] = (
+        f"{_stem}.csv's running VMs keep growing slowly through the run (about 50 at iteration "
+        "150, 72-92 at the end) as its ContainerCreating VMs turn Running one by one; the "
+        "model's VMs that do not fit /dev/shm keep failing, so its maximum comes early")
 
 
-HAVE_CLI = importlib.util.find_spec("scaler.cli") is not None
-_cache: dict[str, Figures] = {}
+@pytest.fixture(scope="module")
+def bands(tmp_path_factory) -> dict[str, list[Figures]]:
+    """The model's figures over the seeds for every published memory run, replayed once."""
+    return all_bands(memory_runs(), SEEDS, tmp_path_factory.mktemp("calibration"))
 
 
-def simulated_figures(runtime: str, tmp_path_factory) -> Figures:
-    if runtime not in _cache:
-        out = tmp_path_factory.mktemp(f"calibration-{runtime}")
-        run = _run_with_cli if HAVE_CLI else _run_with_own_loop
-        path = run(runtime, out)
-        rows = sum(1 for _ in path.open()) - 1
-        assert rows == STEPS, f"the run stopped after {rows} steps"
-        _cache[runtime] = figures_from_run(path)
-    return _cache[runtime]
+def _stem(name: str) -> str:
+    return name.partition("/")[2]
 
 
-# -- the comparison ----------------------------------------------------------------------------
+@pytest.mark.parametrize("run", memory_runs(), ids=lambda r: _stem(r.name))
+def test_published_run_within_the_models_band(run, bands):
+    published = figures(run.path)
+    band = bands[run.name]
+    steps = setup(run).steps
+    misses = []
+    for name in FIGURES:
+        value = getattr(published, name)
+        model = [getattr(b, name) for b in band]
+        if value is None and all(m is None for m in model):
+            continue
+        slack = 5 if name in COUNTS else 0
+        if within(value, model, steps, absolute=slack):
+            continue
+        if (_stem(run.name), name) in EXPLAINED:
+            continue
+        misses.append(f"{name}: published {show(value)}, model {' '.join(show(m) for m in model)}")
+    assert not misses, f"{run.name} outside the model's band (25%): " + "; ".join(misses)
 
 
-def within(sim: float | None, ref: float | None, other_ref: float) -> bool:
-    if sim is None or ref is None:
-        return sim is ref
-    if ref == 0:
-        return sim <= 0.01 * other_ref
-    return abs(sim - ref) <= TOLERANCE * ref
+def test_every_explanation_names_a_published_run_and_figure():
+    stems = {_stem(r.name) for r in memory_runs()}
+    for stem, name in EXPLAINED:
+        assert stem in stems and name in FIGURES, (stem, name)
 
 
-@pytest.mark.parametrize("runtime, figure", [
-    ("runc", "max_running"),
-    ("runc", "max_evicted"),
-    ("runc", "first_free_under_1gib"),
-    ("kata", "max_running"),
-    ("kata", "max_evicted"),
-    ("kata", "first_free_under_1gib"),
-])
-def test_capacity_run_matches_reference(runtime, figure, tmp_path_factory):
-    ref = reference_figures(runtime)
-    other = reference_figures("kata" if runtime == "runc" else "runc")
-    sim = simulated_figures(runtime, tmp_path_factory)
-    got, want = getattr(sim, figure), getattr(ref, figure)
-    assert within(got, want, getattr(other, figure)), (
-        f"{runtime} {figure}: simulated {got}, reference {want} (tolerance 25%)"
-    )
+def test_the_capacity_runs_stay_within_25_percent(bands):
+    for stem in ("runc", "kata"):
+        run = next(r for r in memory_runs() if _stem(r.name) == stem)
+        published = figures(run.path)
+        for name in ("max_running", "max_evicted", "first_free_under_1gib", "peak_active_gib",
+                     "active_per_pod_100_mib"):
+            model = [getattr(b, name) for b in bands[run.name]]
+            assert within(getattr(published, name), model, 999), (stem, name, model)
 
 
-def test_kata_runs_fewer_pods_and_costs_more_per_pod(tmp_path_factory):
-    runc = simulated_figures("runc", tmp_path_factory)
-    kata = simulated_figures("kata", tmp_path_factory)
-    assert kata.max_running < runc.max_running / 2
+def _median(bands, stem: str, name: str) -> float:
+    run = next(r for r in memory_runs() if _stem(r.name) == stem)
+    return statistics.median(getattr(b, name) for b in bands[run.name])
+
+
+def test_kata_costs_more_per_pod_than_runc_at_capacity_and_less_when_restricted(bands):
+    # Active memory per running pod at the peak, as the published runs show it: kata above runc
+    # in the capacity runs (509 vs 178 MiB), below in the restricted runs (336-426 vs 445 MiB:
+    # the typical restricted kata run against the restricted runc run)
+    per_pod = "active_per_pod_peak_mib"
+    assert _median(bands, "kata", per_pod) > _median(bands, "runc", per_pod)
+    restricted_kata = statistics.median(
+        _median(bands, f"restricted-kata-{size}-limit", per_pod)
+        for size in ("512M", "512Mv2", "1024M", "2048M"))
+    assert restricted_kata < _median(bands, "restricted-runc-1024M-limit", per_pod)
+
+
+def test_no_eviction_where_the_published_runs_had_none(bands):
+    for run in memory_runs():
+        if figures(run.path).max_evicted == 0:
+            assert all(b.max_evicted == 0 for b in bands[run.name]), run.name
+
+
+def test_kata_uses_at_most_half_the_memory_when_restricted(bands):
+    # the restricted kata runs never had more than 35 GiB of their 80 Active
+    for run in memory_runs():
+        if _stem(run.name).startswith("restricted-kata"):
+            assert all(b.peak_active_gib <= 40 for b in bands[run.name]), run.name
 
 
 def test_reference_figures_are_read_from_the_files():
     # The figures the design quotes, recomputed (guards the parsing, not the model).
-    runc, kata = reference_figures("runc"), reference_figures("kata")
+    by_stem = {_stem(r.name): figures(r.path) for r in memory_runs()}
+    runc, kata = by_stem["runc"], by_stem["kata"]
     assert (runc.max_running, runc.max_evicted, runc.first_free_under_1gib) == (377, 409, 161)
     assert (kata.max_running, kata.max_evicted, kata.first_free_under_1gib) == (134, 0, 65)
+    assert runc.max_running_step == 691 and kata.max_running_step == 479
+    assert by_stem["limited-runc"].first_free_under_1gib is None  # worker 3 kept memory free
 
 
-@pytest.mark.skipif(not HAVE_CLI, reason="needs scaler.cli")
-def test_own_loop_mirrors_the_cli(tmp_path):
-    """The fallback procedure is the CLI's: same seed, same steps, same figures."""
-    steps = 150
-    own = _run_with_own_loop("runc", tmp_path, steps)
-    from click.testing import CliRunner
+def test_the_replay_writes_the_published_format(tmp_path):
+    from tests.calibration_support import HEADER, Setup, replay
 
-    from scaler.cli import main
-
-    cli_csv = tmp_path / "cli" / "run.csv"
-    env = {k: None for k in os.environ if k.startswith("SCALER_")}
-    result = CliRunner().invoke(main, [
-        "run", "--scenario", "capacity", "--runtime", "runc", "--mode", "fixed", "--step", "1",
-        "--interval", "5s", "--max-replicas", str(steps), "--beyond", str(steps), "--seed", "0",
-        "-o", str(cli_csv), "--quiet"], env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    a, b = figures_from_run(own), figures_from_run(cli_csv)
-    assert a.max_running == b.max_running and a.max_evicted == b.max_evicted
-    assert a.first_free_under_1gib == b.first_free_under_1gib
+    out = replay(Setup("runc", 500, 256, "c3d-2021-capacity", steps=12), 0,
+                 tmp_path / "replay.csv")
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",") == HEADER and len(lines) == 13
+    f = figures(Path(out))
+    assert f.max_running >= 8 and f.early_iteration_s == pytest.approx(5.7, abs=0.3)

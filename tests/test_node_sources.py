@@ -34,6 +34,7 @@ from tests.kubelet_support import FakeApi, FakeNode, workload_pods, write_kubeco
 from tests.run_support import scaler_run
 from tests.simserve_support import REPO, needs_kubectl, start_server
 from tests.sshd_support import free_port
+from viz.overhead import PodOverheads
 
 KUBECTL = shutil.which("kubectl")
 INFO = ClusterInfo(kind="openshift", version="v1.32", nodes=(
@@ -147,6 +148,14 @@ def test_the_simulator_refuses_another_node_source(tmp_path):
     assert ok.meta["node_source"] == "sim" and ok.meta["node_sources"]["pods"] == ["sim"]
 
 
+def _overhead_of(path: Path, source: str):
+    o = PodOverheads()
+    for r in csv.DictReader(open(path, newline="")):
+        if r["source"] == source:
+            o.add(r["uid"], r["class"], float(r["cgroup_mib"]), None, float(r["workload_mib"]))
+    return o.stats()
+
+
 class Renamed:
     """A simulated node source presented as another source (its pod records relabelled)."""
 
@@ -181,8 +190,10 @@ def test_two_sources_recorded_side_by_side_with_their_disagreement(tmp_path):
     assert a["pod_memory_mib"]["pairs"] > 0
     assert a["pod_memory_mib"]["median_rel_diff"] == pytest.approx(0.4)
     assert a["pod_memory_mib"]["median_signed_rel_diff"] == pytest.approx(-0.4)
-    # the measured overhead is the first source's alone
-    assert res.summary["overhead"]["median_mib"] > 500
+    # the measured overhead is the first source's alone (the second's is 40 % lower)
+    first = _overhead_of(tmp_path / "run.pods.csv", "ssh")
+    assert res.summary["overhead"]["median_mib"] == round(first.median_mib, 1)
+    assert _overhead_of(tmp_path / "run.pods.csv", "kubelet").median_mib < first.median_mib
     (line,) = agreement_lines(a)
     assert line.startswith("kubelet vs ssh: node available memory 0.0% apart at the median")
     assert "pod memory 40.0% apart at the median, at most 40.0% (leaning -40.0%)" in line

@@ -71,9 +71,22 @@ def test_api_calls_take_time_that_grows_with_objects():
     c.observe()
     full = c.clock.monotonic() - t
     cp = c.profile.control_plane
-    assert empty == pytest.approx(cp.request_s)
-    assert full == pytest.approx(cp.request_s + 200 * cp.list_per_object_s)
+    assert empty == pytest.approx(cp.client_start_s + cp.request_s)
+    assert full == pytest.approx(cp.client_start_s + cp.request_s + 200 * cp.list_per_object_s)
     assert c.stats()["api_calls"] >= 3
+
+
+def test_calls_slow_down_while_workers_thrash():
+    from scaler.sim import controlplane, nodestatus
+
+    c = SimulatedCluster(small_profile())
+    cp, s = c.profile.control_plane, c.model.state
+    calm = controlplane.list_seconds(cp, s)
+    s.thrashing[:] = True
+    for _ in range(600):  # ten minutes of every worker thrashing
+        nodestatus.decay_load(s, 1)
+    assert controlplane.list_seconds(cp, s) == pytest.approx(calm * (1 + cp.thrash_slowdown),
+                                                             rel=1e-3)
 
 
 def test_observe_reports_startups_since_last_observe():
@@ -134,3 +147,32 @@ def test_cluster_wraps_an_existing_model():
     m = SimModel(small_profile(), 3)
     c = SimulatedCluster(m)
     assert c.model is m and c.describe().details["seed"] == 3
+
+
+def test_node_samples_hold_what_the_parser_reads_from_the_rendered_meminfo():
+    from collectors.meminfo import parse_meminfo
+
+    c = SimulatedCluster(small_profile(), seed=2)
+    src = c.node_source()
+    src.start()
+    c.prepare(SCENARIOS["capacity"].with_(runtime="kata"))
+    c.scale(6)
+    c.clock.sleep(40)
+    latest = src.latest()
+    for name in c.model.node_names:
+        parsed = NodeSample.from_meminfo(name, latest[name].time,
+                                         parse_meminfo(c.model.node_meminfo(name)),
+                                         load1=float(c.model.node_loadavg(name).split()[0]))
+        assert parsed == latest[name]
+
+
+def test_observe_carries_the_failure_counts_and_the_default_handler():
+    c = SimulatedCluster(small_profile(max_pods=3))  # room for one pod per worker
+    assert c.describe().default_runtime_handler == "runc"
+    c.prepare(SCENARIOS["capacity"].with_(runtime="default"))
+    c.scale(5)
+    c.clock.sleep(30)
+    counts = c.observe()
+    assert (counts.running, counts.pending) == (2, 3)
+    assert counts.failed_scheduling == 3 and counts.evicted_listed == 0
+    assert counts.sandbox_deaths == counts.failed_create == counts.sandbox_failures == 0

@@ -188,8 +188,10 @@ def test_dev_shm_bounds_kata_vms():
 
 def _full_kata_node(**kata) -> SimModel:
     """One 16 GiB worker with CPUs to spare (the kata CPU overhead does not bound it), 40 kata
-    capacity pods brought in one every 5 s, then 10 minutes more."""
+    capacity pods brought in one every 5 s, then 10 minutes more. The VMs' RAM is private (the
+    2021 capacity run's), so the node's memory bounds them, not /dev/shm."""
     p = small_profile(workers=1, memory_mib=16384, cpus=16)
+    p.runtimes["kata"].guest_memory = "private"
     for name, value in kata.items():
         setattr(p.runtimes["kata"], name, value)
     m = SimModel(p, 0)
@@ -205,7 +207,8 @@ def test_kata_vms_on_a_full_node_run_small_and_outnumber_full_size_ones():
     # than full-size ones would fit (the reference kata run: 134 running where about 60 fit).
     m = _full_kata_node()
     rt = m.profile.runtimes["kata"]
-    full_vm = rt.host_mib + (rt.guest_base_mib + 500) * (1 + rt.per_mib_overhead)
+    full_vm = rt.host_mib + (rt.guest_base_mib + 500) * (
+        (1 + rt.per_mib_overhead) * rt.private_guest_ratio)
     pod_room = m.mem_total[0] - m.profile.cluster.system_used_mib - m.infra_used[0]
     c = m.counts(KEY)
     assert c.running > 1.5 * pod_room / full_vm
@@ -250,6 +253,19 @@ def test_unknown_runtime_names_the_known_ones():
         m.apply_deployment(KEY, capacity("gvisor"), 1)
 
 
+def test_default_runtime_is_the_one_the_cluster_profile_names():
+    p = small_profile()
+    assert p.cluster.default_runtime == "runc"
+    assert p.runtime("default") is p.runtime("runc")
+    m = model_with(capacity("default"), 2, profile=p, seconds=20)
+    assert m.counts(KEY).running == 2
+    assert all(v.memory_mib < 520 for v in m.pods())  # runc pods, not VMs
+    p = small_profile(default_runtime="kata")
+    assert p.runtime("default") is p.runtime("kata")
+    with pytest.raises(KeyError, match="'default'"):
+        small_profile(default_runtime="crun").runtime("default")
+
+
 def test_same_seed_same_run_other_seed_other_names():
     def run(seed):
         m = SimModel(small_profile(), seed)
@@ -281,3 +297,163 @@ def test_evicted_pods_are_kept_as_failed_objects():
     failed = int((p.alive[: p.n] & (p.phase[: p.n] == PH_FAILED)).sum())
     assert failed == m.counts(KEY).evicted - 0  # none deleted yet
     assert m.object_count() == 60 + failed + m.counts(KEY).terminating
+
+
+def test_150k_pods_get_unique_names():
+    # 27^5 suffixes: at 150,000 pods about 785 would clash without retrying (issue 15)
+    p = small_profile(workers=1, max_pods=10)
+    p.control_plane.controller_pods_per_s = 15_000.0  # 150k pods in ten steps
+    m = SimModel(p, 3)
+    m.apply_deployment(KEY, capacity(), 150_000)
+    m.advance(10)
+    t = m.table
+    names = t.name[: t.n][t.alive[: t.n]]
+    assert len(names) == 150_000
+    assert len(set(names)) == 150_000 and set(names) == m.state.names
+    uids = t.uid[: t.n][t.alive[: t.n]]
+    assert len(set(uids)) == 150_000
+    prefix = names[0].rsplit("-", 1)[0]
+    assert all(n.startswith(prefix + "-") and len(n) == len(prefix) + 6 for n in names[:1000])
+
+
+def test_a_name_clash_is_drawn_again():
+    from scaler.sim import replicaset
+
+    class Rigged:
+        """Draws the same suffix three times, then real random ones."""
+
+        def __init__(self):
+            self.calls = 0
+            self.real = np.random.default_rng(0)
+
+        def integers(self, high, size):
+            self.calls += 1
+            if self.calls == 1:
+                return np.zeros(size, dtype=np.int64)
+            return self.real.integers(high, size=size)
+
+    m = SimModel(small_profile(), 0)
+    m.state.names_rng = Rigged()
+    m.state.names.add("w-abc-bbbbb")
+    got = replicaset.unique_names(m.state, "w-abc-", 3)
+    assert len(set(got)) == 3 and "w-abc-bbbbb" not in got
+    assert m.state.names_rng.calls >= 2
+
+
+def _observed_run(skip_quiet: bool, runtime: str, most: int) -> tuple[list, SimModel]:
+    from scaler.sim import SimulatedCluster
+
+    m = SimModel(small_profile(), 4, skip_quiet=skip_quiet)
+    c = SimulatedCluster(m)
+    src = c.node_source()
+    src.start()
+    c.prepare(capacity(runtime))
+    seen = []
+    for step in range(1, 61):
+        c.scale(min(step, most))  # growing, then steady (saturated or not) for a long while
+        c.clock.sleep(5)
+        seen.append((c.observe(), src.drain()))
+    c.clock.sleep(120)
+    seen.append((c.observe(), src.drain(), [v.memory_mib for v in m.pods()]))
+    return seen, m
+
+
+@pytest.mark.parametrize("runtime, most", [("runc", 14), ("kata", 16), ("kata", 5)])
+def test_quiet_steps_are_skipped_with_the_very_same_result(runtime, most):
+    stepped, _ = _observed_run(False, runtime, most)
+    skipped, m = _observed_run(True, runtime, most)
+    assert skipped == stepped  # every count, every node sample, to the last bit
+    assert m.skipped_ticks > (100 if most < 16 else 0)
+
+
+def test_an_idle_cluster_jumps_over_a_long_wait():
+    # `--interval 99999h --max-replicas 3`: nothing can change once three pods hold 500 MiB
+    m = model_with(capacity(), 3, seconds=60)
+    before = m.ticks - m.skipped_ticks
+    m.advance(99_999 * 3600)
+    assert m.ticks == 60 + 99_999 * 3600
+    assert m.ticks - m.skipped_ticks - before < 100  # full steps taken
+    c = m.counts(KEY)
+    assert (c.running, c.evicted, c.oom_killed) == (3, 0, 0)
+    m.set_replicas(KEY, 5)  # and it wakes up for what changes
+    m.advance(30)
+    assert m.counts(KEY).running == 5
+
+
+def _kata_meminfo(guest_memory: str) -> tuple[dict, dict, SimModel]:
+    p = small_profile(workers=1, memory_mib=16384, cpus=16)
+    p.runtimes["kata"].guest_memory = guest_memory
+    m = SimModel(p, 0)
+    before = parse_meminfo(m.node_meminfo("worker-0")).fields
+    m.apply_deployment(KEY, capacity("kata"), 4)
+    m.advance(120)
+    return before, parse_meminfo(m.node_meminfo("worker-0")).fields, m
+
+
+def test_shared_guest_ram_is_inactive_shmem_and_not_available():
+    # /dev/shm pages are shmem: in Cached and Shmem, on the inactive anon list of a node
+    # without swap, never in MemAvailable
+    before, after, m = _kata_meminfo("shared")
+    shm = after["Shmem"] / 1024
+    guests = sum(m.ground_truth(KEY)["shm_mib"])
+    assert shm == pytest.approx(guests, abs=1) and 4 * 500 < shm < 4 * 800
+    assert after["Inactive(anon)"] == after["Shmem"]
+    grew = {k: (after[k] - before[k]) / 1024 for k in ("Active", "Cached", "MemAvailable")}
+    assert grew["Active"] < 4 * 250  # the VMs' own processes only
+    assert grew["Cached"] == pytest.approx(shm, abs=1)
+    assert -grew["MemAvailable"] > shm  # what the guests hold is not available
+
+
+def test_private_guest_ram_is_active_anonymous_memory():
+    before, after, _ = _kata_meminfo("private")
+    assert after["Shmem"] == 0
+    assert (after["Active"] - before["Active"]) / 1024 > 4 * 650  # guests and their processes
+
+
+def test_dev_shm_bounds_shared_guests_only():
+    def run(guest_memory):
+        p = small_profile(cpus=16)  # 8 GiB workers: /dev/shm holds about 3.9 GiB
+        p.runtimes["kata"].guest_memory = guest_memory
+        p.runtimes["kata"].private_guest_ratio = 1.0
+        return model_with(capacity("kata"), 16, profile=p, seconds=300)
+
+    shared, private = run("shared"), run("private")
+    assert shared.failure_counts(KEY)["sandbox_deaths"] + shared.failure_counts(KEY)[
+        "sandbox_failures"] > 0
+    assert max(shared.ground_truth(KEY)["shm_mib"]) <= shared.state.shm_cap[0] + 1e-6
+    assert max(private.ground_truth(KEY)["shm_mib"]) == 0
+
+
+def test_a_set_up_past_the_cri_timeout_is_given_up_and_tried_again():
+    p = small_profile(runtime_slowdown=(1.0, 500.0))  # worker-1's runtime hardly answers
+    m = model_with(capacity(), 8, profile=p, seconds=900)
+    on_slow = [v for v in m.pods() if v.node == "worker-1"]
+    assert on_slow and all(v.container_reason == "ContainerCreating" for v in on_slow)
+    assert m.failure_counts(KEY)["sandbox_failures"] >= len(on_slow) * 3
+    assert all(v.ready for v in m.pods() if v.node == "worker-0")
+
+
+def test_pods_stuck_terminating_leave_their_kubelets_blind():
+    # an earlier run's pods that never finish terminating: listed, counted against maxPods,
+    # and no eviction on their nodes however short of memory
+    def run(stuck):
+        p = small_profile(stuck_terminating_pods=stuck, stuck_pods_listed=True)
+        m = SimModel(p, 0)
+        m.apply_deployment(KEY, capacity(), 0)
+        ramp(m, 40, every_s=5)
+        m.advance(300)
+        return m
+
+    blind, seeing = run(6), run(0)
+    assert blind.listed("test")["terminating"] == 6 and seeing.listed("test")["terminating"] == 0
+    assert blind.counts(KEY).evicted == 0 < seeing.counts(KEY).evicted
+    assert min(blind.ground_truth(KEY)["available_mib"]) < 100
+
+
+def test_failure_counts_follow_the_team_contract():
+    m = model_with(capacity(), 3, seconds=30)
+    assert set(m.failure_counts(KEY)) == {"evicted_listed", "sandbox_deaths", "failed_create",
+                                          "failed_scheduling", "sandbox_failures"}
+    p = small_profile(max_pods=3)  # one pod per worker beyond the infrastructure
+    m = model_with(capacity(), 5, profile=p, seconds=30)
+    assert m.failure_counts(KEY)["failed_scheduling"] == 3

@@ -89,14 +89,17 @@ def test_status_note_when_the_measured_overhead_exceeds_the_declared_one(tmp_pat
     from scaler.workload_spec import SCENARIOS
 
     notes = []
-    cluster = simulated_cluster(ClusterChoice(), 0, 5.0)
-    cfg = RunConfig(max_replicas=12, workload=replace(SCENARIOS["capacity"], runtime="kata"))
+    profile = tmp_path / "profile.json"  # a RuntimeClass declaring 160 MiB
+    profile.write_text('{"runtimes": {"kata-qemu": {"like": "kata", "overhead_mib": 160}}}')
+    cluster = simulated_cluster(ClusterChoice(sim_profile=str(profile)), 0, 5.0)
+    cfg = RunConfig(max_replicas=12,
+                    workload=replace(SCENARIOS["capacity"], runtime="kata-qemu"))
     engine = Engine(cluster, cfg, Recorder(tmp_path / "run.csv"), cluster.node_source(),
                     on_step=lambda row: notes.append(engine.status_notes()))
     engine.run()
     assert notes[0] == []  # nothing measured yet
     assert notes[-1] and notes[-1][0].startswith("overhead ") and \
-        notes[-1][0].endswith("MiB > declared 350 MiB")
+        notes[-1][0].endswith("MiB > declared 160 MiB")
 
 
 def _screen(text: str, cols: int) -> list[str]:

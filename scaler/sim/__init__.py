@@ -19,6 +19,7 @@ from scaler.sim.profile import (
     ProfileError,
     RuntimeProfile,
     SimProfile,
+    UnknownRuntime,
     load_profile,
 )
 from scaler.sim.views import DeploymentView, PodView
@@ -26,5 +27,5 @@ from scaler.sim.views import DeploymentView, PodView
 __all__ = [
     "DEFAULT_START", "DEPLOYMENT_KEY", "ClusterProfile", "ControlPlaneProfile", "DeploymentView",
     "PodView", "ProfileError", "RuntimeProfile", "SimModel", "SimNodeSource", "SimProfile",
-    "SimulatedCluster", "VirtualClock", "build_simulated_cluster", "load_profile",
+    "SimulatedCluster", "UnknownRuntime", "VirtualClock", "build_simulated_cluster", "load_profile",
 ]

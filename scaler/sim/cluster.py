@@ -3,21 +3,25 @@
 API calls cost virtual time as the control plane's latency model says (growing with the number of
 pod objects), so the engine's timing columns show timing saturation; ``clock.sleep`` advances the
 model instead of sleeping. Node memory reaches the engine the way SSH collectors deliver it: as
-/proc/meminfo text parsed by ``collectors.parse_meminfo``.
+the fields of /proc/meminfo (``node_meminfo`` renders them as the text ``collectors.parse_meminfo``
+reads back to the same numbers).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from typing import Any
 
-from collectors.meminfo import parse_meminfo
+from collectors.meminfo import MemInfo
 from collectors.pod_sample import PodMemory
 from collectors.sample import NodeSample
 from scaler import __version__
 from scaler.cluster import ClusterError, ClusterInfo, PodCounts, PodLifecycle
+from scaler.sim import controlplane
 from scaler.sim.model import SimModel
 from scaler.sim.pod_records import SimLifecycles, pod_memory
-from scaler.sim.profile import SimProfile, load_profile
+from scaler.sim.profile import DEFAULT_RUNTIME_NAME, SimProfile, UnknownRuntime, load_profile
 from scaler.workload_spec import WorkloadSpec
 
 DEPLOYMENT_KEY = "scaler/scaler-workload"
@@ -45,10 +49,10 @@ class VirtualClock:
 
 
 class SimNodeSource:
-    """Samples every node every ``interval_s`` of virtual time, by rendering the node's
-    /proc/meminfo and /proc/loadavg and parsing them as a collector would; and every pod with a
-    sandbox every ``pod_interval_s`` (rounded to whole samples; 0: never), from the model's
-    truth (``scaler.sim.pod_records``), as the SSH collectors read pods every --pod-interval."""
+    """Samples every node every ``interval_s`` of virtual time: the fields of its /proc/meminfo
+    and its 1-minute load average, as a collector would read them; and every pod with a sandbox
+    every ``pod_interval_s`` (rounded to whole samples; 0: never), from the model's truth
+    (``scaler.sim.pod_records``), as the SSH collectors read pods every --pod-interval."""
 
     def __init__(self, model: SimModel, interval_s: float = 1.0, max_buffer: int = 200_000,
                  pod_interval_s: float = POD_INTERVAL_S) -> None:
@@ -61,7 +65,7 @@ class SimNodeSource:
         self._pod_every = 0 if pod_interval_s <= 0 else max(1, round(pod_interval_s / interval_s))
         self._samples = 0
         self._latest: dict[str, NodeSample] = {}
-        self._next = None
+        self._next: float | None = None
         self._running = False
 
     def start(self) -> None:
@@ -70,15 +74,31 @@ class SimNodeSource:
         self._running = True
         self._next = self.model.now
         self._sample_due(self.model)
-        self.model.add_listener(self._sample_due)
+        self.model.add_listener(self._sample_due, due=self._due)
+
+    def _due(self, until: float) -> float:
+        """When the model must next show itself to this source, running until ``until``: the
+        next sample time, except that samples the buffer would drop before anyone drains it
+        (more than it holds until ``until``) are not taken at all."""
+        if self._next is None:
+            return math.inf
+        per_node = (self._buffer.maxlen or 0) // max(1, len(self.model.node_names))
+        coming = math.floor((until - self._next) / self.interval_s + 1e-9) + 1
+        if per_node and coming > per_node:
+            self._next += (coming - per_node) * self.interval_s
+        return self._next
 
     def _sample_due(self, model: SimModel) -> None:
         while self._next is not None and self._next <= model.now + 1e-9:
             t = model.now
-            for name in model.node_names:
-                info = parse_meminfo(model.node_meminfo(name))
-                load1 = float(model.node_loadavg(name).split()[0])
-                s = NodeSample.from_meminfo(name, t, info, load1=load1)
+            memory = model.node_memory()
+            for name, f in zip(model.node_names, memory, strict=True):
+                # The fields /proc/meminfo would show (``model.node_meminfo`` renders them as
+                # the text ``collectors.parse_meminfo`` reads back to these very numbers).
+                info = MemInfo(total_kib=f["MemTotal"], free_kib=f["MemFree"],
+                               available_kib=f.get("MemAvailable"), active_kib=f.get("Active"),
+                               fields=f)
+                s = NodeSample.from_meminfo(name, t, info, load1=model.node_load1(name))
                 self._buffer.append(s)
                 self._latest[name] = s
             if self._pod_every and self._samples % self._pod_every == 0:
@@ -139,33 +159,30 @@ class SimulatedCluster:
             nodes=tuple(self.model.nodes()),
             runtime_class=self._runtime_class(),
             details={"profile": self.profile.to_dict(), "seed": self.seed},
+            default_runtime_handler=(self.profile.runtime(DEFAULT_RUNTIME_NAME).handler
+                                     or self.profile.cluster.default_runtime),
             vm_memory_mib=self._vm_memory_mib(),
         )
 
     def prepare(self, spec: WorkloadSpec) -> None:
-        if spec.runtime not in self.profile.runtimes:
-            known = ", ".join(sorted(self.profile.runtimes))
-            raise ClusterError(
-                f"the simulator has no profile for runtime {spec.runtime!r} (known: {known}); "
-                f'declare it in a profile file: {{"runtimes": {{"{spec.runtime}": '
-                f'{{"like": "kata"}}}}}}'
-            )
+        try:
+            self.profile.runtime(spec.runtime)
+        except UnknownRuntime as e:
+            raise ClusterError(str(e)) from None
         self.spec = spec
-        self._call(0.0)
+        self._call(controlplane.call_seconds(self.profile.control_plane, self.model.state))
         self.model.apply_deployment(self.key, spec, 0, {"app": "scaler-workload"})
         self._created = True
 
     def scale(self, replicas: int) -> None:
         if not self._created:
             raise ClusterError("scale before prepare: no workload deployment")
-        cp = self.profile.control_plane
         self.model.set_replicas(self.key, replicas)
-        self._call(cp.write_per_object_s * self.model.object_count())
+        self._call(controlplane.scale_seconds(self.profile.control_plane, self.model.state))
 
     def observe(self) -> PodCounts:
-        cp = self.profile.control_plane
         objects = self.model.object_count()
-        self._call(cp.list_per_object_s * objects)
+        self._call(controlplane.list_seconds(self.profile.control_plane, self.model.state))
         self._stats["objects_listed"] += objects
         if not self._created:
             return PodCounts()
@@ -188,18 +205,17 @@ class SimulatedCluster:
         if keep or not self._created:
             return
         self.scale(0)
-        self._call(0.0)
+        self._call(controlplane.call_seconds(self.profile.control_plane, self.model.state))
         self.model.delete_deployment(self.key)
         self._created = False
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return {**self._stats, "model_ticks": self.model.ticks, "pod_ticks": self.model.pod_ticks}
 
     # Helpers ------------------------------------------------------------------------------
 
-    def _call(self, extra_s: float) -> None:
+    def _call(self, took: float) -> None:
         """One API round trip: virtual time passes while the model keeps running."""
-        took = self.profile.control_plane.request_s + extra_s
         self._stats["api_calls"] += 1
         self._stats["api_seconds"] += took
         self.model.advance(took)
@@ -207,13 +223,13 @@ class SimulatedCluster:
     def _vm_memory_mib(self) -> float | None:
         if self.spec is None:
             return None
-        rt = self.profile.runtimes.get(self.spec.runtime)
-        return rt.vm_memory_mib if rt is not None and rt.vm else None
+        rt = self.profile.runtime(self.spec.runtime)
+        return rt.vm_memory_mib if rt.vm else None
 
-    def _runtime_class(self) -> dict | None:
+    def _runtime_class(self) -> dict[str, Any] | None:
         if self.spec is None or self.spec.runtime_class is None:
             return None
-        rt = self.profile.runtimes[self.spec.runtime]
+        rt = self.profile.runtime(self.spec.runtime)
         return {
             "name": self.spec.runtime,
             "handler": rt.handler or self.spec.runtime,

@@ -8,6 +8,7 @@ kubelet waits before restarting a crashed container.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 # Requests the scheduler assumes for scoring a container that states none
 # (kube-scheduler NonZeroRequested: 100m CPU, 200 MiB).
@@ -20,21 +21,24 @@ BACKOFF_MAX_S = 300.0
 BACKOFF_RESET_S = 600.0
 
 
-def feasible_nodes(free_cpu_m, free_mem_mib, pods, max_pods, tainted, cpu_m, mem_mib):
+def feasible_nodes(free_cpu_m: np.ndarray, free_mem_mib: np.ndarray, pods: np.ndarray,
+                   max_pods: int, tainted: np.ndarray, cpu_m: float, mem_mib: float) -> np.ndarray:
     """Nodes a pod fits on: requests (with RuntimeClass overhead) within what allocatable has
     left, below maxPods, and not tainted (memory-pressure:NoSchedule)."""
-    return (free_cpu_m >= cpu_m) & (free_mem_mib >= mem_mib) & (pods < max_pods) & ~tainted
+    return np.asarray((free_cpu_m >= cpu_m) & (free_mem_mib >= mem_mib) & (pods < max_pods)
+                      & ~tainted)
 
 
-def least_allocated_scores(nz_cpu_m, nz_mem_mib, alloc_cpu_m, alloc_mem_mib, cpu_m, mem_mib):
+def least_allocated_scores(nz_cpu_m: np.ndarray, nz_mem_mib: np.ndarray, alloc_cpu_m: np.ndarray,
+                           alloc_mem_mib: np.ndarray, cpu_m: float, mem_mib: float) -> np.ndarray:
     """NodeResourcesFit LeastAllocated score (0-100) after placing a pod of (cpu_m, mem_mib)
     non-zero requests: the mean of the free fractions of CPU and memory."""
     cpu = (alloc_cpu_m - (nz_cpu_m + cpu_m)) / alloc_cpu_m
     mem = (alloc_mem_mib - (nz_mem_mib + mem_mib)) / alloc_mem_mib
-    return 50.0 * (np.clip(cpu, 0, 1) + np.clip(mem, 0, 1))
+    return np.asarray(50.0 * (np.clip(cpu, 0, 1) + np.clip(mem, 0, 1)))
 
 
-def pick_node(scores, feasible, rng) -> int:
+def pick_node(scores: np.ndarray, feasible: np.ndarray, rng: np.random.Generator) -> int:
     """The best-scoring feasible node; ties broken at random as kube-scheduler does. -1: none."""
     if not feasible.any():
         return -1
@@ -43,7 +47,8 @@ def pick_node(scores, feasible, rng) -> int:
     return int(best[0] if len(best) == 1 else best[rng.integers(len(best))])
 
 
-def qos_class(request_mib, limit_mib, cpu_request_m, cpu_limit_m) -> str:
+def qos_class(request_mib: float | None, limit_mib: float | None, cpu_request_m: float | None,
+              cpu_limit_m: float | None) -> str:
     """QoS from the container's requests and limits (RuntimeClass overhead does not count)."""
     if all(v is None for v in (request_mib, limit_mib, cpu_request_m, cpu_limit_m)):
         return "BestEffort"
@@ -65,7 +70,8 @@ def oom_score_adj(qos: str, request_mib: float, capacity_mib: float) -> float:
     return float(min(999.0, max(2.0, 1000.0 - 1000.0 * request_mib / capacity_mib)))
 
 
-def eviction_order(usage_mib, request_mib, priority=None) -> np.ndarray:
+def eviction_order(usage_mib: ArrayLike, request_mib: ArrayLike,
+                   priority: ArrayLike | None = None) -> np.ndarray:
     """Candidates ranked for node-pressure eviction, first to evict first: usage above request
     first, then lower priority, then larger usage minus request (node-pressure-eviction)."""
     usage = np.asarray(usage_mib, dtype=float)
@@ -76,7 +82,7 @@ def eviction_order(usage_mib, request_mib, priority=None) -> np.ndarray:
     return np.lexsort((-(usage - request), prio, ~exceeds))
 
 
-def oom_victim(usage_mib, adj, capacity_mib) -> int:
+def oom_victim(usage_mib: ArrayLike, adj: ArrayLike, capacity_mib: float) -> int:
     """The kernel OOM killer's pick: largest usage plus oom_score_adj scaled to memory
     (oom_badness: rss + adj * totalpages / 1000)."""
     score = np.asarray(usage_mib, dtype=float) + np.asarray(adj, dtype=float) * capacity_mib / 1000.0

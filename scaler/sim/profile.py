@@ -11,14 +11,25 @@ in ``../shared/reference/c3d-kata-2021`` (OpenShift, 5 workers x 8 vCPU x 16 GiB
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, get_type_hints
+from dataclasses import dataclass, field
+from typing import Any
+
+from workload import growth
+
+#: What a workload calls the cluster's default runtime (no RuntimeClass).
+DEFAULT_RUNTIME_NAME = "default"
 
 
 class ProfileError(ValueError):
     """A profile file cannot be used; the message fits on one line."""
+
+
+class UnknownRuntime(KeyError):
+    """A workload names a runtime the profile has no parameters for; the message fits on one
+    line and says how to declare one."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -99,15 +110,24 @@ class ClusterProfile:
     # reference runc run (it sets how often pods are killed once memory is full, hence the
     # plateau of running pods); 15-30 s keeps all three runc figures within 25%.
     oom_delay_s: float = 25.0
+    # The kubelet's CRI calls time out after this long (--runtime-request-timeout, default
+    # 2m): a sandbox not set up by then is torn down and tried again after a back-off
+    # (FailedCreatePodSandBox), so set-ups that a thrashing or broken node stretches past it
+    # never finish: pods pile up in ContainerCreating.
+    runtime_request_timeout_s: float = 120.0
     # Node services stall with everything else on a thrashing node: their timers advance at
-    # the fraction of memory requests the node serves, but at least at these rates. The
-    # runtime's sandbox set-up stalls fully (so pods pile up in ContainerCreating, as in the
-    # reference runs) unless its runtime profile keeps a pace of its own (setup_min_progress:
-    # kata's VM launches); the kubelet's eviction passes keep a third of their pace (its hot pages
-    # are refaulted first). Calibrated on the reference runc run: this sets how many
-    # MemoryPressure episodes, hence evictions, happen (0.1 gives about half the evictions,
-    # 0.5 about twice).
-    runtime_min_progress: float = 0.0
+    # the fraction of memory requests the node serves, but at least at these rates. A
+    # runtime's sandbox set-up keeps 1.2% of its pace (runtime_min_progress; a runtime profile
+    # can raise it for itself: setup_min_progress, kata's VM launches), so a runc set-up of
+    # about 1.5 s takes about two minutes, the kubelet's CRI timeout, on a node thrashing
+    # throughout: where the eviction manager relieves the node now and then (runc.csv) pods
+    # keep starting, where it cannot (the later runs' blind kubelets) they pile up in
+    # ContainerCreating. Calibrated on runc.csv and limited-runc.csv together (0 keeps
+    # runc.csv under 260 running pods; 0.02 lets limited-runc run 200). The kubelet's eviction
+    # passes keep a third of their pace (its hot pages are refaulted first); calibrated on the
+    # reference runc run: this sets how many MemoryPressure episodes, hence evictions, happen
+    # (0.1 gives about half the evictions, 0.5 about twice).
+    runtime_min_progress: float = 0.012
     kubelet_min_progress: float = 0.35
     # CPU (cores) the node spends reclaiming while it thrashes (kswapd and direct reclaim).
     thrash_cpus: float = 2.0
@@ -119,6 +139,30 @@ class ClusterProfile:
     termination_s: float = 1.0
     # Model step, seconds of virtual time.
     tick_s: float = 1.0
+    # Cluster state left by an earlier run: pods stuck Terminating whose sandboxes hung (a
+    # kata shim that no longer answers), spread over the workers. Their API objects stay and
+    # their nodes' kubelets cannot get pod stats (the hung sandbox's stats call times out), so
+    # the eviction managers there fail every pass: no MemoryPressure, no eviction. Listed with
+    # the run's pods when they are in its namespace. Reference: after the 2021 kata capacity
+    # run "a large number of containers remain in Terminating state ... 35 of them after 3
+    # days" (memory-capacity.md); the limited runs started with 37 listed.
+    stuck_terminating_pods: int = 0
+    stuck_pods_listed: bool = False
+    # What earlier runs left in memory at start, per worker (cycled): anonymous memory their
+    # stuck VMs' processes still hold (Active, never given back during the run), and page
+    # cache of their files (reclaimed as memory is needed, not refilled). A cluster-state
+    # profile takes them from the run's first sample of each worker: its Active above, and
+    # the rest of its MemFree below, the idle cluster of the first capacity run (runc.csv).
+    leftover_active_mib: tuple[float, ...] = (0.0,)
+    leftover_cache_mib: tuple[float, ...] = (0.0,)
+    # How many times longer each worker's runtime takes to set a sandbox up (cycled over the
+    # workers): 1 for a healthy node. A node whose CRI-O has failed units (systemd scopes of
+    # containers it could not clean up) serves its calls late or not at all.
+    runtime_slowdown: tuple[float, ...] = (1.0,)
+    # The runtime a pod with no RuntimeClass runs under: what ``default`` means in a workload
+    # (the cluster's CRI-O default handler; runc on the OpenShift 4 releases of the reference
+    # runs, crun on later ones).
+    default_runtime: str = "runc"
 
 
 @dataclass
@@ -137,6 +181,21 @@ class RuntimeProfile:
     # hot-plugged), whose memory lives in host /dev/shm and is never given back.
     vm: bool = False
     vm_memory_mib: float = 2048.0
+    # Where the guest's RAM lives on the host. "shared": a file in /dev/shm mapped shared
+    # (QEMU memory-backend-file share=on, which virtio-fs needs: kata's shared_fs default):
+    # Shmem, counted in Cached, on the inactive anon list of a node without swap (the kernel
+    # adds shmem pages there and never ages anon lists without swap), never in MemAvailable,
+    # and bounded by /dev/shm. "private": anonymous memory (Active(anon), AnonPages), bounded
+    # by the node's memory only.
+    guest_memory: str = "shared"
+    # Host MiB per guest MiB touched when the guest RAM is private: QEMU asks for transparent
+    # huge pages on anonymous guest RAM (madvise MADV_HUGEPAGE) and RHEL's THP default is
+    # "always", so each 4 KiB page the guest touches faults in a 2 MiB host page, which the
+    # guest's scattered allocations fill only partly. Shmem gets no huge pages (shmem_enabled
+    # "never" by default), so shared guest RAM costs what it holds. Assumption: 2.5, which
+    # puts a 500 MiB workload's VM at about 1.8 GiB, inside the 1.2-2 GiB of Active each of
+    # kata.csv's first VMs took (its workers 1 and 3, iterations 7-25).
+    private_guest_ratio: float = 2.5
     # Guest kernel + agent + guest page cache touched at boot (lives in the VM's memory).
     guest_base_mib: float = 0.0
     # Extra host memory per MiB the workload touches (page tables, guest struct pages, EPT).
@@ -186,26 +245,23 @@ def kata_profile() -> RuntimeProfile:
         # RuntimeClass overhead 350Mi / 250m (OpenShift sandboxed containers operator).
         overhead_mib=350.0,
         overhead_cpu_m=250,
-        # QEMU + virtiofsd + shim once the VM has run a while: about 120 MiB PSS idle in kata CI,
-        # about 330 MiB RSS on real pods (kata metrics baselines; public deployment notes). The
-        # reference kata run's first pods cost 1-2 GiB of node memory each for a 500 MiB
-        # workload (kata.csv, workers 1 and 3, steps 9-25): 500 here puts a full-size VM at
-        # about 1.2 GiB, inside that range. Assumption, fitted to the reference kata run: with
-        # 330, a node's /dev/shm fills before its memory does, the VMs that fault past it die,
-        # and about 12 full-size VMs per node is all that ever runs (the reference ran up to 27).
-        host_mib=500.0,
+        # Anonymous memory of QEMU + virtiofsd + shim (the guest's RAM is counted apart): about
+        # 120 MiB PSS idle (kata metrics baselines; the 330 MiB RSS seen on real pods counts
+        # mapped guest pages too). The later 2021 kata runs agree: 127 VMs bound there added
+        # 10-15 GiB of Active to their cluster (restricted-kata-*-limit.csv).
+        host_mib=120.0,
         vm=True,
         vm_memory_mib=2048.0,  # default_memory 2048 MiB (kata-containers configuration.toml)
-        # Guest kernel, kata-agent and the guest page cache of the container image; the
-        # reference runs show about 1 GiB per kata pod at saturation for a 500 MiB workload
-        # (c3d kata-performance-measurements, memory-capacity).
+        # Guest kernel, kata-agent and the guest page cache of the container image, touched at
+        # boot and kept (lives in the VM's memory). Assumption.
         guest_base_mib=150.0,
         per_mib_overhead=0.02,  # guest struct pages and page tables: about 1.5-2% of RAM
-        # A VM boots on its idle footprint, about 120 MiB PSS (kata metrics baselines): the rest
-        # of host_mib, the guest's base and the workload's pages come while it runs, as the node
-        # gives them. On a full node that is slowly or never, so new VMs run small beside the
-        # big ones, which the kernel OOM killer takes first (how the reference kata run went on
-        # from 54 to 134 running pods with MemFree at its floor all along).
+        # A VM boots on its idle footprint, about 120 MiB PSS (kata metrics baselines): the
+        # guest's base and the workload's pages come while it runs, as the node gives them. On a
+        # full node that is slowly or never, so new VMs run small beside the big ones, which the
+        # kernel OOM killer takes first (how kata.csv went on from 54 to 134 running pods with
+        # MemFree at its floor all along). The boot is part of the sandbox's creation: a VM that
+        # cannot find it before the kubelet's CRI timeout is given up and tried again.
         boot_mib=120.0,
         # VM boot adds about 0.4-0.7 s to runc's start, plus sandbox set-up (kata CI); lagging
         # 7-9 s under load (reference runs).
@@ -230,25 +286,75 @@ def kata_profile() -> RuntimeProfile:
 
 
 @dataclass
-class ControlPlaneProfile:
-    """API latency, growing with the number of objects (timing saturation).
+class WorkloadProfile:
+    """The program the pods run, as far as the node's memory sees it."""
 
-    Reference runs: each iteration (one ``oc scale``, ``sleep 5``, four ``oc get pods``) grew from
-    5.7 s to 9.3 s as pod objects (Failed/Evicted ones included) grew to about 1,000.
+    # Resident set before the first allocation (binary, libraries, interpreter). Default: this
+    # project's workload (workload.growth.BASE_RSS_MIB, measured by bench/bench_workload.py).
+    # The C program of the 2021 runs (github c3d/workload, workload.c) is a small loop on libc:
+    # about 1 MiB.
+    base_rss_mib: float = growth.BASE_RSS_MIB
+    # How MEMORY is reached: "exact" (workload.growth: the last step is cut short so the
+    # resident set lands on MEMORY) or "increments" (workload.c: whole increments of data are
+    # allocated while less than MEMORY is, on top of the base: 500 in 256 steps holds 512).
+    growth: str = "exact"
+    # What happens when the workload outgrows the memory it can have in a VM guest: "refused"
+    # (our workload: the allocation fails and the increment halves) or "oom" (workload.c:
+    # realloc succeeds under Linux's default overcommit and touching the pages gets the
+    # process OOM-killed by the guest kernel; the container restarts in the same VM, whose
+    # pages stay allocated on the host).
+    guest_full: str = "refused"
+
+
+@dataclass
+class ControlPlaneProfile:
+    """What API calls cost a client (timing saturation), and the controllers' rates.
+
+    Reference runs: each iteration (``oc login``, ``oc scale``, ``sleep 5``, one ``oc get pods``)
+    took 5.6-5.7 s with a handful of pods, 5.9-6.4 s at the end of the kata runs whose nodes
+    had memory to spare (about 1,000 pod objects, 127 of them bound), and 8.8-10 s at the end of
+    the runs whose workers all thrashed (runc.csv, kata.csv, limited-runc.csv).
     """
 
-    # One client round trip with an empty namespace (oc/kubectl start + TLS + request).
-    request_s: float = 0.15
-    # LIST cost per pod object in the namespace (serialisation, transfer, client decoding):
-    # (9.3 - 5.7) s over about 1,000 objects and four LISTs per iteration.
-    list_per_object_s: float = 0.0009
+    # Starting the client binary for one call (oc or kubectl: process start, kubeconfig, TLS
+    # handshake): about 0.1 s (kubectl 1.32 starts in about 60 ms on this project's machine).
+    client_start_s: float = 0.1
+    # One request's round trip with an empty namespace. With client_start_s and
+    # login_requests it makes the reference runs' first iterations 5.6-5.7 s (three calls,
+    # seven requests, and sleep 5).
+    request_s: float = 0.06
+    # Requests of an ``oc login`` (OAuth server metadata, the token request, the user).
+    login_requests: int = 3
+    # LIST cost per pod object in the namespace (serialisation, transfer, client decoding and
+    # table printing), Pending ones included: (6.2 - 5.7) s over about 1,000 objects at the
+    # end of the restricted kata runs.
+    list_per_object_s: float = 0.0005
     # Write (scale) cost per object the controllers must reconcile.
     write_per_object_s: float = 0.0001
-    # kube-controller-manager --kube-api-qps 20: pod creations per second by the ReplicaSet
-    # controller.
+    # The reference cluster ran its masters and workers as VMs on one physical host (c3d
+    # README: 64 CPUs, 384 GB; "the host has a load average of about 50" at the end), so
+    # workers thrashing in reclaim slow the whole control plane down: every call takes
+    # 1 + thrash_slowdown x (the share of workers thrashing, averaged over a minute) times as
+    # long. 2.5: with every worker thrashing calls take 3.5x as long, which brings the late
+    # iterations of runc.csv, kata.csv and limited-runc.csv to 8.8-10 s. 0 for a control
+    # plane on hardware of its own.
+    thrash_slowdown: float = 2.5
+    # Pod creations per second by the ReplicaSet controller: one API call each, so the
+    # controller manager's client rate, kube-controller-manager --kube-api-qps 20 (upstream
+    # default, burst 30).
     controller_pods_per_s: float = 20.0
-    # kube-scheduler throughput, pods bound per second (scheduler default QPS 50).
+    # Pods bound per second by kube-scheduler: one binding call each, so its client rate,
+    # KubeSchedulerConfiguration clientConnection.qps 50 (upstream default, burst 100).
     scheduler_pods_per_s: float = 50.0
+    # Large clusters run both with higher client rates, and the model follows from these sizes
+    # on: 100 QPS for the controller manager and the scheduler from 100 workers (Kubernetes
+    # SIG Scalability's large-cluster test jobs: CONTROLLER_MANAGER_TEST_ARGS and
+    # SCHEDULER_TEST_ARGS --kube-api-qps=100; a managed service's default is 100 too), 200 QPS
+    # from 1,000 workers (Huawei CCE's controller and scheduler defaults above 1,000 nodes).
+    large_cluster_workers: int = 100
+    large_cluster_pods_per_s: float = 100.0
+    huge_cluster_workers: int = 1000
+    huge_cluster_pods_per_s: float = 200.0
     # Kubernetes version the model follows (reported in describe()).
     kubernetes_version: str = "1.32"
 
@@ -260,18 +366,22 @@ class SimProfile:
         default_factory=lambda: {"runc": runc_profile(), "kata": kata_profile()}
     )
     control_plane: ControlPlaneProfile = field(default_factory=ControlPlaneProfile)
+    workload: WorkloadProfile = field(default_factory=WorkloadProfile)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def runtime(self, name: str) -> RuntimeProfile:
+        """The parameters of runtime ``name``; ``default`` is the cluster's default runtime.
+        The one place an unknown runtime is refused."""
+        key = self.cluster.default_runtime if name == DEFAULT_RUNTIME_NAME else name
         try:
-            return self.runtimes[name]
+            return self.runtimes[key]
         except KeyError:
             known = ", ".join(sorted(self.runtimes))
-            raise KeyError(
-                f"no simulator profile for runtime {name!r} (known: {known}); declare one in a "
-                f'profile file, e.g. {{"runtimes": {{"{name}": {{"like": "kata"}}}}}}'
+            raise UnknownRuntime(
+                f"the simulator has no profile for runtime {name!r} (known: {known}); declare it "
+                f'in a profile file: {{"runtimes": {{"{name}": {{"like": "kata"}}}}}}'
             ) from None
 
 
@@ -282,136 +392,9 @@ def load_profile(
     worker_cpus: int | None = None,
     worker_memory_mib: int | None = None,
 ) -> SimProfile:
-    """Defaults, overridden by the file at ``path`` (if any), then by the explicit arguments."""
-    profile = SimProfile()
-    if path is not None:
-        _apply(profile, _read(path), path)
-    c = profile.cluster
-    for name, value in (("workers", workers), ("worker_cpus", worker_cpus),
-                        ("worker_memory_mib", worker_memory_mib)):
-        if value is not None:
-            setattr(c, name, value)
-    _validate(profile, path or "arguments")
-    return profile
+    """Defaults, overridden by the file at ``path`` (if any; or a shipped profile by name, see
+    ``profile_file``), then by the explicit arguments."""
+    from scaler.sim import profile_file
 
-
-def _read(path: str) -> dict:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise ProfileError(f"cannot read profile {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise ProfileError(f"profile {path} is not text") from None
-    try:
-        if path.endswith((".yaml", ".yml")):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as e:  # noqa: BLE001 - any parse error is a bad file, said in one line
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ProfileError(f"profile {path} does not parse: {first}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ProfileError(f"profile {path}: top level must be a mapping")
-    return data
-
-
-def _apply(profile: SimProfile, data: dict, path: str) -> None:
-    for key, value in data.items():
-        if key == "cluster":
-            _set_fields(profile.cluster, value, f"{path}: cluster")
-        elif key == "control_plane":
-            _set_fields(profile.control_plane, value, f"{path}: control_plane")
-        elif key == "runtimes":
-            if not isinstance(value, dict):
-                raise ProfileError(f"{path}: runtimes must be a mapping of name to settings")
-            for name, settings in value.items():
-                where = f"{path}: runtimes.{name}"
-                if not isinstance(settings, dict):
-                    raise ProfileError(f"{where} must be a mapping")
-                settings = dict(settings)
-                like = settings.pop("like", None)
-                if like is not None:
-                    if like not in profile.runtimes:
-                        known = ", ".join(sorted(profile.runtimes))
-                        raise ProfileError(f"{where}: like {like!r} is not a known runtime ({known})")
-                    base = dataclasses.replace(profile.runtimes[like])
-                    if "handler" not in settings:
-                        base.handler = str(name)
-                else:
-                    base = profile.runtimes.get(name) or RuntimeProfile(handler=str(name))
-                _set_fields(base, settings, where)
-                profile.runtimes[str(name)] = base
-        else:
-            raise ProfileError(
-                f"{path}: unknown key {key!r} (expected cluster, runtimes, control_plane)"
-            )
-
-
-def _set_fields(obj: Any, values: Any, where: str) -> None:
-    if not isinstance(values, dict):
-        raise ProfileError(f"{where} must be a mapping")
-    hints = get_type_hints(type(obj))
-    names = {f.name for f in fields(obj)}
-    for key, value in values.items():
-        if key not in names:
-            raise ProfileError(f"{where}: unknown key {key!r}")
-        setattr(obj, key, _coerce(value, hints[key], f"{where}.{key}"))
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-    elif getattr(hint, "__origin__", None) is tuple:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return (float(value),)
-        if isinstance(value, list | tuple) and value and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-        ):
-            return tuple(float(v) for v in value)
-    name = getattr(hint, "__name__", str(hint))
-    raise ProfileError(f"{where}: expected {name}, got {type(value).__name__} {value!r}")
-
-
-def _validate(profile: SimProfile, where: str) -> None:
-    c = profile.cluster
-    positive = {
-        "cluster.workers": c.workers, "cluster.worker_cpus": c.worker_cpus,
-        "cluster.worker_memory_mib": c.worker_memory_mib, "cluster.max_pods": c.max_pods,
-        "cluster.tick_s": c.tick_s, "cluster.eviction_interval_s": c.eviction_interval_s,
-        "cluster.node_status_interval_s": c.node_status_interval_s,
-        "control_plane.controller_pods_per_s": profile.control_plane.controller_pods_per_s,
-        "control_plane.scheduler_pods_per_s": profile.control_plane.scheduler_pods_per_s,
-    }
-    for name, value in positive.items():
-        if not value > 0:
-            raise ProfileError(f"{where}: {name} must be positive, got {value}")
-    if not 0 < c.shm_fraction <= 1:
-        raise ProfileError(f"{where}: cluster.shm_fraction must be in (0, 1], got {c.shm_fraction}")
-    if c.worker_memory_mib <= c.kernel_reserved_mib + c.system_reserved_memory_mib:
-        raise ProfileError(f"{where}: cluster.worker_memory_mib {c.worker_memory_mib} leaves no "
-                           "memory for pods")
-    for name, r in profile.runtimes.items():
-        if not 0 <= r.setup_min_progress <= 1:
-            raise ProfileError(f"{where}: runtimes.{name}.setup_min_progress must be in [0, 1]")
-        for attr in ("overhead_mib", "host_mib", "vm_memory_mib", "guest_base_mib", "sandbox_s",
-                     "container_start_s", "teardown_s"):
-            if getattr(r, attr) < 0:
-                raise ProfileError(f"{where}: runtimes.{name}.{attr} must not be negative")
-    for name in ("infra_used_mib", "infra_cpu_request_m", "infra_memory_request_mib",
-                 "page_cache_mib"):
-        if not getattr(c, name):
-            raise ProfileError(f"{where}: cluster.{name} needs at least one value")
+    return profile_file.load(path, workers=workers, worker_cpus=worker_cpus,
+                             worker_memory_mib=worker_memory_mib)
