@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from enum import StrEnum
 from typing import Any
@@ -77,10 +78,13 @@ class LifecycleLog:
         return self.changes_by_key(records, records.__getitem__, now)
 
     def changes_by_key(self, keys: Mapping[str, Hashable], make: Callable[[str], PodLifecycle],
-                       now: float) -> list[PodLifecycle]:
+                       now: float, *, present: AbstractSet[str] | None = None
+                       ) -> list[PodLifecycle]:
         """From a cheap key per pod (anything that changes when its record would, e.g. a tuple
         of its source's values) and ``make(uid)``, called only for the pods whose key changed:
-        a source with thousands of pods builds records only for the few that changed."""
+        a source with thousands of pods builds records only for the few that changed. A source
+        that already knows which pods may have changed gives only those in ``keys`` and every
+        pod there is in ``present``."""
         out = []
         for uid, key in keys.items():
             if self._given.get(uid) == key:
@@ -89,7 +93,10 @@ class LifecycleLog:
             settled = settle(self._known.get(uid), make(uid), now)
             self._known[uid] = settled
             out.append(settled)
-        for uid in [u for u in self._known if u not in keys]:
+        live = keys.keys() if present is None else present
+        if len(self._known) == len(live):  # every pod there is known: none has gone
+            return out
+        for uid in [u for u in self._known if u not in live]:
             out.append(gone(self._known.pop(uid), now))
             del self._given[uid]
         return out

@@ -14,8 +14,6 @@ runc), ``guest_backing_mib`` a VM's guest memory on the host. The rest of contra
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 import numpy as np
 
 from collectors.pod_sample import PodMemory
@@ -64,14 +62,23 @@ def _end_codes(model: SimModel, idx: np.ndarray) -> np.ndarray:
                      [1, 2, 3], default=container)
 
 
+_STATE = 10  # numbers per pod compared from one step to the next (see ``changes``)
+
+
 class SimLifecycles:
-    """``Cluster.pod_lifecycles`` for the simulator: the changes of deployment ``key``'s pods."""
+    """``Cluster.pod_lifecycles`` for the simulator: the changes of deployment ``key``'s pods.
+
+    Each step compares every pod's state with the previous step's in a few array operations
+    (by table slot; a slot that now holds another pod counts as changed) and builds records only
+    for the pods that changed; ``LifecycleLog`` keeps the rule (what is a change, what is gone)."""
 
     def __init__(self, model: SimModel, key: str) -> None:
         self.model = model
         self.key = key
         self.log = LifecycleLog()
         self._classes: dict[int, str] = {}
+        self._uid_at = np.empty(0, dtype=object)  # by table slot: the pod seen there last
+        self._state_at = np.empty((0, _STATE))  # by table slot: its state as numbers
 
     def _class(self, code: int) -> str:
         found = self._classes.get(code)
@@ -79,35 +86,51 @@ class SimLifecycles:
             found = self._classes[code] = str(classify(status_of_code(code)))
         return found
 
+    def _changed(self, idx: np.ndarray, uids: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """Which of the pods at slots ``idx`` differ from what was last seen at their slot."""
+        size = int(idx.max()) + 1 if len(idx) else 0
+        if size > len(self._uid_at):
+            grown = max(size, 2 * len(self._uid_at))
+            uid_at = np.full(grown, None, dtype=object)
+            uid_at[: len(self._uid_at)] = self._uid_at
+            state_at = np.full((grown, state.shape[1]), np.nan)
+            state_at[: len(self._state_at)] = self._state_at
+            self._uid_at, self._state_at = uid_at, state_at
+        before = self._state_at[idx]
+        changed = (self._uid_at[idx] != uids) | np.any(
+            (before != state) & ~(np.isnan(before) & np.isnan(state)), axis=1)
+        self._uid_at[idx] = uids
+        self._state_at[idx] = state
+        return np.asarray(changed, dtype=bool)
+
     def changes(self) -> list[PodLifecycle]:
         m = self.model
         p = m.table
         idx = m.pod_slots(self.key)
+        uids = p.uid[idx]
+        codes = status_codes(p, idx)
+        ends = _end_codes(m, idx)
+        state = np.column_stack([
+            p.node[idx], p.phase[idx], codes, p.restarts[idx], p.created[idx],
+            p.scheduled[idx], p.started[idx], p.ready_at[idx], p.deleted[idx], ends,
+        ]).astype(float) if len(idx) else np.empty((0, _STATE))
+        at = idx[self._changed(idx, uids, state)] if len(idx) else idx
         names = m.node_names
-        uids: list[str] = list(p.uid[idx])
-        pods: list[str] = list(p.name[idx])
-        nodes = [names[n] if n >= 0 else None for n in p.node[idx].tolist()]
-        phases = [PHASES[ph] for ph in p.phase[idx].tolist()]
-        classes = [self._class(c) for c in status_codes(p, idx).tolist()]
-        restarts: list[int] = p.restarts[idx].tolist()
-        created, scheduled, started = (_opt(p.created[idx]), _opt(p.scheduled[idx]),
-                                       _opt(p.started[idx]))
-        ready, deleted = _opt(p.ready_at[idx]), _opt(p.deleted[idx])
-        ends = [_ENDS[e] for e in _end_codes(m, idx).tolist()]
-        rows = zip(pods, nodes, phases, classes, restarts, created, scheduled, started, ready,
-                   deleted, ends, strict=True)
-        keys: dict[str, Hashable] = dict(zip(uids, rows, strict=True))
-        at = {uid: i for i, uid in enumerate(uids)}
-
-        def make(uid: str) -> PodLifecycle:
-            i = at[uid]
-            return PodLifecycle(
-                uid=uid, name=pods[i], node=nodes[i], phase=phases[i], pod_class=classes[i],
-                restarts=restarts[i], created=created[i], scheduled=scheduled[i],
-                started=started[i], ready=ready[i],
-                ended=deleted[i] if ends[i] == PodEnd.DELETED else None, end_reason=ends[i])
-
-        return self.log.changes_by_key(keys, make, m.now)
+        changed = {
+            uid: PodLifecycle(
+                uid=uid, name=str(name), node=names[node] if node >= 0 else None,
+                phase=PHASES[phase], pod_class=self._class(code), restarts=restarts,
+                created=created, scheduled=scheduled, started=started, ready=ready,
+                ended=deleted if _ENDS[end] == PodEnd.DELETED else None, end_reason=_ENDS[end])
+            for uid, name, node, phase, code, restarts, created, scheduled, started, ready,
+            deleted, end in zip(
+                list(p.uid[at]), list(p.name[at]), p.node[at].tolist(), p.phase[at].tolist(),
+                status_codes(p, at).tolist(), p.restarts[at].tolist(), _opt(p.created[at]),
+                _opt(p.scheduled[at]), _opt(p.started[at]), _opt(p.ready_at[at]),
+                _opt(p.deleted[at]), _end_codes(m, at).tolist(), strict=True)
+        }
+        return self.log.changes_by_key(changed, changed.__getitem__, m.now,
+                                       present=set(uids.tolist()))
 
 
 def pod_memory(model: SimModel) -> list[PodMemory]:
