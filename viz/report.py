@@ -10,6 +10,8 @@ import numpy as np
 import polars as pl
 
 from viz import analysis as an
+from viz.cpu_report import LABELS as CPU_LABELS
+from viz.cpu_report import cpu_figures
 from viz.read import load_run
 from viz.run import Run
 
@@ -25,6 +27,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "mib_per_pod": "MiB per pod",
         "peak_active": "peak total Active memory",
     },
+    "CPU and useful work": CPU_LABELS,
     "failure modes": {
         "pending_peak": "most pods Pending (not scheduled)",
         "creating_peak": "most pods Creating (scheduled, not started)",
@@ -177,6 +180,7 @@ def analyse_run(run: Run, free_threshold_mib: float = an.DEFAULT_FREE_THRESHOLD_
     onset_col = "evicted" if "evicted" in df.columns else "evicted_listed"
     fig["eviction_onset"] = _onset(df, step, onset_col, "evicted pods")
     fig["oom_onset"] = _onset(df, step, "oom_killed", "OOM-killed containers")
+    fig.update(cpu_figures(run))
     durations, what = timing_series(df)
     fig["timing_knee"] = an.timing_knee(step, durations, what=what)
     elapsed = column(df, "elapsed_s")

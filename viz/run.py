@@ -146,6 +146,7 @@ class Run:
     nodes: pl.DataFrame | None
     meta: RunMeta
     used_method: str = field(default="")
+    work_method: str = field(default="")  # how the work_rate column was obtained, for methods
     node_count: int | None = None  # nodes a complete memory total sums (original format: workers)
 
     @property

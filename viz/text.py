@@ -13,11 +13,25 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def si(value: float) -> str:
+    """3 significant digits with a k/M/G/T prefix: 190,355,000 -> '190M'."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{prefix}"
+    return f"{value:.3g}"
+
+
 def format_number(value: float, unit: str) -> str:
     if unit == "step":
         return f"step {value:g}"
     if unit == "pods":
         return f"{value:,.0f}"
+    if unit == "pages/s":
+        return f"{si(value)} pages/s"
+    if unit == "%":
+        return f"{value:.1f}%"
+    if unit == "ratio":
+        return f"{value:.2f}x"
     return f"{value:,.1f} {unit}"
 
 
@@ -78,6 +92,8 @@ def _bare(value: float, unit: str, extra: int = 0) -> str:
     for a mean's interval of whole counts)."""
     if unit in ("step", "pods"):
         return f"{value:,.{extra}f}"
+    if unit == "pages/s":
+        return si(value)
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 
 
