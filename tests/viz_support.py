@@ -49,6 +49,25 @@ class Synthetic:
     end_reason: str = "max-replicas"
     failures: bool = False  # write the per-step failure columns of contract 3
     restarts_from: int | None = None  # restarts grow by 2 per step from here
+    # contract 11: work and node CPU. The CPUs do ``cpu_pods`` pods' worth of work; each pod
+    # alone does ``work_per_pod`` pages/s; running pods share the CPUs equally past that.
+    cpu_pods: int | None = None
+    work_per_pod: float = 2.0e6
+
+    def work(self) -> np.ndarray:
+        assert self.cpu_pods is not None
+        return self.work_per_pod * np.minimum(self.running(), self.cpu_pods)
+
+    def cpu_busy(self) -> np.ndarray:
+        assert self.cpu_pods is not None
+        return 100.0 * np.minimum(self.running(), self.cpu_pods) / self.cpu_pods
+
+    def cpu_knee(self) -> int:
+        """Known answer: work per pod c * cpu_pods / running falls under 95% of c (where the
+        walk back from the 90% crossing stops) at the first running count above cpu_pods / 0.95
+        (running = step here)."""
+        assert self.cpu_pods is not None
+        return int(np.floor(self.cpu_pods / 0.95)) + 1
 
     @property
     def total_mib(self) -> float:
@@ -132,6 +151,18 @@ def write_run(
             pl.Series("failed_scheduling", np.maximum(0, step - syn.capacity).astype(int)),
             pl.Series("sandbox_failures", (np.maximum(0, step - 180) // 2).astype(int)),
         )
+    if syn.cpu_pods is not None:
+        busy = syn.cpu_busy()
+        run = run.with_columns(
+            pl.Series("work_rate", syn.work()),
+            pl.Series("work_pods", running.astype(int)),
+            pl.Series("cpu_busy_pct", busy),
+            pl.Series("cpu_busy_cores", busy * syn.nodes * 8 / 100),
+            pl.Series("cpu_user_pct", busy * 0.8),
+            pl.Series("cpu_system_pct", busy * 0.2),
+            pl.Series("cpu_iowait_pct", np.zeros(n)),
+            pl.Series("cpu_steal_pct", np.zeros(n)),
+        )
     path = directory / f"{name}.csv"
     run.write_csv(path)
     rows = []
@@ -148,6 +179,11 @@ def write_run(
                     "mem_active_mib": used * 0.9 / syn.nodes,
                     "load1": np.full(n, 1.0),
                     "status": "ok",
+                    **(
+                        {"cpus": np.full(n, 8), "cpu_busy_pct": np.clip(syn.cpu_busy() + 4 * (i - 2), 0, 100)}
+                        if syn.cpu_pods is not None
+                        else {}
+                    ),
                 }
             )
         )

@@ -307,8 +307,7 @@ def work_plateau(step: Array, running: Array, work: Array, knee_index: int | Non
     pods running) from the CPU knee through the knee's look-ahead, the same steps that decided
     the knee."""
     step, work = _f(step), _f(work)
-    method = (f"median total work rate over the {lookahead} steps with pods running from the "
-              "CPU knee (the steps that decided it)")
+    method = f"median total work rate over the {lookahead} steps with pods running from the CPU knee"
     if knee_index is None:
         return Finding(None, "pages/s", method + " (no CPU knee)")
     per_pod = figures.work_per_pod(work, running)

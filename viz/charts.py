@@ -324,4 +324,10 @@ def _run_charts(report: Report) -> tuple[dict[str, alt.LayerChart], list[Dataset
     else:
         charts["timing"] = timing_chart(timing, report)
         datasets.append(timing.data)
+    from viz.charts_cpu import cpu_charts  # it builds on this module's helpers
+
+    more, more_data, more_skipped = cpu_charts(report)
+    charts.update(more)
+    datasets += more_data
+    skipped.update(more_skipped)
     return charts, datasets, skipped

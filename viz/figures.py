@@ -252,11 +252,12 @@ def cpu_knee_method(lookahead: int = CPU_KNEE_LOOKAHEAD, tracking: int = CPU_KNE
                     depart: float = CPU_KNEE_DEPART, drop: float = CPU_KNEE_DROP,
                     min_level: int = CPU_KNEE_MIN_LEVEL) -> str:
     return (
-        "first step from which the useful work per running pod (total work rate / running "
-        f"pods) stays under {1 - depart:.0%} of its level so far (the median over every earlier "
-        f"step with pods running, at least {min_level} of them) for the next {tracking} such "
-        f"steps, and whose median over the next {lookahead} is under {1 - drop:.0%} of that "
-        "level: where adding pods stopped adding work in proportion"
+        "where the useful work per running pod (total work rate / running pods) began to fall "
+        "for good: find the first step from which it stays under "
+        f"{1 - depart:.0%} of its level so far (the median over every earlier step with pods "
+        f"running, at least {min_level} of them) for the next {tracking} such steps and whose "
+        f"median over the next {lookahead} is under {1 - drop:.0%} of that level; the knee is "
+        f"the step after the last one before it still at {1 - depart / 2:.0%} of the level or more"
     )
 
 
@@ -266,12 +267,14 @@ def cpu_knee(step: ArrayLike, running: ArrayLike, work: ArrayLike, *,
              min_level: int = CPU_KNEE_MIN_LEVEL) -> Figure:
     """Where the useful work per running pod starts to fall (see ``cpu_knee_method``).
 
-    Only steps with pods running and a known work rate count ("such steps"). The knee at step k
-    is decided by the steps before it and the ``lookahead`` steps from it: a longer run never
-    moves it. Both tests are needed: staying under 90% alone is met by a noisy flat series now
-    and then; a 25% lower median alone finds the middle of a fall, not its start. For work
-    per pod = c while running <= C and c C / running after (the CPUs full), it is the first step
-    with running > C / 0.9.
+    Only steps with pods running and a known work rate count ("such steps"). The fall is found
+    by the steps before it and the ``lookahead`` steps from it, the knee by walking back from
+    there: a longer run never moves it. Both tests of the fall are needed: staying under 90%
+    alone is met by a noisy flat series now and then; a 25% lower median alone finds the middle
+    of a fall. The walk back to the last step at 95% of the level finds where the fall began
+    without taking a flat step's noise for it (the median level sits in that noise). For work
+    per pod = c while running <= C and c C / running after (the CPUs full), the knee is the
+    first step with running > C / 0.95.
     """
     if not 1 <= tracking <= lookahead:
         raise ValueError("cpu knee: need 1 <= tracking window <= look-ahead")
@@ -296,7 +299,11 @@ def cpu_knee(step: ArrayLike, running: ArrayLike, work: ArrayLike, *,
     ok = (lv > 0) & (top < (1 - depart) * lv) & (mid < (1 - drop) * lv)
     if not ok.any():
         return Figure(None, None, method + f" (not found in the first {s.size} steps)")
-    i = int(rows[cand[int(np.argmax(ok))]])
+    j = int(cand[int(np.argmax(ok))])
+    start = (1 - depart / 2) * float(level[j])
+    while j > min_level and p[j - 1] < start:
+        j -= 1
+    i = int(rows[j])
     return Figure(float(s[i]), i, method)
 
 
