@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from viz.compare_cpu import cpu_ratios
 from viz.errors import VizInputError
 from viz.groups import Group, expand_paths, group_reports
 from viz.labels import run_labels
@@ -32,6 +33,7 @@ OVERHEAD = [("mib_per_pod", "MiB per pod", False), ("max_running", "max running 
 MEASURED = [
     "max_running", "knee", "free_below_threshold", "mib_per_pod", "peak_active",
     "evicted_listed_peak", "evicted_total", "creating_peak", "pending_peak", "timing_knee",
+    "work_per_pod", "cpu_knee", "running_at_cpu_knee", "work_plateau_pods",
 ]  # fmt: skip
 
 
@@ -80,6 +82,12 @@ def _ratio(groups: list[Group], labels: list[str], pair: Pair) -> list[Ratio]:
         out.append(Ratio(key, pair.kind, f"{prefix}{what}, {n} / {d}", s.value, method, s,
                          labels[pair.num if not inverse else pair.den],
                          labels[pair.den if not inverse else pair.num]))  # fmt: skip
+    if pair.kind == "runtime":
+        prefix = f"{pair.context}: " if pair.context else ""
+        for c in cpu_ratios(a, b):
+            out.append(Ratio(c.key, pair.kind, f"{prefix}{c.what}, {names[0]} / {names[1]}",
+                             c.spread.value, c.method, c.spread, labels[pair.num],
+                             labels[pair.den]))  # fmt: skip
     return out
 
 

@@ -11,6 +11,7 @@ from viz.export import Page, ensure_dir, html_page, write_bytes, write_images
 from viz.labels import where
 from viz.pairing import KIND_TITLES
 from viz.report import SECTIONS, generic
+from viz.run import RunMeta
 from viz.stats import CI_METHOD, CI_MIN_RUNS
 from viz.text import format_number, format_spread
 
@@ -173,16 +174,28 @@ def _html_table(cmp: Comparison) -> str:
     return "".join(parts)
 
 
+def provenance_lines(metas: list[RunMeta]) -> list[str]:
+    """Where the runs come from, one line per kind: published runs share one line naming them
+    (four lines alike but for the name crowd the plot out)."""
+    published = sorted({m.reference for m in metas if m.reference and not m.simulated})
+    lines = sorted({m.provenance() for m in metas if not (m.reference and not m.simulated)})
+    if len(published) == 1:
+        lines.insert(0, next(m.provenance() for m in metas if m.reference == published[0]))
+    elif published:
+        lines.insert(0, f"published measurements {', '.join(published)} (real clusters, original method)")
+    return lines
+
+
 def write_comparison(cmp: Comparison, out_dir: Path, formats: tuple[str, ...]) -> list[Path]:
     from viz.compare_charts import comparison_charts
 
     metas = [g.meta for g in cmp.groups]
-    subtitle = sorted({m.provenance() for m in metas})
+    subtitle = provenance_lines(metas)
     unfinished = [u for g in cmp.groups for u in g.unfinished]
     if unfinished:
         subtitle.insert(0, "DID NOT FINISH: " + "; ".join(unfinished))
-    charts, data = comparison_charts(cmp.groups, cmp.labels, subtitle)
-    page = Page.build(charts, [data])
+    charts, datasets = comparison_charts(cmp.groups, cmp.labels, subtitle, cmp.pairs)
+    page = Page.build(charts, datasets)
     out = ensure_dir(Path(out_dir))
     written = [write_bytes(out / "compare.json", json.dumps(cmp.to_dict(), indent=2))]
     images = [f for f in formats if f != "html"]
