@@ -38,11 +38,21 @@ def _header_rows(cmp: Comparison) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def _unrecorded(cmp: Comparison, key: str) -> bool:
+    return all(not r.figures[key].recorded for g in cmp.groups for r in g.reports)
+
+
 def figure_rows(cmp: Comparison) -> list[tuple[str, str, list[str]]]:
-    """(section, figure label, one cell per group)."""
+    """(section, figure label, one cell per group); a figure no run recorded is left out (and
+    named by ``_quiet_failures``), a section none recorded is one row saying so."""
     out = []
     for section, labels in SECTIONS.items():
+        if all(_unrecorded(cmp, k) for k in labels):
+            out.append((section, "not recorded in any run", ["" for _ in cmp.groups]))
+            continue
         for key, label in labels.items():
+            if section != "capacity" and _unrecorded(cmp, key):
+                continue
             cells = [
                 format_spread(g.figures[key], g.first.figures[key], compact=True)
                 for g in cmp.groups
@@ -84,8 +94,15 @@ def _measured_value(cmp: Comparison, r: Ratio) -> str:
 
 
 def _quiet_failures(cmp: Comparison) -> list[str]:
+    """Figures left out: failure modes that never happened, and figures some sections do not
+    have in these files (a whole unrecorded section is said on its own row)."""
     shown = {label for _, label, _ in figure_rows(cmp)}
-    return [label for label in SECTIONS["failure modes"].values() if label not in shown]
+    out = []
+    for section, labels in SECTIONS.items():
+        if section == "capacity" or all(_unrecorded(cmp, k) for k in labels):
+            continue
+        out += [label.strip() for label in labels.values() if label not in shown]
+    return out
 
 
 def format_comparison(cmp: Comparison) -> str:
@@ -104,6 +121,10 @@ def format_comparison(cmp: Comparison) -> str:
     out += [line(name, cells) for name, cells in _header_rows(cmp)]
     section = None
     for sec, label, cells in rows:
+        if label == "not recorded in any run":
+            out.append(f"-- {sec}: not recorded in any run")
+            section = sec
+            continue
         if sec != section:
             out.append(f"-- {sec}")
             section = sec
@@ -153,7 +174,7 @@ def _html_table(cmp: Comparison) -> str:
             body.append(f'<tr><th colspan="{len(cells) + 1}">{html.escape(sec)}</th></tr>')
             section = sec
         tds = "".join(f'<td class="num">{html.escape(c)}</td>' for c in cells)
-        how = html.escape(methods[keys[label]])
+        how = html.escape(methods[keys[label]]) if label in keys else ""
         body.append(f'<tr><td>{html.escape(label)}<div class="how">{how}</div></td>{tds}</tr>')
     parts = [f"<h2>figures</h2><table><tr><th>figure</th>{head}</tr>{''.join(body)}</table>"]
     for kind, title in KIND_TITLES.items():

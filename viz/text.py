@@ -73,11 +73,19 @@ def header_lines(meta: RunMeta, path: str, steps: int, used_method: str) -> list
     return lines
 
 
+def unrecorded_section(figures: dict[str, Finding], labels: dict[str, str]) -> bool:
+    """Every figure of a section is missing from the file (a memory run's CPU section)."""
+    return all(not figures[k].recorded for k in labels)
+
+
 def format_text(report: Report) -> str:
     run = report.run
     lines = header_lines(run.meta, str(run.path), run.steps.height, run.used_method)
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     for section, labels in SECTIONS.items():
+        if unrecorded_section(report.figures, labels):
+            lines.append(f"  -- {section}: not recorded in this file")
+            continue
         lines.append(f"  -- {section}")
         for key, label in labels.items():
             f = report.figures[key]
@@ -142,6 +150,9 @@ def format_group_text(group: Group) -> str:
     lines.append(f"  values: {spread_legend(group.n)}")
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     for section, labels in SECTIONS.items():
+        if all(unrecorded_section(r.figures, labels) for r in group.reports):
+            lines.append(f"  -- {section}: not recorded in these files")
+            continue
         lines.append(f"  -- {section}")
         for key, label in labels.items():
             f = group.first.figures[key]
