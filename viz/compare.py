@@ -153,6 +153,8 @@ class Comparison:
         return format_comparison(self)
 
     def to_dict(self) -> dict[str, Any]:
+        from viz.compare_text import pod_verdicts
+
         return {
             "groups": [
                 {"label": lab, **g.to_dict()} for lab, g in zip(self.labels, self.groups, strict=True)
@@ -165,6 +167,7 @@ class Comparison:
             "baseline": self.baseline,
             "ratios": [r.to_dict() for r in self.ratios],
             "pair_kinds": KIND_TITLES,
+            "pod_cost": dict(pod_verdicts(self)),
             "skipped": list(self.skipped),
         }
 

@@ -13,7 +13,7 @@ from viz.pairing import KIND_TITLES
 from viz.report import SECTIONS, generic
 from viz.run import RunMeta
 from viz.stats import CI_METHOD, CI_MIN_RUNS
-from viz.text import format_number, format_spread
+from viz.text import format_number, format_spread, wrapped
 
 if TYPE_CHECKING:
     from viz.compare import Comparison, Ratio
@@ -154,10 +154,27 @@ def format_comparison(cmp: Comparison) -> str:
             out.append(f"  {r.label:<{w}}  {_ratio_value(r)}")
         if any(r.spread.pairs > 1 for r in ratios):
             out.append(f"  ({ratios[0].method})")
+    verdicts = pod_verdicts(cmp)
+    if verdicts:
+        out.append("per-pod cost: measured vs declared overhead")
+        for label, text in verdicts:
+            out += wrapped(f"  {label}: ", text)
     if not cmp.ratios and len(cmp.groups) > 1:
         out.append("ratios: none (no two runs differ only in runtime, scenario, or model vs measurement)")
     out += [f"left out: {why}" for why in cmp.skipped]
     return "\n".join(out)
+
+
+def pod_verdicts(cmp: Comparison) -> list[tuple[str, str]]:
+    """(group label, verdict) for every group whose runs recorded pods."""
+    from viz.compare_pods import group_verdict
+
+    out = []
+    for label, g in zip(cmp.labels, cmp.groups, strict=True):
+        text = group_verdict(g)
+        if text is not None:
+            out.append((label, text))
+    return out
 
 
 def _html_table(cmp: Comparison) -> str:
@@ -192,6 +209,10 @@ def _html_table(cmp: Comparison) -> str:
             f"<h2>ratios: {html.escape(title)}</h2>"
             f"<table><tr><th>ratio</th><th>value</th><th>how</th></tr>{rows}</table>"
         )
+    verdicts = pod_verdicts(cmp)
+    if verdicts:
+        items = "".join(f"<li><b>{html.escape(lab)}</b>: {html.escape(text)}</li>" for lab, text in verdicts)
+        parts.append(f"<h2>per-pod cost: measured vs declared overhead</h2><ul>{items}</ul>")
     return "".join(parts)
 
 
@@ -216,6 +237,14 @@ def write_comparison(cmp: Comparison, out_dir: Path, formats: tuple[str, ...]) -
     if unfinished:
         subtitle.insert(0, "DID NOT FINISH: " + "; ".join(unfinished))
     charts, datasets = comparison_charts(cmp.groups, cmp.labels, subtitle, cmp.pairs)
+    from viz.charts_pods import pod_cost_charts
+    from viz.compare_pods import cost_rows
+
+    rows = cost_rows(cmp.groups, cmp.labels)
+    if rows:
+        pod_charts, pod_data = pod_cost_charts(rows, subtitle)
+        charts = {**charts, **pod_charts}  # type: ignore[dict-item]
+        datasets += pod_data
     page = Page.build(charts, datasets)
     out = ensure_dir(Path(out_dir))
     written = [write_bytes(out / "compare.json", json.dumps(cmp.to_dict(), indent=2))]

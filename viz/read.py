@@ -75,13 +75,15 @@ def read_nodes(path: Path) -> pl.DataFrame | None:
 
 def _not_a_run_file(path: Path, header: list[str]) -> None:
     """The other files of a run are the commonest wrong argument: name the right one."""
-    stem = path.name.removesuffix(".meta.json").removesuffix(".nodes.csv")
+    stem = path.name.removesuffix(".meta.json").removesuffix(".nodes.csv").removesuffix(".pods.csv")
     hint = f"; give the run's CSV ({stem}.csv)" if stem != path.name else ""
     if path.name.endswith(".meta.json"):
         raise VizInputError(f"{path}: is a run's metadata (JSON), not its data{hint}")
     if header[0].lstrip().startswith(("{", "[")):
         raise VizInputError(f"{path}: is JSON, not a run CSV")
     names = {h.strip() for h in header}
+    if {"uid", "class", "elapsed_s"} <= names and "step" not in names:
+        raise VizInputError(f"{path}: is a run's per-pod file, not a run CSV{hint}")
     if {"node", "elapsed_s"} <= names and "step" not in names:
         raise VizInputError(f"{path}: is a node-sample file, not a run CSV{hint}")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from viz.analysis import Finding
 from viz.groups import Group
+from viz.pod_report import pooled_verdict
 from viz.report import SECTIONS, Report, generic
 from viz.run import RunMeta
 from viz.stats import CI_METHOD, CI_MIN_RUNS, Spread
@@ -73,9 +76,24 @@ def header_lines(meta: RunMeta, path: str, steps: int, used_method: str) -> list
     return lines
 
 
+#: Figures read from the metadata, not measured: a section is "not recorded" without them.
+METADATA_FIGURES = ("declared_overhead", "vm_memory")
+
+
 def unrecorded_section(figures: dict[str, Finding], labels: dict[str, str]) -> bool:
-    """Every figure of a section is missing from the file (a memory run's CPU section)."""
-    return all(not figures[k].recorded for k in labels)
+    """Every measured figure of a section is missing from the file (a memory run's CPU
+    section, an old run's per-pod cost)."""
+    return all(not figures[k].recorded for k in labels if k not in METADATA_FIGURES)
+
+
+def _known_metadata(figures: dict[str, Finding], labels: dict[str, str]) -> str:
+    known = [f"{labels[k]}: {format_value(figures[k], compact=True)}" for k in labels
+             if k in METADATA_FIGURES and figures[k].value is not None]  # fmt: skip
+    return f" ({'; '.join(known)})" if known else ""
+
+
+def wrapped(prefix: str, text: str, width: int = 100) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=prefix, subsequent_indent=" " * len(prefix))
 
 
 def format_text(report: Report) -> str:
@@ -84,7 +102,8 @@ def format_text(report: Report) -> str:
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     for section, labels in SECTIONS.items():
         if unrecorded_section(report.figures, labels):
-            lines.append(f"  -- {section}: not recorded in this file")
+            lines.append(f"  -- {section}: not recorded in this file"
+                         + _known_metadata(report.figures, labels))  # fmt: skip
             continue
         lines.append(f"  -- {section}")
         for key, label in labels.items():
@@ -92,6 +111,8 @@ def format_text(report: Report) -> str:
             lines.append(f"  {label:<{width}}  {format_value(f)}")
             if f.recorded:
                 lines.append(f"  {'':<{width}}    ({f.method})")
+        if section == "per-pod cost" and report.verdict:
+            lines += wrapped("  verdict: ", report.verdict)
     return "\n".join(lines)
 
 
@@ -151,7 +172,8 @@ def format_group_text(group: Group) -> str:
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     for section, labels in SECTIONS.items():
         if all(unrecorded_section(r.figures, labels) for r in group.reports):
-            lines.append(f"  -- {section}: not recorded in these files")
+            lines.append(f"  -- {section}: not recorded in these files"
+                         + _known_metadata(group.first.figures, labels))  # fmt: skip
             continue
         lines.append(f"  -- {section}")
         for key, label in labels.items():
@@ -159,4 +181,7 @@ def format_group_text(group: Group) -> str:
             lines.append(f"  {label:<{width}}  {format_spread(group.figures[key], f)}")
             if f.recorded:
                 lines.append(f"  {'':<{width}}    ({generic(f.method)})")
+        verdict = pooled_verdict(group.reports) if section == "per-pod cost" else None
+        if verdict:
+            lines += wrapped("  verdict (every pod of the runs): ", verdict)
     return "\n".join(lines)
