@@ -19,10 +19,11 @@ from viz.meta import declared_overhead, memory_mib
 from viz.plot import plot_run
 from viz.pods import read_pods
 
+DEFAULT_PODS = SyntheticPods()
 KATA_CLASS = {"name": "kata", "handler": "kata", "overhead": {"memory_mib": 160, "cpu_millis": 250}}
 
 
-def kata_run(tmp_path, pods: SyntheticPods | None = SyntheticPods(), declared=KATA_CLASS,
+def kata_run(tmp_path, pods: SyntheticPods | None = DEFAULT_PODS, declared=KATA_CLASS,
              name: str = "kata"):  # fmt: skip
     cluster = {"kind": "simulated", "simulated": True, "nodes": []}
     if declared is not None:
@@ -168,7 +169,7 @@ def test_pod_charts_render(tmp_path):
 
 
 def test_compare_lines_runtimes_up(tmp_path):
-    kata = kata_run(tmp_path, SyntheticPods(pods=40))
+    kata_run(tmp_path, SyntheticPods(pods=40))
     runc = write_run(tmp_path, Synthetic(runtime="default", handler="runc", capacity=150), name="default")
     write_pods(runc, SyntheticPods(runtime="default", pods=40, base_overhead_mib=4, step_mib=0.1,
                                    kernel_mib=2, cache_mib=1, guest_backing_mib=None))  # fmt: skip
