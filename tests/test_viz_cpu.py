@@ -262,3 +262,17 @@ def test_repeats_give_the_ratio_over_every_pair(tmp_path: Path):
     assert below.spread.pairs == 4
     assert (below.spread.low, below.spread.high) == pytest.approx((0.4, 0.5))
     assert below.value == pytest.approx(0.45)
+
+
+def test_report_of_a_runtime_pair_shows_the_cpu_ratio(capsys):
+    """`viz report` on the published runc and kata CPU files: each run's CPU knee, and the
+    kata/runc work ratio at equal density (as `viz compare` prints it)."""
+    runc, kata = REFERENCE / "cpu-runc-50pct.csv", REFERENCE / "cpu-kata-50pct.csv"
+    main_ok(["report", str(runc), str(kata)])
+    text = capsys.readouterr().out
+    assert text.count("CPU knee (work per pod starts to fall)") == 2
+    assert "work per pod at equal density below the CPU knees, kata / runc    0.39" in text
+    main_ok(["report", str(runc), str(kata), "--json"])
+    ratios = json.loads(capsys.readouterr().out)["ratios"]
+    below = next(r for r in ratios if r["name"] == "cpu_ratio_below")
+    assert below["value"] == pytest.approx(0.39, abs=0.01)

@@ -139,13 +139,18 @@ class Comparison:
                 skipped.append(str(err))
         if not reports:
             raise VizInputError("no usable run to compare: " + "; ".join(skipped))
-        groups = group_reports(reports)
+        return cls.from_groups(group_reports(reports), baseline, tuple(skipped))
+
+    @classmethod
+    def from_groups(cls, groups: list[Group], baseline: str | None = None,
+                    skipped: tuple[str, ...] = ()) -> Comparison:  # fmt: skip
+        """The comparison of runs already read and grouped (`viz report` of several runs)."""
         metas = [g.meta for g in groups]
         labels = run_labels(metas, [g.name for g in groups])
         pairs = find_pairs(metas, baseline)
         ratios = [r for p in pairs for r in _ratio(groups, labels, p)]
         base = next((m.runtime_label for m in metas if is_baseline(m, baseline)), None)
-        return cls(groups, labels, pairs, ratios, base, tuple(skipped))
+        return cls(groups, labels, pairs, ratios, base, skipped)
 
     def text(self) -> str:
         from viz.compare_text import format_comparison

@@ -64,7 +64,7 @@ def figure_rows(cmp: Comparison) -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def _ratio_value(r: Ratio) -> str:
+def ratio_value(r: Ratio) -> str:
     if r.value is None:
         return "—"
     text = f"{r.value:.2f}"
@@ -151,7 +151,7 @@ def format_comparison(cmp: Comparison) -> str:
             continue
         w = max(len(r.label) for r in ratios)
         for r in ratios:
-            out.append(f"  {r.label:<{w}}  {_ratio_value(r)}")
+            out.append(f"  {r.label:<{w}}  {ratio_value(r)}")
         if any(r.spread.pairs > 1 for r in ratios):
             out.append(f"  ({ratios[0].method})")
     verdicts = pod_verdicts(cmp)
@@ -201,7 +201,7 @@ def _html_table(cmp: Comparison) -> str:
         rows = "".join(
             f'<tr><td>{html.escape(r.label)}{"" if kind != "measured" else " · " + html.escape(r.name)}'
             f'</td><td class="num">'
-            f"{html.escape(_measured_value(cmp, r) if kind == 'measured' else _ratio_value(r))}"
+            f"{html.escape(_measured_value(cmp, r) if kind == 'measured' else ratio_value(r))}"
             f'</td><td class="how">{html.escape(r.method)}</td></tr>'
             for r in ratios
         )
