@@ -13,7 +13,7 @@ from viz.pairing import KIND_TITLES
 from viz.report import SECTIONS, generic
 from viz.run import RunMeta
 from viz.stats import CI_METHOD, CI_MIN_RUNS
-from viz.text import format_number, format_spread, wrapped
+from viz.text import METADATA_FIGURES, format_number, format_spread, wrapped
 
 if TYPE_CHECKING:
     from viz.compare import Comparison, Ratio
@@ -38,30 +38,50 @@ def _header_rows(cmp: Comparison) -> list[tuple[str, list[str]]]:
     return rows
 
 
+NOT_RECORDED = "not recorded in any run"
+
+
 def _unrecorded(cmp: Comparison, key: str) -> bool:
     return all(not r.figures[key].recorded for g in cmp.groups for r in g.reports)
 
 
+def _cells(cmp: Comparison, key: str) -> list[str]:
+    return [format_spread(g.figures[key], g.first.figures[key], compact=True) for g in cmp.groups]
+
+
 def figure_rows(cmp: Comparison) -> list[tuple[str, str, list[str]]]:
-    """(section, figure label, one cell per group); a figure no run recorded is left out (and
-    named by ``_quiet_failures``), a section none recorded is one row saying so."""
+    """(section, figure label, one cell per group). A section none of whose measured figures
+    any run recorded is one row saying so (with the figures read from the metadata, if any
+    run has them); figures left out otherwise are named by ``left_out``."""
     out = []
     for section, labels in SECTIONS.items():
-        if all(_unrecorded(cmp, k) for k in labels):
-            out.append((section, "not recorded in any run", ["" for _ in cmp.groups]))
+        measured = [k for k in labels if k not in METADATA_FIGURES]
+        if all(_unrecorded(cmp, k) for k in measured):
+            out.append((section, NOT_RECORDED, ["" for _ in cmp.groups]))
+            out += [(section, labels[k], _cells(cmp, k)) for k in labels if k in METADATA_FIGURES
+                    and any(g.first.figures[k].value is not None for g in cmp.groups)]  # fmt: skip
             continue
         for key, label in labels.items():
             if section != "capacity" and _unrecorded(cmp, key):
                 continue
-            cells = [
-                format_spread(g.figures[key], g.first.figures[key], compact=True)
-                for g in cmp.groups
-            ]
             quiet = all(not v for g in cmp.groups for v in g.figures[key].values)
             if section == "failure modes" and quiet:
                 continue  # nothing happened (or nothing recorded) in any run: one line says so
-            out.append((section, label, cells))
+            out.append((section, label, _cells(cmp, key)))
     return out
+
+
+def left_out(cmp: Comparison, section: str, rows: list[tuple[str, str, list[str]]]) -> str | None:
+    """The line naming a section's figures that are not in the table (a failure that never
+    happened; a figure no file has), or None."""
+    shown = {label for sec, label, _ in rows if sec == section}
+    if section == "capacity" or NOT_RECORDED in shown:
+        return None
+    names = [label.strip() for label in SECTIONS[section].values() if label not in shown]
+    if not names:
+        return None
+    why = "none in any run, or not recorded" if section == "failure modes" else NOT_RECORDED
+    return f"   ({why}: {', '.join(names)})"
 
 
 def ratio_value(r: Ratio) -> str:
@@ -93,18 +113,6 @@ def _measured_value(cmp: Comparison, r: Ratio) -> str:
     return text
 
 
-def _quiet_failures(cmp: Comparison) -> list[str]:
-    """Figures left out: failure modes that never happened, and figures some sections do not
-    have in these files (a whole unrecorded section is said on its own row)."""
-    shown = {label for _, label, _ in figure_rows(cmp)}
-    out = []
-    for section, labels in SECTIONS.items():
-        if section == "capacity" or all(_unrecorded(cmp, k) for k in labels):
-            continue
-        out += [label.strip() for label in labels.values() if label not in shown]
-    return out
-
-
 def format_comparison(cmp: Comparison) -> str:
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     rows = figure_rows(cmp)
@@ -119,19 +127,17 @@ def format_comparison(cmp: Comparison) -> str:
 
     out = [line("", cmp.labels)]
     out += [line(name, cells) for name, cells in _header_rows(cmp)]
-    section = None
-    for sec, label, cells in rows:
-        if label == "not recorded in any run":
-            out.append(f"-- {sec}: not recorded in any run")
-            section = sec
-            continue
-        if sec != section:
+    for sec in SECTIONS:
+        mine = [(label, cells) for s, label, cells in rows if s == sec]
+        if mine and mine[0][0] == NOT_RECORDED:
+            out.append(f"-- {sec}: {NOT_RECORDED}")
+            mine = mine[1:]
+        else:
             out.append(f"-- {sec}")
-            section = sec
-        out.append(line(label, cells))
-    quiet = _quiet_failures(cmp)
-    if quiet:
-        out.append(f"   (none in any run, or not recorded: {', '.join(quiet)})")
+        out += [line(label, cells) for label, cells in mine]
+        quiet = left_out(cmp, sec, rows)
+        if quiet:
+            out.append(quiet)
     if any(g.n > 1 for g in cmp.groups):
         out.append("values: median [min–max] over each group's runs")
         if any(g.n >= CI_MIN_RUNS for g in cmp.groups):
