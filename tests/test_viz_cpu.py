@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.viz_support import REFERENCE, Synthetic, png_size, write_run
+from tests.viz_support import REFERENCE, Synthetic, png_size, render_some, write_run
 from viz import analysis as an
 from viz import figures as fg
-from viz.charts import HEIGHT, WIDTH
+from viz.charts import HEIGHT, WIDTH, run_charts
 from viz.cli import main
 from viz.compare import Comparison
+from viz.compare_charts import comparison_charts
 from viz.plot import plot_run
 from viz.read import load_run
 from viz.report import analyse_run
@@ -191,12 +192,11 @@ def test_a_run_without_work_says_not_recorded_never_zero(tmp_path, capsys):
 
 def test_work_and_cpu_charts_render(tmp_path):
     path = write_run(tmp_path, Synthetic(cpu_pods=40), name="kata")
-    written = plot_run(path, tmp_path / "out", ("html", "png"))
-    names = {p.name for p in written}
-    for chart in ("work", "work-per-pod", "cpu"):
-        assert f"kata.{chart}.png" in names
-        assert png_size(tmp_path / "out" / f"kata.{chart}.png") == (WIDTH, HEIGHT)
-    html = (tmp_path / "out" / "kata.report.html").read_text()
+    charts, datasets, skipped = run_charts(analyse_run(load_run(path)))
+    assert {"work", "work-per-pod", "cpu"} <= set(charts) and not {"work", "cpu"} & set(skipped)
+    for png in render_some(charts, datasets, ["work", "work-per-pod", "cpu"], tmp_path / "out"):
+        assert png_size(png) == (WIDTH, HEIGHT)
+    html = plot_run(path, tmp_path / "out", ("html",))[0].read_text()
     assert "each node&#x27;s busy share" in html or "each node's busy share" in html
 
 
@@ -234,9 +234,10 @@ def test_cpu_overhead_ratio_of_known_runs(tmp_path):
     assert past.value == pytest.approx(float(np.median(want)))
     text = cmp.text()
     assert "work per pod at equal density below the CPU knees, kata / runc" in text
-    written = cmp.write(tmp_path / "cmp", ("png",))
-    names = {p.name for p in written}
-    assert {"compare.work.png", "compare.work-per-pod.png", "compare.work-ratio.png"} <= names
+    charts, datasets = comparison_charts(cmp.groups, cmp.labels, [], cmp.pairs)
+    assert {"work", "work-per-pod", "work-ratio"} <= set(charts)
+    (png,) = render_some(charts, datasets, ["work-ratio"], tmp_path / "cmp")
+    assert png_size(png) == (WIDTH, HEIGHT)
 
 
 def test_published_kata_over_runc_work_ratios():

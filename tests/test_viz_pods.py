@@ -9,15 +9,24 @@ import json
 import numpy as np
 import pytest
 
-from tests.viz_support import Synthetic, SyntheticPods, png_size, write_pods, write_run
+from tests.viz_support import (
+    Synthetic,
+    SyntheticPods,
+    png_size,
+    render_some,
+    write_pods,
+    write_run,
+)
 from viz import podcost
-from viz.charts import HEIGHT, WIDTH
+from viz.charts import HEIGHT, WIDTH, run_charts
 from viz.cli import main
 from viz.compare import Comparison
 from viz.errors import VizInputError
 from viz.meta import declared_overhead, memory_mib
 from viz.plot import plot_run
 from viz.pods import read_pods
+from viz.read import load_run
+from viz.report import analyse_run
 
 DEFAULT_PODS = SyntheticPods()
 KATA_CLASS = {"name": "kata", "handler": "kata", "overhead": {"memory_mib": 160, "cpu_millis": 250}}
@@ -162,10 +171,11 @@ def test_sources_that_measure_less_say_so(tmp_path):
 
 def test_pod_charts_render(tmp_path):
     path = kata_run(tmp_path, SyntheticPods(pods=30))
-    written = plot_run(path, tmp_path / "out", ("png",))
-    for chart in ("pod-cost", "pod-overhead", "pod-spread"):
-        assert png_size(tmp_path / "out" / f"kata.{chart}.png") == (WIDTH, HEIGHT)
-    assert len(written) == 8  # memory x2, capacity, memory-per-pod, timing, three per-pod
+    charts, datasets, skipped = run_charts(analyse_run(load_run(path)))
+    names = ["pod-cost", "pod-overhead", "pod-spread"]
+    assert set(names) <= set(charts) and not any(n in skipped for n in names)
+    for png in render_some(charts, datasets, names, tmp_path / "out"):
+        assert png_size(png) == (WIDTH, HEIGHT)
 
 
 def test_compare_lines_runtimes_up(tmp_path):
@@ -181,6 +191,8 @@ def test_compare_lines_runtimes_up(tmp_path):
     assert "measured overhead per pod, median" in text
     data = cmp.to_dict()
     assert set(data["pod_cost"]) == {"kata", "default (runc)"}
-    written = cmp.write(tmp_path / "cmp", ("html", "png"))
-    names = {p.name for p in written}
-    assert {"compare.pod-cost.png", "compare.pod-overhead.png", "compare.pod-spread.png"} <= names
+    written = cmp.write(tmp_path / "cmp", ("html",))
+    html = next(p for p in written if p.name == "compare.html").read_text()
+    for chart in ("pod-cost", "pod-overhead", "pod-spread"):
+        assert f"<h2>{chart}</h2>" in html
+    assert "per-pod cost: measured vs declared overhead" in html

@@ -393,3 +393,16 @@ def write_big_pods(path: Path, pods: int = 1000, samples: int = 1000) -> None:
         "overhead_cgroup_mib": None, "guest_backing_mib": 600.0, "cpu_cores": None,
         "work_rate": 1.0e6,
     }).select(POD_COLUMNS).write_csv(path)
+
+
+def render_some(charts: dict, datasets: list, names: list[str], out: Path) -> list[Path]:
+    """PNGs of the named charts only (rendering every chart of a page costs seconds a test
+    about three of them does not need)."""
+    from viz.datasets import with_data
+    from viz.export import Page
+    from viz.render import write_image
+
+    page = Page.build({n: charts[n] for n in names}, datasets)
+    out.mkdir(parents=True, exist_ok=True)
+    return [write_image(with_data(spec, page.datasets), out / f"{n}.png", "png")
+            for n, spec in page.specs.items()]
