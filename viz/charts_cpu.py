@@ -33,7 +33,7 @@ def work_axis(values: pl.Series) -> tuple[alt.Scale, alt.Axis, str]:
     """A log axis when the positive values span 10x or more (work per pod falls by decades past
     the knee), else linear from 0; zeros are not drawn on a log axis and the caller says so."""
     positive = values.drop_nulls().filter(values.drop_nulls() > 0)
-    if len(positive) and float(positive.max()) / float(positive.min()) >= 10:  # type: ignore[operator, arg-type]
+    if len(positive) and float(positive.max()) / float(positive.min()) >= 10:  # type: ignore[arg-type]
         scale, axis = _log_axis(float(positive.min()), float(positive.max()), SI)  # type: ignore[arg-type]
         return scale, axis, " (log scale)"
     return alt.Scale(zero=True), alt.Axis(labelExpr=SI_LABEL, grid=True), ""
@@ -88,9 +88,10 @@ def _rule(value: float, field: str, scale: alt.Scale | None = None) -> alt.Chart
     """A dotted horizontal rule (its value is in the subtitle: a label on the plot would sit on
     the points)."""
     y = alt.Y(f"{field}:Q", scale=scale if scale is not None else alt.Undefined)
-    return alt.Chart(pl.DataFrame({field: [value]})).mark_rule(
+    rule: alt.Chart = alt.Chart(pl.DataFrame({field: [value]})).mark_rule(
         color=MARK_GREY, strokeDash=[2, 3], strokeWidth=1.5
     ).encode(y=y)
+    return rule
 
 
 def work_total_chart(table: Table, report: Report) -> alt.LayerChart:

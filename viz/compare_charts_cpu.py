@@ -80,7 +80,7 @@ def _layers(data: Dataset, y: str, y_title: str, x: alt.X, y_scale: alt.Scale, y
             x=x, y=y_enc,
             color=alt.Color("runtime:N", title="runtime", scale=colour),
             strokeDash=alt.StrokeDash("variant:N", title=variant_title, scale=dash,
-                                      legend=alt.Undefined if len(dash.domain) > 1 else None),  # type: ignore[arg-type]
+                                      legend=alt.Undefined if len(dash.domain) > 1 else None),
             detail=alt.Detail("group:N"),
             tooltip=[alt.Tooltip("group:N"), alt.Tooltip("running:Q"), alt.Tooltip(f"{y}:Q", format=".3s")],
         )
