@@ -277,3 +277,20 @@ def test_report_of_a_runtime_pair_shows_the_cpu_ratio(capsys):
     ratios = json.loads(capsys.readouterr().out)["ratios"]
     below = next(r for r in ratios if r["name"] == "cpu_ratio_below")
     assert below["value"] == pytest.approx(0.39, abs=0.01)
+
+
+def test_an_empty_work_column_is_not_a_run_without_work(tmp_path, capsys):
+    """The simulator writes the work columns empty (it reads no reports): unknown, not 0."""
+    path = write_run(tmp_path, Synthetic(cpu_pods=40), name="sim")
+    text = path.read_text().splitlines()
+    head = text[0].split(",")
+    i = head.index("work_rate")
+    rows = [",".join("" if k == i else v for k, v in enumerate(line.split(","))) for line in text[1:]]
+    path.write_text("\n".join([text[0], *rows]) + "\n")
+    main_ok(["report", str(path)])
+    out = capsys.readouterr().out
+    assert "CPU knee (work per pod starts to fall)               not recorded" in out
+    main_ok(["report", str(path), "--json"])
+    f = json.loads(capsys.readouterr().out)["figures"]
+    assert f["cpu_knee"]["recorded"] is False and "work column is empty" in f["cpu_knee"]["method"]
+    assert f["cpu_busy_peak"]["value"] == pytest.approx(100)  # the CPU columns are still there

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.viz_support import (
+    POD_COLUMNS,
     Synthetic,
     SyntheticPods,
     png_size,
@@ -138,7 +139,8 @@ def test_old_run_without_pods_file_says_not_recorded_never_zero(tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["report", str(path)])
     text = capsys.readouterr().out
-    assert "-- per-pod cost: not recorded in this file (declared overhead (RuntimeClass podFixed): 160 MiB" in text
+    assert ("-- per-pod cost: not recorded (no run.pods.csv beside the run) "
+            "(declared overhead (RuntimeClass podFixed): 160 MiB") in text
     assert "measured overhead per pod" not in text
 
 
@@ -196,3 +198,23 @@ def test_compare_lines_runtimes_up(tmp_path):
     for chart in ("pod-cost", "pod-overhead", "pod-spread"):
         assert f"<h2>{chart}</h2>" in html
     assert "per-pod cost: measured vs declared overhead" in html
+
+
+def test_a_pods_file_being_written_is_read_to_its_last_complete_line(tmp_path):
+    path = kata_run(tmp_path, SyntheticPods(pods=10))
+    pods = path.with_name("kata.pods.csv")
+    whole = read_pods(path)
+    lines = pods.read_bytes().splitlines(keepends=True)
+    pods.write_bytes(b"".join(lines[:-1]) + lines[-1][:25])  # the last row half written
+    cut = read_pods(path)
+    assert whole is not None and cut is not None
+    assert cut.rows == whole.rows - 1 and cut.frame.height in (whole.frame.height, whole.frame.height - 1)
+
+
+def test_no_node_source_says_why(tmp_path, capsys):
+    path = kata_run(tmp_path, pods=None)
+    meta = json.loads(path.with_name("kata.meta.json").read_text())
+    path.with_name("kata.meta.json").write_text(json.dumps({**meta, "node_source": "none"}))
+    path.with_name("kata.pods.csv").write_text(",".join(POD_COLUMNS) + "\n")  # header only
+    got = report_json(path, capsys)
+    assert "no node source (--node-source none)" in got["pod_cost"]["verdict"]

@@ -45,7 +45,9 @@ def work_recorded(df: pl.DataFrame) -> str | None:
     if "work_rate" not in df.columns:
         return "not recorded in this file"
     work = _column(df, "work_rate")
-    if not (np.isfinite(work) & (work > 0)).any():
+    if not np.isfinite(work).any():
+        return "the file's work column is empty: its node source read no work reports"
+    if not (work > 0).any():
         return "no pod reported work in this run"
     return None
 
@@ -83,7 +85,8 @@ def cpu_figures(run: Run) -> dict[str, an.Finding]:
         )
     busy = _column(df, "cpu_busy_pct")
     if not np.isfinite(busy).any():
-        reason = "not recorded in this file" if "cpu_busy_pct" not in df.columns else "no value"
+        reason = ("not recorded in this file" if "cpu_busy_pct" not in df.columns
+                  else "the file's CPU column is empty: its node source read no /proc/stat")
         out.update({k: _absent(k, reason) for k in _CPU_KEYS})
     else:
         out["cpu_busy_peak"] = an.peak_value(

@@ -11,7 +11,7 @@ import polars as pl
 
 from viz import podcost
 from viz.analysis import Finding
-from viz.pods import PodTable
+from viz.pods import PodTable, pods_path
 from viz.run import Run
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def pod_figures(run: Run, pods: PodTable | None) -> dict[str, Finding]:
     vm = Finding(meta.vm_memory_mib, "MiB", "the VM's configured memory (metadata vm_memory_mib)"
                  + ("" if meta.vm_memory_mib is not None else " (not a VM runtime, or not learnt)"))  # fmt: skip
     if pods is None:
-        why = "no run.pods.csv beside the run, or no running pod with memory samples in it"
+        why = _why_no_pods(run)
         out = {k: Finding(None, "pods" if k == "pods_measured" else "MiB", f"{LABELS[k]} ({why})",
                           recorded=False) for k in LABELS}  # fmt: skip
         out["declared_overhead"], out["vm_memory"] = declared, vm
@@ -87,10 +87,18 @@ def pod_figures(run: Run, pods: PodTable | None) -> dict[str, Finding]:
     }  # fmt: skip
 
 
+def _why_no_pods(run: Run) -> str:
+    if run.meta.node_source == "none":
+        return "the run had no node source (--node-source none): no pod was measured"
+    if not pods_path(run.path).exists():
+        return "no run.pods.csv beside the run"
+    return "no running pod with memory samples in run.pods.csv"
+
+
 def pod_verdict(run: Run, pods: PodTable | None) -> str:
     """The report's sentence on measured vs declared overhead."""
     if pods is None:
-        return "measured overhead: not recorded (no run.pods.csv, or no running pod with memory samples)"
+        return f"measured overhead: not recorded ({_why_no_pods(run)})"
     frame = own_pods(run, pods)
     host = _values(frame, "host")
     return podcost.verdict(

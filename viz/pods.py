@@ -90,11 +90,14 @@ def read_pods(run_path: Path) -> PodTable | None:
     if missing:
         raise VizInputError(f"{path}: not a run.pods.csv: missing column(s) {', '.join(missing)}")
     wanted = [c for c in TEXT + MEMORY if c in header]
-    schema = {c: (pl.String if c in TEXT else pl.Float64) for c in header}
+    schema = {c: (pl.Float64 if c in MEMORY else pl.String) for c in header}
     source = complete_source(path)
     try:
-        lazy = pl.scan_csv(source, schema_overrides=schema, infer_schema=False) if isinstance(
-            source, Path) else pl.read_csv(source, schema_overrides=schema, infer_schema=False).lazy()  # fmt: skip
+        # A run being written ends in a half line: its complete lines are read from memory.
+        lazy = (pl.scan_csv(source, schema_overrides=schema, infer_schema=False)
+                if isinstance(source, Path)
+                else pl.read_csv(source, columns=wanted, schema_overrides=schema,
+                                 infer_schema=False).lazy())  # fmt: skip
         counted = lazy.select(pl.len().alias("rows"))
         samples = (
             lazy.select(wanted)

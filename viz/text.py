@@ -86,6 +86,16 @@ def unrecorded_section(figures: dict[str, Finding], labels: dict[str, str]) -> b
     return all(not figures[k].recorded for k in labels if k not in METADATA_FIGURES)
 
 
+def unrecorded_why(figures: dict[str, Finding], labels: dict[str, str]) -> str:
+    """Why a section is not recorded, from its first figure's closing note."""
+    key = next(k for k in labels if k not in METADATA_FIGURES)
+    method = figures[key].method
+    note = method[len(generic(method)):].strip().removeprefix("(").removesuffix(")")
+    if not note or note.startswith("not recorded"):
+        return "not recorded in this file"
+    return f"not recorded ({note})"
+
+
 def _known_metadata(figures: dict[str, Finding], labels: dict[str, str]) -> str:
     known = [f"{labels[k]}: {format_value(figures[k], compact=True)}" for k in labels
              if k in METADATA_FIGURES and figures[k].value is not None]  # fmt: skip
@@ -102,7 +112,7 @@ def format_text(report: Report) -> str:
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     for section, labels in SECTIONS.items():
         if unrecorded_section(report.figures, labels):
-            lines.append(f"  -- {section}: not recorded in this file"
+            lines.append(f"  -- {section}: {unrecorded_why(report.figures, labels)}"
                          + _known_metadata(report.figures, labels))  # fmt: skip
             continue
         lines.append(f"  -- {section}")
