@@ -218,3 +218,28 @@ def test_no_node_source_says_why(tmp_path, capsys):
     path.with_name("kata.pods.csv").write_text(",".join(POD_COLUMNS) + "\n")  # header only
     got = report_json(path, capsys)
     assert "no node source (--node-source none)" in got["pod_cost"]["verdict"]
+
+
+def test_report_and_the_engines_rule_agree(tmp_path, capsys):
+    """The load generator's summary feeds viz.overhead.PodOverheads run.pods.csv's rows as it
+    writes them; `viz report` reduces the file with polars: the same figures."""
+    import csv
+
+    from viz.overhead import PodOverheads
+
+    path = kata_run(tmp_path, SyntheticPods(pods=37))
+    engine = PodOverheads()
+
+    def num(text: str) -> float | None:
+        return float(text) if text else None
+
+    with path.with_name("kata.pods.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            engine.add(row["uid"], row["class"], num(row["cgroup_mib"]),
+                       num(row["overhead_cgroup_mib"]), num(row["workload_mib"]))  # fmt: skip
+    want = engine.stats()
+    f = report_json(path, capsys)["figures"]
+    assert want is not None and f["pods_measured"]["value"] == want.pods
+    assert f["overhead_median"]["value"] == pytest.approx(want.median_mib)
+    assert f["overhead_p90"]["value"] == pytest.approx(want.p90_mib)
+    assert f["overhead_max"]["value"] == pytest.approx(want.max_mib)

@@ -105,7 +105,7 @@ def pod_cost_charts(rows: list[CostRow], subtitle: list[str],
         .mark_text(align="left", dx=4).encode(y=y, x=alt.X("total:Q"), text=alt.Text("text:N"))
     )  # fmt: skip
     cost = _sized(alt.layer(bars, labels, totals), "What a pod costs, part by part" + suffix,
-                  [*subtitle, "each pod: the mean of its samples while running; bars: the mean "
+                  [*subtitle, "each pod: its last measurement while running; bars: the mean "
                    "over pods (the parts add up to the host memory of the pod cgroup, + kata's "
                    "overhead cgroup)", *notes])  # fmt: skip
     marks_domain = ["declared podFixed", "suggested podFixed"]
@@ -147,6 +147,6 @@ def pod_cost_charts(rows: list[CostRow], subtitle: list[str],
         )
     )  # fmt: skip
     spread = _sized(hist, "Host memory per pod: how it spreads over the pods" + suffix,
-                    [*subtitle, "each pod: the mean of its samples while running (pod cgroup + "
+                    [*subtitle, "each pod: its last measurement while running (pod cgroup + "
                      "kata's overhead cgroup)"])  # fmt: skip
     return {"pod-cost": cost, "pod-overhead": overhead, "pod-spread": spread}, [parts, pods, marks]

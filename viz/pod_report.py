@@ -28,7 +28,7 @@ LABELS: dict[str, str] = {
     "suggested_pod_fixed": "suggested podFixed",
     "vm_memory": "VM configured memory",
 }
-PER_POD = "each pod: the mean of its samples while running"
+PER_POD = "each pod: its last measurement while running (viz.overhead)"
 OVERHEAD = "host memory (pod cgroup + kata overhead cgroup) - the workload's own resident set"
 
 
@@ -62,7 +62,7 @@ def pod_figures(run: Run, pods: PodTable | None) -> dict[str, Finding]:
         return out
     frame = own_pods(run, pods)
     overhead = _values(frame, "overhead")
-    stats = podcost.Overhead.of(overhead)
+    stats = podcost.stats(overhead)
     assert stats is not None  # read_pods returns None for a file without running pods
     where = f"{PER_POD}; percentiles {podcost.PERCENTILE_METHOD}"
     suggestion = podcost.suggest_pod_fixed(overhead)
@@ -74,9 +74,9 @@ def pod_figures(run: Run, pods: PodTable | None) -> dict[str, Finding]:
                             f"median over pods of the pod cgroup's memory + kata's overhead cgroup; {PER_POD}"),
         "pod_workload": Finding(float(np.median(_values(frame, "workload"))), "MiB",
                                 f"median over pods of the workload's resident set; {PER_POD}"),
-        "overhead_median": Finding(stats.median, "MiB", f"median of {OVERHEAD}; {where}"),
-        "overhead_p90": Finding(stats.p90, "MiB", f"90th percentile of {OVERHEAD}; {where}"),
-        "overhead_max": Finding(stats.max, "MiB", f"largest {OVERHEAD}; {PER_POD}"),
+        "overhead_median": Finding(stats.median_mib, "MiB", f"median of {OVERHEAD}; {where}"),
+        "overhead_p90": Finding(stats.p90_mib, "MiB", f"90th percentile of {OVERHEAD}; {where}"),
+        "overhead_max": Finding(stats.max_mib, "MiB", f"largest {OVERHEAD}; {PER_POD}"),
         "declared_overhead": declared,
         "suggested_pod_fixed": Finding(
             suggestion[0], "MiB",

@@ -1,18 +1,21 @@
-"""Measured vs declared pod overhead (issue 14.4): the distribution over pods, the verdict on the
-RuntimeClass's ``overhead.podFixed``, and a podFixed that would cover most pods. Pure numpy.
+"""Measured vs declared pod overhead (issue 14.4) in words: the verdict on the RuntimeClass's
+``overhead.podFixed`` and a podFixed that would cover most pods. Pure numpy.
 
-Each value is one pod's measured overhead: its host memory minus the workload's own resident
-set, the mean over its samples while running (``viz.pods``). Percentiles are over pods, with
-linear interpolation between them (numpy's default).
+The figures are ``viz.overhead``'s, the definitions the load generator's summary uses too (each
+pod's last measurement while running; host memory minus the workload's resident set; median,
+p90 and max over pods; under-stated when the median exceeds the declared value); this module
+adds the wording and the suggestion. Percentiles are over pods, with linear interpolation
+between them (numpy's default).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from viz.overhead import OverheadStats, covering, overhead_stats
 
 Array = npt.NDArray[np.float64]
 
@@ -24,43 +27,29 @@ SUGGEST_STEP_MIB = 10.0
 PERCENTILE_METHOD = "over pods, linear interpolation between pods"
 
 
-@dataclass(frozen=True)
-class Overhead:
-    """The measured overhead over pods, MiB."""
+def _finite(values: npt.ArrayLike) -> Array:
+    v = np.asarray(values, dtype=np.float64)
+    return v[np.isfinite(v)]
 
-    pods: int
-    median: float
-    p90: float
-    p95: float
-    max: float
-    min: float
 
-    @classmethod
-    def of(cls, values: npt.ArrayLike) -> Overhead | None:
-        v = np.asarray(values, dtype=np.float64)
-        v = v[np.isfinite(v)]
-        if v.size == 0:
-            return None
-        q = np.percentile(v, [50.0, 90.0, SUGGEST_PERCENTILE])
-        return cls(int(v.size), float(q[0]), float(q[1]), float(q[2]), float(v.max()),
-                   float(v.min()))  # fmt: skip
+def stats(values: npt.ArrayLike) -> OverheadStats | None:
+    """``viz.overhead.overhead_stats`` of the known values."""
+    return overhead_stats(_finite(values))
 
 
 def suggest_pod_fixed(values: npt.ArrayLike) -> tuple[float, float] | None:
-    """(podFixed MiB, share of pods it covers): the 95th percentile over pods, rounded up to a
-    whole 10 MiB; None when there are no values."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
+    """(podFixed MiB, share of pods it covers): the overhead covering 95% of the pods
+    (``viz.overhead.covering``), rounded up to a whole 10 MiB; None when there are no values."""
+    v = _finite(values)
+    at = covering(v, SUGGEST_PERCENTILE)
+    if at is None:
         return None
-    mib = math.ceil(float(np.percentile(v, SUGGEST_PERCENTILE)) / SUGGEST_STEP_MIB) * SUGGEST_STEP_MIB
-    mib = max(mib, SUGGEST_STEP_MIB)
+    mib = max(math.ceil(at / SUGGEST_STEP_MIB) * SUGGEST_STEP_MIB, SUGGEST_STEP_MIB)
     return float(mib), float(np.mean(v <= mib))
 
 
 def share_above(values: npt.ArrayLike, limit: float) -> float:
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
+    v = _finite(values)
     return float(np.mean(v > limit)) if v.size else 0.0
 
 
@@ -82,10 +71,11 @@ def verdict(values: npt.ArrayLike, declared_mib: float | None, *, default_runtim
             vm_memory_mib: float | None = None, host_max_mib: float | None = None) -> str:
     """One paragraph: does the declared overhead state the measured one, by how much, and what
     podFixed would cover most pods. ``values``: each pod's measured overhead, MiB."""
-    m = Overhead.of(values)
+    m = stats(values)
     if m is None:
         return "measured overhead: not recorded (no running pod with memory samples)"
-    spread = f"median {_mib(m.median)} per pod, p90 {_mib(m.p90)}, max {_mib(m.max)} ({m.pods:,} pods)"
+    spread = (f"median {_mib(m.median_mib)} per pod, p90 {_mib(m.p90_mib)}, max {_mib(m.max_mib)} "
+              f"({m.pods:,} pods)")  # fmt: skip
     suggestion = suggest_pod_fixed(values)
     assert suggestion is not None
     suggest = (f"Suggested podFixed: {suggestion[0]:.0f}Mi (the {SUGGEST_PERCENTILE:.0f}th "
@@ -100,18 +90,18 @@ def verdict(values: npt.ArrayLike, declared_mib: float | None, *, default_runtim
                     f"the scheduler counts none of the measured overhead, {spread}. {suggest}")
     else:
         above = share_above(values, declared_mib)
-        if m.median > declared_mib:
+        if m.exceeds(declared_mib):
             text = (f"The declared overhead ({_mib(declared_mib)}) under-states the measured one: "
-                    f"{spread}; the median pod costs {_mib(m.median - declared_mib)} more "
-                    f"({m.median / declared_mib:.2f}x) and {_pct(above)} of the pods cost more "
+                    f"{spread}; the median pod costs {_mib(m.median_mib - declared_mib)} more "
+                    f"({m.median_mib / declared_mib:.2f}x) and {_pct(above)} of the pods cost more "
                     f"than declared. {suggest}")  # fmt: skip
-        elif m.max > declared_mib:
+        elif m.max_mib > declared_mib:
             text = (f"The declared overhead ({_mib(declared_mib)}) covers the median pod but not "
                     f"all: {spread}; {_pct(above)} of the pods cost more, by up to "
-                    f"{_mib(m.max - declared_mib)}. {suggest}")  # fmt: skip
+                    f"{_mib(m.max_mib - declared_mib)}. {suggest}")  # fmt: skip
         else:
             text = (f"The declared overhead ({_mib(declared_mib)}) covers every pod: {spread}; "
-                    f"{_mib(declared_mib - m.median)} to spare at the median.")
+                    f"{_mib(declared_mib - m.median_mib)} to spare at the median.")
     if vm_memory_mib and host_max_mib is not None:
         text += (f" The VM is configured with {_mib(vm_memory_mib)}; the costliest pod used "
                  f"{_mib(host_max_mib)} of host memory ({100 * host_max_mib / vm_memory_mib:.0f}% "

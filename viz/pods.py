@@ -2,15 +2,17 @@
 
 A run of 1,000 pods sampled over 1,000 steps writes about a million rows; no chart draws them.
 Only the columns the per-pod cost needs are read (typed up front, nothing inferred), samples
-of pods that were not running are dropped, each sample is split into the parts of the cost
-(``podcost.PARTS``, with expressions, never row by row) and each pod becomes the mean of its
-samples. A pod's mean is its typical cost while it ran: means add up, so the parts of a pod (and
-of the mean pod) sum to its host total, which medians would not.
+of pods that were not running are dropped, and each pod becomes its last measurement while
+running, the rule of ``viz.overhead`` (which the load generator's summary uses too: a pod
+starting, being evicted or OOM-killed is not at its steady cost, and a long-lived pod weighs no
+more than a short one). That sample is split into the parts of the cost (``PARTS``, with
+expressions, never row by row); the parts of a pod add up to its host memory.
 
 The breakdown of one sample, MiB (missing figures: 0, and said so by ``measured``):
 
-- host total = ``cgroup_mib`` + ``overhead_cgroup_mib`` (kata's sandbox overhead cgroup, when
-  ``sandbox_cgroup_only=false`` puts the VMM outside the pod cgroup);
+- host memory = ``cgroup_mib`` + ``overhead_cgroup_mib`` (``viz.overhead.host_mib``: kata's
+  sandbox overhead cgroup, when ``sandbox_cgroup_only=false`` puts the VMM outside the pod
+  cgroup);
 - workload = ``workload_mib`` (the workload's own resident set; inside the guest for a VM);
 - kernel = ``kernel_mib`` (memory.stat), at most what the workload leaves;
 - page cache/shm = ``file_mib`` + ``shmem_mib`` - ``guest_backing_mib`` (a VM's guest memory is
@@ -18,8 +20,7 @@ The breakdown of one sample, MiB (missing figures: 0, and said so by ``measured`
 - runtime/VMM = the rest: the sandbox's processes (VMM, virtiofsd, shim; conmon and pause), and
   a VM's guest memory beyond the workload (guest kernel, agent, page cache in the guest).
 
-The measured overhead of a sample is host total - workload: what the pod costs beyond the
-workload's own resident set (issue 14.4).
+The measured overhead of a pod is ``viz.overhead.pod_overhead``: host memory - workload.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from viz import overhead
 from viz.csvio import complete_source, read_header
 from viz.errors import VizInputError
 from viz.meta import sibling
@@ -36,6 +38,7 @@ from viz.meta import sibling
 TEXT = ["pod", "uid", "runtime", "class", "source"]
 MEMORY = ["cgroup_mib", "overhead_cgroup_mib", "workload_mib", "runtime_mib", "file_mib",
           "shmem_mib", "kernel_mib", "guest_backing_mib"]  # fmt: skip
+NUMBERS = [*MEMORY, "elapsed_s"]
 REQUIRED = ["uid", "class", "source", "cgroup_mib", "workload_mib"]
 PARTS = {  # column of PodTable.frame: label, in stacking order (bottom first)
     "workload": "workload",
@@ -47,9 +50,10 @@ PARTS = {  # column of PodTable.frame: label, in stacking order (bottom first)
 
 @dataclass(frozen=True)
 class PodTable:
-    """One row per pod that ran with memory samples: uid, pod, runtime (its name), samples, and
-    MiB, means over its running samples: host (total), workload, runtime_part (runtime/VMM),
-    cache, kernel, overhead; and which optional parts any sample measured."""
+    """One row per pod that ran with memory samples: uid, pod, runtime (its name), samples (its
+    running measurements), elapsed_s (of the last), and MiB, from its last measurement while
+    running: host, workload, runtime_part (runtime/VMM), cache, kernel, overhead (host -
+    workload); and which optional parts any sample measured."""
 
     path: Path
     frame: pl.DataFrame
@@ -75,7 +79,7 @@ def _split() -> list[pl.Expr]:
     cache = pl.min_horizontal(cache_raw, host - workload - kernel)
     return [
         host.alias("host"), workload.alias("workload"), kernel.alias("kernel"), cache.alias("cache"),
-        (host - workload - kernel - cache).alias("runtime_part"), (host - workload).alias("overhead"),
+        (host - workload - kernel - cache).alias("runtime_part"),
     ]  # fmt: skip
 
 
@@ -89,8 +93,8 @@ def read_pods(run_path: Path) -> PodTable | None:
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise VizInputError(f"{path}: not a run.pods.csv: missing column(s) {', '.join(missing)}")
-    wanted = [c for c in TEXT + MEMORY if c in header]
-    schema = {c: (pl.Float64 if c in MEMORY else pl.String) for c in header}
+    wanted = [c for c in TEXT + NUMBERS if c in header]
+    schema = {c: (pl.Float64 if c in NUMBERS else pl.String) for c in header}
     source = complete_source(path)
     try:
         # A run being written ends in a half line: its complete lines are read from memory.
@@ -101,7 +105,7 @@ def read_pods(run_path: Path) -> PodTable | None:
         counted = lazy.select(pl.len().alias("rows"))
         samples = (
             lazy.select(wanted)
-            .with_columns(*[pl.lit(None, pl.Float64).alias(c) for c in MEMORY if c not in header])
+            .with_columns(*[pl.lit(None, pl.Float64).alias(c) for c in NUMBERS if c not in header])
             .filter((pl.col("class") == "running") & pl.col("source").is_not_null()
                     & pl.col("cgroup_mib").is_not_null() & pl.col("workload_mib").is_not_null())
         )  # fmt: skip
@@ -111,15 +115,16 @@ def read_pods(run_path: Path) -> PodTable | None:
             pl.col("overhead_cgroup_mib").is_not_null().any().alias("overhead_cgroup"),
             pl.col("source").unique().sort().implode().alias("sources"),
         )  # fmt: skip
+        last = ["elapsed_s", "cgroup_mib", "overhead_cgroup_mib", "workload_mib", "host",
+                "workload", "kernel", "cache", "runtime_part"]  # fmt: skip
         per_pod = (
             samples.with_columns(_split())
-            .group_by("uid")
+            .group_by("uid")  # rows keep their file order (the order taken) within a group
             .agg(
                 pl.col("pod").drop_nulls().first(),
                 pl.col("runtime").drop_nulls().first(),
                 pl.len().alias("samples"),
-                *[pl.col(c).mean() for c in ("host", "workload", "kernel", "cache", "overhead")],
-                pl.col("runtime_part").mean(),
+                *[pl.col(c).last() for c in last],
             )
             .sort("runtime", "uid")
         )
@@ -128,6 +133,10 @@ def read_pods(run_path: Path) -> PodTable | None:
         raise VizInputError(f"{path}: not a readable run.pods.csv ({type(err).__name__})") from None
     if frame.height == 0:
         return None
+    # The measured overhead by viz.overhead's own function (the one the summary uses), per pod.
+    overheads = [overhead.pod_overhead(c, o, w) for c, o, w in frame.select(
+        "cgroup_mib", "overhead_cgroup_mib", "workload_mib").iter_rows()]  # fmt: skip
+    frame = frame.with_columns(pl.Series("overhead", overheads, dtype=pl.Float64))
     measured = frozenset(k for k in ("kernel", "cache", "overhead_cgroup") if found[k][0])
     sources = tuple(s for s in found["sources"][0].to_list() if s)
     return PodTable(path, frame, int(rows["rows"][0]), measured, sources)
