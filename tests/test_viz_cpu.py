@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.viz_support import REFERENCE, Synthetic, png_size, render_some, write_run
-from viz import analysis as an
 from viz import figures as fg
+from viz import work as wk
 from viz.charts import HEIGHT, WIDTH, run_charts
 from viz.cli import main
 from viz.compare import Comparison
@@ -204,9 +204,9 @@ def test_work_and_cpu_charts_render(tmp_path):
 
 
 def test_equal_density_interpolates_where_a_run_skipped_counts():
-    a = an.DensityCurve(np.array([1.0, 3.0, 5.0]), np.array([10.0, 10.0, 6.0]))
-    b = an.DensityCurve(np.array([2.0, 4.0, 8.0]), np.array([5.0, 5.0, 5.0]))
-    r = an.equal_density(a, b)
+    a = wk.DensityCurve(np.array([1.0, 3.0, 5.0]), np.array([10.0, 10.0, 6.0]))
+    b = wk.DensityCurve(np.array([2.0, 4.0, 8.0]), np.array([5.0, 5.0, 5.0]))
+    r = wk.equal_density(a, b)
     assert r.running.tolist() == [2.0, 3.0, 4.0, 5.0]  # within 2..5, both reached
     assert r.ratio.tolist() == pytest.approx([2.0, 2.0, 1.6, 1.2])
 
@@ -214,7 +214,7 @@ def test_equal_density_interpolates_where_a_run_skipped_counts():
 def test_density_curve_is_the_way_up_only():
     running = np.array([1, 2, 2, 3, 4, 3, 2, 1.0])  # pods lost after the top: left out
     work = np.array([1, 2, 4, 3, 4, 0, 0, 0.0])
-    c = an.density_curve(running, work)
+    c = wk.density_curve(running, work)
     assert c.running.tolist() == [1, 2, 3, 4] and c.per_pod.tolist() == [1.0, 1.5, 1.0, 1.0]
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viz import analysis as an
+from viz import work as wk
 from viz.cpu_report import work_recorded
 from viz.groups import Group
 from viz.report import Report, column
@@ -41,12 +42,12 @@ REGIONS = {
 }
 
 
-def curve(report: Report) -> an.DensityCurve | None:
+def curve(report: Report) -> wk.DensityCurve | None:
     """The run's work per running pod against running pods; None when it recorded no work."""
     df = report.run.steps
     if work_recorded(df) is not None:
         return None
-    return an.density_curve(column(df, "running"), column(df, "work_rate"))
+    return wk.density_curve(column(df, "running"), column(df, "work_rate"))
 
 
 def _knee_running(report: Report) -> float | None:
@@ -59,17 +60,17 @@ def lower_knee(a: Report, b: Report) -> float | None:
     return min(knees) if knees else None
 
 
-def pair_ratio(a: Report, b: Report) -> an.DensityRatio | None:
+def pair_ratio(a: Report, b: Report) -> wk.DensityRatio | None:
     ca, cb = curve(a), curve(b)
     if ca is None or cb is None:
         return None
-    return an.equal_density(ca, cb)
+    return wk.equal_density(ca, cb)
 
 
-def _past(ratio: an.DensityRatio, knee: float | None) -> an.Finding:
+def _past(ratio: wk.DensityRatio, knee: float | None) -> an.Finding:
     method = (f"median over the running counts both reached from {knee:g} on (the lower of the "
               "two runs' running counts at their CPU knees) of work per running pod, a / b; "
-              f"{an.EQUAL_DENSITY}") if knee is not None else "no CPU knee in either run"  # fmt: skip
+              f"{wk.EQUAL_DENSITY}") if knee is not None else "no CPU knee in either run"  # fmt: skip
     if knee is None:
         return an.Finding(None, "ratio", method)
     keep = ratio.running >= knee
@@ -93,7 +94,7 @@ def cpu_ratios(a: Group, b: Group) -> list[CpuRatio]:
                 continue
             knee = lower_knee(ra, rb)
             found["cpu_ratio_below"].append(
-                an.density_ratio_finding(ratio, knee, "work per running pod, a / b")
+                wk.density_ratio_finding(ratio, knee, "work per running pod, a / b")
             )
             found["cpu_ratio_past"].append(_past(ratio, knee))
     out = []

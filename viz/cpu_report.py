@@ -13,6 +13,7 @@ import polars as pl
 
 from viz import analysis as an
 from viz import figures
+from viz import work as wk
 from viz.run import Run
 
 LABELS: dict[str, str] = {
@@ -69,18 +70,18 @@ def cpu_figures(run: Run) -> dict[str, an.Finding]:
     else:
         knee = figures.cpu_knee(step, running, work)
         knee_step = knee.step
-        out["work_per_pod"] = an.work_level(step, running, work, knee.step, run.work_method)
+        out["work_per_pod"] = wk.work_level(step, running, work, knee.step, run.work_method)
         out["cpu_knee"] = an.Finding(knee.step, "step", knee.method, knee.step)
         at = None if knee.index is None else float(running[knee.index])
         out["running_at_cpu_knee"] = an.Finding(
             at, "pods", "running pods at the step of the CPU knee", knee.step
         )
-        out["work_plateau"] = an.work_plateau(step, running, work, knee.index)
-        out["work_plateau_pods"] = an.in_pods(
+        out["work_plateau"] = wk.work_plateau(step, running, work, knee.index)
+        out["work_plateau_pods"] = wk.in_pods(
             out["work_plateau"], out["work_per_pod"], "total work where it stopped growing"
         )
-        out["work_peak"] = an.peak_work(step, work)
-        out["work_peak_pods"] = an.in_pods(
+        out["work_peak"] = wk.peak_work(step, work)
+        out["work_peak_pods"] = wk.in_pods(
             out["work_peak"], out["work_per_pod"], "peak total work"
         )
     busy = _column(df, "cpu_busy_pct")
@@ -89,7 +90,7 @@ def cpu_figures(run: Run) -> dict[str, an.Finding]:
                   else "the file's CPU column is empty: its node source read no /proc/stat")
         out.update({k: _absent(k, reason) for k in _CPU_KEYS})
     else:
-        out["cpu_busy_peak"] = an.peak_value(
+        out["cpu_busy_peak"] = wk.peak_value(
             step, busy, "%", "mean busy share of the sampled nodes' CPUs (/proc/stat)"
         )
         at_knee = an.value_at_step(step, busy, knee_step)
