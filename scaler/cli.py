@@ -110,6 +110,7 @@ class ClusterChoice:
     workers: int | None
     worker_cpus: int | None
     worker_memory_mib: float | None
+    runtime_class_manifests: dict | None = None  # --runtime-class-manifest, by RuntimeClass name
 
 
 def _workload(scen: str, runtime: str, kw: dict):
@@ -164,7 +165,7 @@ def _build_cluster(choice: ClusterChoice, seed: int, run_id: str, op_timeout_s: 
     return OpenShiftCluster(OpenShiftOptions(
         kubeconfig=choice.kubeconfig, context=choice.context, namespace=choice.namespace,
         client_binary=choice.client_binary, adopt=choice.adopt, op_timeout_s=op_timeout_s,
-        run_id=run_id,
+        run_id=run_id, runtime_class_manifests=choice.runtime_class_manifests or {},
     ))
 
 
@@ -303,8 +304,11 @@ def _one_run(choice, cfg: RunConfig, path: Path, *, quiet: bool, show_status: bo
 @click.option("-n", "--namespace", default="scaler", show_default=True,
               help="Namespace the run works in (created if missing).")
 @click.option("--client-binary", help="oc or kubectl (default: oc if on PATH, else kubectl).")
-@click.option("--adopt", is_flag=True, help="Take over an existing Deployment scaler did not "
-                                            "create.")
+@click.option("--adopt", is_flag=True, help="Take over an existing Deployment this run did not "
+                                            "create (scaled to 0 at the end, never deleted).")
+@click.option("--runtime-class-manifest", type=click.Path(dir_okay=False),
+              help="RuntimeClass YAML/JSON to create when the cluster lacks the one --runtime "
+                   "names (cluster-scoped: needs the right to create RuntimeClasses).")
 @click.option("--sim-profile", type=click.Path(), help="JSON/YAML file overriding simulator "
                                                         "parameters.")
 @click.option("--workers", type=int, callback=_positive_int, help="Simulated workers (5).")
@@ -333,6 +337,7 @@ def run_cmd(**kw) -> None:
         namespace=kw["namespace"], client_binary=kw["client_binary"], adopt=kw["adopt"],
         sim_profile=kw["sim_profile"], workers=kw["workers"], worker_cpus=kw["worker_cpus"],
         worker_memory_mib=kw["worker_memory"],
+        runtime_class_manifests=_runtime_class_manifests(kw, kind),
     )
     if kw["step"] < 1:
         raise UserError(f"--step must be at least 1 (got {kw['step']})")
@@ -378,6 +383,27 @@ def run_cmd(**kw) -> None:
         sys.exit(130 if worst.end_reason == INTERRUPTED else 143)
     if any(r.end_reason in ("cluster-error", "crashed") for _, r in results):
         sys.exit(1)
+
+
+def _runtime_class_manifests(kw: dict, kind: str) -> dict:
+    """--runtime-class-manifest checked before anything starts: a real cluster, a RuntimeClass
+    file, named as one of --runtime."""
+    path = kw["runtime_class_manifest"]
+    if not path:
+        return {}
+    if kind != "openshift":
+        raise UserError("--runtime-class-manifest is for a real cluster (--cluster openshift)")
+    from scaler.openshift.options import load_runtime_class_manifest
+
+    try:
+        doc = load_runtime_class_manifest(path)
+    except ValueError as e:
+        raise UserError(f"--runtime-class-manifest: {e}") from None
+    name = doc["metadata"]["name"]
+    if name not in kw["runtime"]:
+        raise UserError(f"--runtime-class-manifest: {path} defines RuntimeClass {name}, but "
+                        f"--runtime is {','.join(kw['runtime'])}")
+    return {name: doc}
 
 
 def _ssh_factory(options, explicit, interval_s: float):

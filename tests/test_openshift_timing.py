@@ -112,14 +112,14 @@ def test_a_namespace_being_deleted_is_waited_for(tmp_path):
     cluster, calls = _scripted(tmp_path, "terminating", "terminating", "notfound")
     naps = []
     cluster.clock.sleep = naps.append
-    assert cluster._namespace_gone_or_wait() is None
+    assert cluster._unless_deleting(["get", "namespace", "scaler"], "ns").exists is False
     assert len(calls.read_text().splitlines()) == 3 and len(naps) == 2
 
 
 def test_a_namespace_stuck_terminating_ends_at_op_timeout(tmp_path):
     cluster, _ = _scripted(tmp_path, "terminating", op_timeout=0.3)
     with pytest.raises(ClusterUnresponsive, match="still terminating"):
-        cluster._namespace_gone_or_wait()
+        cluster._unless_deleting(["get", "namespace", "scaler"], "namespace scaler")
 
 
 def test_forbidden_is_a_one_line_cluster_error(tmp_path):
@@ -127,6 +127,7 @@ def test_forbidden_is_a_one_line_cluster_error(tmp_path):
     with pytest.raises(ClusterError) as e:
         cluster.scale(5)
     assert "Forbidden" in str(e.value) and "\n" not in str(e.value)
+    assert str(e.value).endswith("check what you may do: oc auth can-i --list -n scaler")
     assert not isinstance(e.value, ClusterUnresponsive)
     assert len(calls.read_text().splitlines()) == 1
 
@@ -138,12 +139,31 @@ def test_unreachable_before_contact_is_a_cluster_error(tmp_path):
     assert not isinstance(e.value, ClusterUnresponsive)
 
 
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://api.example:6443"}}]
+contexts: [{name: other, context: {cluster: nowhere}}, {name: c, context: {cluster: c, user: u}}]
+users: [{name: u, user: {token: t}}]
+current-context: other
+"""
+
+
 def test_unreachable_mid_run_is_retried_until_op_timeout(tmp_path):
-    cluster, calls = _scripted(tmp_path, "ok", "refused", op_timeout=0.5)
+    (tmp_path / "kc").write_text(KUBECONFIG)
+    (tmp_path / "plan").write_text("ok\nrefused\n")
+    fake = _script(tmp_path / "oc", SCRIPTED.format(dir=tmp_path))
+    cluster = OpenShiftCluster(OpenShiftOptions(client_binary=str(fake), op_timeout_s=0.5,
+                                                kubeconfig=str(tmp_path / "kc"), context="c"))
+    cluster.client._sleep = lambda s: None
     cluster.scale(1)
-    with pytest.raises(ClusterUnresponsive, match="op-timeout"):
+    with pytest.raises(ClusterUnresponsive, match="op-timeout") as e:
         cluster.scale(2)
-    assert len(calls.read_text().splitlines()) > 2
+    assert len((tmp_path / "calls.log").read_text().splitlines()) > 2
+    # the line says what to check, with the run's own kubeconfig and context
+    assert str(e.value).endswith(
+        f"check that the API server https://api.example:6443 is up: oc "
+        f"--kubeconfig={tmp_path / 'kc'} --context=c get --raw /readyz")
+    assert "\n" not in str(e.value)
 
 
 def test_a_hanging_call_ends_at_op_timeout(tmp_path):
