@@ -133,9 +133,9 @@ class Watcher:
                 if self._watch():
                     delay = 0.1
                     continue
-            except _Stale:
+            except _Stale as e:
                 need_list = True
-                self.resyncs += 1
+                self.resyncs += int(e.counted)
                 continue
             except _Fatal as e:
                 if self.optional:
@@ -296,7 +296,7 @@ class Watcher:
             log.info("%s: the server refused fieldSelector %s; filtering here", what,
                      self.field_selector)
             self.field_selector = None
-            raise _Stale()
+            raise _Stale(counted=False)
         if failure.kind in (FATAL, FORBIDDEN) or (failure.kind == NOT_FOUND and self.optional):
             raise _Fatal(f"{what}: {failure.message}")
         raise _Transient(failure.message, unreachable=failure.kind == UNREACHABLE)
@@ -320,7 +320,9 @@ class _Fatal(Exception):
 
 
 class _Stale(Exception):
-    pass
+    def __init__(self, counted: bool = True) -> None:
+        super().__init__()
+        self.counted = counted  # a relist the server asked for (not one of our own choosing)
 
 
 class _Transient(Exception):
