@@ -40,6 +40,7 @@ case "$action" in
   hang) sleep 30;;
   terminating) echo '{{"kind": "Namespace", "metadata": {{"name": "scaler"}}, "status": {{"phase": "Terminating"}}}}';;
   notfound) echo 'Error from server (NotFound): namespaces "scaler" not found' >&2; exit 1;;
+  gone) echo 'error: no objects passed to scale namespaces "scaler" not found' >&2; exit 1;;
 esac
 """
 
@@ -172,6 +173,37 @@ def test_a_hanging_call_ends_at_op_timeout(tmp_path):
     with pytest.raises(ClusterUnresponsive):
         cluster.scale(1)
     assert time.monotonic() - t0 < 5
+
+
+def test_what_is_already_gone_is_cleaned_up(tmp_path):
+    """After an API server restart that lost the run's objects, kubectl says "not found" without
+    "(NotFound)": clean-up is done, not failed."""
+    cluster, calls = _scripted(tmp_path, "gone", "ok", "ok")
+    cluster._created = [("namespace", "scaler"), ("deployment", "scaler-workload")]
+    cluster._deployment_taken = cluster._deployment_ours = True
+    cluster.cleanup()
+    assert [c.split()[:3] for c in calls.read_text().splitlines()] == [
+        ["scale", "deployment/scaler-workload", "--replicas=0"],
+        ["delete", "deployment", "scaler-workload"], ["delete", "namespace", "scaler"]]
+
+
+def test_a_deployment_deleted_behind_the_runs_back_says_so(tmp_path):
+    cluster, _ = _scripted(tmp_path, "gone")
+    with pytest.raises(ClusterError, match="deleted behind its back, or the cluster lost its "
+                                           "state") as e:
+        cluster.scale(3)
+    assert not isinstance(e.value, ClusterUnresponsive)
+
+
+def test_cleanup_after_the_cluster_stopped_answering_says_what_is_left(tmp_path):
+    cluster, calls = _scripted(tmp_path, "ok", "hang", op_timeout=0.5)
+    cluster.scale(1)
+    cluster._created = [("namespace", "scaler"), ("deployment", "scaler-workload")]
+    cluster._deployment_taken = cluster._deployment_ours = True
+    cluster._unresponsive = True  # as after a scale that timed out
+    with pytest.raises(ClusterUnresponsive) as e:
+        cluster.cleanup()
+    assert str(e.value).endswith("left in place: deployment scaler-workload, namespace scaler")
 
 
 def test_missing_binary_is_a_clear_error(tmp_path):

@@ -187,11 +187,16 @@ class OpenShiftCluster:
 
     def scale(self, replicas: int) -> None:
         try:
-            self.client.call(["scale", f"deployment/{self.deployment}", f"--replicas={replicas}",
-                              "-n", self.ns], purpose="scale", timed=True)
+            _, gone = self.client.call(["scale", f"deployment/{self.deployment}",
+                                        f"--replicas={replicas}", "-n", self.ns],
+                                       purpose="scale", timed=True, accept=(NOT_FOUND,))
         except ClusterUnresponsive:
             self._unresponsive = True
             raise
+        if gone is not None:
+            raise ClusterError(
+                f"scale: {gone.message}: the run's Deployment was deleted behind its back, or "
+                "the cluster lost its state (an API server or etcd restored from an older state)")
 
     def observe(self) -> PodCounts:
         api_errors = self.client.counters.api_errors
