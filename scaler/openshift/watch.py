@@ -25,7 +25,7 @@ import urllib.parse
 from typing import Protocol
 
 from scaler.cluster import PodCounts
-from scaler.openshift.client import KubeClient
+from scaler.openshift.client import KubeClient, fatal_hint
 from scaler.openshift.errors import (
     FATAL,
     FORBIDDEN,
@@ -297,8 +297,11 @@ class Watcher:
                      self.field_selector)
             self.field_selector = None
             raise _Stale(counted=False)
-        if failure.kind in (FATAL, FORBIDDEN) or (failure.kind == NOT_FOUND and self.optional):
-            raise _Fatal(f"{what}: {failure.message}")
+        if failure.kind == FORBIDDEN:
+            can_i = self.client.command(["auth", "can-i", "--list", *self.client.namespace_args()])
+            raise _Fatal(f"{what}: {failure.message}; check what you may do: {can_i}")
+        if failure.kind == FATAL or (failure.kind == NOT_FOUND and self.optional):
+            raise _Fatal(f"{what}: {failure.message}{fatal_hint(failure.message)}")
         raise _Transient(failure.message, unreachable=failure.kind == UNREACHABLE)
 
 
