@@ -203,7 +203,8 @@ def test_cleanup_after_the_cluster_stopped_answering_says_what_is_left(tmp_path)
     cluster._unresponsive = True  # as after a scale that timed out
     with pytest.raises(ClusterUnresponsive) as e:
         cluster.cleanup()
-    assert str(e.value).endswith("left in place: deployment scaler-workload, namespace scaler")
+    assert str(e.value).endswith("left in place: deployment scaler/scaler-workload, namespace "
+                                 "scaler")
 
 
 def test_missing_binary_is_a_clear_error(tmp_path):

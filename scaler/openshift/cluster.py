@@ -263,8 +263,9 @@ class OpenShiftCluster:
                                  purpose="cleanup", accept=(NOT_FOUND,))
                 done.append((kind, name))
         except ClusterError as e:
-            left = [f"{k} {n}" for k, n in reversed(self._created) if (k, n) not in done
-                    and (k != "deployment" or self._deployment_ours)]
+            left = [f"{k} {self.ns}/{n}" if k == "deployment" else f"{k} {n}"
+                    for k, n in reversed(self._created)
+                    if (k, n) not in done and (k != "deployment" or self._deployment_ours)]
             if left and not keep:
                 raise type(e)(f"{e}; left in place: {', '.join(left)}") from None
             raise
