@@ -247,3 +247,19 @@ def test_runtime_class_manifest_is_checked_before_use(tmp_path):
         assert "\n" not in str(e.value) and name in str(e.value)
     with pytest.raises(ValueError, match="cannot read"):
         load_runtime_class_manifest(tmp_path / "missing.yaml")
+
+
+def test_a_run_where_every_pod_is_refused_ends_saying_why():
+    from scaler.openshift.events import FailureCounts, Refusals
+
+    r = Refusals(patience_s=60)
+    msg = 'Error creating: pods "scaler-workload-5d8f7c9b4-" is forbidden: pod rejected: ' \
+          'RuntimeClass "kata" not found'
+    refused = FailureCounts(failed_create=3, last_message={"failed_create": msg})
+    assert r.update(0, requested=0, pods=0, failures=refused) is None  # nothing asked for yet
+    assert r.update(1, requested=5, pods=0, failures=FailureCounts()) is None  # just scaled
+    assert r.update(2, requested=5, pods=0, failures=refused) is None
+    assert r.update(61, requested=5, pods=1, failures=refused) is None  # one got through
+    assert r.update(62, requested=5, pods=0, failures=refused) is None  # patience starts over
+    line = r.update(122, requested=6, pods=0, failures=refused)
+    assert line == f"no pod could be created for 60 s (3 FailedCreate events): {msg}"

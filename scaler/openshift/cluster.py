@@ -20,7 +20,7 @@ from scaler.openshift import access
 from scaler.openshift.client import KubeClient
 from scaler.openshift.discover import runtime_class_info, server_version, worker_nodes
 from scaler.openshift.errors import FORBIDDEN, NOT_FOUND
-from scaler.openshift.events import EventTally, FailureCounts, routine_field_selector
+from scaler.openshift.events import EventTally, FailureCounts, Refusals, routine_field_selector
 from scaler.openshift.options import OpenShiftOptions, check_names, resolve_binary
 from scaler.openshift.podtable import TableExtras
 from scaler.openshift.setup import KEPT_ANNOTATION, Found, lookup, ownership, wait_while_deleting
@@ -56,6 +56,9 @@ class OpenShiftCluster:
         self._access: dict = {}
         self._failures = FailureCounts()
         self._extras = TableExtras()
+        self._requested = 0
+        # every pod refused for this long ends the run (it could measure nothing)
+        self._refusals = Refusals(patience_s=options.op_timeout_s)
 
     @property
     def ns(self) -> str:
@@ -144,6 +147,9 @@ class OpenShiftCluster:
                 assert rc_doc is not None  # else access.problems refused the run
                 self._apply(rc_doc)
                 self._created.append(("runtimeclass", rc_name))
+            if rc.exists is None:
+                log.warning("you may not read RuntimeClass %s: if it is missing, every pod is "
+                            "refused (FailedCreate, counted)", rc_name)
             known = rc.doc or rc_doc
             self._runtime_class = runtime_class_info(known) if rc.exists is not None and known \
                 else {"name": rc_name, "handler": None, "overhead": {},
@@ -193,6 +199,7 @@ class OpenShiftCluster:
         except ClusterUnresponsive:
             self._unresponsive = True
             raise
+        self._requested = replicas
         if gone is not None:
             raise ClusterError(
                 f"scale: {gone.message}: the run's Deployment was deleted behind its back, or "
@@ -207,6 +214,12 @@ class OpenShiftCluster:
         if self._events is not None:
             with self._events.lock:
                 self._failures = self.tally.counts()
+        pods = (counts.running + counts.pending + counts.creating + counts.terminating
+                + counts.failed + self._extras.evicted_listed)
+        refused = self._refusals.update(self.clock.monotonic(), self._requested, pods,
+                                        self._failures)
+        if refused:
+            raise ClusterError(refused)
         return counts
 
     def failures(self) -> tuple[FailureCounts, TableExtras]:

@@ -139,3 +139,25 @@ class EventTally:
             if fld:
                 totals[fld] = totals.get(fld, 0) + n - self.baseline.get(uid, 0)
         return FailureCounts(**totals, last_message=dict(self.last_message))
+
+
+@dataclass
+class Refusals:
+    """Ends a run that cannot measure anything: pods were asked for, none exists, and the
+    ReplicaSet keeps reporting FailedCreate (a RuntimeClass or quota that refuses every pod),
+    for longer than ``patience_s``. Pure: fed each observation."""
+
+    patience_s: float
+    since: float | None = None
+
+    def update(self, now: float, requested: int, pods: int, failures: FailureCounts) -> str | None:
+        if requested <= 0 or pods > 0 or failures.failed_create <= 0:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = now
+        if now - self.since < self.patience_s:
+            return None
+        why = failures.last_message.get("failed_create") or "FailedCreate"
+        return (f"no pod could be created for {now - self.since:.0f} s "
+                f"({failures.failed_create} FailedCreate events): {why}")
