@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 EXPECTED = {"max-replicas": 0, "duration": 0, "saturated": 0, "cluster-error": 1,
             "cluster-unresponsive": 3}
 EXPECTED_TODAY = {**EXPECTED, "cluster-unresponsive": 0}
+SERVER_CODE = ""  # --server-code: run sim serve from another checkout
 
 
 def free_port() -> int:
@@ -50,7 +51,9 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, work: Path, env: dict, *args: str) -> None:
-        self.work, self.env, self.args = work, env, list(args)
+        self.work, self.args = work, list(args)
+        self.env = dict(env, PYTHONPATH=SERVER_CODE + os.pathsep + env.get("PYTHONPATH", "")) \
+            if SERVER_CODE else env
         self.port = free_port()
         self.kubeconfig = work / "kubeconfig"
         self.proc: subprocess.Popen | None = None
@@ -152,7 +155,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--scenarios", default="errors,restart,kill")
     ap.add_argument("--expect-current", action="store_true")
+    ap.add_argument("--server-code", default="", help="a checkout to run sim serve from")
     args = ap.parse_args()
+    global SERVER_CODE
+    SERVER_CODE = args.server_code
     expected = EXPECTED_TODAY if args.expect_current else EXPECTED
     base = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
     env = dict(os.environ, HOME=str(base / "home"),
