@@ -57,9 +57,10 @@ class Server:
         self.port = free_port()
         self.kubeconfig = work / "kubeconfig"
         self.proc: subprocess.Popen | None = None
+        self.cwd = SERVER_CODE or REPO  # python -c puts the working directory first on the path
         self.has_state_dir = "--state-dir" in subprocess.run(
             [sys.executable, "-c", "from scaler.cli_sim import sim; sim()", "serve", "--help"],
-            capture_output=True, text=True, env=env, cwd=REPO).stdout
+            capture_output=True, text=True, env=self.env, cwd=self.cwd).stdout
 
     def start(self) -> None:
         extra = ["--state-dir", str(self.work / "state")] if self.has_state_dir else []
@@ -67,7 +68,7 @@ class Server:
             [sys.executable, "-c", "from scaler.cli_sim import sim; sim()", "serve", "--no-ssh",
              "--workers", "2", "--speed", "8", "--port", str(self.port), "--workdir",
              str(self.work), "--kubeconfig", str(self.kubeconfig), *extra, *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env, cwd=REPO)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env, cwd=self.cwd)
         ready = threading.Event()
 
         def pump(proc=self.proc):
