@@ -1,4 +1,4 @@
-"""Per-node memory collection: /proc/meminfo parsing, node samples, and the sources that produce them.
+"""Per-node collection: /proc/meminfo and /proc/stat parsing, node samples, and their sources.
 
 This package knows nothing of clusters: a source is given node names and addresses and yields
 ``NodeSample`` records. The simulator renders its nodes as /proc/meminfo text and parses it with the

@@ -6,6 +6,7 @@ Values in /proc/meminfo are kB (KiB, despite the unit's name); ``MemInfo`` keeps
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -39,16 +40,27 @@ class MemInfo:
     def active_mib(self) -> float | None:
         return None if self.active_kib is None else self.active_kib / 1024.0
 
+    def field_mib(self, name: str) -> float | None:
+        """Any field the node reported, in MiB (None when it did not report it)."""
+        kib = self.fields.get(name)
+        return None if kib is None else kib / 1024.0
+
 
 def parse_meminfo(text: str) -> MemInfo:
     """Parse /proc/meminfo text.
 
-    Lines look like ``MemTotal:       16384000 kB`` (``HugePages_Total:`` has no unit). Unknown or
-    malformed lines are skipped rather than fatal, because kernels add fields; but MemTotal and
-    MemFree must be present, or the text is not a meminfo sample at all.
+    Lines look like ``MemTotal:       16384000 kB`` (``HugePages_Total:`` has no unit; the
+    collectors' frames send ``MemTotal:16384000``). Unknown or malformed lines are skipped rather
+    than fatal, because kernels add fields; but MemTotal and MemFree must be present, or the text
+    is not a meminfo sample at all.
     """
+    return parse_meminfo_lines(text.splitlines())
+
+
+def parse_meminfo_lines(lines: Iterable[str]) -> MemInfo:
+    """``parse_meminfo`` over lines already split (a frame's meminfo lines)."""
     fields: dict[str, int] = {}
-    for line in text.splitlines():
+    for line in lines:
         name, sep, rest = line.partition(":")
         if not sep:
             continue

@@ -4,9 +4,11 @@ The collector is a small state machine run as one asyncio task:
 
 - connect (through the shared ``Connector``), start ``collect_command`` on a session channel, and
   turn every complete frame into an ``ok`` NodeSample stamped with the node's own clock;
-- the stream is lost when the channel or connection closes (a killed node, a reset), when asyncssh
-  keepalives go unanswered (a silent hang), or when no frame arrives for ``stall_after_s`` (a stuck
-  remote loop);
+- the stream is lost when the channel or connection closes (a killed node, a reset), when no
+  frame arrives for ``stall_after_s`` (a silent hang, a stuck remote loop), or when asyncssh
+  keepalives go unanswered; keepalives are only sent after a silent stretch
+  (``keepalive_after_silence``): while frames flow, the stream itself proves the connection alive,
+  and a keepalive per interval would double the packets each node costs;
 - from the moment the loss is noticed until a new connection delivers its first frame, a
   ``reconnecting`` sample (values empty) is emitted once per interval, so a dead node never looks
   like a node whose memory stopped moving;
@@ -14,6 +16,12 @@ The collector is a small state machine run as one asyncio task:
 
 Gap samples carry a time on the node's clock as last estimated (local time plus the offset seen on
 the last frame), so a node's series stays on one clock across a gap.
+
+CPU percentages need two samples: the collector keeps the previous frame's /proc/stat counters of
+the current connection (a new connection starts afresh, so a sample never spans a gap).
+
+Per frame the work is: parse, one NodeSample, hand it over; the watchdog wakes once per stall
+period, not once per interval, because each wake-up re-arms itself for the newest frame's deadline.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from collectors.backoff import Backoff
+from collectors.cpustat import CpuTimes, cpu_percent
 from collectors.remote_stream import Frame, FrameParser, collect_command
 from collectors.sample import NodeSample
 from collectors.ssh_connect import Connector, describe_error
@@ -35,6 +44,17 @@ from collectors.ssh_targets import NodeTarget
 log = logging.getLogger("collectors.ssh")
 
 DEFAULT_BACKOFF_MAX_S = 10.0
+
+
+def keepalive_after_silence(interval_s: float) -> float:
+    """Seconds without a packet before a keepalive goes out: one interval more than the sampling
+    interval (at least a second more), so a frame that is merely late never triggers one."""
+    return interval_s + max(interval_s, 1.0)
+
+
+def default_stall_after(interval_s: float) -> float:
+    """No frame for this long means the stream is lost (about 3 intervals)."""
+    return 3.0 * interval_s + 0.5
 
 
 @dataclass
@@ -57,15 +77,15 @@ class StreamLost(Exception):
     """The sample stream ended or went silent; ``str()`` says how."""
 
 
-class _FrameSession(asyncssh.SSHClientSession):
+class _FrameSession(asyncssh.SSHClientSession[str]):
     def __init__(self, collector: NodeCollector) -> None:
         self._collector = collector
         self._parser = FrameParser()
-        self.closed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self.stderr_tail = ""
         self.exit_status: int | None = None
 
-    def data_received(self, data: str, datatype) -> None:
+    def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
         if datatype == asyncssh.EXTENDED_DATA_STDERR:
             self.stderr_tail = (self.stderr_tail + data)[-400:]
             return
@@ -101,7 +121,7 @@ class NodeCollector:
             raise ValueError("interval must be positive")
         self.target = target
         self.interval_s = interval_s
-        self.stall_after_s = stall_after_s or 3.0 * interval_s + 0.5
+        self.stall_after_s = stall_after_s or default_stall_after(interval_s)
         self.start_delay_s = start_delay_s
         self.stats = CollectorStats(node=target.name)
         self._connector = connector
@@ -113,7 +133,8 @@ class NodeCollector:
         self._last_time = float("-inf")
         self._last_frame_at = 0.0  # loop time
         self._next_seq = 0
-        self._gap_task: asyncio.Task | None = None
+        self._prev_cpu: CpuTimes | None = None
+        self._gap_task: asyncio.Task[None] | None = None
 
     # -- frames and gaps ------------------------------------------------------------------
 
@@ -131,7 +152,13 @@ class NodeCollector:
             log.info("node %s: sampling again", self.target.name)
         self._backoff.reset()
         self._last_time = frame.time
-        self._emit(NodeSample.from_meminfo(self.target.name, frame.time, frame.meminfo, frame.load1))
+        cpu = None
+        if frame.cpu is not None:
+            if self._prev_cpu is not None:
+                cpu = cpu_percent(self._prev_cpu, frame.cpu)
+            self._prev_cpu = frame.cpu
+        self._emit(NodeSample.from_meminfo(self.target.name, frame.time, frame.meminfo, frame.load1,
+                                           cpu=cpu, cpus=frame.cpus))
 
     def _emit_gap(self) -> None:
         t = max(self._time() + self._offset, self._last_time + 1e-6)
@@ -168,7 +195,7 @@ class NodeCollector:
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # any failure is a gap, never a dead collector
-                    self._lost(describe_error(e))
+                    self._lost(describe_error(e, self.target.host))
                 await asyncio.sleep(self._backoff.next_delay())
         finally:
             self.stats.connected = False
@@ -187,28 +214,31 @@ class NodeCollector:
     async def _stream_once(self) -> None:
         conn = await self._connector.connect(self.target)
         try:
-            _, session = await conn.create_session(lambda: _FrameSession(self), self._command)
+            session = _FrameSession(self)
+            await conn.create_session(lambda: session, self._command)
             self.stats.connects += 1
             self.stats.connected = True
             self._next_seq = 0
+            self._prev_cpu = None
             loop = asyncio.get_running_loop()
             started = loop.time()
             while True:
-                done, _ = await asyncio.wait({session.closed}, timeout=self.interval_s)
+                # sleep until the newest frame's stall deadline (re-read after every wake-up)
+                remaining = max(started, self._last_frame_at) + self.stall_after_s - loop.time()
+                if remaining <= 0:
+                    raise StreamLost(f"no sample for {self.stall_after_s:.1f}s")
+                done, _ = await asyncio.wait({session.closed}, timeout=remaining)
                 if done:
                     exc = session.closed.result()
                     if exc is not None:
-                        raise StreamLost(describe_error(exc))
+                        raise StreamLost(describe_error(exc, self.target.host))
                     why = f"remote loop ended (exit status {session.exit_status})"
                     if session.stderr_tail.strip():
                         why += ": " + session.stderr_tail.strip().splitlines()[-1]
                     raise StreamLost(why)
-                if loop.time() - max(started, self._last_frame_at) > self.stall_after_s:
-                    raise StreamLost(f"no sample for {self.stall_after_s:.1f}s")
         finally:
             conn.close()
             try:
                 await asyncio.wait_for(conn.wait_closed(), 1.0)
             except (TimeoutError, OSError, asyncssh.Error):
                 pass
-

@@ -13,7 +13,12 @@ from collections.abc import Callable
 from typing import TextIO
 
 from collectors.backoff import Backoff
-from collectors.node_collector import DEFAULT_BACKOFF_MAX_S, CollectorStats, NodeCollector
+from collectors.node_collector import (
+    DEFAULT_BACKOFF_MAX_S,
+    CollectorStats,
+    NodeCollector,
+    keepalive_after_silence,
+)
 from collectors.sample import NodeSample, latest_by_node
 from collectors.ssh_connect import Connector
 from collectors.ssh_targets import NodeTarget, SSHOptions
@@ -102,7 +107,7 @@ class CollectorPool:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- the loop thread ------------------------------------------------------------------
@@ -125,7 +130,8 @@ class CollectorPool:
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._stop_event = asyncio.Event()
-        connector = Connector(self.options, keepalive_interval_s=self.interval_s, warn_to=self._warn_to)
+        connector = Connector(self.options, keepalive_interval_s=keepalive_after_silence(self.interval_s),
+                              warn_to=self._warn_to)
         n = len(self.targets)
         collectors = [
             NodeCollector(

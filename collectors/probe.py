@@ -1,4 +1,4 @@
-"""Check access to every node once before a long run: reachable, how fast, how much memory.
+"""Check access to every node once before a long run: reachable, how fast, memory and CPUs.
 
 It uses the collectors' own connection path and remote command (one frame, then the loop exits),
 so a node that passes the probe is a node the collectors can sample.
@@ -24,23 +24,28 @@ class ProbeResult:
     latency_ms: float | None = None  # connect + authenticate + one sample
     mem_total_mib: float | None = None
     error: str | None = None
+    cpus: int | None = None
 
 
-def _address(target: NodeTarget, options: SSHOptions) -> str:
-    port = target.port or options.port
+def _address(target: NodeTarget, connector: Connector) -> str:
+    """host:port as dialled: the port from the command line, else ~/.ssh/config, else 22."""
+    try:
+        port: int | None = connector.settings(target).port
+    except ValueError:  # a broken config file: the connection attempt will say so
+        port = target.port or connector.options.port
     host = f"[{target.host}]" if ":" in target.host else target.host
     return f"{host}:{port}" if port else host
 
 
 async def _probe_one(connector: Connector, target: NodeTarget, timeout_s: float) -> ProbeResult:
-    address = _address(target, connector.options)
+    address = _address(target, connector)
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout_s):
             async with await connector.connect(target) as conn:
                 result = await conn.run(collect_command(1.0, count=1), check=False)
     except Exception as e:  # every failure is a row in the table, not a traceback
-        return ProbeResult(target.name, address, False, error=describe_error(e))
+        return ProbeResult(target.name, address, False, error=describe_error(e, target.host))
     latency_ms = (time.monotonic() - started) * 1000.0
     stdout = result.stdout if isinstance(result.stdout, str) else ""
     frames = FrameParser().feed(stdout)
@@ -48,7 +53,8 @@ async def _probe_one(connector: Connector, target: NodeTarget, timeout_s: float)
         stderr = (result.stderr or "").strip() if isinstance(result.stderr, str) else ""
         why = stderr.splitlines()[-1] if stderr else f"no sample (exit status {result.exit_status})"
         return ProbeResult(target.name, address, False, latency_ms, error=why)
-    return ProbeResult(target.name, address, True, latency_ms, frames[0].meminfo.total_mib)
+    return ProbeResult(target.name, address, True, latency_ms, frames[0].meminfo.total_mib,
+                       cpus=frames[0].cpus)
 
 
 async def probe_async(
@@ -69,7 +75,7 @@ def probe(targets: list[NodeTarget], options: SSHOptions, timeout_s: float | Non
 
 
 def format_probe_table(results: list[ProbeResult]) -> str:
-    header = ("NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "ERROR")
+    header = ("NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "CPUS", "ERROR")
     rows = [
         (
             r.node,
@@ -77,6 +83,7 @@ def format_probe_table(results: list[ProbeResult]) -> str:
             "yes" if r.reachable else "no",
             "" if r.latency_ms is None else f"{r.latency_ms:.0f}",
             "" if r.mem_total_mib is None else f"{r.mem_total_mib:.0f}",
+            "" if r.cpus is None else str(r.cpus),
             r.error or "",
         )
         for r in results

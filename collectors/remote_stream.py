@@ -2,44 +2,74 @@
 
 Cost on the node matters (the tool measures memory near saturation), so the loop uses shell
 builtins only when bash is there (RHCOS, every mainstream distribution): ``$EPOCHREALTIME`` for the
-node's own timestamp, ``read`` to slurp /proc files, and ``read -t`` on the channel's stdin to
-sleep. That last choice also ends the loop as soon as the collector goes away (stdin reaches EOF),
-so no orphan is left on the node. Without bash a POSIX loop runs instead, at the price of a
-``date`` and a ``sleep`` process per sample.
+node's own timestamp, ``read`` to slurp /proc files, ``[[ =~ ]]`` to pick fields, and ``read -t``
+on the channel's stdin to sleep. That last choice also ends the loop as soon as the collector goes
+away (stdin reaches EOF), so no orphan is left on the node. Without bash a POSIX loop runs instead,
+at the price of a ``date`` and a ``sleep`` process per sample.
 
-Each sample is one frame, written with a single ``printf`` (one write, smaller than PIPE_BUF)::
+Each sample is one frame, written with a single write (smaller than PIPE_BUF), so sshd sends it
+as one SSH packet: bash's ``printf`` builtin writes line by line (5 writes, 2-3 packets a frame),
+so the bash loop formats with ``printf -v`` and writes with one ``echo -nE``; dash's ``printf``
+writes once by itself::
 
     @@scaler-frame <seq> <epoch microseconds>
-    <the /proc/meminfo text>
+    MemTotal:<kB>            only the /proc/meminfo fields in MEMINFO_FIELDS, as Name:value
+    ...
+    @@cpu <online CPUs> <the aggregate "cpu" line of /proc/stat, without its label>
     @@loadavg <the /proc/loadavg line>
     @@end <seq>
 
-The parser accepts only complete frames whose end matches their start and whose meminfo parses,
-so a cut stream or shell noise (motd, rc files) is counted and dropped, never mistaken for data.
-The bash loop keeps to a fixed schedule (start + k * interval) rather than sleeping a fixed time
-after each sample, so timestamps do not drift by the loop's own run time.
+After the meminfo lines come sections, one ``@@<name> <payload>`` line each (a later section may
+continue on lines that do not start with ``@@``); the parser ignores sections it does not know, so
+a section can be added (per-node work, say) without breaking an older reader. Only the fields
+used are sent: ~250 bytes a frame instead of ~1.5 KiB of full meminfo, which is less to encrypt,
+decrypt and parse per sample for every node. The CPU count is read once per stream (from the
+``cpuN`` lines of /proc/stat); the counters every sample.
+
+The parser accepts only complete frames whose end matches their start and whose meminfo lines
+hold MemTotal and MemFree, so a cut stream or shell noise (motd, rc files) is counted and dropped,
+never mistaken for data. The bash loop keeps to a fixed schedule (start + k * interval) rather than
+sleeping a fixed time after each sample, so timestamps do not drift by the loop's own run time.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import NamedTuple
 
-from collectors.meminfo import MemInfo, MemInfoError, parse_meminfo
+from collectors.cpustat import CpuTimes, parse_cpu_fields
+from collectors.meminfo import MemInfo, MemInfoError, parse_meminfo_lines
 
 MARKER = "scaler-collect"  # $0 of the remote loop: findable in `ps` on the node
 HEADER = "@@scaler-frame "
-LOADAVG = "@@loadavg "
+SECTION = "@@"
+CPU = "cpu"
+LOADAVG = "loadavg"
 END = "@@end "
 
+# What NodeSample records. Shmem and Cached show a kata guest's memory (its RAM is a shared
+# mapping in /dev/shm on the host, counted as Shmem and inside Cached, not as process memory).
+MEMINFO_FIELDS = ("MemTotal", "MemFree", "MemAvailable", "Active", "Inactive", "Shmem", "Cached")
+
+# Bash: the field regexes are anchored on the newline before the name, so "Cached:" never
+# matches "SwapCached:" nor "Active:" "Active(anon):". The CPU count is the number of cpuN lines
+# (everything before the "intr" line, minus the aggregate line): read once, not per sample.
 _BASH_LOOP = r"""export LC_ALL=C
-iv=$1; left=$2; n=0; next=${EPOCHREALTIME//[!0-9]/}
+iv=$1; left=$2; n=0; next=${EPOCHREALTIME//[!0-9]/}; nl=$'\n'
+st=; IFS= read -r -d '' st < /proc/stat; c=0
+case $st in *"${nl}intr"*) st=${st%%"${nl}intr"*}; c=${st//[!$nl]/}; c=${#c};; esac
 while :; do
 t=${EPOCHREALTIME//[!0-9]/}
-mi=; IFS= read -r -d '' mi < /proc/meminfo
+mi=; IFS= read -r -d '' mi < /proc/meminfo; mi=$nl$mi; m=
+for f in @FIELDS@; do
+[[ $mi =~ $nl$f:\ *([0-9]+) ]] && m+=$f:${BASH_REMATCH[1]}$nl
+done
+cl=; IFS= read -r cl < /proc/stat
 la=; IFS= read -r la < /proc/loadavg
-printf '@@scaler-frame %d %s\n%s@@loadavg %s\n@@end %d\n' "$n" "$t" "$mi" "$la" "$n" || exit 0
+printf -v fr '@@scaler-frame %d %s\n%s@@cpu %s %s\n@@loadavg %s\n@@end %d\n' "$n" "$t" "$m" "$c" "${cl#cpu}" "$la" "$n"
+echo -nE "$fr" || exit 0
 n=$((n+1))
 if [ "$left" -gt 0 ]; then left=$((left-1)); if [ "$left" -eq 0 ]; then exit 0; fi; fi
 next=$((next+iv)); now=${EPOCHREALTIME//[!0-9]/}; d=$((next-now))
@@ -49,23 +79,26 @@ printf -v frac '%06d' $((d%1000000))
 read -r -t "$((d/1000000)).$frac" _
 if [ $? -le 128 ]; then exit 0; fi
 fi
-done"""
+done""".replace("@FIELDS@", " ".join(MEMINFO_FIELDS))
 
 _POSIX_LOOP = r"""iv=$1; left=$2; n=0
 s=$((iv/1000000)).$(printf '%06d' $((iv%1000000)))
+c=0
+while IFS= read -r l; do case $l in cpu[0-9]*) c=$((c+1));; esac; done < /proc/stat
 while :; do
 t=$(date +%s%N 2>/dev/null)
 case $t in ''|*[!0-9]*) t=$(date +%s)000000000;; esac
 t=${t%???}
-mi=
-while IFS= read -r l; do mi="$mi$l
-"; done < /proc/meminfo
+m=
+while IFS=': ' read -r k v _; do case $k in @FIELDS@) m="$m$k:$v
+";; esac; done < /proc/meminfo
+cl=; IFS= read -r cl < /proc/stat
 la=; IFS= read -r la < /proc/loadavg
-printf '@@scaler-frame %d %s\n%s@@loadavg %s\n@@end %d\n' "$n" "$t" "$mi" "$la" "$n" || exit 0
+printf '@@scaler-frame %d %s\n%s@@cpu %s %s\n@@loadavg %s\n@@end %d\n' "$n" "$t" "$m" "$c" "${cl#cpu}" "$la" "$n" || exit 0
 n=$((n+1))
 if [ "$left" -gt 0 ]; then left=$((left-1)); if [ "$left" -eq 0 ]; then exit 0; fi; fi
 sleep "$s" || exit 0
-done"""
+done""".replace("@FIELDS@", "|".join(MEMINFO_FIELDS))
 
 
 def collect_command(interval_s: float, count: int = 0) -> str:
@@ -93,20 +126,52 @@ def parse_collect_command(command: str | None) -> tuple[float, int] | None:
     return int(m.group(1)) / 1e6, int(m.group(2))
 
 
-def render_frame(seq: int, time_s: float, meminfo_text: str, loadavg_text: str) -> str:
-    """One frame, exactly as the remote loop prints it (used by simulated nodes)."""
-    if meminfo_text and not meminfo_text.endswith("\n"):
-        meminfo_text += "\n"
+def filter_meminfo(meminfo_text: str) -> str:
+    """The MEMINFO_FIELDS lines of /proc/meminfo text as the loop prints them (``Name:kB``)."""
+    values: dict[str, str] = {}
+    for line in meminfo_text.splitlines():
+        name, sep, rest = line.partition(":")
+        parts = rest.split()
+        if sep and parts and name in MEMINFO_FIELDS and parts[0].isdigit():
+            values.setdefault(name, parts[0])
+    return "".join(f"{n}:{values[n]}\n" for n in MEMINFO_FIELDS if n in values)
+
+
+_CPU_N = re.compile(r"^cpu\d+ ", re.MULTILINE)
+
+
+def render_frame(
+    seq: int, time_s: float, meminfo_text: str, loadavg_text: str, stat_text: str | None = None
+) -> str:
+    """One frame, exactly as the remote loop prints it (used by simulated nodes).
+
+    ``meminfo_text``, ``loadavg_text`` and ``stat_text`` are the node's whole /proc/meminfo,
+    /proc/loadavg and /proc/stat; without ``stat_text`` the frame has no ``@@cpu`` section (the
+    node's CPU is then unknown, not zero).
+    """
     load = loadavg_text.strip().splitlines()[0] if loadavg_text.strip() else ""
-    return f"{HEADER}{seq} {int(round(time_s * 1e6))}\n{meminfo_text}{LOADAVG}{load}\n{END}{seq}\n"
+    cpu = ""
+    if stat_text is not None:
+        first = stat_text.split("\n", 1)[0]
+        counters = first[len(CPU):] if first.startswith(CPU + " ") else ""
+        cpu = f"{SECTION}{CPU} {len(_CPU_N.findall(stat_text))} {counters}\n"
+    return (
+        f"{HEADER}{seq} {int(round(time_s * 1e6))}\n{filter_meminfo(meminfo_text)}{cpu}"
+        f"{SECTION}{LOADAVG} {load}\n{END}{seq}\n"
+    )
 
 
-@dataclass(frozen=True)
-class Frame:
+_NO_SECTIONS: Mapping[str, str] = {}
+
+
+class Frame(NamedTuple):
     seq: int
     time: float  # the node's clock, epoch seconds
     meminfo: MemInfo
     load1: float | None
+    cpu: CpuTimes | None = None  # cumulative counters of all CPUs
+    cpus: int | None = None  # online CPUs
+    sections: Mapping[str, str] = _NO_SECTIONS  # every section's text, by name
 
 
 class FrameParser:
@@ -115,7 +180,7 @@ class FrameParser:
     ``junk_chars`` and ``bad_frames`` count what was dropped, so a noisy node shows in the stats.
     """
 
-    MAX_BUFFER = 1 << 20  # a frame is ~1.5 KiB; this much without one means garbage
+    MAX_BUFFER = 1 << 20  # a frame is ~250 bytes; this much without one means garbage
 
     def __init__(self) -> None:
         self._buf = ""
@@ -123,69 +188,87 @@ class FrameParser:
         self.bad_frames = 0
 
     def feed(self, text: str) -> list[Frame]:
-        self._buf += text
+        buf = self._buf + text if self._buf else text
         frames: list[Frame] = []
         while True:
-            start = self._find_header(0)
+            start = buf.find(HEADER)  # anywhere: a frame glued to a cut line is still a frame
             if start < 0:
-                keep = self._partial_header_tail()
-                self.junk_chars += len(self._buf) - keep
-                self._buf = self._buf[len(self._buf) - keep :]
+                keep = _partial_header_tail(buf)
+                self.junk_chars += len(buf) - keep
+                buf = buf[len(buf) - keep :]
                 break
             if start:
                 self.junk_chars += start
-                self._buf = self._buf[start:]
-            end = self._buf.find("\n" + END)
-            nxt = self._find_header(1)
+                buf = buf[start:]
+            end = buf.find("\n" + END)
+            nxt = buf.find(HEADER, 1)
             if 0 <= nxt and (end < 0 or nxt < end):
                 # a frame cut short by a new one (the stream restarted): drop the stub
                 self.bad_frames += 1
-                self._buf = self._buf[nxt:]
+                buf = buf[nxt:]
                 continue
             if end < 0:
-                if len(self._buf) > self.MAX_BUFFER:
+                if len(buf) > self.MAX_BUFFER:
                     self.bad_frames += 1
-                    self.junk_chars += len(self._buf)
-                    self._buf = ""
+                    self.junk_chars += len(buf)
+                    buf = ""
                 break
-            eol = self._buf.find("\n", end + 1)
+            eol = buf.find("\n", end + 1)
             if eol < 0:
                 break
-            block, self._buf = self._buf[: eol + 1], self._buf[eol + 1 :]
-            frame = self._parse_block(block)
+            frame = _parse_block(buf[: eol + 1])
+            buf = buf[eol + 1 :]
             if frame is None:
                 self.bad_frames += 1
             else:
                 frames.append(frame)
+        self._buf = buf
         return frames
 
-    def _find_header(self, after: int) -> int:
-        # anywhere, not only at a line start: a frame glued to a cut line is still a frame
-        return self._buf.find(HEADER, after)
 
-    def _partial_header_tail(self) -> int:
-        """Length of the longest buffer tail that may be a header still arriving."""
-        for k in range(min(len(HEADER) - 1, len(self._buf)), 0, -1):
-            if self._buf.endswith(HEADER[:k]):
-                return k
-        return 0
+def _partial_header_tail(buf: str) -> int:
+    """Length of the longest buffer tail that may be a header still arriving."""
+    for k in range(min(len(HEADER) - 1, len(buf)), 0, -1):
+        if buf.endswith(HEADER[:k]):
+            return k
+    return 0
 
-    @staticmethod
-    def _parse_block(block: str) -> Frame | None:
-        lines = block.split("\n")
-        head = lines[0][len(HEADER) :].split()
-        end = lines[-2] if len(lines) >= 2 else ""
-        if len(head) != 2 or not head[0].isdigit() or not head[1].isdigit():
-            return None
-        if end != f"{END}{head[0]}" or len(lines) < 4 or not lines[-3].startswith(LOADAVG):
-            return None
+
+def _parse_block(block: str) -> Frame | None:
+    lines = block.split("\n")  # ends with "" after the final newline
+    seq_text, _, time_text = lines[0][len(HEADER) :].partition(" ")
+    if not seq_text.isdigit() or not time_text.isdigit():
+        return None
+    if len(lines) < 3 or lines[-2] != END + seq_text:
+        return None
+    body = lines[1:-2]
+    first_section = len(body)
+    for i, line in enumerate(body):
+        if line.startswith(SECTION):
+            first_section = i
+            break
+    try:
+        info = parse_meminfo_lines(body[:first_section])
+    except MemInfoError:
+        return None
+    sections: dict[str, str] = {}
+    name = ""
+    for line in body[first_section:]:
+        if line.startswith(SECTION):
+            name, _, payload = line[len(SECTION) :].partition(" ")
+            sections[name] = payload
+        elif name:
+            sections[name] += "\n" + line
+    load1 = None
+    load = sections.get(LOADAVG)
+    if load:
         try:
-            info = parse_meminfo("\n".join(lines[1:-3]))
-        except MemInfoError:
-            return None
-        load_fields = lines[-3][len(LOADAVG) :].split()
-        try:
-            load1 = float(load_fields[0]) if load_fields else None
+            load1 = float(load.split(None, 1)[0])
         except ValueError:
             load1 = None
-        return Frame(seq=int(head[0]), time=int(head[1]) / 1e6, meminfo=info, load1=load1)
+    cpu, cpus = None, None
+    cpu_fields = sections.get(CPU, "").split()
+    if cpu_fields:
+        cpus = int(cpu_fields[0]) if cpu_fields[0].isdigit() and int(cpu_fields[0]) > 0 else None
+        cpu = parse_cpu_fields(cpu_fields[1:])
+    return Frame(int(seq_text), int(time_text) / 1e6, info, load1, cpu, cpus, sections)

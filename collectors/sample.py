@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from collectors.cpustat import CpuPercent
 from collectors.meminfo import MemInfo
 
 OK = "ok"
@@ -14,11 +15,18 @@ RECONNECTING = "reconnecting"
 
 @dataclass(frozen=True)
 class NodeSample:
-    """One node's memory at one instant.
+    """One node's memory and CPU at one instant; every field is a run.nodes.csv column.
 
     ``time`` is the node's own clock (epoch seconds) when it took the sample, so transport delay
     never shifts the series. With ``status == "reconnecting"`` every value is None: a gap is written
     as a gap, never as the last value seen (the weakness of the method this tool descends from).
+
+    Memory comes from /proc/meminfo. ``mem_shmem_mib`` and ``mem_cached_mib`` are where a kata
+    guest's RAM shows on the host (a shared mapping in /dev/shm: Shmem, inside Cached), not in
+    any process's anonymous memory. CPU comes from /proc/stat (``collectors.cpustat``): percent
+    of all ``cpus`` over the interval since the node's previous sample on the same connection,
+    so the first sample after a (re)connection has them None; ``cpu_busy_pct`` is user + system
+    + steal.
     """
 
     node: str
@@ -29,10 +37,25 @@ class NodeSample:
     mem_available_mib: float | None = None
     mem_active_mib: float | None = None
     load1: float | None = None
+    mem_inactive_mib: float | None = None
+    mem_shmem_mib: float | None = None
+    mem_cached_mib: float | None = None
+    cpus: int | None = None
+    cpu_busy_pct: float | None = None
+    cpu_user_pct: float | None = None
+    cpu_system_pct: float | None = None
+    cpu_iowait_pct: float | None = None
+    cpu_steal_pct: float | None = None
 
     @classmethod
     def from_meminfo(
-        cls, node: str, time: float, info: MemInfo, load1: float | None = None
+        cls,
+        node: str,
+        time: float,
+        info: MemInfo,
+        load1: float | None = None,
+        cpu: CpuPercent | None = None,
+        cpus: int | None = None,
     ) -> NodeSample:
         return cls(
             node=node,
@@ -43,6 +66,15 @@ class NodeSample:
             mem_available_mib=info.available_mib,
             mem_active_mib=info.active_mib,
             load1=load1,
+            mem_inactive_mib=info.field_mib("Inactive"),
+            mem_shmem_mib=info.field_mib("Shmem"),
+            mem_cached_mib=info.field_mib("Cached"),
+            cpus=cpus,
+            cpu_busy_pct=None if cpu is None else cpu.busy,
+            cpu_user_pct=None if cpu is None else cpu.user,
+            cpu_system_pct=None if cpu is None else cpu.system,
+            cpu_iowait_pct=None if cpu is None else cpu.iowait,
+            cpu_steal_pct=None if cpu is None else cpu.steal,
         )
 
     @classmethod

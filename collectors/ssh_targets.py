@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DEFAULT_USER = "core"  # the login user of OpenShift (RHCOS) nodes
@@ -24,17 +25,20 @@ class JumpHost:
 class SSHOptions:
     """How to reach nodes.
 
-    ``port=None`` and ``user=None`` leave the choice to ~/.ssh/config (then 22 / the local user),
-    so a ``Port`` or ``User`` there is honoured unless set here. ``known_hosts=None`` verifies host
-    keys against the default ~/.ssh/known_hosts; ``insecure`` skips verification altogether.
-    ``config_files=None`` reads ~/.ssh/config (incl. ProxyJump); ``()`` reads none.
-    ``keepalive_interval_s=None`` uses the sampling interval, so a silent hang is noticed after
-    ``keepalive_count_max`` intervals rather than after TCP's minutes.
+    ``user=None`` and ``port=None`` mean "not on the command line": then ~/.ssh/config decides,
+    else ``core`` and 22 (``collectors.ssh_config``: OpenSSH's order). ``known_hosts=None``
+    verifies host keys against the default ~/.ssh/known_hosts; ``insecure`` skips verification
+    altogether. ``config_files=None`` reads ~/.ssh/config (incl. ProxyJump); ``()`` reads none.
+    ``keepalive_interval_s=None`` sends a keepalive only after a silent stretch a little longer
+    than the sampling interval (a flowing stream proves the connection alive by itself), so a
+    silent hang is noticed in a few intervals rather than after TCP's minutes. ``ciphers=None``
+    prefers AES-GCM (the cheapest per packet here, see bench/bench_collectors.py) among what
+    the server offers, unless the config file names ``Ciphers``.
     """
 
-    user: str | None = DEFAULT_USER
+    user: str | None = None
     identity_files: tuple[str, ...] = ()
-    port: int | None = 22
+    port: int | None = None
     jump_host: str | None = None
     known_hosts: str | None = None
     insecure: bool = False
@@ -42,6 +46,7 @@ class SSHOptions:
     keepalive_interval_s: float | None = None
     keepalive_count_max: int = 3
     config_files: tuple[str, ...] | None = None
+    ciphers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _check_host(host: str, what: str, ipv6: bool = False) -> None:
         except ValueError:
             raise ValueError(f"bad IPv6 address {host!r} in {what}") from None
         return
-    if not _HOSTNAME.match(host):
+    if not _HOSTNAME.match(host) or ".." in host:
         raise ValueError(f"bad host {host!r} in {what}")
 
 
@@ -110,7 +115,7 @@ def parse_node(text: str) -> NodeTarget:
     return NodeTarget(name=name, host=host, port=port)
 
 
-def parse_nodes(texts) -> list[NodeTarget]:
+def parse_nodes(texts: Iterable[str]) -> list[NodeTarget]:
     targets = [parse_node(t) for t in texts]
     seen: set[str] = set()
     for t in targets:

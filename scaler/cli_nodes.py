@@ -7,7 +7,7 @@ import sys
 import click
 
 from collectors.probe import format_probe_table, probe
-from scaler.ssh_options import ssh_options, ssh_settings_from
+from scaler.ssh_options import ssh_access_from, ssh_access_options
 from scaler.units import Duration
 
 
@@ -34,7 +34,7 @@ def _discovered(kubeconfig: str | None, context: str | None, client_binary: str 
 
 
 @nodes.command("probe")
-@ssh_options
+@ssh_access_options
 @click.option("--timeout", "timeout_s", type=Duration(), default="15s", show_default=True,
               help="Give up on a node after this long.")
 @click.option("--kubeconfig", type=click.Path(), help="Take the worker nodes (InternalIP) from "
@@ -49,7 +49,7 @@ def probe_command(timeout_s: float, kubeconfig: str | None, context: str | None,
     only nodes are listed), plus every --node (which wins for a name given twice).
     Exit status 1 if any node is unreachable.
     """
-    options, explicit, _interval, _enabled = ssh_settings_from(kwargs)
+    options, explicit = ssh_access_from(kwargs)
     targets = {}
     if kubeconfig or context:
         targets.update({t.name: t for t in _discovered(kubeconfig, context, client_binary)})

@@ -16,6 +16,10 @@ from pathlib import Path
 
 from collectors.sample import NodeSample
 
+NODE_EXTRA_COLUMNS = (
+    "mem_inactive_mib", "mem_shmem_mib", "mem_cached_mib", "cpus", "cpu_busy_pct",
+    "cpu_user_pct", "cpu_system_pct", "cpu_iowait_pct", "cpu_steal_pct",
+)
 RUN_COLUMNS = (
     "time", "elapsed_s", "step", "runtime", "scenario", "mode", "requested", "running",
     "pending", "creating", "terminating", "evicted", "oom_killed", "failed", "restarts",
@@ -27,6 +31,8 @@ RUN_COLUMNS = (
 NODE_COLUMNS = (
     "time", "elapsed_s", "node", "mem_total_mib", "mem_free_mib", "mem_available_mib",
     "mem_active_mib", "load1", "status",
+    # Added after the original contract: the later NodeSample fields, in their order.
+    *NODE_EXTRA_COLUMNS,
 )
 
 
@@ -81,6 +87,12 @@ def _cell(name: str, value) -> str:
     return str(value)
 
 
+def _node_cell(name: str, value: object) -> str:
+    if isinstance(value, float) and name.endswith("_pct"):
+        return f"{value:.2f}"
+    return _cell(name, value)
+
+
 def sidecar_paths(csv_path: Path) -> tuple[Path, Path]:
     """runs/kata.csv -> (runs/kata.nodes.csv, runs/kata.meta.json)."""
     stem = csv_path.name[:-4] if csv_path.name.endswith(".csv") else csv_path.name
@@ -122,6 +134,7 @@ class Recorder:
                 _cell("mem_available_mib", s.mem_available_mib),
                 _cell("mem_active_mib", s.mem_active_mib),
                 "" if s.load1 is None else f"{s.load1:.2f}", s.status,
+                *(_node_cell(n, getattr(s, n)) for n in NODE_EXTRA_COLUMNS),
             ])
         self._nodes.flush()
         self.node_rows += len(samples)

@@ -1,8 +1,11 @@
-"""The SSH collector options shared by ``scaler run`` and ``scaler nodes probe``.
+"""The SSH options of ``scaler run`` and ``scaler nodes probe``.
 
-One decorator so both commands spell every option the same way, and one function turning the
+``ssh_access_options`` (how to reach nodes) is shared, so both commands spell every option the
+same way; ``ssh_options`` adds what only sampling means (``--sample-interval``,
+``--no-collectors``), for ``scaler run``. ``ssh_access_from`` / ``ssh_settings_from`` turn the
 parsed values into collector settings; a bad value becomes ``click.BadParameter`` (one line on
-stderr, exit 2).
+stderr, exit 2). ``--ssh-user``/``--ssh-port`` default to nothing: then ~/.ssh/config decides, else
+``core`` and 22 (OpenSSH's order, applied in ``collectors.ssh_config``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import click
 
 from collectors.ssh_targets import (
-    DEFAULT_USER,
     NodeTarget,
     SSHOptions,
     parse_jump_host,
@@ -18,19 +20,20 @@ from collectors.ssh_targets import (
 )
 from scaler.units import Duration
 
-# Keyword names the decorator adds, so a command can split them from its own parameters.
-SSH_PARAM_NAMES = (
+# Keyword names the decorators add, so a command can split them from its own parameters.
+SSH_ACCESS_PARAM_NAMES = (
     "ssh_user", "ssh_key", "ssh_port", "jump_host", "ssh_known_hosts", "ssh_insecure", "node",
-    "sample_interval", "no_collectors",
 )
+SSH_PARAM_NAMES = (*SSH_ACCESS_PARAM_NAMES, "sample_interval", "no_collectors")
 
 MIN_INTERVAL_S = 0.05
 
 
-def _options():
+def _access_options():
     path = click.Path(exists=True, dir_okay=False)
     return [
-        click.option("--ssh-user", default=DEFAULT_USER, show_default=True, help="Login user on the nodes."),
+        click.option("--ssh-user", default=None,
+                     help="Login user on the nodes [default: ~/.ssh/config, else core]."),
         click.option("-i", "--ssh-key", multiple=True, type=path, help="Identity file (repeatable)."),
         click.option("--ssh-port", type=click.IntRange(1, 65535), default=None,
                      help="SSH port of the nodes [default: ~/.ssh/config, else 22]."),
@@ -42,6 +45,11 @@ def _options():
                      help="Do not verify host keys (prints a warning)."),
         click.option("--node", multiple=True, metavar="NAME=HOST[:PORT]",
                      help="A node to sample (repeatable); added to the cluster's nodes."),
+    ]
+
+
+def _sampling_options():
+    return [
         click.option("--sample-interval", type=Duration(), default="1s", show_default=True,
                      help="Per-node memory sampling interval (e.g. 1s, 500ms)."),
         click.option("--no-collectors", is_flag=True, default=False,
@@ -49,9 +57,16 @@ def _options():
     ]
 
 
+def ssh_access_options(f):
+    """Add the options saying how to reach nodes (``scaler nodes probe``)."""
+    for option in reversed(_access_options()):
+        f = option(f)
+    return f
+
+
 def ssh_options(f):
-    """Add the SSH collector options to a click command."""
-    for option in reversed(_options()):
+    """Add every SSH collector option: access and sampling (``scaler run``)."""
+    for option in reversed(_access_options() + _sampling_options()):
         f = option(f)
     return f
 
@@ -61,6 +76,18 @@ def ssh_settings_from(kwargs: dict) -> tuple[SSHOptions, list[NodeTarget], float
 
     Reads (does not remove) the keys in ``SSH_PARAM_NAMES``.
     """
+    options, targets = ssh_access_from(kwargs)
+    interval = float(kwargs.get("sample_interval") if kwargs.get("sample_interval") is not None else 1.0)
+    if interval < MIN_INTERVAL_S:
+        raise click.BadParameter(
+            f"{interval:g}s is too short (at least {MIN_INTERVAL_S * 1000:.0f}ms)",
+            param_hint="--sample-interval",
+        )
+    return options, targets, interval, not kwargs.get("no_collectors")
+
+
+def ssh_access_from(kwargs: dict) -> tuple[SSHOptions, list[NodeTarget]]:
+    """(options, explicit node targets); reads the keys in ``SSH_ACCESS_PARAM_NAMES``."""
     try:
         targets = parse_nodes(kwargs.get("node") or ())
     except ValueError as e:
@@ -71,12 +98,6 @@ def ssh_settings_from(kwargs: dict) -> tuple[SSHOptions, list[NodeTarget], float
             parse_jump_host(jump)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--jump-host") from None
-    interval = float(kwargs.get("sample_interval") if kwargs.get("sample_interval") is not None else 1.0)
-    if interval < MIN_INTERVAL_S:
-        raise click.BadParameter(
-            f"{interval:g}s is too short (at least {MIN_INTERVAL_S * 1000:.0f}ms)",
-            param_hint="--sample-interval",
-        )
     user = kwargs.get("ssh_user")
     options = SSHOptions(
         user=user if user else None,
@@ -86,4 +107,4 @@ def ssh_settings_from(kwargs: dict) -> tuple[SSHOptions, list[NodeTarget], float
         known_hosts=kwargs.get("ssh_known_hosts"),
         insecure=bool(kwargs.get("ssh_insecure")),
     )
-    return options, targets, interval, not kwargs.get("no_collectors")
+    return options, targets

@@ -13,7 +13,14 @@ from collectors.ssh_targets import (
     parse_node,
     parse_nodes,
 )
-from scaler.ssh_options import SSH_PARAM_NAMES, ssh_options, ssh_settings_from
+from scaler.cli_nodes import nodes as nodes_group
+from scaler.ssh_options import (
+    SSH_ACCESS_PARAM_NAMES,
+    SSH_PARAM_NAMES,
+    ssh_access_options,
+    ssh_options,
+    ssh_settings_from,
+)
 
 
 @click.command()
@@ -31,7 +38,7 @@ def test_defaults():
     r = run()
     assert r.exit_code == 0, r.output
     options, targets, interval, enabled = eval(r.output)  # repr of plain dataclasses
-    assert options == SSHOptions(user="core", port=None)
+    assert options == SSHOptions(user=None, port=None)  # not given: ~/.ssh/config, else core / 22
     assert targets == [] and interval == 1.0 and enabled is True
 
 
@@ -66,6 +73,7 @@ def test_env_var_prefix():
         (["--node", "w1=host:99999"], "--node"),
         (["--node", "bad name=h"], "--node"),
         (["--node", "w1=h;rm -rf /"], "--node"),
+        (["--node", "w1=a..b"], "--node"),
         (["--node", "w1=a", "--node", "w1=b"], "--node"),
         (["--jump-host", "@host"], "--jump-host"),
         (["--jump-host", "h:port"], "--jump-host"),
@@ -96,3 +104,18 @@ def test_parsers():
 def test_param_names_match_decorator():
     names = {p.name for p in cmd.params}
     assert names == set(SSH_PARAM_NAMES)
+
+    @click.command()
+    @ssh_access_options
+    def access(**kwargs):
+        pass
+
+    assert {p.name for p in access.params} == set(SSH_ACCESS_PARAM_NAMES)
+
+
+@pytest.mark.parametrize("option", [["--sample-interval", "2s"], ["--no-collectors"]])
+def test_probe_refuses_options_that_mean_nothing_there(option):
+    r = CliRunner().invoke(nodes_group, ["probe", "--node", "w1=127.0.0.1", *option])
+    assert r.exit_code == 2 and "No such option" in r.output and option[0] in r.output
+    help_text = CliRunner().invoke(nodes_group, ["probe", "--help"]).output
+    assert option[0] not in help_text and "--ssh-user" in help_text

@@ -71,6 +71,7 @@ def test_fifty_nodes_no_sample_lost_monotonic_per_node(served):
         assert stats[name].lost == 0 and stats[name].bad_frames == 0 and stats[name].gaps == 0
         assert stats[name].connects == 1
         assert len(series) >= 3.0 / IV  # sampled at the interval throughout
+        assert all(s.cpus is None and s.cpu_busy_pct is None for s in series)  # model has no node_stat
     assert stop_s < 3.0  # prompt: connections closed, thread joined
 
 
@@ -151,3 +152,33 @@ def test_frames_carry_the_given_clock(tmp_path):
         loop.shut(server)
         loop.close()
     assert frame.time == 1234.5
+
+
+class CpuModel(FakeNodeModel):
+    """Adds /proc/stat: 4 CPUs, each rendering 100 ticks later with 30 user, 10 system, 5 steal."""
+
+    def node_stat(self, name):
+        k = self.calls[name]  # node_meminfo is rendered first, so k counts frames
+        cpus = "".join(f"cpu{i} 0 0 0 0 0 0 0 0 0 0\n" for i in range(4))
+        return f"cpu  {30 * k} 0 {10 * k} {55 * k} 0 0 0 {5 * k} 0 0\n{cpus}intr 0\nctxt 0\n"
+
+
+def test_node_cpu_from_a_model_with_node_stat(tmp_path):
+    nodes = {"cpu-node": "127.0.0.31"}
+    loop = LoopThread()
+    server = loop.run(start_sim_ssh_nodes(CpuModel(nodes), nodes, workdir=tmp_path))
+    try:
+        with CollectorPool([NodeTarget(n, a) for n, a in nodes.items()], options(server), IV) as pool:
+            deadline = time.monotonic() + 10
+            samples = []
+            while len(samples) < 3 and time.monotonic() < deadline:
+                samples += pool.drain()
+                time.sleep(0.05)
+    finally:
+        loop.shut(server)
+        loop.close()
+    assert len(samples) >= 3 and all(s.ok and s.cpus == 4 for s in samples)
+    assert samples[0].cpu_busy_pct is None
+    for s in samples[1:]:
+        assert (s.cpu_user_pct, s.cpu_system_pct, s.cpu_steal_pct) == pytest.approx((30.0, 10.0, 5.0))
+        assert s.cpu_busy_pct == pytest.approx(45.0) and s.cpu_iowait_pct == 0.0

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from collectors.meminfo import parse_meminfo
+from collectors.node_collector import keepalive_after_silence
 from collectors.pool import CollectorPool
 from collectors.probe import probe
 from collectors.remote_stream import MARKER
@@ -71,6 +72,11 @@ def machine_mem_total_kib():
         return parse_meminfo(f.read()).total_kib
 
 
+def machine_cpus():
+    with open("/proc/stat") as f:
+        return sum(line.split()[0][3:].isdigit() for line in f if line.startswith("cpu"))
+
+
 def test_collects_this_machines_meminfo(sshd, client_key, tmp_path):
     opts = options_for(client_key, sshd.known_hosts_line(), tmp_path)
     with CollectorPool([NodeTarget("here", "127.0.0.1", sshd.port)], opts, IV) as pool:
@@ -86,6 +92,15 @@ def test_collects_this_machines_meminfo(sshd, client_key, tmp_path):
     assert all(IV * 0.5 < d < IV * 1.5 for d in steps), steps  # the node's schedule, no drift
     assert abs(samples[-1].time - time.time()) < 2  # the node's clock (this machine's)
     assert latest.time >= samples[3].time
+    # node CPU from /proc/stat in the same stream: from the second sample of the connection on
+    assert all(s.cpus == machine_cpus() for s in samples)
+    assert samples[0].cpu_busy_pct is None
+    for s in samples[1:]:
+        parts = (s.cpu_user_pct, s.cpu_system_pct, s.cpu_steal_pct)
+        assert 0.0 <= s.cpu_busy_pct <= 100.0 and s.cpu_busy_pct == pytest.approx(sum(parts))
+        assert 0.0 <= s.cpu_iowait_pct <= 100.0
+    assert all(s.mem_shmem_mib is not None and s.mem_cached_mib is not None
+               and s.mem_inactive_mib is not None for s in samples)
     stats = pool.stats()["here"]
     assert stats.connects == 1 and stats.lost == 0 and stats.bad_frames == 0
 
@@ -145,6 +160,8 @@ def test_killed_node_reconnecting_within_3_intervals_then_resumes(sshd, client_k
     assert len(gaps) >= 4
     spacing = [b.time - a.time for a, b in zip(gaps, gaps[1:], strict=False)]
     assert min(spacing) >= 0.5 * IV  # once per interval, not a burst
+    resumed = [s for s in samples if s.ok and s.time > restarted_at]
+    assert resumed[0].cpu_busy_pct is None and resumed[1].cpu_busy_pct is not None  # no CPU across a gap
     statuses = "".join("o" if s.ok else "r" for s in samples)
     assert statuses.strip("o").strip("r") == "", statuses  # ok..., reconnecting..., ok...
     assert statuses.startswith("o") and statuses.endswith("o") and "r" in statuses
@@ -153,7 +170,7 @@ def test_killed_node_reconnecting_within_3_intervals_then_resumes(sshd, client_k
     assert pool.stats()["n1"].connects == 2
 
 
-def test_silent_hang_detected_by_keepalive(sshd, client_key, tmp_path):
+def test_silent_hang_detected(sshd, client_key, tmp_path):
     opts = options_for(client_key, sshd.known_hosts_line(), tmp_path, keepalive_count_max=2)
     pool = CollectorPool([NodeTarget("n1", "127.0.0.1", sshd.port)], opts, IV, backoff_max_s=1.0)
     got = Collected(pool)
@@ -168,7 +185,7 @@ def test_silent_hang_detected_by_keepalive(sshd, client_key, tmp_path):
         resumed_at = time.time()
         assert wait_for(lambda: len(got.ok_after(resumed_at)) >= 1, 8)
     first_gap = next(s for s in got() if not s.ok)
-    # keepalive every interval, 2 unanswered allowed: noticed after ~3 intervals (+ scheduling)
+    # no sample for 3 intervals (+ 0.5 s) is a lost stream, whether or not keepalives are due yet
     assert first_gap.time - hung_at <= 4 * IV + 0.5
 
 
@@ -247,9 +264,11 @@ def test_nodes_probe_command(sshd, client_key, tmp_path):
     r = CliRunner().invoke(nodes_group, [*common, "--node", f"w1=127.0.0.1:{sshd.port}"], env=env)
     assert r.exit_code == 0, r.output
     header, row = r.output.splitlines()
-    assert header.split() == ["NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "ERROR"]
+    assert header.split() == ["NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "CPUS",
+                              "ERROR"]
     assert row.split()[:3] == ["w1", f"127.0.0.1:{sshd.port}", "yes"]
     assert int(row.split()[4]) == round(machine_mem_total_kib() / 1024)
+    assert int(row.split()[5]) == machine_cpus()
 
     r = CliRunner().invoke(nodes_group, [*common, "--node", f"w1=127.0.0.1:{sshd.port}",
                                          "--node", f"w2=127.0.0.1:{dead_port}"], env=env)
@@ -260,3 +279,79 @@ def test_nodes_probe_command(sshd, client_key, tmp_path):
 
     r = CliRunner().invoke(nodes_group, ["probe"], env=env)
     assert r.exit_code == 2 and "--node" in r.output
+
+
+def test_probe_names_a_host_that_does_not_resolve(tmp_path):
+    r = CliRunner().invoke(nodes_group, ["probe", "--node", "w1=no-such-node.invalid", "--timeout", "20s",
+                                         "--ssh-known-hosts", "/dev/null"],
+                           env={"HOME": str(tmp_path)})
+    assert r.exit_code == 1, r.output
+    row = r.output.splitlines()[1]
+    assert "cannot resolve host 'no-such-node.invalid' (" in row and "Unknown error" not in row, row
+
+
+@pytest.fixture
+def logged_sshd(tmp_path, client_key):
+    server = Sshd(tmp_path / "sshd", Path(str(client_key) + ".pub"), log_level="INFO").start()
+    yield server
+    server.stop()
+
+
+def test_ssh_config_user_and_port_in_openssh_order(logged_sshd, client_key, tmp_path):
+    """Command line, then ~/.ssh/config, then core: what OpenSSH does, with the real sshd."""
+    sshd, me = logged_sshd, getpass.getuser()
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line())
+    config = home / ".ssh" / "config"
+
+    def probe_row(*args, host="127.0.0.1"):
+        r = CliRunner().invoke(nodes_group, ["probe", "-i", str(client_key), "--timeout", "10s",
+                                             "--node", f"w1={host}", *args], env={"HOME": str(home)})
+        return r.exit_code, r.output.splitlines()[-1].split()
+
+    def log_grows(action):
+        before = sshd.log_path.read_text()
+        result = action()
+        return result, sshd.log_path.read_text()[len(before):]
+
+    # the config names user and port: both honoured (the defaults, core and 22, would fail)
+    config.write_text(f"Host 127.0.0.1\n  User {me}\n  Port {sshd.port}\nHost *\n  User nobody-else\n")
+    (code, row), log = log_grows(probe_row)
+    assert code == 0 and row[1] == f"127.0.0.1:{sshd.port}" and row[2] == "yes", row
+    assert f"Accepted publickey for {me} " in log
+
+    # the command line wins over the config, for the user and for the port
+    config.write_text(f"Host 127.0.0.1\n  User nobody-else\n  Port {free_port()}\n")
+    (code, row), log = log_grows(lambda: probe_row("--ssh-user", me, "--ssh-port", str(sshd.port)))
+    assert code == 0 and row[2] == "yes", row
+    assert f"Accepted publickey for {me} " in log
+    (code, row), _ = log_grows(lambda: probe_row("--ssh-user", me, host=f"127.0.0.1:{sshd.port}"))
+    assert code == 0 and row[1] == f"127.0.0.1:{sshd.port}", row
+
+    # neither names a user: core, the login user of OpenShift nodes (unknown to this sshd)
+    config.write_text(f"Host 127.0.0.1\n  Port {sshd.port}\n")
+    (code, row), log = log_grows(probe_row)
+    assert code == 1 and row[2] == "no", row
+    assert "Invalid user core " in log and f"for {me} " not in log
+
+
+def test_no_keepalive_while_samples_flow(tmp_path, client_key):
+    """asyncssh restarts its keepalive timer on every packet received, and the collectors' timer
+    is longer than the sampling interval: a flowing stream costs no keepalive round trips."""
+    sshd = Sshd(tmp_path / "sshd", Path(str(client_key) + ".pub"), log_level="DEBUG1").start()
+    try:
+        opts = options_for(client_key, sshd.known_hosts_line(), tmp_path)
+        arrivals = []
+        pool = CollectorPool([NodeTarget("n", "127.0.0.1", sshd.port)], opts, IV,
+                             on_sample=lambda s: arrivals.append(time.monotonic()) if s.ok else None)
+        with pool:
+            assert wait_for(lambda: len(arrivals) >= 8, 15)
+    finally:
+        sshd.stop()
+    keepalives = sshd.log_path.read_text().count("rtype keepalive@openssh.com")
+    silence = keepalive_after_silence(IV)
+    longest_wait = max(b - a for a, b in zip(arrivals, arrivals[1:], strict=False))
+    if longest_wait < silence:  # the stream never paused that long (on a loaded machine it may)
+        assert keepalives == 0, keepalives
+    assert silence > IV

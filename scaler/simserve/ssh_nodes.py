@@ -27,6 +27,9 @@ from collectors.remote_stream import parse_collect_command, render_frame
 
 
 class NodeTextModel(Protocol):
+    """The node's /proc files as text. A model may also have ``node_stat(name) -> str`` (the
+    node's /proc/stat); without it frames carry no CPU section and the node's CPU is unknown."""
+
     def node_meminfo(self, name: str) -> str: ...
 
     def node_loadavg(self, name: str) -> str: ...
@@ -138,6 +141,7 @@ async def _serve_node(
         process.exit(127)
         return
     interval_s, count = parsed
+    node_stat = getattr(model, "node_stat", None)
     loop = asyncio.get_running_loop()
     # Like the shell loop: stop when the client closes stdin or goes away.
     stdin_closed = loop.create_task(process.stdin.read())
@@ -146,7 +150,8 @@ async def _serve_node(
     try:
         while True:
             try:
-                text = render_frame(seq, clock(), model.node_meminfo(name), model.node_loadavg(name))
+                stat = node_stat(name) if node_stat is not None else None
+                text = render_frame(seq, clock(), model.node_meminfo(name), model.node_loadavg(name), stat)
             except Exception as e:  # a model failure ends this stream visibly, not the server
                 process.stderr.write(f"simulated node {name}: {e}\n")
                 process.exit(1)
