@@ -138,15 +138,16 @@ class OpenShiftCluster:
         if own.refusal:
             raise ClusterError(own.refusal)
 
-        # 2. create what is missing, in dependency order
+        # 2. create what is missing, in dependency order (each recorded before it is asked
+        # for: a call that fails after the server acted still leaves it to clean up)
         if ns.exists is False:
-            self._apply(docs.namespace)
             self._created.append(("namespace", self.ns))
+            self._apply(docs.namespace)
         if rc_name:
             if rc.exists is False:
                 assert rc_doc is not None  # else access.problems refused the run
-                self._apply(rc_doc)
                 self._created.append(("runtimeclass", rc_name))
+                self._apply(rc_doc)
             if rc.exists is None:
                 log.warning("you may not read RuntimeClass %s: if it is missing, every pod is "
                             "refused (FailedCreate, counted)", rc_name)
@@ -154,15 +155,15 @@ class OpenShiftCluster:
             self._runtime_class = runtime_class_info(known) if rc.exists is not None and known \
                 else {"name": rc_name, "handler": None, "overhead": {},
                       "note": "not readable by this user"}
-        self._apply(docs.deployment)
         self._deployment_taken = True
         self._deployment_ours = own.ours
+        if ("deployment", self.deployment) not in self._created:
+            self._created.append(("deployment", self.deployment))
+        self._apply(docs.deployment)
         if own.adopted and ((existing.doc or {}).get("metadata") or {}).get(
                 "annotations", {}).get(KEPT_ANNOTATION):
             self.client.call(["annotate", "deployment", self.deployment, "-n", self.ns,
                               f"{KEPT_ANNOTATION}-"], purpose="prepare", accept=(NOT_FOUND,))
-        if ("deployment", self.deployment) not in self._created:
-            self._created.append(("deployment", self.deployment))
 
         # 3. observation: the run's pods, and the cluster's events about them
         self._pods = PodWatcher(self.client, self.ns,
