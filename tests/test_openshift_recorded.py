@@ -210,6 +210,23 @@ def test_access_reviews_go_to_the_api_as_kubectl_auth_can_i_sends_them(api, tmp_
     assert [r.allowed for r in review_all(client(api, tmp_path), needs)] == [None] * 3
 
 
+def test_an_access_review_the_server_fails_to_answer_is_asked_again(api, tmp_path):
+    path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    unavailable = status(503, "ServiceUnavailable", "the server is currently unable to handle "
+                                                   "the request")
+
+    async def denied(request: web.Request) -> web.Response:
+        doc = json.loads(await request.read())
+        return json_response({**doc, "status": {"allowed": False}}, 201)
+
+    api.on("POST", path, sequence(answer(unavailable, 503), answer(unavailable, 503), denied))
+    c = client(api, tmp_path)
+    c._sleep = lambda s: None
+    (got,) = review_all(c, [Permission("create", "namespaces")])
+    assert got.allowed is False and len(api.seen(path)) == 3
+    assert c.counters.api_errors == 2
+
+
 def test_fixtures_are_what_the_official_client_reads():
     """The recorded answers above parse into the official client's models unchanged."""
     kubernetes = pytest.importorskip("kubernetes")

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from scaler.openshift.client import KubeClient
+from scaler.openshift.errors import FATAL, FORBIDDEN, NOT_FOUND
 
 REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 PARALLEL = 4  # client processes at once: enough to answer in a few tenths of a second
@@ -92,12 +93,13 @@ def review_all(client: KubeClient, needs: list[Permission]) -> list[Review]:
     """Ask the server about each permission (in parallel); an unanswerable question is None."""
 
     def one(p: Permission) -> Review:
-        out = client._run_subprocess(["create", "--raw", REVIEW_PATH, "-f", "-"],
-                                     client.op_timeout_s, json.dumps(p.review()))
-        client.counters.add("access", 1, len(out.stdout))
-        if not out.ok:
-            return Review(p, None, out.stderr.strip().splitlines()[-1:][0] if out.stderr.strip()
-                          else f"exit {out.returncode}")
+        # transient failures are asked again (as every call is); a server without the API, or
+        # one that will not say, leaves the question open
+        out, failure = client.call(["create", "--raw", REVIEW_PATH, "-f", "-"],
+                                   purpose="access", stdin=json.dumps(p.review()), timed=True,
+                                   accept=(NOT_FOUND, FORBIDDEN, FATAL))
+        if failure is not None:
+            return Review(p, None, failure.message)
         try:
             return review_answer(p, json.loads(out.stdout))
         except ValueError:
