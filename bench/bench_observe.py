@@ -120,7 +120,7 @@ def main() -> None:
                          "-n", NAMESPACE], purpose="scale", timed=True)
             time.sleep(args.interval)
             t0 = time.monotonic()
-            counts, _ = watcher.counts(0)
+            counts = watcher.counts(0)
             watch_s = time.monotonic() - t0
             c = watch_client.counters
             with c.lock:

@@ -108,11 +108,11 @@ def test_pod_table_classifies_like_kubectl_get_pods():
         pod("e", phase="Failed", reason="Evicted", ready=False),
         pod("f", phase="Failed", reason="Error", ready=False),
     ])
-    c, extras = t.counts()
+    c = t.counts()
     assert (c.running, c.pending, c.creating, c.terminating, c.evicted, c.failed) == (2, 1, 1, 1, 1, 1)
-    assert extras.evicted_listed == 1
+    assert t.evicted_listed == 1
     assert sorted(c.startup_s) == [4.0, 4.0, 4.0]  # a, b and t became Ready 4 s after creation
-    assert t.counts()[0].startup_s == ()  # reported once
+    assert t.counts().startup_s == ()  # reported once
 
 
 def test_evictions_and_oom_kills_are_cumulative_and_counted_once():
@@ -125,10 +125,10 @@ def test_evictions_and_oom_kills_are_cumulative_and_counted_once():
     t.apply("MODIFIED", pod("a", restarts=2, last=oom2))
     t.apply("ADDED", pod("e", phase="Failed", reason="Evicted", ready=False))
     t.apply("DELETED", pod("e", phase="Failed", reason="Evicted", ready=False, deleting=True))
-    c, extras = t.counts()
+    c = t.counts()
     assert c.oom_killed == 2
     assert c.evicted == 1  # still counted after the evicted pod object is deleted
-    assert extras.evicted_listed == 0  # ... but no longer listed
+    assert t.evicted_listed == 0  # ... but no longer listed
     assert c.restarts == 2 and c.running == 1
 
 
@@ -136,7 +136,7 @@ def test_relist_drops_pods_that_vanished_meanwhile():
     t = PodTable()
     t.replace([pod("a"), pod("b")])
     t.replace([pod("b")])
-    assert t.counts()[0].running == 1
+    assert t.counts().running == 1
 
 
 def test_a_list_taken_page_by_page_replaces_the_table_only_when_complete():
@@ -148,7 +148,7 @@ def test_a_list_taken_page_by_page_replaces_the_table_only_when_complete():
     t.list_page([pod("d")])
     t.end_list()
     assert sorted(t.pods) == ["b", "c", "d"]
-    c, _ = t.counts()
+    c = t.counts()
     assert c.running == 3 and sorted(c.startup_s) == [4.0] * 4  # a, b, c, d: once each
     # a pod that went away during the relist and comes back (same uid) is not reported again,
     # one that is gone for good is forgotten (the table stays the size of what is listed)

@@ -22,7 +22,6 @@ from scaler.openshift.discover import runtime_class_info, server_version, worker
 from scaler.openshift.errors import FORBIDDEN, NOT_FOUND
 from scaler.openshift.events import EventTally, FailureCounts, Refusals, routine_field_selector
 from scaler.openshift.options import OpenShiftOptions, check_names, resolve_binary
-from scaler.openshift.podtable import TableExtras
 from scaler.openshift.setup import KEPT_ANNOTATION, Found, lookup, ownership, wait_while_deleting
 from scaler.openshift.watch import PodWatcher, Watcher
 from scaler.workload_spec import WorkloadSpec
@@ -55,7 +54,7 @@ class OpenShiftCluster:
         self._version: str | None = None
         self._access: dict = {}
         self._failures = FailureCounts()
-        self._extras = TableExtras()
+        self._evicted_listed = 0
         self._requested = 0
         # every pod refused for this long ends the run (it could measure nothing)
         self._refusals = Refusals(patience_s=options.op_timeout_s)
@@ -211,21 +210,23 @@ class OpenShiftCluster:
         if self._pods is None:
             return PodCounts(api_errors=api_errors)
         self._check_watcher()
-        counts, self._extras = self._pods.counts(api_errors)
+        counts = self._pods.counts(api_errors)
+        self._evicted_listed = self._pods.table.evicted_listed
         if self._events is not None:
             with self._events.lock:
                 self._failures = self.tally.counts()
         pods = (counts.running + counts.pending + counts.creating + counts.terminating
-                + counts.failed + self._extras.evicted_listed)
+                + counts.failed + self._evicted_listed)
         refused = self._refusals.update(self.clock.monotonic(), self._requested, pods,
                                         self._failures)
         if refused:
             raise ClusterError(refused)
         return counts
 
-    def failures(self) -> tuple[FailureCounts, TableExtras]:
-        """The cluster's account of failures as of the last ``observe`` (contract 3's counts)."""
-        return self._failures, self._extras
+    def failures(self) -> tuple[FailureCounts, int]:
+        """The cluster's account of failures and the Evicted pods listed, as of the last
+        ``observe`` (contract 3's counts)."""
+        return self._failures, self._evicted_listed
 
     def _check_watcher(self) -> None:
         w = self._pods
@@ -309,5 +310,5 @@ class OpenShiftCluster:
                 "resyncs": e.resyncs, "unavailable": e.unavailable,
                 "server_filter": e.field_selector is not None,
                 "failures": asdict(self._failures), "by_reason": dict(self.tally.by_reason)}
-            out["evicted_listed"] = self._extras.evicted_listed
+            out["evicted_listed"] = self._evicted_listed
         return out

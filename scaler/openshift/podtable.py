@@ -79,14 +79,6 @@ def oom_kills(obj: dict) -> set[tuple]:
     return out
 
 
-@dataclass(frozen=True)
-class TableExtras:
-    """What the table knows beyond ``PodCounts``' historical fields (contract 3's
-    ``evicted_listed``: Evicted pod objects listed now, not cumulative)."""
-
-    evicted_listed: int = 0
-
-
 class PodTable:
     def __init__(self) -> None:
         self.pods: dict[str, PodState] = {}  # by name
@@ -95,6 +87,9 @@ class PodTable:
         self.reported_ready: set[str] = set()  # uids of live pods whose startup was reported
         self._startups: list[float] = []
         self._staged: dict[str, PodState] | None = None  # a list being taken, page by page
+        # contract 3's evicted_listed (Evicted pod objects listed now, not cumulative), as of
+        # the last ``counts``
+        self.evicted_listed = 0
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -153,7 +148,7 @@ class PodTable:
 
     # -- reads -----------------------------------------------------------------------------------
 
-    def counts(self, api_errors: int = 0) -> tuple[PodCounts, TableExtras]:
+    def counts(self, api_errors: int = 0) -> PodCounts:
         """The current classification; startups reported since the previous call."""
         by_class = dict.fromkeys(PodClass, 0)
         restarts = 0
@@ -161,9 +156,9 @@ class PodTable:
             restarts += p.restarts
             by_class[classify(p.status)] += 1
         startups, self._startups = tuple(self._startups), []
-        counts = PodCounts(running=by_class[PodClass.RUNNING], pending=by_class[PodClass.PENDING],
-                           creating=by_class[PodClass.CREATING],
-                           terminating=by_class[PodClass.TERMINATING], evicted=len(self.evicted),
-                           oom_killed=len(self.ooms), failed=by_class[PodClass.FAILED],
-                           restarts=restarts, startup_s=startups, api_errors=api_errors)
-        return counts, TableExtras(evicted_listed=by_class[PodClass.EVICTED])
+        self.evicted_listed = by_class[PodClass.EVICTED]
+        return PodCounts(running=by_class[PodClass.RUNNING], pending=by_class[PodClass.PENDING],
+                         creating=by_class[PodClass.CREATING],
+                         terminating=by_class[PodClass.TERMINATING], evicted=len(self.evicted),
+                         oom_killed=len(self.ooms), failed=by_class[PodClass.FAILED],
+                         restarts=restarts, startup_s=startups, api_errors=api_errors)

@@ -36,7 +36,7 @@ from scaler.openshift.errors import (
     classify,
     status_kind,
 )
-from scaler.openshift.podtable import PodTable, TableExtras
+from scaler.openshift.podtable import PodTable
 
 LIST_PAGE = 500
 WATCH_TIMEOUT_S = 300
@@ -313,7 +313,7 @@ class PodWatcher(Watcher):
         super().__init__(client, f"/api/v1/namespaces/{namespace}/pods", self.table,
                          selector=selector, **kw)
 
-    def counts(self, api_errors: int = 0) -> tuple[PodCounts, TableExtras]:
+    def counts(self, api_errors: int = 0) -> PodCounts:
         with self.lock:
             return self.table.counts(api_errors)
 
