@@ -121,7 +121,8 @@ def test_an_expired_continue_token_restarts_the_list(api, tmp_path):
             == [None, "t1", None, "t2"]
         assert all(r.query["limit"] == "1" for r in api.seen(PODS) if not r.query.get("watch"))
     finally:
-        w.stop()
+        w.stop()  # right after the list, as the watch is being started: it ends too
+    assert w.ended.is_set()
 
 
 def test_after_an_outage_the_watch_lists_again(api, tmp_path):

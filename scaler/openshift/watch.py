@@ -85,6 +85,7 @@ class Watcher:
         self.resyncs = 0  # lists forced by an unusable resourceVersion or an outage
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
+        self._proc_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"scaler-watch-{purpose}",
                                         daemon=True)
         self.synced = threading.Event()
@@ -96,14 +97,29 @@ class Watcher:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        proc = self._proc
+        with self._proc_lock:  # either the thread sees the flag, or this sees its process
+            self._stop.set()
+            proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
         self._thread.join(timeout=5)
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.kill()
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen:
+        """Start the client, unless stopping; ``stop`` ends whatever this started."""
+        with self._proc_lock:
+            if self._stop.is_set():
+                raise _Stopped()
+            try:
+                proc = subprocess.Popen(self.client.argv(args), stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE,
+                                        start_new_session=True)  # Ctrl-C is the engine's
+            except OSError as e:
+                raise _Fatal(f"cannot run {self.client.binary}: {e}") from None
+            self._proc = proc
+        return proc
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -115,6 +131,8 @@ class Watcher:
     def _run(self) -> None:
         try:
             self._loop()
+        except _Stopped:
+            pass
         finally:
             self.ended.set()
             self.synced.set()  # nobody waits for a sync that will not come
@@ -162,13 +180,7 @@ class Watcher:
     def _fetch(self, url: str) -> tuple[int, bytes, str]:
         """One GET through the client; stoppable (``stop`` terminates it) and bounded by
         ``--op-timeout``. Bytes, not text: the page is parsed straight from them."""
-        argv = self.client.argv(["get", "--raw", url])
-        try:
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True)  # a terminal's Ctrl-C is the engine's
-        except OSError as e:
-            raise _Fatal(f"cannot run {self.client.binary}: {e}") from None
-        self._proc = proc
+        proc = self._spawn(["get", "--raw", url])
         try:
             out, err = proc.communicate(timeout=self.client.op_timeout_s)
         except subprocess.TimeoutExpired:
@@ -213,15 +225,9 @@ class Watcher:
 
     def _watch(self) -> bool:
         """Follow the stream until it ends; True when it ended normally (timeout)."""
-        args = self.client.argv(["get", "--raw", self._url(
+        proc = self._spawn(["get", "--raw", self._url(
             watch=1, resourceVersion=self.rv, allowWatchBookmarks="true",
             timeoutSeconds=self.watch_timeout_s)])
-        try:
-            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True)  # a terminal's Ctrl-C is the engine's
-        except OSError as e:
-            raise _Fatal(f"cannot run {self.client.binary}: {e}") from None
-        self._proc = proc
         self.watches += 1
         counters = self.client.counters
         counters.add(self.purpose, 1, 0)
@@ -319,6 +325,10 @@ class PodWatcher(Watcher):
 
 
 class _Fatal(Exception):
+    pass
+
+
+class _Stopped(Exception):
     pass
 
 
