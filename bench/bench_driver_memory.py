@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from manifests.build import NAME_LABEL, build  # noqa: E402
+from scaler.kube_objects import NAME_LABEL, build  # noqa: E402
 from scaler.openshift.client import KubeClient  # noqa: E402
 from scaler.workload_spec import WorkloadSpec  # noqa: E402
 

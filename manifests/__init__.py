@@ -1,5 +1,6 @@
 """The Kubernetes manifests scaler applies, shipped as package data and usable on their own with
-``oc apply -k``. ``manifests.build`` loads and edits them as data; nothing is string-templated."""
+``oc apply -k``. ``scaler.kube_objects`` loads and edits them as data; nothing is string-templated.
+This package holds the YAML only; it imports nothing of scaler."""
 
 from pathlib import Path
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from collectors.probe import format_probe_table, probe
+from scaler.errors import UserError
 from scaler.ssh_options import ssh_access_from, ssh_access_options
 from scaler.units import Duration
 
@@ -26,10 +26,8 @@ def _discovered(kubeconfig: str | None, context: str | None, client_binary: str 
                                                 client_binary=client_binary))
     try:
         info = cluster.describe()
-    except ClusterError as e:
-        error = click.ClickException(str(e))
-        error.exit_code = 2  # the cluster the user named cannot be read: bad input, not a probe
-        raise error from None
+    except ClusterError as e:  # the cluster the user named cannot be read: bad input
+        raise UserError(str(e)) from None
     return [NodeTarget(n.name, n.address) for n in info.nodes if n.address]
 
 
@@ -49,6 +47,8 @@ def probe_command(timeout_s: float, kubeconfig: str | None, context: str | None,
     only nodes are listed), plus every --node (which wins for a name given twice).
     Exit status 1 if any node is unreachable.
     """
+    from collectors.probe import format_probe_table, probe
+
     options, explicit = ssh_access_from(kwargs)
     targets = {}
     if kubeconfig or context:
@@ -56,8 +56,8 @@ def probe_command(timeout_s: float, kubeconfig: str | None, context: str | None,
     targets.update({t.name: t for t in explicit})
     targets = list(targets.values())
     if not targets:
-        raise click.UsageError("no nodes: name a cluster (--kubeconfig/--context) or give "
-                               "--node NAME=HOST[:PORT] (repeatable)")
+        raise UserError("no nodes: name a cluster (--kubeconfig/--context) or give "
+                        "--node NAME=HOST[:PORT] (repeatable)")
     results = probe(targets, options, timeout_s=timeout_s, warn_to=sys.stderr)
     click.echo(format_probe_table(results), nl=False)
     if not all(r.reachable for r in results):

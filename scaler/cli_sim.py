@@ -3,20 +3,14 @@ Kubernetes API so kubectl, oc and ``scaler run --cluster openshift`` drive it li
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import click
 
+from scaler.errors import UserError
 from scaler.units import SIZE_MIB
-
-
-def _fail(message: str) -> None:
-    click.echo(f"scaler sim serve: error: {message}", err=True)
-    sys.exit(2)
 
 
 @click.group("sim")
@@ -73,25 +67,28 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
       scaler run --cluster openshift --kubeconfig KUBECONFIG --runtime kata
     Stops cleanly on Ctrl-C or SIGTERM.
     """
+    import asyncio
+
     from scaler.sim import ProfileError, SimModel, load_profile
     from scaler.simserve.serve import ServeOptions, serve
 
     if worker_memory_mib is not None:
         if worker_memory_mib < 512:
-            _fail(f"--worker-memory must be at least 512Mi (got {worker_memory_mib:g} MiB)")
+            raise UserError(
+                f"--worker-memory must be at least 512Mi (got {worker_memory_mib:g} MiB)")
         worker_memory_mib = int(round(worker_memory_mib))
     try:
         prof = load_profile(profile, workers=workers, worker_cpus=worker_cpus,
                             worker_memory_mib=worker_memory_mib)
     except ProfileError as e:
-        _fail(str(e))
+        raise UserError(str(e)) from None
     except OSError as e:
-        _fail(f"cannot read profile {profile}: {e.strerror}")
+        raise UserError(f"cannot read profile {profile}: {e.strerror}") from None
     wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="scaler-sim-"))
     try:
         wd.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        _fail(f"cannot create {wd}: {e.strerror}")
+        raise UserError(f"cannot create {wd}: {e.strerror}") from None
     model = SimModel(prof, seed, start=time.time())
     options = ServeOptions(
         workdir=wd, port=port, speed=speed, tick_s=tick, error_rate=error_rate,
@@ -103,4 +100,4 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
     try:
         asyncio.run(serve(model, options))
     except OSError as e:
-        _fail(f"cannot serve: {e.strerror or e}")
+        raise UserError(f"cannot serve: {e.strerror or e}") from None

@@ -7,7 +7,7 @@ virtual time; ``scaler.openshift`` implements it with openshift-client against a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from collectors.sample import NodeSource
 from scaler.clock import Clock
@@ -41,8 +41,18 @@ class ClusterInfo:
     kind: str  # "simulated" or "openshift"
     version: str
     nodes: tuple[NodeInfo, ...]
-    runtime_class: dict | None = None  # name, handler, overhead; None for the default runtime
-    details: dict = field(default_factory=dict)  # e.g. the simulator profile used
+    runtime_class: dict[str, Any] | None = None  # name, handler, overhead; None: the default
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. the simulator profile used
+    # The handler the cluster runs pods without a RuntimeClass with (runc, crun, ...), when it
+    # can be learnt; recorded as the run's ``runtime_handler`` for a default-runtime run.
+    default_runtime_handler: str | None = None
+
+    def runtime_handler(self) -> str | None:
+        """The handler the run's pods run under: the RuntimeClass's, else the default one."""
+        if self.runtime_class is not None:
+            handler = self.runtime_class.get("handler")
+            return handler if isinstance(handler, str) else None
+        return self.default_runtime_handler
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class PodCounts:
     ``evicted`` and ``oom_killed`` are cumulative over the run (evicted pod objects ever seen,
     container OOM kills ever seen); the others are the current state. ``startup_s`` holds the
     creation-to-Ready latency of each pod that became Ready since the previous observation.
+    The failure counts after ``api_errors`` (team contract 3) are 0 where a cluster driver does
+    not know them.
     """
 
     running: int = 0
@@ -64,13 +76,22 @@ class PodCounts:
     restarts: int = 0
     startup_s: tuple[float, ...] = ()
     api_errors: int = 0  # cumulative transient API errors retried so far
+    # Evicted pod objects listed now (not cumulative): what the published runs' Evicted column
+    # counts, since evicted pods are deleted and replaced over a run.
+    evicted_listed: int = 0
+    sandbox_deaths: int = 0  # cumulative: sandboxes/VMs that died and were recreated
+    failed_create: int = 0  # cumulative FailedCreate: the ReplicaSet could not create a pod
+    failed_scheduling: int = 0  # cumulative FailedScheduling events
+    sandbox_failures: int = 0  # cumulative FailedCreatePodSandBox
 
 
 class Cluster(Protocol):
     """A place to scale the workload in. Every call may block; durations are timed by the engine
     with ``clock`` (virtual in simulation), so the timing columns are what the call really took."""
 
-    clock: Clock
+    @property
+    def clock(self) -> Clock:
+        """The cluster's clock (virtual in simulation); read-only, so any Clock will do."""
 
     def describe(self) -> ClusterInfo: ...
 
@@ -88,6 +109,6 @@ class Cluster(Protocol):
     def cleanup(self, keep: bool = False) -> None:
         """Scale to 0 and delete what ``prepare`` created, unless ``keep``. Safe to call twice."""
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters for the metadata sidecar at the end of a run (e.g. API requests and bytes
         spent on observation, retries); ``{}`` when there is nothing to say."""

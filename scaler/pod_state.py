@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class PodClass(StrEnum):
@@ -71,7 +72,7 @@ def classify(s: PodStatus) -> PodClass:
     return PodClass.CREATING
 
 
-def status_of(obj: dict) -> PodStatus:
+def status_of(obj: dict[str, Any]) -> PodStatus:
     """A Kubernetes pod object (as JSON) reduced to what ``classify`` reads."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}

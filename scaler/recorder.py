@@ -13,27 +13,9 @@ import os
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TextIO
 
 from collectors.sample import NodeSample
-
-NODE_EXTRA_COLUMNS = (
-    "mem_inactive_mib", "mem_shmem_mib", "mem_cached_mib", "cpus", "cpu_busy_pct",
-    "cpu_user_pct", "cpu_system_pct", "cpu_iowait_pct", "cpu_steal_pct",
-)
-RUN_COLUMNS = (
-    "time", "elapsed_s", "step", "runtime", "scenario", "mode", "requested", "running",
-    "pending", "creating", "terminating", "evicted", "oom_killed", "failed", "restarts",
-    "scale_s", "observe_s", "step_s", "mem_total_mib", "mem_free_mib", "mem_available_mib",
-    "mem_active_mib", "nodes_sampled", "startup_p50_s", "startup_p99_s",
-    # Added after the original contract (extra columns are allowed, never renamed):
-    "api_errors",
-)
-NODE_COLUMNS = (
-    "time", "elapsed_s", "node", "mem_total_mib", "mem_free_mib", "mem_available_mib",
-    "mem_active_mib", "load1", "status",
-    # Added after the original contract: the later NodeSample fields, in their order.
-    *NODE_EXTRA_COLUMNS,
-)
 
 
 @dataclass(frozen=True)
@@ -65,32 +47,46 @@ class StepRow:
     nodes_sampled: int
     startup_p50_s: float | None
     startup_p99_s: float | None
+    # Added after the original contract (extra columns are allowed, never renamed):
     api_errors: int = 0
+    # Failure modes (scaler.cluster.PodCounts, same names and meaning):
+    evicted_listed: int = 0
+    sandbox_deaths: int = 0
+    failed_create: int = 0
+    failed_scheduling: int = 0
+    sandbox_failures: int = 0
 
 
-assert tuple(f.name for f in fields(StepRow)) == RUN_COLUMNS
+# Columns are the records' fields: add a field, get a column (design.md section 4).
+RUN_COLUMNS = tuple(f.name for f in fields(StepRow))
+# run.nodes.csv: when and where (``elapsed_s`` is the sample's time since the run began), then
+# the ``NodeSample`` fields in their order, except that ``status`` keeps its place at the end of
+# the original contract's columns, after ``load1``; fields added later follow it.
+_NODE_LEAD = ("time", "elapsed_s", "node")
+_NODE_MEASURED = [f.name for f in fields(NodeSample) if f.name not in (*_NODE_LEAD, "status")]
+_ORIGINAL_END = _NODE_MEASURED.index("load1") + 1
+NODE_COLUMNS = (*_NODE_LEAD, *_NODE_MEASURED[:_ORIGINAL_END], "status",
+                *_NODE_MEASURED[_ORIGINAL_END:])
 
 
 def iso_utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _cell(name: str, value) -> str:
+def _cell(name: str, value: object) -> str:
+    """One value as written: one rule per kind of column, by name."""
     if value is None:
         return ""
     if name == "time":
+        assert isinstance(value, float | int)
         return iso_utc(value)
     if isinstance(value, float):
         if name.endswith("_mib"):
             return f"{value:.1f}"
+        if name.endswith("_pct") or name.startswith("load"):
+            return f"{value:.2f}"
         return f"{value:.4f}" if value < 10 else f"{value:.3f}"
     return str(value)
-
-
-def _node_cell(name: str, value: object) -> str:
-    if isinstance(value, float) and name.endswith("_pct"):
-        return f"{value:.2f}"
-    return _cell(name, value)
 
 
 def sidecar_paths(csv_path: Path) -> tuple[Path, Path]:
@@ -100,14 +96,21 @@ def sidecar_paths(csv_path: Path) -> tuple[Path, Path]:
 
 
 class Recorder:
+    """The three files of one run. It remembers what it created (directories included), so a
+    discarded run removes exactly that and never a file it did not write."""
+
     def __init__(self, csv_path: Path | str):
         self.csv_path = Path(csv_path)
         self.nodes_path, self.meta_path = sidecar_paths(self.csv_path)
+        self._created: list[Path] = []
+        missing = [d for d in (self.csv_path.parent, *self.csv_path.parent.parents)
+                   if not d.exists()]
         self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+        self._created += reversed(missing)
         # newline="" so the csv module controls line ends; line buffering is not enough for
         # csv.writer, so every write is followed by an explicit flush.
-        self._run = open(self.csv_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        self._nodes = open(self.nodes_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._run = self._open(self.csv_path)
+        self._nodes = self._open(self.nodes_path)
         self._run_w = csv.writer(self._run)
         self._nodes_w = csv.writer(self._nodes)
         self._run_w.writerow(RUN_COLUMNS)
@@ -117,6 +120,11 @@ class Recorder:
         self.t0: float | None = None
         self.rows = 0
         self.node_rows = 0
+
+    def _open(self, path: Path) -> TextIO:
+        f = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._created.append(path)
+        return f
 
     def write_step(self, row: StepRow) -> None:
         self._run_w.writerow([_cell(n, getattr(row, n)) for n in RUN_COLUMNS])
@@ -129,17 +137,12 @@ class Recorder:
         t0 = self.t0 if self.t0 is not None else samples[0].time
         for s in samples:
             self._nodes_w.writerow([
-                iso_utc(s.time), _cell("elapsed_s", s.time - t0), s.node,
-                _cell("mem_total_mib", s.mem_total_mib), _cell("mem_free_mib", s.mem_free_mib),
-                _cell("mem_available_mib", s.mem_available_mib),
-                _cell("mem_active_mib", s.mem_active_mib),
-                "" if s.load1 is None else f"{s.load1:.2f}", s.status,
-                *(_node_cell(n, getattr(s, n)) for n in NODE_EXTRA_COLUMNS),
+                _cell(n, s.time - t0 if n == "elapsed_s" else getattr(s, n)) for n in NODE_COLUMNS
             ])
+            self.node_rows += 1  # row by row: a stop may cut a batch short, the count stays true
         self._nodes.flush()
-        self.node_rows += len(samples)
 
-    def write_meta(self, meta: dict) -> None:
+    def write_meta(self, meta: dict[str, Any]) -> None:
         tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=2, sort_keys=False, default=str)
@@ -147,6 +150,8 @@ class Recorder:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.meta_path)
+        if self.meta_path not in self._created:
+            self._created.append(self.meta_path)
 
     def close(self) -> None:
         for f in (self._run, self._nodes):
@@ -155,8 +160,12 @@ class Recorder:
                 f.close()
 
     def discard(self) -> None:
-        """Close and remove the files: for a run refused before it measured anything (a bad
-        profile, an unreachable cluster), where empty files would only mislead."""
+        """Close and remove what this recorder created: for a run refused before it measured
+        anything (the cluster refused the set-up), where empty files would only mislead."""
         self.close()
-        for p in (self.csv_path, self.nodes_path, self.meta_path):
-            p.unlink(missing_ok=True)
+        for p in reversed(self._created):
+            try:
+                p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
+            except OSError:  # a directory someone else has put files in meanwhile stays
+                pass
+        self._created = []

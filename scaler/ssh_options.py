@@ -10,6 +10,9 @@ stderr, exit 2). ``--ssh-user``/``--ssh-port`` default to nothing: then ~/.ssh/c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from collectors.ssh_targets import (
@@ -27,6 +30,7 @@ SSH_ACCESS_PARAM_NAMES = (
 SSH_PARAM_NAMES = (*SSH_ACCESS_PARAM_NAMES, "sample_interval", "no_collectors")
 
 MIN_INTERVAL_S = 0.05
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _access_options():
@@ -57,14 +61,14 @@ def _sampling_options():
     ]
 
 
-def ssh_access_options(f):
+def ssh_access_options(f: F) -> F:
     """Add the options saying how to reach nodes (``scaler nodes probe``)."""
     for option in reversed(_access_options()):
         f = option(f)
     return f
 
 
-def ssh_options(f):
+def ssh_options(f: F) -> F:
     """Add every SSH collector option: access and sampling (``scaler run``)."""
     for option in reversed(_access_options() + _sampling_options()):
         f = option(f)

@@ -4,8 +4,15 @@ sizes (``16Gi``, ``512Mi``, ``500``), as click parameter types so bad input is o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # generic in recent click only; the runtime base stays plain
+    _ParamType = click.ParamType[float, object]
+else:
+    _ParamType = click.ParamType
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DURATION_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -49,17 +56,18 @@ def parse_size_mib(text: str) -> float:
     return float(m.group(1)) * _SIZE_MIB[m.group(2)]
 
 
-class _Parsed(click.ParamType):
+class _Parsed(_ParamType):
     """A click type backed by one of the parsers above: a ValueError becomes click's one-line
     "Invalid value" error; numbers (defaults, environment) pass through as floats."""
 
-    parse = staticmethod(float)
+    parse: Callable[[str], float] = staticmethod(float)
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
         if isinstance(value, int | float):
             return float(value)
         try:
-            return self.parse(value)
+            return self.parse(str(value))
         except ValueError as e:
             self.fail(str(e), param, ctx)
 

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 DEFAULT_IMAGE = "quay.io/scaler/workload:latest"
-DEFAULT_RUNTIME = "runc"
+# The cluster's default runtime (no runtimeClassName in the pod) is called what it is: whatever
+# handler the cluster runs by default (runc, crun, ...) is recorded beside it, not in its name.
+DEFAULT_RUNTIME = "default"
+# Accepted spellings of the default runtime: "runc" is what it was called before, and what the
+# simulator's profiles still name it until the simulator maps "default" itself.
+DEFAULT_RUNTIME_ALIASES = frozenset({DEFAULT_RUNTIME, "runc"})
+LEGACY_DEFAULT_RUNTIME = "runc"
+
+
+def normalise_runtime(name: str) -> str:
+    """A runtime as the user typed it, as recorded: ``runc`` is the default runtime."""
+    name = name.strip()
+    return DEFAULT_RUNTIME if name in DEFAULT_RUNTIME_ALIASES else name
 
 
 @dataclass(frozen=True)
 class WorkloadSpec:
     """One Deployment's pod template, in the units users write.
 
-    ``runtime`` is a RuntimeClass name; ``runc`` means "the cluster's default" (no
-    ``runtimeClassName`` in the pod). ``memory_mib == 0`` means "grow without bound" (the
+    ``runtime`` is a RuntimeClass name; ``default`` (or ``runc``, the same) means the cluster's
+    default runtime (no ``runtimeClassName`` in the pod). The field's default stays ``runc``
+    until the simulator maps ``default`` to its profile (team contract 2). ``memory_mib == 0`` means "grow without bound" (the
     memory-hungry scenario). Requests and limits of None are absent from the container spec.
     """
 
-    runtime: str = DEFAULT_RUNTIME
+    runtime: str = LEGACY_DEFAULT_RUNTIME
     cpu_percent: float = 5.0
     memory_mib: int = 500
     increment_mib: int = 256
@@ -28,13 +42,18 @@ class WorkloadSpec:
     image: str = DEFAULT_IMAGE
 
     @property
-    def runtime_class(self) -> str | None:
-        return None if self.runtime == DEFAULT_RUNTIME else self.runtime
+    def default_runtime(self) -> bool:
+        return self.runtime in DEFAULT_RUNTIME_ALIASES
 
-    def to_dict(self) -> dict:
+    @property
+    def runtime_class(self) -> str | None:
+        return None if self.default_runtime else self.runtime
+
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_(self, **changes) -> WorkloadSpec:
+    def with_(self, **changes: Any) -> WorkloadSpec:
+        """A copy with ``changes`` applied; a change of None keeps the current value."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -49,6 +68,45 @@ SCENARIOS: dict[str, WorkloadSpec] = {
         cpu_percent=5, memory_mib=500, increment_mib=256, request_mib=256, limit_mib=512
     ),
 }
+
+
+# What makes a workload what it is, as (field, word in labels, unit, word in file names). The
+# image is not among them: it is the same program wherever it is pulled from.
+_DESCRIBED = (
+    ("cpu_percent", "cpu", "%", "cpu"),
+    ("memory_mib", "memory", " MiB", "memory"),
+    ("increment_mib", "increment", " MiB", "increment"),
+    ("request_mib", "request", " MiB", "request"),
+    ("limit_mib", "limit", " MiB", "limit"),
+    ("cpu_request_m", "cpu request", "m", "cpurequest"),
+    ("cpu_limit_m", "cpu limit", "m", "cpulimit"),
+)
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def differences(base: WorkloadSpec, spec: WorkloadSpec) -> list[tuple[str, str]]:
+    """What ``spec`` changes of ``base``'s workload, as (file-name word, value) pairs, e.g.
+    [("memory", "1024"), ("limit", "none")]."""
+    out = []
+    for field, _, _, slug in _DESCRIBED:
+        old, new = getattr(base, field), getattr(spec, field)
+        if old != new:
+            out.append((slug, "none" if new is None else _number(new)))
+    return out
+
+
+def custom_label(name: str, base: WorkloadSpec, spec: WorkloadSpec) -> str:
+    """The scenario ``name``, then what ``spec`` changes of it: "capacity; memory 1024 MiB,
+    limit 1200 MiB" (just "capacity" when nothing does)."""
+    parts = []
+    for field, word, unit, _ in _DESCRIBED:
+        old, new = getattr(base, field), getattr(spec, field)
+        if old != new:
+            parts.append(f"no {word}" if new is None else f"{word} {_number(new)}{unit}")
+    return f"{name}; {', '.join(parts)}" if parts else name
 
 
 def scenario(name: str) -> WorkloadSpec:

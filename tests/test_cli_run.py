@@ -2,12 +2,10 @@
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,15 +14,13 @@ from scaler.cli import main
 from scaler.recorder import NODE_COLUMNS, RUN_COLUMNS
 from tests.run_support import read_run, scaler_run
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def defaults(tmp_path_factory):
     """The README's main job for both runtimes, on defaults."""
     d = tmp_path_factory.mktemp("defaults")
     return {rt: scaler_run(d, "--runtime", rt, "--mode", "no-wait", name=f"{rt}.csv")
-            for rt in ("runc", "kata")}
+            for rt in ("default", "kata")}
 
 
 def test_default_runs_write_three_complete_files(defaults):
@@ -47,15 +43,25 @@ def test_default_runs_write_three_complete_files(defaults):
 
 
 def test_kata_fits_fewer_pods_than_runc(defaults):
-    runc = max(defaults["runc"].col("running"))
+    runc = max(defaults["default"].col("running"))
     kata = max(defaults["kata"].col("running"))
     assert 0 < kata < runc
 
 
-def test_default_runs_reach_saturation(defaults):
+def test_default_runs_name_their_figures_and_never_stop_short(defaults):
+    """The knee is a figure, not a stop: the run goes on until the cluster has stopped gaining
+    (or max-replicas), never before it reached 95% of its own maximum."""
     for run in defaults.values():
-        assert run.meta["end_reason"] == "saturated"
-        assert run.meta["summary"]["saturation_step"] is not None
+        s = run.meta["summary"]
+        assert run.meta["end_reason"] in ("saturated", "max-replicas")
+        assert "saturation_step" not in s
+        knee = s["figures"]["knee"]["step"]
+        assert knee is not None and "falls behind requested" in s["figures"]["knee"]["method"]
+        running = run.col("running")
+        near_max = next(i + 1 for i, r in enumerate(running) if r >= 0.95 * max(running))
+        assert knee < run.meta["steps"] and run.meta["steps"] >= near_max
+        stop = s["figures"]["stop"]["step"]
+        assert stop is None or stop >= near_max
 
 
 def test_node_file_has_gaps_only_as_gaps(defaults):
@@ -116,10 +122,11 @@ def test_evictions_only_under_memory_pressure(tmp_path):
     t_onset = run.rows[onset]["time"]
     low = min(float(n["mem_available_mib"]) for n in run.nodes if n["time"] <= t_onset)
     assert low < 400
-    # and while every node had plenty of room, nothing was evicted
-    quiet_rows = [r for r in run.rows
-                  if float(r["mem_available_mib"]) > 0.5 * float(r["mem_total_mib"])]
-    assert quiet_rows and all(int(r["evicted"]) == 0 for r in quiet_rows)
+    # and while the nodes had plenty of room (before memory first got tight), nothing was
+    # evicted (the run goes on past that: evicted pods free memory, the count stays)
+    first_tight = next(i for i, r in enumerate(run.rows)
+                       if float(r["mem_available_mib"]) <= 0.5 * float(r["mem_total_mib"]))
+    assert first_tight > 0 and all(int(r["evicted"]) == 0 for r in run.rows[:first_tight])
 
 
 def test_capacity_scenario_memory_falls_as_pods_grow(tmp_path):
@@ -139,13 +146,21 @@ def test_same_seed_same_run_other_seed_differs(tmp_path):
     assert strip(a.rows) + strip(a.nodes) != strip(c.rows) + strip(c.nodes)
 
 
-def test_json_summary(tmp_path):
+def test_json_summary_has_one_shape_for_one_run_or_several(tmp_path):
     out = tmp_path / "j.csv"
     res = CliRunner().invoke(main, ["run", "--json", "--max-replicas", "10", "-o", str(out)])
     assert res.exit_code == 0, res.stderr
-    summary = json.loads(res.stdout)
+    one = json.loads(res.stdout)
+    assert list(one) == ["runs", "comparison"] and len(one["runs"]) == 1
+    summary = one["runs"][0]
     assert summary["end_reason"] == "max-replicas" and summary["steps"] == 10
-    assert summary["output"] == str(out)
+    assert summary["output"] == str(out) and one["comparison"] is None
+    res = CliRunner().invoke(main, ["run", "--json", "--max-replicas", "10", "-o",
+                                    str(tmp_path / "m"), "--runtime", "runc,kata"])
+    several = json.loads(res.stdout)
+    assert list(several) == ["runs", "comparison"] and len(several["runs"]) == 2
+    assert set(several["runs"][0]) == set(summary)
+    assert several["comparison"]["files"]
 
 
 def test_environment_variables_mirror_options(tmp_path):
@@ -170,10 +185,8 @@ def test_simulated_cluster_options(tmp_path):
     assert {n["cpu_millis"] for n in nodes} == {4000}
 
 
-def _one_line_error(args, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    res = subprocess.run([sys.executable, "-m", "scaler", "run", *args], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120, env=env)
+def _one_line_error(scaler_cmd, args):
+    res = scaler_cmd("run", *args)
     assert res.returncode == 2, (res.stdout, res.stderr)
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
@@ -191,29 +204,29 @@ def _one_line_error(args, tmp_path):
     (["--sim-profile", "does-not-exist.json"], "does-not-exist.json"),
     (["-o", "/proc/no/such/run.csv"], "cannot write"),
 ])
-def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path):
-    assert needle in _one_line_error(args, tmp_path)
+def test_bad_input_is_one_line_and_exit_2(args, needle, scaler_cmd):
+    assert needle in _one_line_error(scaler_cmd, args)
 
 
-def test_garbled_profile_file_is_one_line(tmp_path):
+def test_garbled_profile_file_is_one_line(tmp_path, scaler_cmd):
     p = tmp_path / "profile.json"
     p.write_text("{not json")
-    assert "profile.json" in _one_line_error(["--sim-profile", str(p)], tmp_path)
+    assert "profile.json" in _one_line_error(scaler_cmd, ["--sim-profile", str(p)])
 
 
-def test_unknown_runtime_is_one_line_and_leaves_no_files(tmp_path):
-    assert "gvisor" in _one_line_error(["--runtime", "gvisor", "-o", "x.csv"], tmp_path)
+def test_unknown_runtime_is_one_line_and_leaves_no_files(tmp_path, scaler_cmd):
+    assert "gvisor" in _one_line_error(scaler_cmd, ["--runtime", "gvisor", "-o", "x.csv"])
     assert not list(tmp_path.glob("x.*"))
 
 
-def test_refused_profile_leaves_no_files(tmp_path):
-    _one_line_error(["--sim-profile", "missing.json", "-o", "y.csv"], tmp_path)
+def test_refused_profile_leaves_no_files(tmp_path, scaler_cmd):
+    _one_line_error(scaler_cmd, ["--sim-profile", "missing.json", "-o", "y.csv"])
     assert not list(tmp_path.glob("y.*"))
 
 
-def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path):
+def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path, child_env):
     out = tmp_path / "int.csv"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_env
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaler", "run", "--quiet", "--mode", "fixed",
          "--max-replicas", "100000", "--beyond", "100000", "-o", str(out)],
@@ -238,9 +251,9 @@ def test_sigint_leaves_a_valid_csv_and_interrupted_metadata(tmp_path):
         assert not math.isnan(float(r["step_s"]))
 
 
-def test_sigterm_is_recorded_as_terminated(tmp_path):
+def test_sigterm_is_recorded_as_terminated(tmp_path, child_env):
     out = tmp_path / "term.csv"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_env
     proc = subprocess.Popen(
         [sys.executable, "-m", "scaler", "run", "--quiet", "--max-replicas", "100000",
          "--beyond", "100000", "-o", str(out)],
@@ -253,3 +266,33 @@ def test_sigterm_is_recorded_as_terminated(tmp_path):
     assert proc.returncode == 143
     _, _, meta = read_run(out)
     assert meta["end_reason"] == "terminated" and meta["cleanup"] == "done"
+
+
+def test_default_runtime_is_called_default_with_its_handler_recorded(tmp_path):
+    """`--runtime runc` is accepted and means the cluster's default runtime, which the files
+    call `default`; the handler the simulated cluster runs it with is recorded beside it."""
+    for given in ("runc", "default"):
+        run = scaler_run(tmp_path, "--runtime", given, "--max-replicas", "3", name=f"{given}.csv")
+        assert run.exit_code == 0, run.stderr
+        assert {r["runtime"] for r in run.rows} == {"default"}
+        assert run.meta["runtime"] == "default" and run.meta["runtime_handler"] == "runc"
+        assert run.meta["cluster"]["runtime_class"] is None
+    kata = scaler_run(tmp_path, "--runtime", "kata", "--max-replicas", "3", name="kata.csv")
+    assert kata.meta["runtime_handler"] == "kata"
+    assert kata.meta["cluster"]["runtime_class"]["name"] == "kata"
+
+
+def test_repeated_list_options_add_up(tmp_path):
+    """`--runtime a --runtime b` runs both (as `--runtime a,b` does); none is silently dropped."""
+    out = tmp_path / "m"
+    res = CliRunner().invoke(main, ["run", "-q", "--max-replicas", "3", "-o", str(out),
+                                    "--runtime", "runc", "--runtime", "kata",
+                                    "--scenario", "capacity", "--scenario", "hungry"])
+    assert res.exit_code == 0, res.stderr
+    names = sorted(p.name for p in out.glob("*.csv") if not p.name.endswith(".nodes.csv"))
+    assert names == ["default-capacity.csv", "default-hungry.csv", "kata-capacity.csv",
+                     "kata-hungry.csv"]
+
+
+def test_runtime_name_must_be_a_kubernetes_name(scaler_cmd):
+    assert "runtime" in _one_line_error(scaler_cmd, ["--runtime", "Kata_QEMU!"])

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.test_simserve_helpers import REPO, needs_kubectl, start_server
+from tests.simserve_support import REPO, needs_kubectl, start_server
 
 
 def _has_rbac() -> bool:

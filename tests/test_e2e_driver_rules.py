@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.test_simserve_helpers import REPO, needs_kubectl, start_server
+from tests.simserve_support import REPO, needs_kubectl, start_server
 
 pytestmark = needs_kubectl
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_simserve_helpers import REPO, needs_kubectl, start_server
+from tests.simserve_support import REPO, needs_kubectl, start_server
 
 pytestmark = needs_kubectl
 

@@ -2,9 +2,11 @@ import csv
 import json
 
 from scaler.config import RunConfig
-from scaler.engine import Engine, StopFlag
+from scaler.engine import Engine
 from scaler.recorder import RUN_COLUMNS, Recorder
+from scaler.stops import StopFlag
 from tests.engine_support import ScriptedCluster
+from viz.figures import StopRule, stop_step
 
 
 def _run(tmp_path, cluster, **cfg):
@@ -54,18 +56,26 @@ def test_keep_leaves_the_deployment(tmp_path):
     assert res.end_reason == "max-replicas" and meta["cleanup"] == "kept"
 
 
-def test_saturation_then_beyond_steps(tmp_path):
-    # Capacity 10, pods ready 3 s after the raise, 5 s steps: running tracks requested until 10,
-    # then stays flat; detection needs 4 flat steps spanning >= 15 s, then 6 more steps.
+def test_run_stops_once_the_cluster_stopped_gaining_then_beyond_steps(tmp_path):
+    # Capacity 10, pods ready 3 s after the raise, 5 s steps: running tracks requested until
+    # 10, then stays flat. The stop rule (viz.figures) needs no gain (2 pods or more) over the
+    # last 2/3 of the run: the last gain at step g stops the run at step 3g; then 6 more steps.
     cluster = ScriptedCluster(capacity=10, ready_after=3.0)
     res, rows, meta = _run(tmp_path, cluster, mode="fixed-interval", interval_s=5,
-                           saturation_steps=4, saturation_window_s=15, beyond=6)
+                           stop_steps=4, stop_window_s=15, beyond=6)
     assert res.end_reason == "saturated"
     running = [int(r["running"]) for r in rows]
-    first_flat = running.index(10) + 2  # 1-based step after the one that reached 10
-    assert meta["summary"]["saturation_step"] == first_flat
-    assert res.steps == meta["summary"]["saturation_detected_step"] + 6
+    assert running[:10] == list(range(1, 11))
+    last_gain = 9  # gains of 2 pods: 1, 3, 5, 7, 9 (10 is within the tolerance of 9)
+    stop = meta["summary"]["figures"]["stop"]["step"]
+    assert stop == 3 * last_gain
+    assert res.steps == stop + 6
     assert meta["summary"]["max_running"] == 10
+    # the same figure, from the file, as viz computes it
+    replayed = stop_step([int(r["step"]) for r in rows], [float(r["elapsed_s"]) for r in rows],
+                         [int(r["requested"]) for r in rows], running,
+                         StopRule(min_steps=4, min_seconds=15))
+    assert replayed.step == stop
 
 
 def test_fixed_interval_timing_columns(tmp_path):

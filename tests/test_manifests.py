@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from manifests import DIRECTORY
-from manifests.build import (
+from scaler.kube_objects import (
     RUN_LABEL,
     ManifestError,
     build,
@@ -14,7 +14,7 @@ from manifests.build import (
     validate_deployment,
     workload_spec_from_deployment,
 )
-from manifests.quantity import QuantityError, cpu_millis, memory_mib
+from scaler.quantity import QuantityError, cpu_millis, memory_mib
 from scaler.workload_spec import SCENARIOS, WorkloadSpec
 
 

@@ -10,13 +10,13 @@ import time
 import pytest
 import yaml
 
-from manifests.build import MANAGED_BY_LABEL, load_templates
 from scaler.cluster import ClusterError
+from scaler.kube_objects import MANAGED_BY_LABEL, load_templates
 from scaler.openshift import OpenShiftCluster, OpenShiftOptions
 from scaler.openshift.client import KubeClient
 from scaler.openshift.watch import PodWatcher
 from scaler.workload_spec import SCENARIOS
-from tests.test_simserve_helpers import KUBECTL, needs_kubectl, start_server
+from tests.simserve_support import KUBECTL, needs_kubectl, start_server
 
 pytestmark = needs_kubectl
 

@@ -26,8 +26,8 @@ from tests.kube_fixture import (
     too_large,
     watch_stream,
 )
+from tests.simserve_support import KUBECTL, needs_kubectl
 from tests.test_openshift_accounting import as_events_v1, failed_create, failed_scheduling
-from tests.test_simserve_helpers import KUBECTL, needs_kubectl
 
 pytestmark = needs_kubectl
 

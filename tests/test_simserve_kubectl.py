@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.test_simserve_helpers import KUBECTL, REPO, needs_kubectl, start_server
+from tests.simserve_support import KUBECTL, REPO, child_env, needs_kubectl, start_server
 
 pytestmark = needs_kubectl
 
@@ -182,9 +183,9 @@ def test_bad_profile_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "p.json"
     bad.write_text('{"cluster": {"workers": "many"}}')
     proc = subprocess.run(
-        [__import__("sys").executable, "-c", "from scaler.cli_sim import sim; sim()", "serve",
+        [sys.executable, "-c", "from scaler.cli_sim import sim; sim()", "serve",
          "--profile", str(bad), "--no-ssh", "--workdir", str(tmp_path / "w")],
         capture_output=True, text=True, cwd=REPO, timeout=30,
-        env=__import__("tests.test_simserve_helpers").test_simserve_helpers.child_env(tmp_path))
+        env=child_env(tmp_path))
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

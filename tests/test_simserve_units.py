@@ -116,7 +116,7 @@ def test_state_mirrors_the_real_model_evictions_and_memory_pressure():
     truth the front classifies from the model's own views."""
     import time
 
-    from manifests.build import build
+    from scaler.kube_objects import build
     from scaler.sim import SimModel, load_profile
     from scaler.simserve.state import SimState
     from scaler.workload_spec import SCENARIOS
@@ -152,7 +152,7 @@ def test_state_mirrors_the_real_model_evictions_and_memory_pressure():
 def test_writes_cost_more_as_objects_grow():
     import time
 
-    from manifests.build import build
+    from scaler.kube_objects import build
     from scaler.sim import SimModel, load_profile
     from scaler.simserve.state import SimState
     from scaler.workload_spec import SCENARIOS
@@ -172,7 +172,7 @@ def test_writes_cost_more_as_objects_grow():
 def test_terminating_pods_keep_their_spec_after_the_deployment_is_deleted():
     import time
 
-    from manifests.build import build
+    from scaler.kube_objects import build
     from scaler.sim import SimModel, load_profile
     from scaler.simserve.state import SimState
     from scaler.workload_spec import SCENARIOS

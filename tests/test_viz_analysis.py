@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from viz import analysis as an
+from viz import figures
 
 
 def steps(n: int) -> np.ndarray:
@@ -23,46 +24,25 @@ def test_max_running_of_no_values_is_none():
 
 
 @pytest.mark.parametrize("capacity", [40, 77, 150])
-def test_saturation_is_first_step_after_running_hits_capacity(capacity):
-    s = steps(200)
-    running = np.minimum(s, capacity)
-    f = an.tracking_saturation(s, s, running, window=10)
-    assert f.step == capacity + 1
-
-
-def test_saturation_with_larger_step_size_and_default_window():
-    idx = np.arange(1, 301, dtype=float)
-    requested = 5 * idx
-    running = np.minimum(requested, 600)  # reached at index 120
-    f = an.tracking_saturation(idx, requested, running)
-    assert f.step == 121
-
-
-def test_saturation_ignores_a_short_dip_and_a_slow_start():
+def test_knee_is_the_shared_definition(capacity):
+    """viz reports the knee of viz.figures (the load generator's summary uses the same), with
+    its method sentence: for running = min(requested, C), the first step after reaching C."""
     s = steps(300)
-    running = np.minimum(np.maximum(s - 3, 0), 200)  # 3-step start-up lag
-    running[50:53] -= 6  # a few pods restarted
-    f = an.tracking_saturation(s, s, running)
-    assert f.step == 204  # running hit 200 at step 203
+    running = np.minimum(s, capacity)
+    f = an.knee(s, s, running)
+    assert f.step == capacity + 1 and f.value == f.step
+    assert f.method == figures.knee(s, s, running).method
 
 
-def test_no_saturation_while_running_tracks_requested():
-    s = steps(100)
-    f = an.tracking_saturation(s, s, s - 2)
-    assert f.value is None and "not reached" in f.method
-
-
-def test_saturation_needs_running_to_have_tracked_first():
-    s = steps(100)
-    assert an.tracking_saturation(s, s, np.zeros(100)).value is None
-
-
-def test_first_below_is_strict_and_skips_nan():
+def test_free_below_is_the_shared_definition():
     s = steps(5)
     free = np.array([3000, np.nan, 1024, 1023.9, 10])
-    f = an.first_below(s, free, 1024, "MiB", "free")
-    assert f.step == 4
-    assert an.first_below(s, np.full(5, 5000.0), 1024, "MiB", "free").value is None
+    f = an.free_below(s, free, 1024)
+    assert f.step == 4 and f.method == figures.free_below(s, free, 1024).method
+    assert an.free_below(s, np.full(5, 5000.0), 1024).value is None
+    # a total missing a node is not a crossing
+    sampled = np.array([5, 5, 5, 4, 5.0])
+    assert an.free_below(s, free, 1024, sampled, nodes=5).step == 5
 
 
 def test_eviction_onset_and_peak():
@@ -131,24 +111,34 @@ def test_running_median_removes_isolated_spike():
     assert np.all(an.running_median(y, 3) == 1.0)
 
 
-def test_tracking_window_scales_with_run_length():
-    assert an.tracking_window(50) == 10
-    assert an.tracking_window(600) == 20
-    assert an.tracking_window(5000) == 30
-
-
-def test_temporary_stall_then_recovery_is_not_saturation():
+def test_small_drift_is_not_a_timing_knee():
+    """Fixed-interval steps going from 5.16 s to 5.25 s: real, steady, and of no consequence."""
     s = steps(300)
-    running = np.minimum(s, 220)
-    running[40:70] = 40  # the cluster stalled for 30 steps, then caught up
-    running[70:80] = np.linspace(45, 80, 10)
-    f = an.tracking_saturation(s, s, running, window=10)
-    assert f.step == 221 and "1 earlier stall(s) recovered" in f.method
+    drift = 5.16 + np.where(s >= 29, 0.09, 0.0) + 0.0001 * s
+    f = an.timing_knee(s, drift)
+    assert f.value is None and "no knee" in f.method
 
 
-def test_stall_only_is_not_saturation():
-    s = steps(200)
-    running = s.copy()
-    running[50:80] = 50
-    f = an.tracking_saturation(s, s, running, window=10)
-    assert f.value is None and "temporary stall" in f.method
+def test_steady_rise_is_not_a_timing_knee_but_a_jump_is():
+    s = steps(300)
+    rise = 0.3 + 0.001 * s  # API time growing with the objects listed: no bend, no knee
+    assert an.timing_knee(s, np.round(rise, 4)).value is None
+    rng = np.random.default_rng(5)
+    jump = np.where(s < 120, 6.0, 9.0) + rng.choice([0.0, 1.0], 300)  # whole seconds, as recorded
+    f = an.timing_knee(s, jump)
+    assert f.step is not None and 110 <= f.step <= 125
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_noise_never_makes_a_timing_knee(seed):
+    rng = np.random.default_rng(seed)
+    s = steps(400)
+    assert an.timing_knee(s, 3 + 0.001 * s + rng.normal(0, 0.3, 400)).value is None
+
+
+def test_noise_sigma_ignores_trend_and_spikes():
+    s = steps(500)
+    rng = np.random.default_rng(2)
+    y = 10 + 0.05 * s + rng.normal(0, 0.2, 500)
+    y[::50] += 30
+    assert an.noise_sigma(y) == pytest.approx(0.2, rel=0.2)

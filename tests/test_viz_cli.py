@@ -30,8 +30,8 @@ def test_report_text_and_json(tmp_path, capsys):
     assert "simulated cluster" in out
     code, out, _ = run_main(["report", str(path), "--json"], capsys)
     figures = json.loads(out)["figures"]
-    assert figures["saturation_step"]["step"] == 121
-    assert figures["mib_per_pod_linear"]["value"] == pytest.approx(480)
+    assert figures["knee"]["step"] == 121
+    assert figures["mib_per_pod"]["value"] == pytest.approx(480)
     assert figures["timing_knee"]["step"] == pytest.approx(100, abs=2)
     assert all(f["method"] for f in figures.values())
 
@@ -102,3 +102,56 @@ def test_module_entry_point_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and str(bad) in proc.stderr
     assert proc.stdout == ""
+
+
+def test_version(capsys):
+    code, out, _ = run_main(["--version"], capsys)
+    assert code == 0 and out.startswith("viz ") and out.strip() != "viz"
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan"])
+def test_free_threshold_must_be_positive(tmp_path, capsys, value):
+    path = write_run(tmp_path, Synthetic(steps=20))
+    code, _, err = run_main(["report", str(path), "--free-threshold", value], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--free-threshold" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("runc.meta.json", "is a run's metadata (JSON), not its data; give the run's CSV (runc.csv)"),
+        ("runc.nodes.csv", "is a node-sample file, not a run CSV; give the run's CSV (runc.csv)"),
+    ],
+)
+def test_the_other_files_of_a_run_are_named_not_parsed(tmp_path, capsys, name, needle):
+    write_run(tmp_path, Synthetic(steps=20))
+    code, out, err = run_main(["report", str(tmp_path / name)], capsys)
+    assert code == 2 and err.count("\n") == 1 and needle in err and out == ""
+    assert "Schema" not in err and "polars" not in err
+
+
+def test_help_imports_no_heavy_library():
+    """`viz --help` must start as fast as a bare interpreter allows: numpy, polars and Altair
+    are imported by the commands that use them, not by the command line itself."""
+    code = (
+        "import sys\n"
+        "from viz.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('numpy', 'polars', 'altair', 'vl_convert') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert "viz compare runs/kata.csv --reference c3d-2021/kata" in proc.stdout
+
+
+def test_report_of_every_published_file_format(capsys):
+    """The CPU runs' format reads as a legacy run too: their report has the usual figures."""
+    from tests.viz_support import REFERENCE
+
+    code, out, _ = run_main(["report", str(REFERENCE / "cpu-kata-100pct.csv"), "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["run"]["format"] == "original"
+    assert data["run"]["reference"] == "c3d-2021/cpu-kata-100pct"
+    assert data["figures"]["max_running"]["value"] == 136

@@ -95,7 +95,7 @@ def test_original_format_converted_to_contract():
         (b"step,elapsed_s,requested,running\n1,1,1,nan\n2,2,2,NaN\n", "running hold no values"),
         (b"step,elapsed_s,requested,running\n1,1,1,\n2,2,2,\n", "running hold no values"),
         (b"step,elapsed_s,requested,running\n1,1,1,x\n", "column 'running' is not numeric"),
-        (b'{"tool": "scaler", "runtime": "kata"}\n', "missing required column"),
+        (b'{"tool": "scaler", "runtime": "kata"}\n', "is JSON, not a run CSV"),
     ],
 )
 def test_bad_input_is_one_clear_error(tmp_path, content, message):
@@ -134,8 +134,44 @@ def test_every_published_file_is_catalogued_and_readable():
     assert files == {r.file for r in RUNS.values()}
     for r in RUNS.values():
         assert reference_run(r.name) is r
-        if r.kind != "memory":
-            continue  # the CPU runs' format (WorkUnits, WorkCount) is read by its own test
         run = load_run(r.path)
         assert run.steps.height > 100
+        assert run.meta.reference == r.name and run.meta.runtime == r.runtime
+        assert run.meta.simulated is False and "published measurement" in run.meta.provenance()
+        # the CPU runs' work columns are kept under their own names (issue: read them now)
+        assert ("work_count" in run.steps.columns) == (r.kind == "cpu")
     assert reference_run("kata").file == "kata.csv"
+
+
+def test_cpu_run_format_keeps_its_work_columns():
+    """CPU runs insert WorkUnits,WorkCount after Elapsed: the number of workload report files
+    read and the pages they reported touched; everything after reads as in a memory run."""
+    run = load_run(REFERENCE / "cpu-runc-10pct.csv")
+    first = run.steps.row(0, named=True)
+    # cpu-runc-10pct.csv row 1: 1,6,1,7.26873e+06,1,0,0,0,9482056,29202224,,...
+    assert (first["step"], first["elapsed_s"], first["running"]) == (1, 6, 1)
+    assert first["work_files"] == 1 and first["work_count"] == pytest.approx(7.26873e6)
+    assert first["mem_active_mib"] == pytest.approx(9482056 / 1024)
+    assert run.meta.source_format == "original" and run.nodes.height == 5 * 999
+
+
+def test_published_evicted_column_is_the_listed_count():
+    """The original scripts counted Evicted pods listed at each iteration (garbage collection
+    lowers it again): it is read as evicted_listed, never as the cumulative evicted."""
+    run = load_run(REFERENCE / "runc.csv")
+    assert "evicted_listed" in run.steps.columns and "evicted" not in run.steps.columns
+
+
+def test_metadata_labels_are_true(tmp_path):
+    """A run against `scaler sim serve` is driven as a real cluster but is a model; a custom
+    workload is labelled by what differs; the default runtime names its handler."""
+    syn = Synthetic(steps=20, runtime="default", handler="runc", kind="openshift", simulated=True,
+                    scenario="custom", workload_label="capacity; memory 1024 MiB, limit 1200 MiB")  # fmt: skip
+    meta = load_run(write_run(tmp_path, syn)).meta
+    assert meta.simulated is True and "simulated cluster (scaler sim serve" in meta.provenance()
+    assert "real cluster" not in meta.provenance()
+    assert meta.describe() == (
+        "default (runc), custom (capacity; memory 1024 MiB, limit 1200 MiB), no-wait"
+    )
+    real = load_run(write_run(tmp_path / "r", Synthetic(steps=20, kind="openshift"))).meta
+    assert real.simulated is False and real.provenance().startswith("real cluster (openshift)")

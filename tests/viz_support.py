@@ -43,6 +43,12 @@ class Synthetic:
     scenario: str = "capacity"
     mode: str = "no-wait"
     kind: str = "simulated"
+    handler: str | None = None  # metadata runtime_handler (contract 2)
+    simulated: bool | None = None  # metadata cluster.simulated (contract 5)
+    workload_label: str | None = None  # metadata workload_label (contract 5)
+    end_reason: str = "max-replicas"
+    failures: bool = False  # write the per-step failure columns of contract 3
+    restarts_from: int | None = None  # restarts grow by 2 per step from here
 
     @property
     def total_mib(self) -> float:
@@ -64,7 +70,13 @@ class Synthetic:
         return int(hit[0]) + 1 if hit.size else None
 
 
-def write_run(directory: Path, syn: Synthetic, name: str | None = None, meta: bool = True) -> Path:
+def write_run(
+    directory: Path,
+    syn: Synthetic,
+    name: str | None = None,
+    meta: bool = True,
+    extra_meta: dict | None = None,
+) -> Path:
     """Write <name>.csv, <name>.nodes.csv (one sample per node per step), <name>.meta.json."""
     directory.mkdir(parents=True, exist_ok=True)
     name = name or syn.runtime
@@ -108,6 +120,18 @@ def write_run(directory: Path, syn: Synthetic, name: str | None = None, meta: bo
             "startup_p99_s": np.full(n, 3.0),
         }
     )
+    if syn.restarts_from is not None:
+        restarts = np.maximum(0, 2 * (step - syn.restarts_from + 1))
+        run = run.with_columns(pl.Series("restarts", restarts.astype(int)))
+    if syn.failures:
+        # contract 3: listed Evicted pods (garbage-collected every 20 steps) and cumulative counts
+        run = run.with_columns(
+            pl.Series("evicted_listed", (evicted % 20).astype(int)),
+            pl.Series("sandbox_deaths", np.maximum(0, step - 170).astype(int)),
+            pl.Series("failed_create", np.zeros(n, dtype=int)),
+            pl.Series("failed_scheduling", np.maximum(0, step - syn.capacity).astype(int)),
+            pl.Series("sandbox_failures", (np.maximum(0, step - 180) // 2).astype(int)),
+        )
     path = directory / f"{name}.csv"
     run.write_csv(path)
     rows = []
@@ -129,23 +153,40 @@ def write_run(directory: Path, syn: Synthetic, name: str | None = None, meta: bo
         )
     pl.concat(rows).write_csv(directory / f"{name}.nodes.csv")
     if meta:
-        (directory / f"{name}.meta.json").write_text(
-            json.dumps(
-                {
-                    "tool": "scaler",
-                    "version": "0.0-test",
-                    "runtime": syn.runtime,
-                    "scenario": syn.scenario,
-                    "mode": syn.mode,
-                    "cluster": {"kind": syn.kind, "version": "test", "nodes": []},
-                    "started": "2026-11-23T10:00:00Z",
-                    "ended": "2026-11-23T11:00:00Z",
-                    "end_reason": "max-replicas",
-                    "steps": n,
-                }
-            )
-        )
+        data = {
+            "tool": "scaler",
+            "version": "0.0-test",
+            "runtime": syn.runtime,
+            "scenario": syn.scenario,
+            "mode": syn.mode,
+            "cluster": {"kind": syn.kind, "version": "test", "nodes": []},
+            "started": "2026-11-23T10:00:00Z",
+            "ended": "2026-11-23T11:00:00Z",
+            "end_reason": syn.end_reason,
+            "steps": n,
+            "workload": {"cpu_percent": 5, "memory_mib": 500, "increment_mib": 256},
+        }
+        if syn.handler is not None:
+            data["runtime_handler"] = syn.handler
+        if syn.simulated is not None:
+            data["cluster"]["simulated"] = syn.simulated
+        if syn.workload_label is not None:
+            data["workload_label"] = syn.workload_label
+        data.update(extra_meta or {})
+        (directory / f"{name}.meta.json").write_text(json.dumps(data))
     return path
+
+
+def write_repeats(directory: Path, runs: list[Synthetic], group: str) -> list[Path]:
+    """A `scaler run --repeat N` directory (contract 7): <group>-r<k>.csv with group/repeat meta."""
+    width = len(str(len(runs)))
+    return [
+        write_run(
+            directory, syn, name=f"{group}-r{k:0{width}d}",
+            extra_meta={"group": group, "repeat": {"index": k, "count": len(runs), "seed": k - 1}},
+        )  # fmt: skip
+        for k, syn in enumerate(runs, start=1)
+    ]
 
 
 def write_big_nodes(path: Path, rows: int, nodes: int = 5) -> None:
@@ -195,3 +236,27 @@ def assert_self_contained_html(path: Path) -> str:
     assert "window.vegaEmbed=" in text  # the embedded Vega/Vega-Lite/vega-embed bundle
     assert text.count('vegaEmbed("#chart') >= 1
     return text
+
+
+_LABEL = re.compile(
+    r'<text[^>]*?text-anchor="(\w+)"[^>]*?transform="translate\(([-\d.]+),([-\d.]+)\)"'
+    r'[^>]*?font-size="([\d.]+)px"[^>]*?opacity="([\d.]+)"[^>]*>([^<]*)</text>'
+)
+
+
+def overlapping_axis_labels(svg: str) -> list[tuple[str, str]]:
+    """Pairs of visible axis labels (horizontal axes) whose text boxes overlap in a rendered
+    SVG: the width of a digit of a 10 px sans-serif font is about 0.56 em."""
+    clashes = []
+    for group in re.findall(r'role-axis-label"[^>]*>(.*?)</g>', svg, re.S):
+        labels = [m for m in _LABEL.findall(group) if float(m[4]) > 0]
+        if len({m[2] for m in labels}) != 1:
+            continue  # a vertical axis: labels stacked, one per line
+        boxes = []
+        for anchor, x, _y, size, _op, text in labels:
+            width = 0.56 * float(size) * len(text)
+            left = float(x) - {"start": 0.0, "middle": width / 2, "end": width}[anchor]
+            boxes.append((left, left + width, text))
+        boxes.sort()
+        clashes += [(a[2], b[2]) for a, b in zip(boxes, boxes[1:], strict=False) if b[0] < a[1]]
+    return clashes

@@ -8,14 +8,22 @@ are ignored; arrays are ordered by step.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-DEFAULT_FREE_THRESHOLD_MIB = 1024.0
-MAX_TRACKING_WINDOW = 30
-DEFAULT_TRACKING_RATIO = 0.5
-DEFAULT_KNEE_GAIN = 0.3
+from viz import figures
+from viz.options import DEFAULT_FREE_THRESHOLD_MIB
+
+__all__ = ["DEFAULT_FREE_THRESHOLD_MIB"]  # re-exported: callers read the default from here
+
+Array = npt.NDArray[np.float64]
 DEFAULT_KNEE_SMOOTH = 7
+#: A timing knee must lift the step time by this fraction of its earlier level (5.16 s -> 5.25 s
+#: is noise to anyone reading the run) and by KNEE_NOISE_SIGMAS times the step-to-step noise.
+DEFAULT_KNEE_LIFT = 0.10
+KNEE_NOISE_SIGMAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -27,8 +35,9 @@ class Finding:
     method: str
     step: float | None = None
     elapsed_s: float | None = None  # seconds since the run started, at ``step``
+    recorded: bool = True  # False: the file has no column for it (None then means "unknown")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -40,11 +49,16 @@ class LineFit:
     points: int
 
 
-def _f(x: np.ndarray) -> np.ndarray:
+def _f(x: npt.ArrayLike) -> Array:
     return np.asarray(x, dtype=np.float64)
 
 
-def max_running(step: np.ndarray, running: np.ndarray) -> Finding:
+def not_recorded(unit: str, method: str) -> Finding:
+    """The figure of a column the file does not have: unknown, and said so."""
+    return Finding(None, unit, method + " (not recorded in this file)", recorded=False)
+
+
+def max_running(step: Array, running: Array) -> Finding:
     """Highest running-pod count and the first step that reached it."""
     step, running = _f(step), _f(running)
     method = "highest running count; step is the first that reached it"
@@ -54,86 +68,33 @@ def max_running(step: np.ndarray, running: np.ndarray) -> Finding:
     return Finding(float(running[i]), "pods", method, float(step[i]))
 
 
-def tracking_window(n: int) -> int:
-    """Default window: a thirtieth of the run, between 10 and 30 steps.
-
-    Long enough that a single slow pod start (or a burst of evictions replaced a few steps
-    later) does not read as saturation, short enough to place the knee of a 100-step run.
-    """
-    return min(MAX_TRACKING_WINDOW, max(10, n // 30))
+def knee(step: Array, requested: Array, running: Array) -> Finding:
+    """Where running stops tracking requested: :func:`viz.figures.knee`, the one definition the
+    load generator's summary uses too, with its method sentence."""
+    fig = figures.knee(step, requested, running)
+    return Finding(fig.step, "step", fig.method, fig.step)
 
 
-def tracking_saturation(
-    step: np.ndarray,
-    requested: np.ndarray,
-    running: np.ndarray,
-    window: int | None = None,
-    ratio: float = DEFAULT_TRACKING_RATIO,
+def free_below(
+    step: Array,
+    free_mib: Array,
+    threshold_mib: float,
+    sampled: Array | None = None,
+    nodes: int | None = None,
 ) -> Finding:
-    """First step where running stops tracking requested for good.
-
-    A window of ``window`` steps "tracks" when the highest running count so far grew by at least
-    ``ratio`` of what requested grew (the high-water mark, so pods restarting or evicted and
-    replaced within the window do not read as saturation). A candidate is the centre of the
-    first non-tracking window after a tracking one: for running = min(requested, C) that is the
-    first step after running hit C. A candidate is dropped when the run recovers from it: the
-    lag (requested minus the high-water mark) grew by some amount over that window, and later
-    wins back at least half of it (a temporary stall); the search then goes on from there.
-    Windows where requested did not grow say nothing and are skipped.
-    """
-    step, requested, running = _f(step), _f(requested), _f(running)
-    n = len(step)
-    window = tracking_window(n) if window is None else window
-    method = (
-        f"centre of the first {window}-step window, after one that tracked, in which the highest "
-        f"running count so far grew by less than {ratio:g} x the growth of requested, and whose "
-        "lost ground (lag behind requested) is never half won back later"
-    )
-    if n <= window:
-        return Finding(None, "step", method + f" (run shorter than {window + 1} steps)")
-    high = np.fmax.accumulate(running)  # highest running so far: a dip is not saturation
-    lag = requested - high
-    d_req = requested[window:] - requested[:-window]
-    d_run = high[window:] - high[:-window]
-    informative = np.isfinite(d_req) & np.isfinite(d_run) & (d_req > 0)
-    tracks = informative & (d_run >= ratio * d_req)
-    lags = informative & ~tracks
-    if not tracks.any():
-        return Finding(None, "step", method + " (running never tracked requested)")
-    start = int(np.argmax(tracks))
-    stalls = 0
-    while True:
-        later = np.flatnonzero(lags[start:])
-        if later.size == 0:
-            note = f" (not reached; {stalls} temporary stall(s))" if stalls else " (not reached)"
-            return Finding(None, "step", method + note)
-        j = start + int(later[0])
-        centre = min(j + window // 2, n - 1)
-        end = min(j + window, n - 1)
-        # The window is behind by construction: the lag grew by `lost` over it.
-        lost = lag[end] - lag[j]
-        back = np.flatnonzero(lag[end:] <= lag[j] + lost / 2)
-        if back.size == 0:
-            note = f" ({stalls} earlier stall(s) recovered)" if stalls else ""
-            return Finding(float(step[centre]), "step", method + note, float(step[centre]))
-        stalls += 1
-        start = end + int(back[0])
+    """First step total free memory is under the threshold: :func:`viz.figures.free_below`."""
+    fig = figures.free_below(step, free_mib, threshold_mib, sampled=sampled, nodes=nodes)
+    return Finding(fig.step, "step", fig.method, fig.step)
 
 
-def first_below(
-    step: np.ndarray, values: np.ndarray, threshold: float, unit: str, what: str
-) -> Finding:
-    """First step where ``values`` is under ``threshold`` (strictly)."""
-    step, values = _f(step), _f(values)
-    method = f"first step where {what} < {threshold:g} {unit}"
-    below = np.isfinite(values) & (values < threshold)
-    if not below.any():
-        return Finding(None, "step", method + " (never)")
-    i = int(np.argmax(below))
-    return Finding(float(step[i]), "step", method, float(step[i]))
+def stop(step: Array, elapsed_s: Array, requested: Array, running: Array) -> Finding:
+    """The step at which the load generator's stop rule is (or would have been) met:
+    :func:`viz.figures.stop_step`, replaying the engine's own detector."""
+    fig = figures.stop_step(step, elapsed_s, requested, running)
+    return Finding(fig.step, "step", fig.method, fig.step)
 
 
-def first_positive(step: np.ndarray, counts: np.ndarray, what: str) -> Finding:
+def first_positive(step: Array, counts: Array, what: str) -> Finding:
     step, counts = _f(step), _f(counts)
     method = f"first step with {what} > 0"
     hit = np.isfinite(counts) & (counts > 0)
@@ -143,7 +104,7 @@ def first_positive(step: np.ndarray, counts: np.ndarray, what: str) -> Finding:
     return Finding(float(step[i]), "step", method, float(step[i]))
 
 
-def peak_count(step: np.ndarray, counts: np.ndarray, what: str) -> Finding:
+def peak_count(step: Array, counts: Array, what: str) -> Finding:
     """Largest value of a cumulative counter (the recorder's counters never decrease, but the
     original scripts counted listed pods, which garbage collection can lower again)."""
     step, counts = _f(step), _f(counts)
@@ -155,7 +116,7 @@ def peak_count(step: np.ndarray, counts: np.ndarray, what: str) -> Finding:
     return Finding(float(counts[i]), "pods", method, where)
 
 
-def fit_line(x: np.ndarray, y: np.ndarray) -> LineFit | None:
+def fit_line(x: Array, y: Array) -> LineFit | None:
     """Least-squares y = slope x + intercept over finite pairs; None under 3 points or flat x."""
     x, y = _f(x), _f(y)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -169,7 +130,7 @@ def fit_line(x: np.ndarray, y: np.ndarray) -> LineFit | None:
     return LineFit(float(slope), float(intercept), r2, int(x.size))
 
 
-def used_per_pod(used: np.ndarray, running: np.ndarray) -> np.ndarray:
+def used_per_pod(used: Array, running: Array) -> Array:
     """(used − used at the first sample) / running; NaN where no pod runs.
 
     Subtracting the first sample removes the nodes' own use (kernel, system pods), which would
@@ -187,7 +148,7 @@ def used_per_pod(used: np.ndarray, running: np.ndarray) -> np.ndarray:
 
 
 def linear_mib_per_pod(
-    step: np.ndarray, running: np.ndarray, used: np.ndarray, until_step: float | None
+    step: Array, running: Array, used: Array, until_step: float | None
 ) -> tuple[Finding, LineFit | None]:
     """Slope of used memory against running pods over the steps before saturation."""
     step, running, used = _f(step), _f(running), _f(used)
@@ -202,7 +163,7 @@ def linear_mib_per_pod(
     return Finding(fit.slope, "MiB/pod", method + f" (R² {fit.r2:.3f}, {fit.points} points)"), fit
 
 
-def value_at_step(step: np.ndarray, values: np.ndarray, at: float | None) -> float | None:
+def value_at_step(step: Array, values: Array, at: float | None) -> float | None:
     """Value at the row whose step is ``at`` (the first such row), or None."""
     if at is None:
         return None
@@ -213,18 +174,7 @@ def value_at_step(step: np.ndarray, values: np.ndarray, at: float | None) -> flo
     return float(values[hit[0]])
 
 
-def _segment_sse(s0, sx, sy, sxx, sxy, syy):
-    """Residual sum of squares of a least-squares line from running sums (vectorised)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vxx = sxx - sx * sx / s0
-        vxy = sxy - sx * sy / s0
-        vyy = syy - sy * sy / s0
-        sse = vyy - np.where(vxx > 0, vxy * vxy / vxx, 0.0)
-        slope = np.where(vxx > 0, vxy / vxx, 0.0)
-    return np.maximum(sse, 0.0), slope
-
-
-def running_median(y: np.ndarray, window: int) -> np.ndarray:
+def running_median(y: Array, window: int) -> Array:
     """Centred running median (edges padded with the end values): removes one-off spikes, such
     as a single slow API call, that would otherwise decide where a least-squares knee lands."""
     y = _f(y)
@@ -232,62 +182,92 @@ def running_median(y: np.ndarray, window: int) -> np.ndarray:
         return y.copy()
     half = window // 2
     padded = np.concatenate((np.full(half, y[0]), y, np.full(window - 1 - half, y[-1])))
-    return np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    return _f(np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1))
+
+
+def noise_sigma(y: Array) -> float:
+    """Step-to-step noise of a series, robust to its trend and to spikes: the median absolute
+    deviation of its first differences, scaled to a standard deviation (x 1.4826) and divided
+    by sqrt(2) because a difference carries the noise of two values."""
+    y = _f(y)
+    d = np.diff(y[np.isfinite(y)])
+    if d.size < 2:
+        return 0.0
+    mad = float(np.median(np.abs(d - np.median(d))))
+    return 1.4826 * mad / float(np.sqrt(2.0))
 
 
 def timing_knee(
-    step: np.ndarray,
-    duration: np.ndarray,
-    min_gain: float = DEFAULT_KNEE_GAIN,
+    step: Array,
+    duration: Array,
     smooth: int = DEFAULT_KNEE_SMOOTH,
+    min_lift: float = DEFAULT_KNEE_LIFT,
+    what: str = "step duration",
 ) -> Finding:
-    """Where step duration departs upwards from its linear trend.
+    """The first step after which ``duration`` leaves the trend of the steps before it, upwards,
+    by an amount that matters, and stays up.
 
-    On the ``smooth``-step running median of the durations, fits two independent lines split at
-    every admissible breakpoint (each side at least 5 points and 5% of the run) and keeps the split
-    with the least total squared error. It is reported only when two lines remove at least
-    ``min_gain`` of the error one line leaves, and the later steps are slower on average than
-    the earlier ones (durations got worse, not better): a noisy flat series has no knee.
+    On the ``smooth``-step running median of the durations (one slow API call is not a knee),
+    for each candidate step b (after at least ``m`` = max(10, n/50) steps): fit a line to the
+    steps before b. b is the knee when (1) the next ``m`` steps run above that line, carried
+    forward, by at least ``min_lift`` of its value at b and by KNEE_NOISE_SIGMAS standard errors
+    of that prediction (sigma * sqrt(1/m + 1/b + (distance from the fitted steps' centre)^2 /
+    their spread), sigma the series' step-to-step noise from :func:`noise_sigma`), and (2) all
+    the later steps average above the ``m`` steps just before b by the same margin (so a trend
+    bent by an earlier drop cannot make a flat or falling series look slower). A series that keeps
+    rising at the same rate, a noisy flat one, a small drift (5.16 s -> 5.25 s), a slowdown that
+    passes and a series that got faster have no knee; a jump (6 s -> 9 s) and a bend have one.
     """
     step, duration = _f(step), _f(duration)
     method = (
-        f"breakpoint of the best two-segment linear fit of the {smooth}-step running median of "
-        f"step duration vs step; kept when it removes >= {min_gain:.0%} of the one-line squared "
-        "error and the later steps are slower on average"
+        f"first step after which the {smooth}-step running median of {what} runs above the "
+        f"linear trend of the steps before it by >= {min_lift:.0%} of that trend and by >= "
+        f"{KNEE_NOISE_SIGMAS:g} standard errors (from the step-to-step noise), over the next "
+        "steps and on average over all later ones"
     )
     ok = np.isfinite(step) & np.isfinite(duration)
     x, y = step[ok], running_median(duration[ok], smooth)
     n = x.size
-    m = max(5, n // 20)
-    if n < 2 * m:
+    m = max(10, n // 50)
+    if n < 3 * m:
         return Finding(None, "step", method + " (too few steps)")
-    xc = x - x.mean()
-    yc = y - y.mean()
-    cums = [
-        np.concatenate(([0.0], np.cumsum(v)))
-        for v in (np.ones(n), xc, yc, xc * xc, xc * yc, yc * yc)
-    ]
-    totals = [c[-1] for c in cums]
-    one, _ = _segment_sse(*totals)
-    if one <= 0:
-        return Finding(None, "step", method + " (constant duration)")
+    if float(np.ptp(y)) == 0:
+        return Finding(None, "step", method + " (the running median never changes: no knee)")
+    sigma = noise_sigma(duration[ok])
+    xc = x - x.mean()  # centred: the running sums stay well conditioned
+    cx, cy, cxx, cxy = (np.concatenate(([0.0], np.cumsum(v))) for v in (xc, y, xc * xc, xc * y))
     b = np.arange(m, n - m + 1)
-    left = [c[b] for c in cums]
-    right = [t - c[b] for t, c in zip(totals, cums, strict=True)]
-    sse_l, _ = _segment_sse(*left)
-    sse_r, _ = _segment_sse(*right)
-    total = sse_l + sse_r
-    k = int(np.argmin(total))
-    gain = 1.0 - total[k] / one
-    split = int(b[k])
-    before, after = float(np.mean(y[:split])), float(np.mean(y[split:]))
-    if gain < min_gain or after <= before:
-        why = f"best split removes {gain:.0%}" if gain < min_gain else "later steps not slower"
+    centre = cx[b] / b
+    sxx = cxx[b] - b * centre**2
+    slope = np.where(sxx > 0, (cxy[b] - centre * cy[b]) / np.where(sxx > 0, sxx, 1.0), 0.0)
+    intercept = cy[b] / b - slope * centre  # the line is intercept + slope * xc
+    near_x = (cx[b + m] - cx[b]) / m
+    near = (cy[b + m] - cy[b]) / m - (intercept + slope * near_x)
+    level = intercept + slope * xc[b]
+    recent = (cy[b] - cy[b - m]) / m  # what the steps just before b actually took
+    rest = (cy[n] - cy[b]) / (n - b) - recent
+    spread = np.where(sxx > 0, (near_x - centre) ** 2 / np.where(sxx > 0, sxx, 1.0), 0.0)
+    error = sigma * np.sqrt(1.0 / m + 1.0 / b + spread)
+    lift = min_lift * np.abs(level)
+    need_near = np.maximum(lift, KNEE_NOISE_SIGMAS * error)
+    need_rest = np.maximum(lift, KNEE_NOISE_SIGMAS * sigma * np.sqrt(1.0 / (n - b) + 1.0 / m))
+    hits = np.flatnonzero((near >= need_near) & (rest >= need_rest))
+    if hits.size == 0:
+        best = int(np.argmax(near - need_near))
+        why = (
+            "later steps never above the earlier trend"
+            if float(near[best]) <= 0
+            else f"at most {float(near[best]):.3g} s above the earlier trend where "
+            f"{float(need_near[best]):.3g} s was needed"
+        )
         return Finding(None, "step", method + f" ({why}: no knee)")
-    knee = float(x[split])
+    j = int(hits[0])
+    knee = float(x[b[j]])
     return Finding(
         knee,
         "step",
-        method + f" (removes {gain:.0%}; mean step {before:.3g} s before, {after:.3g} s after)",
+        method + f" (the next steps {float(near[j]):.3g} s above the trend, which was "
+        f"{float(level[j]):.3g} s at the knee; later steps {float(rest[j]):.3g} s slower on average "
+        "than the steps before it)",
         knee,
     )

@@ -70,8 +70,19 @@ def read_csv(path: Path, **kwargs) -> pl.DataFrame:
     except pl.exceptions.NoDataError:
         raise VizInputError(f"{path}: file is empty") from None
     except (pl.exceptions.PolarsError, OSError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise VizInputError(f"{path}: not a readable CSV ({reason})") from None
+        raise VizInputError(f"{path}: not a readable CSV ({_reason(err)})") from None
+
+
+def _reason(err: Exception) -> str:
+    """The parser's complaint in the user's words (polars speaks of schemas and dtypes)."""
+    text = str(err).strip()
+    if "more fields than defined" in text:
+        return "a line has more fields than the header"
+    if "could not parse" in text:
+        return "a value could not be parsed: unbalanced quotes or a malformed line"
+    if isinstance(err, OSError):
+        return err.strerror or type(err).__name__
+    return "malformed CSV"
 
 
 def to_numeric(df: pl.DataFrame, columns: list[str], path: Path) -> pl.DataFrame:

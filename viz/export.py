@@ -1,8 +1,10 @@
-"""Writing charts: one PNG/SVG per chart via vl-convert, and self-contained HTML pages.
+"""Writing a page of charts: one self-contained HTML file, and images of the charts when asked.
 
-The HTML embeds the Vega/Vega-Lite/vega-embed bundle from vl-convert, so reports open offline
-(no CDN). The bundle takes about 2 s to build, so it is built once per process and kept in the
-user's cache directory.
+Each chart is turned into its Vega-Lite dict once (Altair's schema validation off: the specs are
+built here, from tested code) and refers to its data by name; the page carries each dataset once,
+as CSV text, whatever number of charts use it. The HTML embeds the Vega/Vega-Lite/vega-embed
+bundle from vl-convert, so reports open offline (no CDN). The bundle takes about 2 s to build, so
+it is built once and kept in the user's cache directory.
 """
 
 from __future__ import annotations
@@ -11,25 +13,40 @@ import functools
 import html
 import json
 import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import altair as alt
-import vl_convert as vlc
 
+from viz.datasets import Dataset, data_names, with_data
 from viz.errors import VizInputError
+from viz.options import FORMATS, parse_formats
+from viz.render import Renderer
 
-FORMATS = ("html", "png", "svg")
+__all__ = ["FORMATS", "parse_formats", "Page", "ensure_dir", "write_bytes", "html_page"]
 
 
-def parse_formats(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    items = text.split(",") if isinstance(text, str) else list(text)
-    out = tuple(dict.fromkeys(i.strip().lower() for i in items if i.strip()))
-    bad = [f for f in out if f not in FORMATS]
-    if bad or not out:
-        raise VizInputError(
-            f"unknown format {', '.join(bad) or '(none)'}: choose from {', '.join(FORMATS)}"
-        )
-    return out
+@dataclass(frozen=True)
+class Page:
+    """Charts as Vega-Lite dicts (data by name) and the datasets they name."""
+
+    specs: dict[str, dict[str, Any]]
+    datasets: dict[str, Dataset]
+
+    @classmethod
+    def build(cls, charts: Mapping[str, alt.TopLevelMixin], datasets: Iterable[Dataset]) -> Page:
+        specs = {name: chart.to_dict(validate=False) for name, chart in charts.items()}
+        return cls(specs, {d.name: d for d in datasets})
+
+    def image_jobs(self, out: Path, stem: str, formats: Iterable[str]) -> list[tuple[dict, Path, str]]:
+        return [
+            (with_data(spec, self.datasets), out / f"{stem}.{name}.{fmt}", fmt)
+            for fmt in formats
+            if fmt != "html"
+            for name, spec in self.specs.items()
+        ]
 
 
 def ensure_dir(out_dir: Path) -> Path:
@@ -51,16 +68,21 @@ def write_bytes(path: Path, data: bytes | str) -> Path:
     return path
 
 
-def save_image(chart: alt.TopLevelMixin, path: Path, fmt: str) -> Path:
-    spec = chart.to_dict()
-    if fmt == "png":
-        return write_bytes(path, vlc.vegalite_to_png(spec, scale=1))
-    return write_bytes(path, vlc.vegalite_to_svg(spec))
+def write_images(page: Page, out: Path, stem: str, formats: Iterable[str], renderer: Renderer | None = None) -> list[Path]:
+    """One image per chart and format (no HTML); with a started renderer, in parallel."""
+    jobs = page.image_jobs(out, stem, formats)
+    if renderer is not None:
+        return renderer.render(jobs)
+    with Renderer(parallel=len(jobs) > 2) as own:
+        return own.render(jobs)
 
 
 def _cache_file() -> Path:
+    import vl_convert as vlc
+
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "viz" / f"vega-bundle-{vlc.__version__}.js"
+    version = getattr(vlc, "__version__", "unknown")
+    return Path(base) / "viz" / f"vega-bundle-{version}.js"
 
 
 def _valid_bundle(text: str) -> bool:
@@ -79,7 +101,10 @@ def _bundle() -> str:
     except OSError:
         pass
     # "</script" inside the bundle would end the tag early; it has none, but guard anyway.
-    text = vlc.javascript_bundle().replace("</script", "<\\/script")
+    import vl_convert as vlc
+
+    bundle: str = vlc.javascript_bundle()  # type: ignore[call-arg]  # no snippet: the whole library
+    text = bundle.replace("</script", "<\\/script")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")
@@ -101,20 +126,30 @@ td.num { text-align: right; white-space: nowrap; } .how { color: #666; font-size
 """
 
 
-def html_page(
-    heading: str,
-    subtitle: str,
-    sections_html: str,
-    charts: dict[str, alt.TopLevelMixin],
-    notes: list[str],
-) -> str:
-    """A complete offline HTML page: heading, prepared HTML sections, then the charts."""
+def _script_text(value: Any) -> str:
+    """JSON for inside a script element, where neither "</" nor "<!--" may appear."""
+    return json.dumps(value).replace("</", "<\\/").replace("<!--", "<\\u0021--")
+
+
+def html_page(heading: str, subtitle: str, sections_html: str, page: Page, notes: list[str]) -> str:
+    """A complete offline HTML page: heading, prepared HTML sections, then the charts. Every
+    dataset is written once (``D``); each chart gets the ones it names when it is embedded."""
     divs, calls = [], []
-    for i, (name, chart) in enumerate(charts.items()):
+    for i, (name, spec) in enumerate(page.specs.items()):
         divs.append(f'<h2>{html.escape(name)}</h2>\n<div id="chart{i}"></div>')
-        # Neither "</script" nor "<!--" may appear inside a script element, even in a string.
-        spec = json.dumps(chart.to_dict()).replace("</", "<\\/").replace("<!--", "<\\u0021--")
-        calls.append(f'vegaEmbed("#chart{i}", {spec}, {{"actions": true}});')
+        used = sorted({n for n in data_names(spec) if n in page.datasets})
+        calls.append(
+            f'vegaEmbed("#chart{i}", withData({_script_text(spec)}, {_script_text(used)}), '
+            '{"actions": true});'
+        )
+    data = "const D = {" + ",\n".join(
+        f"{_script_text(name)}: {_script_text(d.csv)}" for name, d in page.datasets.items()
+    ) + "};\n"
+    helper = (
+        "function withData(spec, names) {\n"
+        "  spec.datasets = Object.assign(spec.datasets || {}, "
+        "Object.fromEntries(names.map((n) => [n, D[n]])));\n  return spec;\n}\n"
+    )
     note_html = "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -122,5 +157,6 @@ def html_page(
         f'<script type="module">{_bundle()}</script>\n</head>\n<body>\n'
         f'<h1>{html.escape(heading)}</h1>\n<p class="sub">{html.escape(subtitle)}</p>\n'
         f"{note_html}\n{sections_html}\n" + "\n".join(divs) + "\n"
-        '<script type="module">\n' + "\n".join(calls) + "\n</script>\n</body>\n</html>\n"
+        '<script type="module">\n' + data + helper + "\n".join(calls) + "\n</script>\n"
+        "</body>\n</html>\n"
     )

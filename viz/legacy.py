@@ -4,6 +4,14 @@ Format (see the reference README): ``Iteration,Elapsed,Running,Creating,Terminat
 Total Active Memory,Total Free Memory, Active,<workers...>,Free,<workers...>``; memory in kB;
 ``Elapsed`` cumulative seconds; a worker written as 0 had no sample (0 means "no data").
 Each iteration ran ``oc scale --replicas=I``, so requested replicas equal the iteration.
+
+The CPU runs insert ``WorkUnits,WorkCount`` after ``Elapsed``: the number of workload report
+files read at that iteration, and the sum of the work they reported (4 KiB pages touched per
+report period of about 250 ms). They become ``work_files`` and ``work_count``, kept as recorded.
+
+``Evicted`` counts the Evicted pod objects listed at that iteration, which garbage collection
+lowers again: it becomes ``evicted_listed`` (the recorder's column of the same meaning), not
+the cumulative ``evicted``, so the two are never compared as if alike.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ _COUNTS = {
     "Running": "running",
     "Creating": "creating",
     "Terminating": "terminating",
-    "Evicted": "evicted",
+    "Evicted": "evicted_listed",
+    "WorkUnits": "work_files",
+    "WorkCount": "work_count",
 }
 USED_METHOD = (
     "drop in MemFree since each worker's first sample, summed over sampled workers "
@@ -31,7 +41,8 @@ USED_METHOD = (
 
 
 def is_legacy_header(header: list[str]) -> bool:
-    return header[:3] == ["Iteration", "Elapsed", "Running"]
+    """Memory runs start ``Iteration,Elapsed,Running``; CPU runs ``Iteration,Elapsed,WorkUnits``."""
+    return header[:2] == ["Iteration", "Elapsed"] and "Running" in header
 
 
 def _worker_columns(header: list[str], path: Path) -> tuple[list[str], list[int], list[int]]:

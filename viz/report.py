@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -12,20 +13,58 @@ from viz import analysis as an
 from viz.read import load_run
 from viz.run import Run
 
-# Order in which the figures are printed and compared.
-FIGURE_LABELS = {
-    "max_running": "max running pods",
-    "saturation_step": "saturation (running stops tracking requested)",
-    "free_below_threshold": "free memory under threshold",
-    "running_at_free_threshold": "running pods when free memory crossed the threshold",
-    "mib_per_pod_linear": "MiB per pod, linear region",
-    "mib_per_pod_at_saturation": "MiB per pod at saturation",
-    "eviction_onset": "first eviction",
-    "evicted_total": "evicted pods",
-    "oom_onset": "first OOM kill",
-    "oom_total": "OOM-killed containers",
-    "timing_knee": "timing knee",
+# Figures in the order they are printed and compared, by section. Failure modes get figures of
+# their own: a run that stopped at 30 pods because its VMs kept dying must say so.
+SECTIONS: dict[str, dict[str, str]] = {
+    "capacity": {
+        "max_running": "max running pods",
+        "knee": "knee (running stops tracking requested)",
+        "stop": "stop rule met (the cluster stopped gaining)",
+        "free_below_threshold": "free memory under threshold",
+        "running_at_free_threshold": "running pods when free memory crossed the threshold",
+        "mib_per_pod": "MiB per pod",
+        "peak_active": "peak total Active memory",
+    },
+    "failure modes": {
+        "pending_peak": "most pods Pending (not scheduled)",
+        "creating_peak": "most pods Creating (scheduled, not started)",
+        "terminating_peak": "most pods Terminating",
+        "failed_peak": "most pods Failed",
+        "evicted_listed_peak": "most Evicted pods listed at once",
+        "eviction_onset": "first eviction",
+        "evicted_total": "evictions (cumulative)",
+        "oom_onset": "first OOM kill",
+        "oom_total": "OOM-killed containers",
+        "restarts_peak": "container restarts",
+        "sandbox_deaths": "sandbox/VM deaths",
+        "sandbox_failures": "sandbox set-up failures",
+        "failed_create": "pods not created (FailedCreate)",
+        "failed_scheduling": "FailedScheduling events",
+        "api_errors": "API errors retried",
+    },
+    "timing": {
+        "timing_knee": "timing knee",
+    },
 }
+FIGURE_LABELS: dict[str, str] = {k: v for sec in SECTIONS.values() for k, v in sec.items()}
+
+# Counters drawn from one column each: (key, column, what, kind). "peak" is the largest value
+# (right for counts of pods now and for cumulative counters alike).
+_COUNTS = [
+    ("pending_peak", "pending", "Pending pods"),
+    ("creating_peak", "creating", "Creating pods"),
+    ("terminating_peak", "terminating", "Terminating pods"),
+    ("failed_peak", "failed", "Failed pods"),
+    ("evicted_listed_peak", "evicted_listed", "Evicted pods listed at one step (not cumulative)"),
+    ("evicted_total", "evicted", "evicted (cumulative)"),
+    ("oom_total", "oom_killed", "OOM-killed (cumulative)"),
+    ("restarts_peak", "restarts", "container restarts"),
+    ("sandbox_deaths", "sandbox_deaths", "sandbox/VM deaths (cumulative)"),
+    ("sandbox_failures", "sandbox_failures", "FailedCreatePodSandBox (cumulative)"),
+    ("failed_create", "failed_create", "FailedCreate (cumulative)"),
+    ("failed_scheduling", "failed_scheduling", "FailedScheduling (cumulative)"),
+    ("api_errors", "api_errors", "transient API errors retried (cumulative)"),
+]
 
 
 @dataclass(frozen=True)
@@ -33,25 +72,46 @@ class Report:
     run: Run
     figures: dict[str, an.Finding]
     fit: an.LineFit | None
+    fit_until: float | None = None  # the MiB-per-pod fit used the steps before this one
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         meta = self.run.meta
         return {
             "run": {
                 "path": str(self.run.path),
                 "runtime": meta.runtime,
+                "runtime_label": meta.runtime_label,
                 "scenario": meta.scenario,
+                "workload": meta.workload_label or meta.workload,
                 "mode": meta.mode,
                 "cluster": meta.cluster_kind,
+                "simulated": meta.simulated,
+                "reference": meta.reference,
                 "date": meta.date,
                 "format": meta.source_format,
                 "end_reason": meta.end_reason,
+                "status": meta.status,
+                "group": meta.group,
+                "repeat": meta.repeat_index,
                 "steps": self.run.steps.height,
                 "used_memory": self.run.used_method,
                 "notes": list(meta.notes),
             },
             "figures": {k: v.to_dict() for k, v in self.figures.items()},
         }
+
+
+def generic(method: str) -> str:
+    """A method sentence without the run's own closing note ("... (not found in the first 160
+    steps)"): what a group of runs has in common."""
+    if not method.endswith(")"):
+        return method
+    depth = 0
+    for i in range(len(method) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(method[i], 0)
+        if depth == 0:
+            return method[: i - 1] if i > 0 and method[i - 1] == " " else method
+    return method
 
 
 def column(df: pl.DataFrame, name: str) -> np.ndarray:
@@ -61,88 +121,103 @@ def column(df: pl.DataFrame, name: str) -> np.ndarray:
     return df[name].cast(pl.Float64).fill_null(float("nan")).to_numpy()
 
 
-def analyse_run(
-    run: Run,
-    free_threshold_mib: float = an.DEFAULT_FREE_THRESHOLD_MIB,
-    window: int | None = None,
-) -> Report:
+def complete_sums(df: pl.DataFrame, name: str) -> np.ndarray:
+    """A cluster sum only on steps where every node was sampled: a sum missing a node reads as
+    a drop in free memory that never happened (the published runs miss workers at first)."""
+    values = column(df, name)
+    sampled = column(df, "nodes_sampled")
+    if np.isfinite(sampled).any():
+        values = np.where(sampled >= np.nanmax(sampled), values, np.nan)
+    return values
+
+
+def timing_series(df: pl.DataFrame) -> tuple[np.ndarray, str]:
+    """What the timing knee looks at: the cluster calls of a step (scale + observe) when
+    recorded, since in fixed-interval mode the step itself is mostly the interval; else the
+    whole step (the original scripts: sleep 5 s plus the calls)."""
+    calls = column(df, "scale_s") + column(df, "observe_s")
+    if np.isfinite(calls).sum() >= 10:
+        return calls, "the cluster calls' time per step (scale + observe)"
+    return column(df, "step_s"), "step duration"
+
+
+def analyse_run(run: Run, free_threshold_mib: float = an.DEFAULT_FREE_THRESHOLD_MIB) -> Report:
     df = run.steps
     step, requested, running = column(df, "step"), column(df, "requested"), column(df, "running")
-    used, free = column(df, "mem_used_mib"), column(df, "mem_free_mib")
+    used = column(df, "mem_used_mib")
     fig: dict[str, an.Finding] = {}
     fig["max_running"] = an.max_running(step, running)
-    fig["saturation_step"] = an.tracking_saturation(step, requested, running, window=window)
-    fig["free_below_threshold"] = an.first_below(
-        step, free, free_threshold_mib, "MiB", "total free memory (sum over sampled nodes)"
+    fig["knee"] = an.knee(step, requested, running)
+    fig["stop"] = an.stop(step, column(df, "elapsed_s"), requested, running)
+    sampled = column(df, "nodes_sampled") if "nodes_sampled" in df.columns else None
+    fig["free_below_threshold"] = an.free_below(
+        step, column(df, "mem_free_mib"), free_threshold_mib, sampled, run.node_count
     )
     at_free = an.value_at_step(step, running, fig["free_below_threshold"].step)
     fig["running_at_free_threshold"] = an.Finding(
         at_free, "pods", "running pods at the step where free memory crossed the threshold",
         fig["free_below_threshold"].step,
     )  # fmt: skip
-
-    ends = [f.step for f in (fig["saturation_step"], fig["free_below_threshold"]) if f.step]
-    until = min(ends) if ends else None
-    fig["mib_per_pod_linear"], fit = an.linear_mib_per_pod(step, running, used, until)
-    sat = fig["saturation_step"].step or fig["free_below_threshold"].step
-    per_pod = an.used_per_pod(used, running)
-    which = "saturation step" if fig["saturation_step"].step else "free-memory threshold step"
-    fig["mib_per_pod_at_saturation"] = an.Finding(
-        an.value_at_step(step, per_pod, sat),
-        "MiB/pod",
-        f"(used − used at first step) / running at the {which}",
-        sat,
-    )
-    evicted, oom = column(df, "evicted"), column(df, "oom_killed")
-    fig["eviction_onset"] = an.first_positive(step, evicted, "evicted pods")
-    fig["evicted_total"] = an.peak_count(step, evicted, "evicted")
-    fig["oom_onset"] = an.first_positive(step, oom, "OOM-killed containers")
-    fig["oom_total"] = an.peak_count(step, oom, "OOM-killed")
-    fig["timing_knee"] = an.timing_knee(step, column(df, "step_s"))
+    fig["mib_per_pod"], fit, until = _mib_per_pod(step, running, used, fig)
+    active = complete_sums(df, "mem_active_mib")
+    if np.isfinite(active).any():
+        i = int(np.nanargmax(active))
+        fig["peak_active"] = an.Finding(
+            float(active[i]), "MiB", "largest total Active memory (steps with every node "
+            "sampled); step is the first that reached it", float(step[i]),
+        )  # fmt: skip
+    else:
+        fig["peak_active"] = an.not_recorded("MiB", "largest total Active memory")
+    for key, col, what in _COUNTS:
+        if col in df.columns:
+            fig[key] = an.peak_count(step, column(df, col), what)
+        else:
+            fig[key] = an.not_recorded("pods", f"largest {what} count over the run")
+    # The first eviction is the same event whether the file counts evictions or lists them.
+    onset_col = "evicted" if "evicted" in df.columns else "evicted_listed"
+    fig["eviction_onset"] = _onset(df, step, onset_col, "evicted pods")
+    fig["oom_onset"] = _onset(df, step, "oom_killed", "OOM-killed containers")
+    durations, what = timing_series(df)
+    fig["timing_knee"] = an.timing_knee(step, durations, what=what)
     elapsed = column(df, "elapsed_s")
     fig = {k: replace(f, elapsed_s=an.value_at_step(step, elapsed, f.step)) for k, f in fig.items()}
-    return Report(run, fig, fit)
+    ordered = {k: fig[k] for k in FIGURE_LABELS}
+    return Report(run, ordered, fit, until)
+
+
+def _onset(df: pl.DataFrame, step: np.ndarray, col: str, what: str) -> an.Finding:
+    if col not in df.columns:
+        return an.not_recorded("step", f"first step with {what} > 0")
+    return an.first_positive(step, column(df, col), what)
+
+
+def _mib_per_pod(
+    step: np.ndarray, running: np.ndarray, used: np.ndarray, fig: dict[str, an.Finding]
+) -> tuple[an.Finding, an.LineFit | None, float | None]:
+    """One figure a reader can check: the slope of used memory against running pods while
+    every pod still got its memory (before saturation and before free memory ran short). The
+    memory-per-pod chart draws exactly this line over exactly these points."""
+    ends = [f.step for f in (fig["knee"], fig["free_below_threshold"]) if f.step]
+    until = min(ends) if ends else None
+    finding, fit = an.linear_mib_per_pod(step, running, used, until)
+    if fit is None:
+        return finding, None, until
+    region = "all steps" if until is None else f"the steps before {until:g}"
+    why = (
+        " (before the knee and before free memory fell under the threshold: past them pods "
+        "no longer get the memory they ask for)"
+        if until is not None
+        else ""
+    )
+    method = (
+        f"least-squares slope of used memory against running pods over {region}{why}; "
+        f"R² {fit.r2:.3f}, {fit.points} points"
+    )
+    if fit.r2 < 0.9:
+        method += "; a poor fit: memory per pod was not constant (see the memory-per-pod chart)"
+    return replace(finding, method=method), fit, until
 
 
 def analyse(path: Path | str, free_threshold_mib: float = an.DEFAULT_FREE_THRESHOLD_MIB) -> dict:
     """Report figures of the run at ``path`` as a JSON-ready dict (API for ``scaler run``)."""
     return analyse_run(load_run(Path(path)), free_threshold_mib).to_dict()
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def format_value(f: an.Finding) -> str:
-    if f.value is None:
-        return "—"
-    if f.unit == "step":
-        text = f"step {f.value:g}"
-    elif f.unit == "pods":
-        text = f"{f.value:,.0f}"
-    else:
-        text = f"{f.value:,.1f} {f.unit}"
-    if f.step is not None and f.unit != "step":
-        text += f" at step {f.step:g}"
-    if f.elapsed_s is not None:
-        text += f" ({f.elapsed_s:,.0f} s)"
-    return text
-
-
-def format_text(report: Report) -> str:
-    meta = report.run.meta
-    lines = [
-        f"{report.run.path}: {meta.describe()}",
-        f"  {meta.provenance()}; {plural(report.run.steps.height, 'step')}; used memory = "
-        f"{report.run.used_method}",
-    ]
-    if meta.end_reason:
-        lines.append(f"  ended: {meta.end_reason}")
-    for note in meta.notes:
-        lines.append(f"  note: {note}")
-    width = max(len(v) for v in FIGURE_LABELS.values())
-    for key, label in FIGURE_LABELS.items():
-        f = report.figures[key]
-        lines.append(f"  {label:<{width}}  {format_value(f)}")
-        lines.append(f"  {'':<{width}}    ({f.method})")
-    return "\n".join(lines)

@@ -1,141 +1,151 @@
-"""Chart-ready tables from a run, aggregated with polars to what a chart can show.
+"""Chart-ready tables from a run, at the resolution a chart can show.
 
-Altair refuses more than 5,000 rows per dataset and vl-convert takes seconds per 100k points,
-so large series are averaged into bins here. Every aggregation returns a note for the chart
-subtitle: data is never dropped silently.
+A chart is 900 px wide, so more than about one point per pixel column is invisible: long series
+are averaged (or, for durations, maximised, so a slow step is never hidden) into bins with polars
+before anything is drawn, and rounded to what the axis can resolve. Every aggregation returns a
+note for the chart subtitle: data is never dropped silently.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from viz.analysis import used_per_pod
-from viz.report import column
+from viz.datasets import Dataset
+from viz.report import Report, column
 from viz.run import Run
 
-# Altair's limit is 5,000 rows per dataset; each chart has one main dataset in long form.
-ROW_LIMIT = 5000
-NODE_POINT_BUDGET = 1400  # wide rows, each giving an active and a free point
-CLUSTER_POINT_BUDGET = 1000  # same; 2 x (1400 + 1000) stays under ROW_LIMIT
+# The plotting area is about 750 px wide. Lines: about one point per pixel column (a 999-step
+# run is drawn whole). Points: a large point is ~8 px across and a small one ~3 px, so more than
+# one every 3 px (large) or 3 px per node (small) only piles points on each other, and each
+# point costs image-rendering time.
+LINE_POINTS = 1000
+SCATTER_POINTS = 600  # per phase of the memory-per-pod scatter
+CLUSTER_POINTS = 250  # large points (cluster sums)
+NODE_POINTS = 1250  # small points over all nodes together
+MIN_NODE_POINTS = 50  # per node, however many nodes
+MEMORY = ("mem_active_mib", "mem_free_mib")
 
 
 @dataclass(frozen=True)
 class Table:
-    data: pl.DataFrame
+    data: Dataset
     notes: tuple[str, ...] = ()
 
+    @property
+    def frame(self) -> pl.DataFrame:
+        return self.data.frame
 
-def bin_mean(
+
+def bin_agg(
     df: pl.DataFrame,
     x: str,
     values: list[str],
     budget: int,
     by: str | None = None,
     rows: int | None = None,
+    how: str = "mean",
 ) -> tuple[pl.DataFrame, str | None]:
-    """Average ``values`` (and ``x``) over equal-width bins of ``x`` so the result has at most
-    about ``budget`` rows; per group ``by`` when given. Returns the note saying what was done,
-    counting ``rows`` input rows when given (the file's rows, before gaps were set aside)."""
-    if df.height <= budget:
-        return df, None
+    """Aggregate ``values`` (and average ``x``) over equal-width bins of ``x`` so the result has
+    at most about ``budget`` rows per group ``by``; ``how`` is "mean" or "max". Returns the note
+    saying what was done, counting ``rows`` input rows when given (the file's rows, before gaps
+    were set aside)."""
     groups = df[by].n_unique() if by else 1
-    bins = max(1, budget // max(1, groups))
-    lo, hi = df[x].min(), df[x].max()
-    width = (hi - lo) / bins if hi > lo else 1.0
+    if df.height <= 1.5 * budget * groups:  # averaging a few rows away would only blur them
+        return df, None
+    lo, hi = float(df[x].min()), float(df[x].max())  # type: ignore[arg-type]
+    width = (hi - lo) / budget if hi > lo else 1.0
     keys = ([by] if by else []) + ["_bin"]
+    agg = [pl.col(v).max() if how == "max" else pl.col(v).mean() for v in values if v != x]
     out = (
-        df.with_columns(((pl.col(x) - lo) / width).floor().clip(0, bins - 1).alias("_bin"))
+        df.with_columns(((pl.col(x) - lo) / width).floor().clip(0, budget - 1).alias("_bin"))
         .group_by(keys, maintain_order=True)
-        .agg(pl.col(x).mean(), *[pl.col(v).mean() for v in values if v != x])
+        .agg(pl.col(x).mean(), *agg)
         .drop("_bin")
         .sort(([by] if by else []) + [x])
     )
     per = f" per {by}" if by else ""
     unit = "s" if x == "elapsed_s" else "steps"
+    word = "averaged into" if how == "mean" else "reduced to their maximum in"
     note = (
-        f"{rows or df.height:,} rows averaged into bins of {width:.3g} {unit}{per} "
+        f"{rows or df.height:,} rows {word} bins of {width:.3g} {unit}{per} "
         f"({out.height:,} points shown)"
     )
     return out, note
 
 
-def _with_requested(nodes: pl.DataFrame, steps: pl.DataFrame) -> pl.DataFrame:
-    """Give each node sample the requested replicas of the latest step recorded before it."""
-    left = nodes.with_columns(pl.col("elapsed_s").cast(pl.Float64)).sort("elapsed_s")
+def _requested_at(df: pl.DataFrame, steps: pl.DataFrame) -> pl.DataFrame:
+    """Give each row the requested replicas of the latest step recorded at or before it."""
+    left = df.with_columns(pl.col("elapsed_s").cast(pl.Float64)).sort("elapsed_s")
     right = steps.select(pl.col("elapsed_s").cast(pl.Float64), "requested").drop_nulls("elapsed_s")
-    right = right.sort("elapsed_s")
-    return left.join_asof(right, on="elapsed_s", strategy="backward")
+    return left.join_asof(right.sort("elapsed_s"), on="elapsed_s", strategy="backward")
 
 
 def memory_table(run: Run) -> Table | None:
-    """Long table elapsed_s, requested, level, node, metric, mib; None without memory data."""
+    """Wide table elapsed_s, requested, node ("cluster sum" for the sums), active, free, MiB."""
     steps = run.steps
-    cols = [c for c in ("mem_active_mib", "mem_free_mib") if c in steps.columns]
     parts: list[pl.DataFrame] = []
     notes: list[str] = []
-    cluster = steps.select("elapsed_s", "requested", *cols).drop_nulls("elapsed_s")
-    cluster = cluster.filter(pl.any_horizontal(pl.col(cols).is_not_null())) if cols else cluster
-    if cols and cluster.height:
-        cluster, note = bin_mean(cluster, "elapsed_s", ["requested", *cols], CLUSTER_POINT_BUDGET)
-        if note:
-            notes.append(f"cluster sums: {note}")
-        parts.append(
-            cluster.with_columns(pl.lit("cluster sum").alias("level"), pl.lit("all").alias("node"))
-        )
+    cols = [c for c in MEMORY if c in steps.columns]
+    if cols:
+        cluster = steps.select("elapsed_s", "requested", *cols).drop_nulls("elapsed_s")
+        cluster = cluster.filter(pl.any_horizontal(pl.col(cols).is_not_null()))
+        if cluster.height:
+            cluster, note = bin_agg(cluster, "elapsed_s", ["requested", *cols], CLUSTER_POINTS)
+            if note:
+                notes.append(f"cluster sums: {note}")
+            parts.append(cluster.with_columns(pl.lit("cluster sum").alias("node")))
     nodes = run.nodes
     if nodes is not None:
-        ncols = [c for c in ("mem_active_mib", "mem_free_mib") if c in nodes.columns]
+        ncols = [c for c in MEMORY if c in nodes.columns]
         ok = nodes.select("elapsed_s", "node", *ncols).drop_nulls("elapsed_s")
-        rows, gaps = ok.height, 0
+        rows = ok.height
         if ncols:
             ok = ok.filter(pl.any_horizontal(pl.col(ncols).is_not_null()))
-            gaps = rows - ok.height
+        gaps = rows - ok.height
         if ncols and ok.height:
-            ok = _with_requested(ok, steps)
-            ok, note = bin_mean(
-                ok, "elapsed_s", ["requested", *ncols], NODE_POINT_BUDGET, by="node", rows=rows
-            )
+            per_node = max(MIN_NODE_POINTS, NODE_POINTS // max(1, ok["node"].n_unique()))
+            ok, note = bin_agg(ok, "elapsed_s", ncols, per_node, by="node", rows=rows)
             if note:
                 notes.append(f"node samples: {note}")
-            parts.append(ok.with_columns(pl.lit("node").alias("level")))
+            parts.append(_requested_at(ok, steps))  # after binning: a few thousand rows
         if gaps:
             notes.append(f"{gaps:,} node samples without values (reconnecting or missing): gaps")
     if not parts:
         return None
-    keep = ["elapsed_s", "requested", "level", "node"]
     wide = pl.concat(
         [
-            p.select(*[pl.col(c) for c in keep], *[pl.col(c).cast(pl.Float64) for c in cols_of(p)])
+            p.select(
+                pl.col("elapsed_s").cast(pl.Float64).round(2),
+                pl.col("requested").cast(pl.Float64).round(1),
+                pl.col("node").cast(pl.String),
+                *[pl.col(c).cast(pl.Float64).round(0).alias(c[4:-4]) for c in MEMORY if c in p.columns],
+            )
             for p in parts
         ],
         how="diagonal_relaxed",
     )
-    long = wide.unpivot(
-        index=keep,
-        on=[c for c in ("mem_active_mib", "mem_free_mib") if c in wide.columns],
-        variable_name="metric",
-        value_name="mib",
-    ).drop_nulls("mib")
-    long = long.with_columns(
-        pl.col("metric").replace({"mem_active_mib": "active", "mem_free_mib": "free"})
-    )
-    return Table(long, tuple(notes))
+    return Table(Dataset("memory", wide), tuple(notes))
 
 
-def cols_of(df: pl.DataFrame) -> list[str]:
-    return [c for c in ("mem_active_mib", "mem_free_mib") if c in df.columns]
-
-
-STATE_SERIES = {
-    "requested": "requested",
-    "running": "running",
-    "pending": "pending",
-    "creating": "creating",
-    "terminating": "terminating",
-    "evicted": "evicted",
-    "oom_killed": "OOM-killed",
+STATE_SERIES = {  # column: (label, cumulative?)
+    "requested": ("requested", False),
+    "running": ("running", False),
+    "pending": ("pending", False),
+    "creating": ("creating", False),
+    "terminating": ("terminating", False),
+    "failed": ("failed", False),
+    "evicted_listed": ("evicted (listed)", False),
+    "evicted": ("evictions", True),
+    "oom_killed": ("OOM kills", True),
+    "restarts": ("restarts", True),
+    "sandbox_deaths": ("sandbox/VM deaths", True),
+    "sandbox_failures": ("sandbox failures", True),
+    "failed_create": ("FailedCreate", True),
+    "failed_scheduling": ("FailedScheduling", True),
 }
 TIMING_SERIES = {
     "scale_s": "scale call",
@@ -146,33 +156,62 @@ TIMING_SERIES = {
 }
 
 
-def _long_by_step(run: Run, series: dict[str, str], value: str) -> Table | None:
-    present = [
-        c for c in series if c in run.steps.columns and run.steps[c].null_count() < run.steps.height
-    ]
+def _present(run: Run, series: dict[str, object]) -> list[str]:
+    df = run.steps
+    return [c for c in series if c in df.columns and df[c].null_count() < df.height]
+
+
+def state_table(run: Run) -> tuple[Table, list[str]] | None:
+    """Wide table step + every pod-state column that is ever above 0; and the labels of the
+    recorded ones that never were (said in the subtitle instead of drawn as flat lines)."""
+    present = _present(run, STATE_SERIES)  # type: ignore[arg-type]
     if not present:
         return None
     df = run.steps.select("step", *[pl.col(c).cast(pl.Float64) for c in present])
-    df, note = bin_mean(df, "step", present, ROW_LIMIT // len(present))
-    long = df.unpivot(index="step", on=present, variable_name="series", value_name=value)
-    long = long.drop_nulls(value).with_columns(pl.col("series").replace(series))
-    return Table(long, (f"steps: {note}",) if note else ())
-
-
-def state_table(run: Run) -> Table | None:
-    return _long_by_step(run, STATE_SERIES, "pods")
+    drawn = [c for c in present if c in ("requested", "running") or (df[c].fill_null(0) > 0).any()]
+    zero = [STATE_SERIES[c][0] for c in present if c not in drawn]
+    df, note = bin_agg(df.select("step", *drawn), "step", drawn, LINE_POINTS)
+    df = df.with_columns(pl.col(drawn).round(1))
+    return Table(Dataset("states", df), (f"steps: {note}",) if note else ()), zero
 
 
 def timing_table(run: Run) -> Table | None:
-    return _long_by_step(run, TIMING_SERIES, "seconds")
+    present = _present(run, TIMING_SERIES)  # type: ignore[arg-type]
+    if not present:
+        return None
+    df = run.steps.select("step", *[pl.col(c).cast(pl.Float64) for c in present])
+    df, note = bin_agg(df, "step", present, LINE_POINTS, how="max")
+    df = df.with_columns(pl.col(present).round(4))
+    return Table(Dataset("timing", df), (f"steps: {note}",) if note else ())
 
 
-def per_pod_table(run: Run) -> Table | None:
-    """step, mib_per_pod: (used − used at first step) / running."""
-    per_pod = used_per_pod(column(run.steps, "mem_used_mib"), column(run.steps, "running"))
-    df = pl.DataFrame({"step": column(run.steps, "step"), "mib_per_pod": per_pod})
-    df = df.with_columns(pl.col("mib_per_pod").fill_nan(None)).drop_nulls("mib_per_pod")
+def per_pod_table(report: Report) -> Table | None:
+    """step, running, used (MiB above the first sample), phase: the points of the MiB-per-pod
+    fit ("fitted") and the rest ("after saturation")."""
+    run = report.run
+    used = column(run.steps, "mem_used_mib")
+    finite = np.flatnonzero(np.isfinite(used))
+    if finite.size == 0:
+        return None
+    step = column(run.steps, "step")
+    until = report.fit_until
+    fitted = step < until if until is not None else np.ones(step.size, dtype=bool)
+    df = pl.DataFrame(
+        {
+            "step": step,
+            "running": column(run.steps, "running"),
+            "used": used - used[finite[0]],
+            "phase": np.where(fitted, "fitted", "after saturation"),
+        }
+    ).with_columns(pl.col("running", "used").fill_nan(None))
+    df = df.drop_nulls(["running", "used"]).filter(pl.col("running") > 0)
     if df.height == 0:
         return None
-    df, note = bin_mean(df, "step", ["mib_per_pod"], ROW_LIMIT)
-    return Table(df, (f"steps: {note}",) if note else ())
+    df, note = bin_agg(df, "step", ["running", "used"], SCATTER_POINTS, by="phase")
+    df = df.with_columns(pl.col("step", "running").round(1), pl.col("used").round(0))
+    return Table(Dataset("perpod", df), (f"steps: {note}",) if note else ())
+
+
+def per_pod_ratio(run: Run) -> np.ndarray:
+    """(used − used at first step) / running per step (compare charts)."""
+    return used_per_pod(column(run.steps, "mem_used_mib"), column(run.steps, "running"))

@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from scaler.openshift.client import KubeClient
 from scaler.openshift.errors import FATAL, FORBIDDEN, NOT_FOUND
@@ -47,7 +48,7 @@ class Permission:
         res = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
         return f"{self.verb} {res}"
 
-    def review(self) -> dict:
+    def review(self) -> dict[str, Any]:
         attrs = {"verb": self.verb, "group": self.group, "resource": self.resource}
         if self.subresource:
             attrs["subresource"] = self.subresource
@@ -81,7 +82,7 @@ class Review:
     reason: str = ""
 
 
-def review_answer(permission: Permission, doc: dict | None) -> Review:
+def review_answer(permission: Permission, doc: dict[str, Any] | None) -> Review:
     """A SelfSubjectAccessReview answer (``status.allowed``, ``status.reason``) as a Review."""
     status = (doc or {}).get("status")
     if not isinstance(status, dict) or "allowed" not in status:
@@ -173,7 +174,7 @@ def problems(s: Situation, reviews: list[Review]) -> list[str]:
 
 def check(client: KubeClient, s: Situation,
           review: Callable[[KubeClient, list[Permission]], list[Review]] = review_all,
-          ) -> tuple[list[str], dict]:
+          ) -> tuple[list[str], dict[str, Any]]:
     """(problems, a record for the metadata)."""
     reviews = review(client, needs_for(s))
     record = {

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from scaler.cluster import ClusterError, ClusterUnresponsive
 from scaler.openshift.errors import (
@@ -54,8 +55,8 @@ class Outcome:
 class Counters:
     """Thread-safe counters for the run's metadata."""
 
-    requests: dict = field(default_factory=dict)  # purpose -> client calls (or API requests)
-    bytes: dict = field(default_factory=dict)  # purpose -> response bytes read
+    requests: dict[str, Any] = field(default_factory=dict)  # purpose -> client calls (or API requests)
+    bytes: dict[str, Any] = field(default_factory=dict)  # purpose -> response bytes read
     retries: int = 0
     api_errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -90,7 +91,7 @@ def kubeconfig_server(kubeconfig: str | None, context: str | None) -> str | None
         if isinstance(doc, dict):
             docs.append(doc)
 
-    def first(key: str, name: str | None) -> dict:
+    def first(key: str, name: str | None) -> dict[str, Any]:
         for d in docs:
             for entry in d.get(key) or []:
                 if isinstance(entry, dict) and entry.get("name") == name:
@@ -176,7 +177,7 @@ class KubeClient:
         return Outcome(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
 
     def _run_openshift_client(self, args: list[str], timeout_s: float, stdin: str | None) -> Outcome:
-        import openshift_client as oc
+        import openshift_client as oc  # type: ignore[import-untyped]  # no stubs, no py.typed
 
         t0 = time.monotonic()
         try:
@@ -244,7 +245,7 @@ class KubeClient:
             self._sleep(wait)
             delay = min(delay * 2, BACKOFF_MAX_S)
 
-    def get_json(self, args: list[str], *, purpose: str, accept_missing: bool = False) -> dict | None:
+    def get_json(self, args: list[str], *, purpose: str, accept_missing: bool = False) -> dict[str, Any] | None:
         """``get`` as JSON (``get --raw`` prints JSON already); None when missing and accepted."""
         if "--raw" not in args:
             args = [*args, "-o", "json"]
@@ -252,7 +253,8 @@ class KubeClient:
         if failure is not None:
             return None
         try:
-            return json.loads(out.stdout)
+            doc: dict[str, Any] = json.loads(out.stdout)
+            return doc
         except ValueError:
             raise ClusterError(f"{purpose}: the client printed something that is not JSON") from None
 

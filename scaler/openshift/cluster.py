@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from typing import Any
 
-from manifests.build import NAME_LABEL, RUN_LABEL, ManifestError, build
+from collectors.sample import NodeSource
 from scaler.clock import WallClock
 from scaler.cluster import ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
+from scaler.kube_objects import NAME_LABEL, RUN_LABEL, ManifestError, build
 from scaler.openshift import access
 from scaler.openshift.client import KubeClient
 from scaler.openshift.discover import runtime_class_info, server_version, worker_nodes
@@ -48,11 +50,11 @@ class OpenShiftCluster:
         self._created: list[tuple[str, str]] = []  # (kind, name) this run created, in order
         self._deployment_ours = False
         self._deployment_taken = False  # applied by this run (created or adopted)
-        self._runtime_class: dict | None = None
+        self._runtime_class: dict[str, Any] | None = None
         self._cleaned = False
         self._unresponsive = False
         self._version: str | None = None
-        self._access: dict = {}
+        self._access: dict[str, Any] = {}
         self._failures = FailureCounts()
         self._evicted_listed = 0
         self._requested = 0
@@ -69,14 +71,14 @@ class OpenShiftCluster:
 
     @property
     def run_id(self) -> str:
-        return self.options.run_id or "manual"  # as manifests.build labels it
+        return self.options.run_id or "manual"  # as scaler.kube_objects labels it
 
     # -- discovery -------------------------------------------------------------------------------
 
     def describe(self) -> ClusterInfo:
         version = self.client.get_json(["get", "--raw", "/version"], purpose="describe")
         self._version = server_version(version or {})
-        details: dict = {"client": self.binary, "namespace": self.ns,
+        details: dict[str, Any] = {"client": self.binary, "namespace": self.ns,
                          "deployment": self.deployment,
                          # ``scaler sim serve`` says what it is in its version: outputs say so too
                          "simulator": self._version.endswith(SIM_VERSION_SUFFIX)}
@@ -89,15 +91,18 @@ class OpenShiftCluster:
         if nodes is None:
             # a namespace-scoped user may not list nodes: the run goes on, without node names
             details["nodes"] = "not visible to this user (give node addresses with --node)"
-        rcs = self._readable(["get", "runtimeclasses"]) or {}
-        details["runtime_classes"] = {
+        rcs = self._readable(["get", "runtimeclasses"])
+        # None: this user may not list them (so nothing can be concluded from their absence)
+        details["runtime_classes"] = None if rcs is None else {
             (o.get("metadata") or {}).get("name"): runtime_class_info(o)
             for o in rcs.get("items") or []}
+        if self.options.runtime_class_manifests:
+            details["runtime_class_manifests"] = sorted(self.options.runtime_class_manifests)
         return ClusterInfo(kind="openshift", version=self._version,
                            nodes=worker_nodes(nodes or {}), runtime_class=self._runtime_class,
                            details=details)
 
-    def _readable(self, args: list[str]) -> dict | None:
+    def _readable(self, args: list[str]) -> dict[str, Any] | None:
         """``get`` as JSON; None when missing or not ours to read."""
         out, failure = self.client.call([*args, "-o", "json"], purpose="describe",
                                         accept=(NOT_FOUND, FORBIDDEN))
@@ -186,7 +191,7 @@ class OpenShiftCluster:
         return wait_while_deleting(self.client, args, what, timeout_s=self.options.op_timeout_s,
                                    monotonic=self.clock.monotonic, sleep=self.clock.sleep)
 
-    def _apply(self, doc: dict) -> None:
+    def _apply(self, doc: dict[str, Any]) -> None:
         self.client.call(["apply", "-f", "-"], purpose="prepare", stdin=json.dumps(doc))
 
     # -- the run ---------------------------------------------------------------------------------
@@ -221,7 +226,10 @@ class OpenShiftCluster:
                                         self._failures)
         if refused:
             raise ClusterError(refused)
-        return counts
+        f = self._failures
+        return replace(counts, failed_create=f.failed_create,
+                       failed_scheduling=f.failed_scheduling, sandbox_failures=f.sandbox_failures,
+                       sandbox_deaths=f.sandbox_deaths)
 
     def failures(self) -> tuple[FailureCounts, int]:
         """The cluster's account of failures and the Evicted pods listed, as of the last
@@ -244,7 +252,7 @@ class OpenShiftCluster:
         self._unresponsive = True
         return self.client.unresponsive(what)
 
-    def node_source(self):
+    def node_source(self) -> NodeSource | None:
         return None
 
     # -- tear-down -------------------------------------------------------------------------------
@@ -285,7 +293,7 @@ class OpenShiftCluster:
                 raise type(e)(f"{e}; left in place: {', '.join(left)}") from None
             raise
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         c = self.client.counters
         with c.lock:
             out = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 TRANSIENT = "transient"
 UNREACHABLE = "unreachable"
@@ -94,7 +95,7 @@ def classify(returncode: int, stderr: str) -> Failure:
     return Failure(FATAL, msg)
 
 
-def status_kind(status: dict) -> Failure:
+def status_kind(status: dict[str, Any]) -> Failure:
     """What a Status object (a watch stream's ``ERROR`` event, a failed request's body) means.
 
     410 is Expired (Gone before 1.18); 504 Timeout with the cause ``ResourceVersionTooLarge``

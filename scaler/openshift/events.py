@@ -25,6 +25,7 @@ a namespace used before) are the baseline and not counted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 #: reason -> contract-3 field (PodCounts) it counts into
 COUNTED = {
@@ -57,7 +58,7 @@ class EventRecord:
     message: str
 
 
-def event_record(obj: dict) -> EventRecord | None:
+def event_record(obj: dict[str, Any]) -> EventRecord | None:
     """An Event as core/v1 or events.k8s.io/v1 shows it, reduced to what the tally needs."""
     meta = obj.get("metadata") or {}
     uid = meta.get("uid") or meta.get("name")
@@ -84,7 +85,7 @@ class FailureCounts:
     sandbox_deaths: int = 0
     evicted_events: int = 0
     oom_events: int = 0
-    last_message: dict = field(default_factory=dict)  # field -> the latest event's message
+    last_message: dict[str, Any] = field(default_factory=dict)  # field -> the latest event's message
 
 
 class EventTally:
@@ -102,7 +103,7 @@ class EventTally:
     def _ours(self, rec: EventRecord) -> bool:
         return rec.kind in KINDS and rec.name.startswith(self.prefix)
 
-    def apply(self, kind: str, obj: dict) -> None:
+    def apply(self, kind: str, obj: dict[str, Any]) -> None:
         if kind not in ("ADDED", "MODIFIED"):
             return  # DELETED: expired by its TTL; what happened still happened
         rec = event_record(obj)
@@ -122,7 +123,7 @@ class EventTally:
     def begin_list(self) -> None:
         self._listing = True
 
-    def list_page(self, items: list[dict]) -> None:
+    def list_page(self, items: list[dict[str, Any]]) -> None:
         for obj in items:
             self.apply("ADDED", obj)
 

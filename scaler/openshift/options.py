@@ -9,11 +9,12 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from manifests.build import ManifestError, validate_runtime_class
 from scaler.cluster import ClusterError
+from scaler.kube_objects import ManifestError, validate_runtime_class
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -31,7 +32,7 @@ class OpenShiftOptions:
     deployment: str = "scaler-workload"
     image: str | None = None
     # RuntimeClass objects to create when missing (--runtime-class-manifest), by name
-    runtime_class_manifests: dict = field(default_factory=dict)
+    runtime_class_manifests: dict[str, Any] = field(default_factory=dict)
 
 
 def check_names(options: OpenShiftOptions) -> None:
@@ -42,7 +43,7 @@ def check_names(options: OpenShiftOptions) -> None:
                                "(a-z, 0-9 and '-', at most 63 characters)")
 
 
-def load_runtime_class_manifest(path: str | Path) -> dict:
+def load_runtime_class_manifest(path: str | Path) -> dict[str, Any]:
     """A RuntimeClass from a YAML or JSON file, checked as the API would check it; ValueError
     with one line when it is not one."""
     p = Path(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from scaler.cluster import PodCounts
 from scaler.pod_state import PodClass, PodStatus, classify, status_of
@@ -47,7 +48,7 @@ class PodState:
     ready_since: float | None
 
 
-def pod_state(obj: dict) -> PodState:
+def pod_state(obj: dict[str, Any]) -> PodState:
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
     st = _shared(status_of(obj))
@@ -65,7 +66,7 @@ def pod_state(obj: dict) -> PodState:
     )
 
 
-def oom_kills(obj: dict) -> set[tuple]:
+def oom_kills(obj: dict[str, Any]) -> set[tuple[str, str, Any]]:
     """Identities of the OOM kills a pod object shows (current and last container state), so the
     same kill seen in many events is counted once."""
     uid = (obj.get("metadata") or {}).get("uid", "")
@@ -83,7 +84,7 @@ class PodTable:
     def __init__(self) -> None:
         self.pods: dict[str, PodState] = {}  # by name
         self.evicted: set[str] = set()  # uids ever seen Failed/Evicted
-        self.ooms: set[tuple] = set()
+        self.ooms: set[tuple[str, str, Any]] = set()
         self.reported_ready: set[str] = set()  # uids of live pods whose startup was reported
         self._startups: list[float] = []
         self._staged: dict[str, PodState] | None = None  # a list being taken, page by page
@@ -93,7 +94,7 @@ class PodTable:
 
     # -- events ----------------------------------------------------------------------------------
 
-    def apply(self, kind: str, obj: dict) -> None:
+    def apply(self, kind: str, obj: dict[str, Any]) -> None:
         name = (obj.get("metadata") or {}).get("name")
         if not name:
             return
@@ -111,7 +112,7 @@ class PodTable:
     def begin_list(self) -> None:
         self._staged = {}
 
-    def list_page(self, items: list[dict]) -> None:
+    def list_page(self, items: list[dict[str, Any]]) -> None:
         """Reduce a page to records now; the caller drops the raw page afterwards."""
         if self._staged is None:
             self._staged = {}
@@ -131,12 +132,12 @@ class PodTable:
         live = {s.uid for s in staged.values()}
         self.reported_ready &= live
 
-    def replace(self, items: list[dict]) -> None:
+    def replace(self, items: list[dict[str, Any]]) -> None:
         self.begin_list()
         self.list_page(items)
         self.end_list()
 
-    def _absorb(self, state: PodState, obj: dict, live: bool) -> None:
+    def _absorb(self, state: PodState, obj: dict[str, Any], live: bool) -> None:
         if classify(state.status) is PodClass.EVICTED:
             self.evicted.add(state.uid)
         if obj.get("status", {}).get("containerStatuses"):
@@ -161,4 +162,5 @@ class PodTable:
                          creating=by_class[PodClass.CREATING],
                          terminating=by_class[PodClass.TERMINATING], evicted=len(self.evicted),
                          oom_killed=len(self.ooms), failed=by_class[PodClass.FAILED],
-                         restarts=restarts, startup_s=startups, api_errors=api_errors)
+                         restarts=restarts, startup_s=startups, api_errors=api_errors,
+                         evicted_listed=self.evicted_listed)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from manifests.build import MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL
 from scaler.cluster import ClusterUnresponsive
+from scaler.kube_objects import MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL
 from scaler.openshift.client import KubeClient
 from scaler.openshift.errors import FORBIDDEN, NOT_FOUND
 
@@ -23,7 +24,7 @@ KEPT_ANNOTATION = "scaler.io/kept"
 @dataclass(frozen=True)
 class Found:
     exists: bool | None  # None: we may not look
-    doc: dict | None = None
+    doc: dict[str, Any] | None = None
 
 
 def lookup(client: KubeClient, args: list[str]) -> Found:
@@ -61,7 +62,7 @@ class Ownership:
     refusal: str | None = None  # why the run must not touch it
 
 
-def ownership(existing: dict | None, *, namespace: str, deployment: str, run_id: str,
+def ownership(existing: dict[str, Any] | None, *, namespace: str, deployment: str, run_id: str,
               adopt: bool) -> Ownership:
     """Whose the Deployment is, and whether this run may take it.
 

@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from typing import Protocol
+from typing import Any, Protocol
 
 from scaler.cluster import PodCounts
 from scaler.openshift.client import KubeClient, fatal_hint
@@ -50,11 +50,11 @@ class Sink(Protocol):
 
     def begin_list(self) -> None: ...
 
-    def list_page(self, items: list[dict]) -> None: ...
+    def list_page(self, items: list[dict[str, Any]]) -> None: ...
 
     def end_list(self) -> None: ...
 
-    def apply(self, kind: str, obj: dict) -> None: ...
+    def apply(self, kind: str, obj: dict[str, Any]) -> None: ...
 
 
 class Watcher:
@@ -84,7 +84,7 @@ class Watcher:
         self.events = 0
         self.resyncs = 0  # lists forced by an unusable resourceVersion or an outage
         self._stop = threading.Event()
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._proc_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"scaler-watch-{purpose}",
                                         daemon=True)
@@ -107,7 +107,7 @@ class Watcher:
         if proc is not None and proc.poll() is None:
             proc.kill()
 
-    def _spawn(self, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
         """Start the client, unless stopping; ``stop`` ends whatever this started."""
         with self._proc_lock:
             if self._stop.is_set():
@@ -123,7 +123,7 @@ class Watcher:
 
     # -- the loop --------------------------------------------------------------------------------
 
-    def _url(self, **params) -> str:
+    def _url(self, **params: Any) -> str:
         q = {"labelSelector": self.selector, "fieldSelector": self.field_selector, **params}
         q = {k: v for k, v in q.items() if v is not None}
         return f"{self.path}?{urllib.parse.urlencode(q)}" if q else self.path
@@ -268,7 +268,7 @@ class Watcher:
             self._failed(rc, stderr)
         return got_any or rc == 0
 
-    def _apply(self, events: list[dict], proc: subprocess.Popen) -> None:
+    def _apply(self, events: list[dict[str, Any]], proc: subprocess.Popen[bytes]) -> None:
         """Apply what arrived together in one go, so an observation never sees half of a
         batch the server sent at once."""
         with self.lock:
@@ -286,7 +286,7 @@ class Watcher:
 
     # -- failures --------------------------------------------------------------------------------
 
-    def _status(self, status: dict) -> None:
+    def _status(self, status: dict[str, Any]) -> None:
         """A Status object where data was expected (an ERROR event, a failed list)."""
         self._raise(status_kind(status), status.get("message") or "")
 
@@ -314,7 +314,7 @@ class Watcher:
 class PodWatcher(Watcher):
     """The pods matching a label selector in one namespace, as a PodTable."""
 
-    def __init__(self, client: KubeClient, namespace: str, selector: str, **kw) -> None:
+    def __init__(self, client: KubeClient, namespace: str, selector: str, **kw: Any) -> None:
         self.table = PodTable()
         super().__init__(client, f"/api/v1/namespaces/{namespace}/pods", self.table,
                          selector=selector, **kw)

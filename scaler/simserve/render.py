@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 import hashlib
 
-from manifests.quantity import mib_quantity, millis_quantity
+from scaler.quantity import mib_quantity, millis_quantity
 
 KUBELET_VERSION = "v1.32.0-scaler-sim"
 

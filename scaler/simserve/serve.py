@@ -11,7 +11,7 @@ from typing import TextIO
 
 from aiohttp import web
 
-from manifests.build import load_templates
+from scaler.kube_objects import load_templates
 from scaler.simserve.app import Api, Faults
 from scaler.simserve.kubeconfig import CONTEXT, write_kubeconfig
 from scaler.simserve.state import SimState

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
-from manifests.build import ManifestError, workload_spec_from_deployment
+from scaler.kube_objects import ManifestError, workload_spec_from_deployment
 from scaler.pod_state import PodClass, classify
 from scaler.simserve import render
 from scaler.simserve.store import Store

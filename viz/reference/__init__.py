@@ -97,3 +97,13 @@ def reference_run(name: str) -> ReferenceRun:
 
 def dataset_dir(dataset: str = "c3d-2021") -> Path:
     return _HERE / DATASETS[dataset]
+
+
+def by_path(path: Path) -> ReferenceRun | None:
+    """The catalogue entry of a shipped file, so it is labelled as published however it is
+    named on the command line (by name, or by its path in the package)."""
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return None
+    return next((r for r in RUNS.values() if r.path == resolved), None)

@@ -1,7 +1,7 @@
 """Kubernetes resource quantities ("512Mi", "1Gi", "250m", "2") to numbers.
 
 Both the driver (node capacity, RuntimeClass overhead) and the simulator's API front (container
-resources into a WorkloadSpec) read them, so the parsing lives with the manifests.
+resources into a WorkloadSpec) read them, so the parsing lives here, once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Load the shipped manifests and fit them to one run, as data (PyYAML), never as text.
+"""The Kubernetes objects of one run: the shipped manifests (``manifests/``) loaded and fitted to
+a ``WorkloadSpec`` as data (PyYAML), never as text, and the way back from a Deployment to a spec.
 
 The Deployment is checked before anything is applied. The mistake this exists for: published
 manifests of this kind put ``resources:`` at pod level, where Kubernetes ignores it and the pods
@@ -8,21 +9,23 @@ silently run BestEffort, which changes what the experiment measures.
 from __future__ import annotations
 
 import copy
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from manifests import DIRECTORY
-from manifests.quantity import (
+from scaler.kube_names import DNS_LABEL, DNS_SUBDOMAIN, LABEL_VALUE
+from scaler.quantity import (
     QuantityError,
     cpu_millis,
     memory_mib,
     mib_quantity,
     millis_quantity,
 )
-from scaler.workload_spec import DEFAULT_IMAGE, WorkloadSpec
+from scaler.workload_spec import DEFAULT_IMAGE, LEGACY_DEFAULT_RUNTIME, WorkloadSpec
 
 RUN_LABEL = "scaler.io/run"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -30,10 +33,11 @@ MANAGED_BY = "scaler"
 NAME_LABEL = "app.kubernetes.io/name"
 WORKLOAD_CONTAINER = "workload"
 
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _WORKLOAD_ENV = ("CPU", "MEMORY", "INCREMENT")
+
+
+# A Kubernetes object as JSON/YAML data.
+Obj = dict[str, Any]
 
 
 class ManifestError(ValueError):
@@ -42,22 +46,22 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class RunManifests:
-    namespace: dict
-    deployment: dict
-    runtime_class: dict | None  # the shipped RuntimeClass for the spec's runtime, if any
+    namespace: Obj
+    deployment: Obj
+    runtime_class: Obj | None  # the shipped RuntimeClass for the spec's runtime, if any
 
-    def documents(self) -> list[dict]:
+    def documents(self) -> list[Obj]:
         docs = [self.namespace]
         if self.runtime_class is not None:
             docs.append(self.runtime_class)
         return [*docs, self.deployment]
 
 
-def load_templates(directory: Path = DIRECTORY) -> dict[str, dict]:
+def load_templates(directory: Path = DIRECTORY) -> dict[str, Obj]:
     """The documents the kustomization lists, by kind (RuntimeClass by ``RuntimeClass/<name>``)."""
     try:
         kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-        docs: dict[str, dict] = {}
+        docs: dict[str, Obj] = {}
         for resource in kustomization.get("resources", []):
             for doc in yaml.safe_load_all((directory / resource).read_text()):
                 if not isinstance(doc, dict) or "kind" not in doc:
@@ -82,15 +86,15 @@ def build(
     run_id: str = "",
     image: str | None = None,
     replicas: int = 0,
-    templates: dict[str, dict] | None = None,
+    templates: dict[str, Obj] | None = None,
 ) -> RunManifests:
     """The namespace, Deployment and (for a runtime we ship one for) RuntimeClass of one run."""
     templates = templates if templates is not None else load_templates()
     run_id = run_id or "manual"
     for what, value, pattern in (
-        ("namespace", namespace, _DNS_LABEL),
-        ("deployment name", deployment, _DNS_LABEL),
-        ("run id", run_id, _LABEL_VALUE),
+        ("namespace", namespace, DNS_LABEL),
+        ("deployment name", deployment, DNS_LABEL),
+        ("run id", run_id, LABEL_VALUE),
     ):
         if not pattern.match(value):
             raise ManifestError(f"invalid {what} {value!r}: must be a Kubernetes name/label value")
@@ -143,7 +147,7 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _resources(spec: WorkloadSpec) -> dict:
+def _resources(spec: WorkloadSpec) -> Obj:
     requests, limits = {}, {}
     if spec.request_mib is not None:
         requests["memory"] = mib_quantity(spec.request_mib)
@@ -161,7 +165,7 @@ def _resources(spec: WorkloadSpec) -> dict:
     return out
 
 
-def _workload_container(pod: dict) -> dict:
+def _workload_container(pod: Obj) -> Obj:
     containers = pod.get("containers")
     if not isinstance(containers, list) or not containers:
         raise ManifestError("Deployment has no containers (spec.template.spec.containers)")
@@ -174,7 +178,7 @@ def _workload_container(pod: dict) -> dict:
     return first
 
 
-def validate_deployment(doc: dict) -> None:
+def validate_deployment(doc: Obj) -> None:
     """Raise ManifestError for a Deployment that would not run the experiment it claims to."""
     if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
         raise ManifestError("not a Deployment")
@@ -205,7 +209,7 @@ def validate_deployment(doc: dict) -> None:
             "(spec.template.spec.containers[].resources)"
         )
     rc = pod.get("runtimeClassName")
-    if rc is not None and (not isinstance(rc, str) or not _DNS_SUBDOMAIN.match(rc)):
+    if rc is not None and (not isinstance(rc, str) or not DNS_SUBDOMAIN.match(rc)):
         raise ManifestError(f"Deployment {name}: invalid runtimeClassName {rc!r}")
     selector = ((spec.get("selector") or {}).get("matchLabels")) or {}
     pod_labels = ((template.get("metadata") or {}).get("labels")) or {}
@@ -217,7 +221,7 @@ def validate_deployment(doc: dict) -> None:
                 f"Deployment {name}: selector {k}={v} does not match the pod template labels"
             )
     for k, v in {**((doc.get("metadata") or {}).get("labels") or {}), **pod_labels}.items():
-        if not isinstance(v, str) or not _LABEL_VALUE.match(v):
+        if not isinstance(v, str) or not LABEL_VALUE.match(v):
             raise ManifestError(f"Deployment {name}: invalid label value {k}={v!r}")
     _workload_container(pod)
     for c in pod["containers"]:
@@ -225,7 +229,8 @@ def validate_deployment(doc: dict) -> None:
             raise ManifestError(f"Deployment {name}: every container needs a name and an image")
         _validate_resources(name, c)
     container = _workload_container(pod)
-    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    env: dict[Any, Any] = {
+        e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
     for key in _WORKLOAD_ENV:
         if key not in env:
             raise ManifestError(f"Deployment {name}: workload container lacks env {key}")
@@ -239,7 +244,7 @@ def validate_deployment(doc: dict) -> None:
             ) from None
 
 
-def _validate_resources(name: str, container: dict) -> None:
+def _validate_resources(name: str, container: Obj) -> None:
     res = container.get("resources") or {}
     if not isinstance(res, dict):
         raise ManifestError(f"Deployment {name}: container {container['name']} resources not a mapping")
@@ -268,7 +273,7 @@ def _validate_resources(name: str, container: dict) -> None:
             )
 
 
-def validate_runtime_class(doc: dict) -> None:
+def validate_runtime_class(doc: Obj) -> None:
     if doc.get("kind") != "RuntimeClass" or not doc.get("handler"):
         raise ManifestError("RuntimeClass needs a handler")
     for resource, q in ((doc.get("overhead") or {}).get("podFixed") or {}).items():
@@ -278,12 +283,26 @@ def validate_runtime_class(doc: dict) -> None:
             raise ManifestError(f"RuntimeClass {doc['metadata']['name']} overhead: {e}") from None
 
 
-def workload_spec_from_deployment(doc: dict) -> WorkloadSpec:
+def runtime_class_problem(name: str, on_cluster: Iterable[str],
+                          templates: dict[str, Obj] | None = None) -> str | None:
+    """Why a run under RuntimeClass ``name`` cannot start on a cluster that has the RuntimeClasses
+    ``on_cluster``: it is missing there and scaler ships none by that name (None: it can)."""
+    if name in set(on_cluster):
+        return None
+    shipped = load_templates() if templates is None else templates
+    if f"RuntimeClass/{name}" in shipped:
+        return None
+    return (f"RuntimeClass {name!r} not found on the cluster, and scaler ships none by that "
+            "name: ask an admin to install it, or pass --runtime-class-manifest FILE")
+
+
+def workload_spec_from_deployment(doc: Obj) -> WorkloadSpec:
     """The inverse of ``build``: what a Deployment's pod template asks for, as Kubernetes reads
     it (pod-level resources ignored, as the kubelet ignores them)."""
     pod = doc["spec"]["template"]["spec"]
     container = _workload_container(pod)
-    env = {e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    env: dict[Any, Any] = {
+        e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
     res = container.get("resources") or {}
     req, lim = res.get("requests") or {}, res.get("limits") or {}
 
@@ -294,7 +313,9 @@ def workload_spec_from_deployment(doc: dict) -> WorkloadSpec:
             return default
 
     return WorkloadSpec(
-        runtime=pod.get("runtimeClassName") or "runc",
+        # No RuntimeClass: the default runtime, spelled as the simulator's profiles name it
+        # until the simulator maps "default" (team contract 2).
+        runtime=pod.get("runtimeClassName") or LEGACY_DEFAULT_RUNTIME,
         cpu_percent=num("CPU", 5.0),
         memory_mib=int(num("MEMORY", 500)),
         increment_mib=int(num("INCREMENT", 256)),
