@@ -5,6 +5,7 @@ what is left on the cluster)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -21,6 +22,16 @@ def server(tmp_path_factory):
                        "--workers", "1")
     yield srv
     srv.stop()
+
+
+def foreign_deployment(namespace: str) -> dict:
+    """A Deployment of scaler's name that another tool made (no managed-by label)."""
+    labels = {"app.kubernetes.io/name": "scaler-workload"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "scaler-workload", "namespace": namespace, "labels": labels},
+            "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                         {"name": "w", "image": "quay.io/example/other:1"}]}}}}
 
 
 def run(server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -61,14 +72,16 @@ def test_runtime_class_manifest(server, tmp_path):
     rc.write_text("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata:\n  name: kata\n"
                   "handler: kata\noverhead:\n  podFixed:\n    memory: 123Mi\n    cpu: 250m\n")
     # checked before anything: wrong cluster, wrong runtime, not a RuntimeClass
-    for args, says in (
-        (["--cluster", "simulated"], None),
-        (["--runtime", "runc"], "defines RuntimeClass kata, but --runtime is runc"),
-    ):
-        proc = run(server, "--runtime-class-manifest", str(rc), "--runtime", "kata", *args)
-        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        if says:
-            assert says in proc.stderr
+    simulated = subprocess.run(
+        [sys.executable, "-c", "from scaler.cli import main; main()", "run", "--runtime", "kata",
+         "--runtime-class-manifest", str(rc), "-o", str(tmp_path / "sim.csv")],
+        cwd=REPO, env=server.env, capture_output=True, text=True, timeout=60)
+    assert simulated.returncode == 2
+    assert simulated.stderr.strip().splitlines() == [
+        "scaler: error: --runtime-class-manifest is for a real cluster (--cluster openshift)"]
+    proc = run(server, "--runtime-class-manifest", str(rc), "--runtime", "runc")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "defines RuntimeClass kata, but --runtime is default" in proc.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Deployment\n")
     proc = run(server, "--runtime-class-manifest", str(bad), "--runtime", "kata")
@@ -101,16 +114,37 @@ def test_a_bad_namespace_is_one_line_before_any_collector_starts(tmp_path):
         proc = subprocess.run(cmd, cwd=REPO, env=srv.env, capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 2
-        assert proc.stderr.strip().splitlines() == [
-            "scaler: error: invalid namespace 'Bad_NS!': must be a lowercase RFC 1123 label "
-            "(a-z, 0-9 and '-', at most 63 characters)"]
+        (line,) = proc.stderr.strip().splitlines()
+        assert line.startswith("scaler: error: --namespace 'Bad_NS!' is not a valid name")
         # refused by the cluster's side once the collectors run (here within their start
         # delay): still one line, no "Task was destroyed but it is pending!"
-        cmd[cmd.index("Bad_NS!")] = "ok"
-        proc = subprocess.run([*cmd, "--runtime", "gvisor"], cwd=REPO, env=srv.env,
-                              capture_output=True, text=True, timeout=60)
+        srv.kubectl("apply", "-f", "-", input=json.dumps(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "taken"}}))
+        srv.kubectl("apply", "-f", "-", input=json.dumps(foreign_deployment("taken")))
+        cmd[cmd.index("Bad_NS!")] = "taken"
+        proc = subprocess.run(cmd, cwd=REPO, env=srv.env, capture_output=True, text=True,
+                              timeout=60)
         assert proc.returncode == 2
         (line,) = proc.stderr.strip().splitlines()
-        assert "RuntimeClass gvisor does not exist" in line
+        assert "exists and was not created by scaler" in line and "--adopt" in line
     finally:
         srv.stop()
+
+
+def test_collectors_stopped_during_their_start_delay_leave_no_pending_task(tmp_path):
+    """A run refused at set-up stops the SSH collectors at once, while the later nodes still
+    wait out their staggered start: no "Task was destroyed but it is pending!" on stderr."""
+    code = (
+        "import gc\n"
+        "from collectors.pool import CollectorPool\n"
+        "from collectors.ssh_targets import NodeTarget, SSHOptions\n"
+        "targets = [NodeTarget(f'n{i}', '127.0.0.1') for i in range(4)]\n"
+        "pool = CollectorPool(targets, SSHOptions(port=1, config_files=()), interval_s=30)\n"
+        "pool.start()\n"
+        "pool.stop()\n"
+        "gc.collect()\n"
+        "print('stopped')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.stdout.strip() == "stopped", proc.stderr
+    assert "Task was destroyed" not in proc.stderr and "Traceback" not in proc.stderr

@@ -111,7 +111,7 @@ def test_foreign_deployment_needs_adopt(server):
 
 def test_user_errors_are_one_line_cluster_errors(server, tmp_path):
     # refused before anything starts (no client call, no collector): the name is checked first
-    with pytest.raises(ClusterError, match="invalid namespace 'Bad_NS!'"):
+    with pytest.raises(ClusterError, match="namespace 'Bad_NS!' is not a valid name"):
         OpenShiftCluster(options(server, namespace="Bad_NS!"))
     c = OpenShiftCluster(options(server, namespace="rc"))
     with pytest.raises(ClusterError, match="RuntimeClass gvisor does not exist and scaler ships "

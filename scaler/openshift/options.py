@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,8 @@ from typing import Any
 import yaml
 
 from scaler.cluster import ClusterError
+from scaler.kube_names import dns_label_problem, dns_subdomain_problem
 from scaler.kube_objects import ManifestError, validate_runtime_class
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -37,10 +34,10 @@ class OpenShiftOptions:
 
 def check_names(options: OpenShiftOptions) -> None:
     """Names the API would refuse, refused here first, before anything has started."""
-    for what, value in (("namespace", options.namespace), ("deployment name", options.deployment)):
-        if not _DNS_LABEL.match(value or ""):
-            raise ClusterError(f"invalid {what} {value!r}: must be a lowercase RFC 1123 label "
-                               "(a-z, 0-9 and '-', at most 63 characters)")
+    for what, value in (("namespace", options.namespace), ("deployment", options.deployment)):
+        problem = dns_label_problem(value or "")
+        if problem:
+            raise ClusterError(f"{what} {problem}")
 
 
 def load_runtime_class_manifest(path: str | Path) -> dict[str, Any]:
@@ -62,10 +59,10 @@ def load_runtime_class_manifest(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{p}: expected kind RuntimeClass, apiVersion node.k8s.io/v1 (found "
                          f"{doc.get('kind')!r}, {doc.get('apiVersion')!r})")
     name = (doc.get("metadata") or {}).get("name")
-    if not isinstance(name, str) or not _DNS_SUBDOMAIN.match(name):
+    if not isinstance(name, str) or dns_subdomain_problem(name):
         raise ValueError(f"{p}: invalid or missing metadata.name {name!r}")
     handler = doc.get("handler")
-    if not isinstance(handler, str) or not _DNS_LABEL.match(handler):
+    if not isinstance(handler, str) or dns_label_problem(handler):
         raise ValueError(f"{p}: RuntimeClass {name}: handler must be a lowercase DNS label "
                          f"(found {handler!r})")
     try:
