@@ -103,9 +103,8 @@ def test_pods_refused_by_admission_are_counted_and_end_the_run(server, tmp_path)
         assert failures["failed_create"] > 0 and failures["failed_scheduling"] == 0
         rows = list(csv.DictReader(out.open()))
         assert rows and all(r["running"] == "0" for r in rows)
-        if "failed_create" in rows[-1]:  # the contract-3 column
-            counts = [int(r["failed_create"]) for r in rows]
-            assert counts == sorted(counts) and counts[-1] > 0
+        counts = [int(r["failed_create"]) for r in rows]  # contract 3's column, cumulative
+        assert counts == sorted(counts) and counts[-1] > 0
     finally:
         server.kubectl("apply", "-f", "-", input=json.dumps(KATA))
 
@@ -123,4 +122,7 @@ def test_sandboxes_the_nodes_cannot_make_are_counted(server, tmp_path):
     failures = meta["cluster_stats"]["events"]["failures"]
     assert failures["sandbox_failures"] > 0
     assert "runsc" in failures["last_message"]["sandbox_failures"]
+    rows = list(csv.DictReader(out.open()))
+    assert int(rows[-1]["sandbox_failures"]) > 0 and rows[-1]["failed_create"] == "0"
+    assert int(rows[-1]["pending"]) + int(rows[-1]["creating"]) > 0  # held, not running
     assert server.kubectl("get", "runtimeclass", "gvisor", check=False).returncode != 0  # ours
