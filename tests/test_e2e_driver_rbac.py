@@ -126,3 +126,19 @@ def test_sandboxes_the_nodes_cannot_make_are_counted(server, tmp_path):
     assert int(rows[-1]["sandbox_failures"]) > 0 and rows[-1]["failed_create"] == "0"
     assert int(rows[-1]["pending"]) + int(rows[-1]["creating"]) > 0  # held, not running
     assert server.kubectl("get", "runtimeclass", "gvisor", check=False).returncode != 0  # ours
+
+
+def test_pods_no_node_can_take_are_counted_as_failed_scheduling(tmp_path):
+    srv = start_server(tmp_path / "srv", "--speed", "20", "--no-ssh", "--workers", "1")
+    try:
+        out = tmp_path / "full.csv"
+        proc = run_as(srv, "admin", "--runtime", "kata", "--mode", "no-wait", "--step", "4",
+                      "--max-replicas", "60", "-q", "-o", str(out))
+        assert proc.returncode == 0, proc.stderr
+        last = list(csv.DictReader(out.open()))[-1]
+        assert int(last["pending"]) > 0 and int(last["failed_scheduling"]) > 0
+        meta = json.loads(out.with_suffix(".meta.json").read_text())
+        why = meta["cluster_stats"]["events"]["failures"]["last_message"]["failed_scheduling"]
+        assert why.startswith("0/1 nodes are available")
+    finally:
+        srv.stop()
