@@ -6,9 +6,10 @@ truthfully (what the metadata says about clean-up is what is left on the cluster
 Scenarios:
 
 - ``errors``: ``--error-rate 0.2``, one run per fault seed (--seeds);
-- ``restart``: the API server is SIGKILLed mid-run and started again on the same port, with
-  ``--state-dir`` when the server has it (it keeps the model; without it the cluster comes back
-  empty, as after losing etcd);
+- ``restart``: the API server is SIGKILLed mid-run (after 12 steps, and after 2) and started
+  again on the same port, with ``--state-dir`` when the server has it (it keeps the model, saved
+  every few seconds: a kill before a save loses the newest writes, as an etcd restored from a
+  snapshot would; without it the cluster comes back empty);
 - ``kill``: the API server is SIGKILLed mid-run and never comes back.
 
     python bench/fault_campaign.py [--seeds 10] [--scenarios errors,restart,kill]
@@ -181,23 +182,27 @@ def main() -> None:
             print(results[-1], flush=True)
 
     if "restart" in scenarios:
-        work = base / "restart"
-        work.mkdir()
-        srv = Server(work, env)
-        srv.start()
-
-        def restart(out: Path) -> None:
-            wait_rows(out, 5)
-            srv.kill()
-            time.sleep(2)
+        # after 12 steps the server has saved the run's objects (sim serve --state-dir writes its
+        # state every few seconds); after 2 it may not have: it comes back as an etcd restored
+        # from an older snapshot would, and the run must say so
+        for when in (12, 2):
+            work = base / f"restart-{when}"
+            work.mkdir()
+            srv = Server(work, env)
             srv.start()
 
-        try:
-            results.append(one_run("restart" + ("-state-dir" if srv.has_state_dir else
-                                                "-empty"), srv, work, env, action=restart))
-        finally:
-            srv.stop()
-        print(results[-1], flush=True)
+            def restart(out: Path, srv: Server = srv, when: int = when) -> None:
+                wait_rows(out, when)
+                srv.kill()
+                time.sleep(2)
+                srv.start()
+
+            name = f"restart-after-{when}-steps" + ("" if srv.has_state_dir else "-no-state-dir")
+            try:
+                results.append(one_run(name, srv, work, env, action=restart, max_replicas=30))
+            finally:
+                srv.stop()
+            print(results[-1], flush=True)
 
     if "kill" in scenarios:
         work = base / "kill"
