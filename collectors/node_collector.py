@@ -18,7 +18,13 @@ Gap samples carry a time on the node's clock as last estimated (local time plus 
 the last frame), so a node's series stays on one clock across a gap.
 
 CPU percentages need two samples: the collector keeps the previous frame's /proc/stat counters of
-the current connection (a new connection starts afresh, so a sample never spans a gap).
+the current connection (a new connection starts afresh, so a sample never spans a gap); so do
+per-pod CPU figures.
+
+With a ``PodReading`` the same loop also sends the node's work (every frame: ``work_rate`` and
+``work_pods`` of the NodeSample) and, every pod interval, one line per pod
+(``collectors.pod_frames``), handed over as ``PodMemory`` records through ``emit_pods``, and an
+``@@access`` line saying what the loop could read (kept in the stats, logged when it changes).
 
 Per frame the work is: parse, one NodeSample, hand it over; the watchdog wakes once per stall
 period, not once per interval, because each wake-up re-arms itself for the newest frame's deadline.
@@ -36,6 +42,9 @@ import asyncssh
 
 from collectors.backoff import Backoff
 from collectors.cpustat import CpuTimes, cpu_percent
+from collectors.pod_frames import ACCESS, PODS, PodRecords, parse_access, parse_pods, work_of
+from collectors.pod_sample import PodMemory
+from collectors.remote_pods import NO_PODS, PodReading
 from collectors.remote_stream import Frame, FrameParser, collect_command
 from collectors.sample import NodeSample
 from collectors.ssh_connect import Connector, describe_error
@@ -71,6 +80,13 @@ class CollectorStats:
     failures: int = 0
     connected: bool = False
     last_error: str | None = None
+    pod_samples: int = 0  # frames that carried per-pod figures
+    pod_records: int = 0
+    pods_layout: str | None = None  # e.g. "v2 systemd": cgroup version and kubelet driver
+    kata_mode: str | None = None  # "overhead" (sandbox_cgroup_only=false), "sandbox", "-"
+    access: dict[str, str] | None = None  # what the remote loop could read (its @@access line)
+    work_stale: int | None = None  # stale and clock-skewed reports in the latest frame
+    work_skewed: int | None = None
 
 
 class StreamLost(Exception):
@@ -116,6 +132,8 @@ class NodeCollector:
         stall_after_s: float | None = None,
         start_delay_s: float = 0.0,
         time_fn: Callable[[], float] = time.time,
+        reading: PodReading = NO_PODS,
+        emit_pods: Callable[[list[PodMemory]], None] | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError("interval must be positive")
@@ -128,7 +146,9 @@ class NodeCollector:
         self._emit = emit
         self._backoff = backoff or Backoff(min(max(interval_s, 0.2), 1.0), DEFAULT_BACKOFF_MAX_S)
         self._time = time_fn
-        self._command = collect_command(interval_s)
+        self._command = collect_command(interval_s, reading=reading)
+        self._emit_pods = emit_pods
+        self._pods = PodRecords(target.name)
         self._offset = 0.0  # node clock minus local clock, as of the last frame
         self._last_time = float("-inf")
         self._last_frame_at = 0.0  # loop time
@@ -157,8 +177,37 @@ class NodeCollector:
             if self._prev_cpu is not None:
                 cpu = cpu_percent(self._prev_cpu, frame.cpu)
             self._prev_cpu = frame.cpu
-        self._emit(NodeSample.from_meminfo(self.target.name, frame.time, frame.meminfo, frame.load1,
-                                           cpu=cpu, cpus=frame.cpus))
+        work = work_of(frame.sections)
+        if work is not None:
+            self.stats.work_stale, self.stats.work_skewed = work.stale, work.skewed
+        self._emit(NodeSample.from_meminfo(
+            self.target.name, frame.time, frame.meminfo, frame.load1, cpu=cpu, cpus=frame.cpus,
+            work_rate=None if work is None else work.rate,
+            work_pods=None if work is None else work.pods))
+        if PODS in frame.sections:
+            self._on_pods(frame)
+
+    def _on_pods(self, frame: Frame) -> None:
+        parsed = parse_pods(frame.sections[PODS])
+        access = parse_access(frame.sections.get(ACCESS))
+        if access and access != self.stats.access:
+            self.stats.access = access
+            blind = [k for k in ("smaps", "kubelet") if access.get(k) in ("denied", "partial")]
+            if blind and access.get("euid") != "0":
+                log.warning("node %s: %s not readable as the login user (sudo: %s); runtime "
+                            "memory falls back to RSS, work reports are not counted",
+                            self.target.name, " and ".join(blind), access.get("via", "?"))
+        if parsed is None:
+            self.stats.bad_frames += 1
+            return
+        header, lines = parsed
+        self.stats.pods_layout = f"{header.cgroup} {header.driver}"
+        self.stats.kata_mode = header.kata_mode
+        self.stats.pod_samples += 1
+        records = self._pods.records(frame.time, lines)
+        self.stats.pod_records += len(records)
+        if self._emit_pods is not None:
+            self._emit_pods(records)
 
     def _emit_gap(self) -> None:
         t = max(self._time() + self._offset, self._last_time + 1e-6)
@@ -220,6 +269,7 @@ class NodeCollector:
             self.stats.connected = True
             self._next_seq = 0
             self._prev_cpu = None
+            self._pods = PodRecords(self.target.name)
             loop = asyncio.get_running_loop()
             started = loop.time()
             while True:

@@ -41,6 +41,9 @@ class PodMemory:
     - ``guest_backing_mib``: the VM's memory backing (/dev/shm or hugepages);
 
     CPU: ``cpu_cores``, CPU in use in cores (1.0 = one CPU busy).
+
+    Work: ``work_rate``, the pod's workload report (team contract 8) in pages/s when it is fresh
+    (ssh: read from the report file on the pod's emptyDir volume); None when stale or unseen.
     """
 
     node: str
@@ -61,6 +64,7 @@ class PodMemory:
     overhead_cgroup_mib: float | None = None
     guest_backing_mib: float | None = None
     cpu_cores: float | None = None
+    work_rate: float | None = None
 
 
 @runtime_checkable

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import TextIO
 
@@ -19,13 +20,20 @@ from collectors.node_collector import (
     NodeCollector,
     keepalive_after_silence,
 )
+from collectors.pod_sample import PodMemory
 from collectors.sample import NodeSample, latest_by_node
 from collectors.ssh_connect import Connector
 from collectors.ssh_targets import NodeTarget, SSHOptions
 
+MAX_PENDING_PODS = 50_000  # pod records kept for a consumer that does not drain them (oldest dropped)
+
 
 class CollectorPool:
-    """``collectors.sample.NodeSource`` over SSH: one persistent collector per target."""
+    """``collectors.sample.NodeSource`` over SSH: one persistent collector per target.
+
+    ``options.reading`` says what the nodes' loops read besides node memory (per-pod figures
+    every pod interval, the pods' work every sample); ``drain_pods`` hands the pod records over.
+    """
 
     def __init__(
         self,
@@ -56,6 +64,8 @@ class CollectorPool:
         self._on_sample = on_sample
         self._lock = threading.Lock()
         self._pending: list[NodeSample] = []
+        self._pending_pods: deque[PodMemory] = deque()
+        self.pods_dropped = 0
         self._latest: dict[str, NodeSample] = {}
         self._collectors: list[NodeCollector] = []
         self._thread: threading.Thread | None = None
@@ -82,6 +92,13 @@ class CollectorPool:
     def latest(self) -> dict[str, NodeSample]:
         with self._lock:
             return dict(self._latest)
+
+    def drain_pods(self) -> list[PodMemory]:
+        """Every per-pod record since the previous call (time order per node)."""
+        with self._lock:
+            out = list(self._pending_pods)
+            self._pending_pods.clear()
+        return out
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Close every connection and end the thread; safe to call twice or before start."""
@@ -119,6 +136,14 @@ class CollectorPool:
         if self._on_sample is not None:
             self._on_sample(sample)
 
+    def _emit_pods(self, records: list[PodMemory]) -> None:
+        with self._lock:
+            self._pending_pods.extend(records)
+            excess = len(self._pending_pods) - MAX_PENDING_PODS
+            for _ in range(max(excess, 0)):
+                self._pending_pods.popleft()
+            self.pods_dropped += max(excess, 0)
+
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()
         try:
@@ -143,6 +168,8 @@ class CollectorPool:
                 stall_after_s=self._stall_after_s,
                 # spread first connections (and so the nodes' sampling phases) over one interval
                 start_delay_s=(i * min(self.interval_s, 1.0) / n) if self._stagger and n else 0.0,
+                reading=self.options.reading,
+                emit_pods=self._emit_pods,
             )
             for i, t in enumerate(self.targets)
         ]

@@ -1,17 +1,19 @@
-"""Check access to every node once before a long run: reachable, how fast, memory and CPUs.
+"""Check access to every node once before a long run: reachable, how fast, memory and CPUs, and
+what the loop can read there (pod cgroups, processes' PSS, work reports; as root via sudo?).
 
-It uses the collectors' own connection path and remote command (one frame, then the loop exits),
-so a node that passes the probe is a node the collectors can sample.
+It uses the collectors' own connection path and remote command (one frame with a pod sample,
+then the loop exits), so a node that passes the probe is a node the collectors can sample.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
-from collectors.remote_stream import FrameParser, collect_command
+from collectors.pod_frames import ACCESS, PODS, parse_access, parse_pods
+from collectors.remote_stream import Frame, FrameParser, collect_command
 from collectors.ssh_connect import Connector, describe_error
 from collectors.ssh_targets import NodeTarget, SSHOptions
 
@@ -25,6 +27,8 @@ class ProbeResult:
     mem_total_mib: float | None = None
     error: str | None = None
     cpus: int | None = None
+    pods: int | None = None  # pods the node's loop found (cgroups, or reports alone)
+    access: str | None = None  # how the loop ran and what it could read
 
 
 def _address(target: NodeTarget, connector: Connector) -> str:
@@ -43,7 +47,9 @@ async def _probe_one(connector: Connector, target: NodeTarget, timeout_s: float)
     try:
         async with asyncio.timeout(timeout_s):
             async with await connector.connect(target) as conn:
-                result = await conn.run(collect_command(1.0, count=1), check=False)
+                reading = replace(connector.options.reading, pod_interval_s=1.0, work=True)
+                result = await conn.run(collect_command(1.0, count=1, reading=reading),
+                                        check=False)
     except Exception as e:  # every failure is a row in the table, not a traceback
         return ProbeResult(target.name, address, False, error=describe_error(e, target.host))
     latency_ms = (time.monotonic() - started) * 1000.0
@@ -53,8 +59,26 @@ async def _probe_one(connector: Connector, target: NodeTarget, timeout_s: float)
         stderr = (result.stderr or "").strip() if isinstance(result.stderr, str) else ""
         why = stderr.splitlines()[-1] if stderr else f"no sample (exit status {result.exit_status})"
         return ProbeResult(target.name, address, False, latency_ms, error=why)
+    pods, access = _access(frames[0])
     return ProbeResult(target.name, address, True, latency_ms, frames[0].meminfo.total_mib,
-                       cpus=frames[0].cpus)
+                       cpus=frames[0].cpus, pods=pods, access=access)
+
+
+def _access(frame: Frame) -> tuple[int | None, str | None]:
+    """(pods seen, one word per thing read) from the frame's pod and access sections, e.g.
+    ``uid=0,via=sudo,cgroup=v2/systemd,pss=ok,reports=ok,kata=overhead`` (one word: a table
+    column scripts can split on blanks)."""
+    parsed = parse_pods(frame.sections.get(PODS))
+    a = parse_access(frame.sections.get(ACCESS))
+    if parsed is None or not a:
+        return None, None
+    header, _ = parsed
+    words = [f"uid={a.get('euid', '?')}", f"via={a.get('via', '?')}",
+             f"cgroup={header.cgroup}/{header.driver}", f"pss={a.get('smaps', '-')}",
+             f"reports={a.get('kubelet', '-')}"]
+    if header.kata_mode != "-":
+        words.append(f"kata={header.kata_mode}")
+    return header.pods, ",".join(words)
 
 
 async def probe_async(
@@ -75,7 +99,8 @@ def probe(targets: list[NodeTarget], options: SSHOptions, timeout_s: float | Non
 
 
 def format_probe_table(results: list[ProbeResult]) -> str:
-    header = ("NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "CPUS", "ERROR")
+    header = ("NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "CPUS", "PODS", "ACCESS",
+              "ERROR")
     rows = [
         (
             r.node,
@@ -84,6 +109,8 @@ def format_probe_table(results: list[ProbeResult]) -> str:
             "" if r.latency_ms is None else f"{r.latency_ms:.0f}",
             "" if r.mem_total_mib is None else f"{r.mem_total_mib:.0f}",
             "" if r.cpus is None else str(r.cpus),
+            "" if r.pods is None else str(r.pods),
+            r.access or "",
             r.error or "",
         )
         for r in results

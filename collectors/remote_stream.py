@@ -16,6 +16,9 @@ writes once by itself::
     MemTotal:<kB>            only the /proc/meminfo fields in MEMINFO_FIELDS, as Name:value
     ...
     @@cpu <online CPUs> <the aggregate "cpu" line of /proc/stat, without its label>
+    @@work ...               the pods' work, every frame when asked (collectors.pod_frames)
+    @@pods ...               per-pod memory, one line per pod, every pod interval when asked
+    @@access ...             what the loop could read, with each @@pods
     @@loadavg <the /proc/loadavg line>
     @@end <seq>
 
@@ -41,6 +44,7 @@ from typing import NamedTuple
 
 from collectors.cpustat import CpuTimes, parse_cpu_fields
 from collectors.meminfo import MemInfo, MemInfoError, parse_meminfo_lines
+from collectors.remote_pods import NO_PODS, PodReading, bash_pods
 
 MARKER = "scaler-collect"  # $0 of the remote loop: findable in `ps` on the node
 HEADER = "@@scaler-frame "
@@ -57,8 +61,9 @@ MEMINFO_FIELDS = ("MemTotal", "MemFree", "MemAvailable", "Active", "Inactive", "
 # matches "SwapCached:" nor "Active:" "Active(anon):". The CPU count is the number of cpuN lines
 # (everything before the "intr" line, minus the aggregate line): read once, not per sample.
 _BASH_LOOP = r"""export LC_ALL=C
+exec 2>/dev/null
 iv=$1; left=$2; n=0; next=${EPOCHREALTIME//[!0-9]/}; nl=$'\n'
-st=; IFS= read -r -d '' st < /proc/stat; c=0
+@PODS@st=; IFS= read -r -d '' st < /proc/stat; c=0
 case $st in *"${nl}intr"*) st=${st%%"${nl}intr"*}; c=${st//[!$nl]/}; c=${#c};; esac
 while :; do
 t=${EPOCHREALTIME//[!0-9]/}
@@ -68,7 +73,9 @@ for f in @FIELDS@; do
 done
 cl=; IFS= read -r cl < /proc/stat
 la=; IFS= read -r la < /proc/loadavg
-printf -v fr '@@scaler-frame %d %s\n%s@@cpu %s %s\n@@loadavg %s\n@@end %d\n' "$n" "$t" "$m" "$c" "${cl#cpu}" "$la" "$n"
+ws=; if (( wk )); then work; ws="@@work $wrate $wn $wst $wsk $kla$nl"; fi
+po=; if (( pe > 0 && n % pe == 0 )); then podsample; fi
+printf -v fr '@@scaler-frame %d %s\n%s@@cpu %s %s\n%s%s@@loadavg %s\n@@end %d\n' "$n" "$t" "$m" "$c" "${cl#cpu}" "$ws" "$po" "$la" "$n"
 echo -nE "$fr" || exit 0
 n=$((n+1))
 if [ "$left" -gt 0 ]; then left=$((left-1)); if [ "$left" -eq 0 ]; then exit 0; fi; fi
@@ -79,7 +86,7 @@ printf -v frac '%06d' $((d%1000000))
 read -r -t "$((d/1000000)).$frac" _
 if [ $? -le 128 ]; then exit 0; fi
 fi
-done""".replace("@FIELDS@", " ".join(MEMINFO_FIELDS))
+done""".replace("@FIELDS@", " ".join(MEMINFO_FIELDS)).replace("@PODS@", bash_pods())
 
 _POSIX_LOOP = r"""iv=$1; left=$2; n=0
 s=$((iv/1000000)).$(printf '%06d' $((iv%1000000)))
@@ -101,21 +108,48 @@ sleep "$s" || exit 0
 done""".replace("@FIELDS@", "|".join(MEMINFO_FIELDS))
 
 
-def collect_command(interval_s: float, count: int = 0) -> str:
-    """The remote command line: sample every ``interval_s``, ``count`` times (0: until stopped).
+def collect_command(interval_s: float, count: int = 0, reading: PodReading = NO_PODS) -> str:
+    """The remote command line: sample every ``interval_s``, ``count`` times (0: until stopped),
+    with the per-pod and work reading of ``reading`` (none by default).
 
-    Everything variable goes through ``shlex.quote``; the login shell only sees one if/else.
+    The bash loop's text is assigned once to ``S`` and started by one of the branches below, so
+    the command carries it once. ``reading.sudo``: ``never`` runs it as the login user; ``auto``
+    runs it under ``sudo -n`` when the user is not root and sudo works without a password, else
+    as the user; ``always`` refuses to start without root (one line on stderr, exit 126). The
+    way it started is the loop's last argument, reported in its ``@@access`` line. The
+    ``id`` and ``sudo -n true`` processes run once per connection, never per sample.
+    Everything variable goes through ``shlex.quote``.
     """
     if interval_s <= 0:
         raise ValueError("interval must be positive")
-    args = f"{MARKER} {int(round(interval_s * 1e6))} {int(count)}"
+    iv = int(round(interval_s * 1e6))
+    args = " ".join([
+        MARKER, str(iv), str(int(count)), str(reading.pod_every(interval_s)),
+        "1" if reading.work else "0", shlex.quote(reading.cgroup_root),
+        shlex.quote(reading.kubelet_root), str(int(round(reading.pss_budget_ms * 1000))),
+        str(reading.rescan_every), str(reading.full_rescan_every),
+    ])
+    run = f'bash -c "$S" {args}'
+    root = '[ "$(id -u 2>/dev/null)" = 0 ]'
+    if reading.sudo == "never":
+        start = f"exec {run} user"
+    elif reading.sudo == "auto":
+        start = (f"if {root} || ! command -v sudo >/dev/null 2>&1; then "
+                 f"if {root}; then exec {run} user; fi; exec {run} nosudo; fi; "
+                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo; fi; exec {run} refused")
+    else:
+        start = (f"if {root}; then exec {run} user; fi; "
+                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo; fi; "
+                 f"echo {shlex.quote(SUDO_REFUSED)} >&2; exit 126")
     return (
-        "if command -v bash >/dev/null 2>&1; then exec bash -c "
-        f"{shlex.quote(_BASH_LOOP)} {args}; else exec sh -c {shlex.quote(_POSIX_LOOP)} {args}; fi"
+        f"S={shlex.quote(_BASH_LOOP)}; if command -v bash >/dev/null 2>&1; then {start}; "
+        f"else exec sh -c {shlex.quote(_POSIX_LOOP)} {MARKER} {iv} {int(count)}; fi"
     )
 
 
-_COMMAND_ARGS = re.compile(re.escape(MARKER) + r" (\d+) (\d+);")
+SUDO_REFUSED = "scaler-collect: --ssh-sudo always: sudo -n did not run (not installed, or it asks a password)"
+
+_COMMAND_ARGS = re.compile(re.escape(MARKER) + r" (\d+) (\d+)(?: (\d+) ([01]))?[ ;]")
 
 
 def parse_collect_command(command: str | None) -> tuple[float, int] | None:
@@ -124,6 +158,14 @@ def parse_collect_command(command: str | None) -> tuple[float, int] | None:
     if not m or int(m.group(1)) <= 0:
         return None
     return int(m.group(1)) / 1e6, int(m.group(2))
+
+
+def parse_collect_extras(command: str | None) -> tuple[int, bool]:
+    """(pod sample every N frames, read work) asked by a ``collect_command``; (0, False) if none."""
+    m = _COMMAND_ARGS.search(command or "")
+    if not m or m.group(3) is None:
+        return 0, False
+    return int(m.group(3)), m.group(4) == "1"
 
 
 def filter_meminfo(meminfo_text: str) -> str:
@@ -141,14 +183,19 @@ _CPU_N = re.compile(r"^cpu\d+ ", re.MULTILINE)
 
 
 def render_frame(
-    seq: int, time_s: float, meminfo_text: str, loadavg_text: str, stat_text: str | None = None
+    seq: int, time_s: float, meminfo_text: str, loadavg_text: str, stat_text: str | None = None,
+    sections: str = "",
 ) -> str:
     """One frame, exactly as the remote loop prints it (used by simulated nodes).
 
     ``meminfo_text``, ``loadavg_text`` and ``stat_text`` are the node's whole /proc/meminfo,
     /proc/loadavg and /proc/stat; without ``stat_text`` the frame has no ``@@cpu`` section (the
-    node's CPU is then unknown, not zero).
+    node's CPU is then unknown, not zero). ``sections``: further sections' text, each line
+    ending in a newline (``@@work``, ``@@pods``, ``@@access``: ``collectors.pod_frames``).
     """
+    if sections and (not sections.startswith(SECTION) or not sections.endswith("\n")
+                     or "\n" + END in "\n" + sections):
+        raise ValueError("sections must be whole @@ lines and must not end the frame")
     load = loadavg_text.strip().splitlines()[0] if loadavg_text.strip() else ""
     cpu = ""
     if stat_text is not None:
@@ -157,7 +204,7 @@ def render_frame(
         cpu = f"{SECTION}{CPU} {len(_CPU_N.findall(stat_text))} {counters}\n"
     return (
         f"{HEADER}{seq} {int(round(time_s * 1e6))}\n{filter_meminfo(meminfo_text)}{cpu}"
-        f"{SECTION}{LOADAVG} {load}\n{END}{seq}\n"
+        f"{sections}{SECTION}{LOADAVG} {load}\n{END}{seq}\n"
     )
 
 
@@ -180,7 +227,9 @@ class FrameParser:
     ``junk_chars`` and ``bad_frames`` count what was dropped, so a noisy node shows in the stats.
     """
 
-    MAX_BUFFER = 1 << 20  # a frame is ~250 bytes; this much without one means garbage
+    # a frame is ~250 bytes (~100 more per pod in a pod sample: 25 KiB at 250 pods); this much
+    # without one means garbage
+    MAX_BUFFER = 1 << 20
 
     def __init__(self) -> None:
         self._buf = ""

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from collectors.cpustat import CpuPercent
 from collectors.meminfo import MemInfo
+from collectors.pod_sample import PodMemory
 
 OK = "ok"
 RECONNECTING = "reconnecting"
@@ -27,6 +28,11 @@ class NodeSample:
     of all ``cpus`` over the interval since the node's previous sample on the same connection,
     so the first sample after a (re)connection has them None; ``cpu_busy_pct`` is user + system
     + steal.
+
+    Work (issue 13): ``work_rate`` is the pages/s summed over the node's fresh workload reports
+    (team contract 8, read from the pods' emptyDir volumes on the node; a report older than 3 of
+    its periods is stale and not counted), ``work_pods`` how many reports were fresh. None when
+    the source cannot read reports (not root on the node, or no kubelet there).
     """
 
     node: str
@@ -46,6 +52,8 @@ class NodeSample:
     cpu_system_pct: float | None = None
     cpu_iowait_pct: float | None = None
     cpu_steal_pct: float | None = None
+    work_rate: float | None = None
+    work_pods: int | None = None
 
     @classmethod
     def from_meminfo(
@@ -56,6 +64,8 @@ class NodeSample:
         load1: float | None = None,
         cpu: CpuPercent | None = None,
         cpus: int | None = None,
+        work_rate: float | None = None,
+        work_pods: int | None = None,
     ) -> NodeSample:
         return cls(
             node=node,
@@ -75,6 +85,8 @@ class NodeSample:
             cpu_system_pct=None if cpu is None else cpu.system,
             cpu_iowait_pct=None if cpu is None else cpu.iowait,
             cpu_steal_pct=None if cpu is None else cpu.steal,
+            work_rate=work_rate,
+            work_pods=work_pods,
         )
 
     @classmethod
@@ -92,6 +104,10 @@ class NodeSource(Protocol):
     The engine calls ``drain`` once per step: it returns every sample taken since the previous
     call (all of them go to run.nodes.csv), in time order per node. ``latest`` gives the newest
     sample per node for the per-step sums in run.csv.
+
+    A source that can see pods also has ``drain_pods() -> list[PodMemory]`` (every per-pod record
+    since the previous call; ``collectors.pod_sample``, team contract 9). It is optional: call it
+    through ``drain_pods(source)``, which gives [] for sources without it.
     """
 
     def start(self) -> None: ...
@@ -101,6 +117,13 @@ class NodeSource(Protocol):
     def latest(self) -> dict[str, NodeSample]: ...
 
     def stop(self) -> None: ...
+
+
+def drain_pods(source: object) -> list[PodMemory]:
+    """The per-pod records a node source collected since the previous call; [] when the source
+    cannot see pods (it has no ``drain_pods``)."""
+    drain = getattr(source, "drain_pods", None)
+    return [] if drain is None else list(drain())
 
 
 def latest_by_node(samples: Iterable[NodeSample], into: dict[str, NodeSample]) -> dict[str, NodeSample]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from collectors.remote_pods import PodReading
 
 DEFAULT_USER = "core"  # the login user of OpenShift (RHCOS) nodes
 
@@ -33,7 +35,9 @@ class SSHOptions:
     than the sampling interval (a flowing stream proves the connection alive by itself), so a
     silent hang is noticed in a few intervals rather than after TCP's minutes. ``ciphers=None``
     prefers AES-GCM (the cheapest per packet here, see bench/bench_collectors.py) among what
-    the server offers, unless the config file names ``Ciphers``.
+    the server offers, unless the config file names ``Ciphers``. ``reading``: what the remote
+    loop reads besides node memory (per-pod figures, work reports) and whether it may use
+    ``sudo -n`` (``collectors.remote_pods.PodReading``).
     """
 
     user: str | None = None
@@ -47,6 +51,7 @@ class SSHOptions:
     keepalive_count_max: int = 3
     config_files: tuple[str, ...] | None = None
     ciphers: tuple[str, ...] | None = None
+    reading: PodReading = field(default_factory=PodReading)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ stderr, exit 2). ``--ssh-user``/``--ssh-port`` default to nothing: then ~/.ssh/c
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
 
+from collectors.remote_pods import SUDO_CHOICES, PodReading
 from collectors.ssh_targets import (
     NodeTarget,
     SSHOptions,
@@ -26,8 +28,9 @@ from scaler.units import Duration
 # Keyword names the decorators add, so a command can split them from its own parameters.
 SSH_ACCESS_PARAM_NAMES = (
     "ssh_user", "ssh_key", "ssh_port", "jump_host", "ssh_known_hosts", "ssh_insecure", "node",
+    "ssh_sudo",
 )
-SSH_PARAM_NAMES = (*SSH_ACCESS_PARAM_NAMES, "sample_interval", "no_collectors")
+SSH_PARAM_NAMES = (*SSH_ACCESS_PARAM_NAMES, "sample_interval", "no_collectors", "pod_interval")
 
 MIN_INTERVAL_S = 0.05
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +52,12 @@ def _access_options():
                      help="Do not verify host keys (prints a warning)."),
         click.option("--node", multiple=True, metavar="NAME=HOST[:PORT]",
                      help="A node to sample (repeatable); added to the cluster's nodes."),
+        click.option("--ssh-sudo", type=click.Choice(SUDO_CHOICES), default="auto",
+                     show_default=True,
+                     help="Run the one remote sampling loop under 'sudo -n' (root reads every "
+                          "process's PSS and the pods' work reports): auto = when it works "
+                          "without a password, else as the login user; always = refuse "
+                          "without it; never."),
     ]
 
 
@@ -58,6 +67,9 @@ def _sampling_options():
                      help="Per-node memory sampling interval (e.g. 1s, 500ms)."),
         click.option("--no-collectors", is_flag=True, default=False,
                      help="Do not sample node memory over SSH."),
+        click.option("--pod-interval", type=Duration(), default="5s", show_default=True,
+                     help="Per-pod memory (cgroups, sandbox processes) read on the nodes every "
+                          "this long, in whole sample intervals; 0 = not at all."),
     ]
 
 
@@ -87,6 +99,14 @@ def ssh_settings_from(kwargs: dict) -> tuple[SSHOptions, list[NodeTarget], float
             f"{interval:g}s is too short (at least {MIN_INTERVAL_S * 1000:.0f}ms)",
             param_hint="--sample-interval",
         )
+    pods = kwargs.get("pod_interval")
+    pod_interval = 5.0 if pods is None else float(pods)
+    if 0 < pod_interval < interval:
+        raise click.BadParameter(
+            f"{pod_interval:g}s is shorter than --sample-interval ({interval:g}s); 0 turns it off",
+            param_hint="--pod-interval",
+        )
+    options = replace(options, reading=replace(options.reading, pod_interval_s=pod_interval))
     return options, targets, interval, not kwargs.get("no_collectors")
 
 
@@ -110,5 +130,6 @@ def ssh_access_from(kwargs: dict) -> tuple[SSHOptions, list[NodeTarget]]:
         jump_host=jump or None,
         known_hosts=kwargs.get("ssh_known_hosts"),
         insecure=bool(kwargs.get("ssh_insecure")),
+        reading=PodReading(sudo=kwargs.get("ssh_sudo") or "auto"),
     )
     return options, targets

@@ -10,6 +10,7 @@ import pytest
 from collectors.backoff import Backoff
 from collectors.cpustat import CpuTimes, parse_proc_stat
 from collectors.meminfo import parse_meminfo, render_meminfo
+from collectors.remote_pods import PodReading
 from collectors.remote_stream import (
     _BASH_LOOP,
     _POSIX_LOOP,
@@ -19,6 +20,7 @@ from collectors.remote_stream import (
     collect_command,
     filter_meminfo,
     parse_collect_command,
+    parse_collect_extras,
     render_frame,
 )
 from tests.sshd_support import have
@@ -137,14 +139,24 @@ def test_garbage_without_frames_does_not_grow_the_buffer():
 def test_command_is_one_quoted_word_per_script_and_parses_back():
     cmd = collect_command(0.25, count=3)
     assert parse_collect_command(cmd) == (0.25, 3)
+    assert parse_collect_extras(cmd) == (0, False)  # no pods, no work unless asked
     assert parse_collect_command("cat /proc/meminfo") is None
     words = shlex.split(cmd)  # how a POSIX login shell splits it: each script is one word
+    assert words[0] == f"S={_BASH_LOOP};"  # the bash loop's text, carried once
     i = words.index("exec")
-    assert words[i : i + 7] == ["exec", "bash", "-c", _BASH_LOOP, MARKER, "250000", "3;"]
-    j = words.index("exec", i + 1)
-    assert words[j : j + 7] == ["exec", "sh", "-c", _POSIX_LOOP, MARKER, "250000", "3;"]
+    assert words[i : i + 7] == ["exec", "bash", "-c", "$S", MARKER, "250000", "3"]
+    assert words[i + 14] == "user;"  # how it started: the last argument (never sudo by default)
+    j = words.index("sh")
+    assert words[j - 1 : j + 6] == ["exec", "sh", "-c", _POSIX_LOOP, MARKER, "250000", "3;"]
     with pytest.raises(ValueError):
         collect_command(0)
+    reading = PodReading(pod_interval_s=1.0, cgroup_root="/x y/'z", kubelet_root="/k")
+    cmd = collect_command(0.25, reading=reading)
+    assert parse_collect_extras(cmd) == (4, True)
+    words = shlex.split(cmd)
+    i = words.index("exec")
+    assert words[i + 4 : i + 14] == [MARKER, "250000", "0", "4", "1", "/x y/'z", "/k", "20000",
+                                     "12", "10"]
 
 
 def _run_loop(argv, seconds):

@@ -7,6 +7,7 @@ address, forwarding, read-only filter, stop on every exit path) is the real one.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
@@ -49,10 +50,14 @@ def gone(pid: int) -> bool:
 
 
 def refused(url: str) -> bool:
+    """Nothing answers HTTP there any more. A connection that raced the proxy's exit can be
+    reset rather than refused (its listening socket closed with the connection queued)."""
     try:
         urllib.request.urlopen(url + "/api/v1/nodes/worker-0", timeout=5)
     except urllib.error.URLError as e:
-        return isinstance(e.reason, ConnectionRefusedError)
+        return isinstance(e.reason, ConnectionRefusedError | ConnectionResetError)
+    except (ConnectionResetError, http.client.RemoteDisconnected):
+        return True
     return False
 
 

@@ -4,6 +4,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from collectors.remote_pods import PodReading  # noqa: F401 - eval() of the options' repr
 from collectors.ssh_targets import (
     JumpHost,
     NodeTarget,
@@ -40,6 +41,7 @@ def test_defaults():
     options, targets, interval, enabled = eval(r.output)  # repr of plain dataclasses
     assert options == SSHOptions(user=None, port=None)  # not given: ~/.ssh/config, else core / 22
     assert targets == [] and interval == 1.0 and enabled is True
+    assert options.reading.sudo == "auto" and options.reading.pod_interval_s == 5.0
 
 
 def test_all_options(tmp_path):
@@ -50,7 +52,7 @@ def test_all_options(tmp_path):
     r = run("--ssh-user", "admin", "-i", str(key), "--ssh-port", "2222", "--jump-host",
             "me@bastion:2200", "--ssh-known-hosts", str(kh), "--ssh-insecure",
             "--node", "w1=10.0.0.1", "--node", "w2=[fd00::2]:23", "--sample-interval", "500ms",
-            "--no-collectors")
+            "--no-collectors", "--ssh-sudo", "never", "--pod-interval", "2s")
     assert r.exit_code == 0, r.output
     options, targets, interval, enabled = eval(r.output)
     assert options.user == "admin" and options.identity_files == (str(key),)
@@ -58,12 +60,16 @@ def test_all_options(tmp_path):
     assert options.known_hosts == str(kh) and options.insecure
     assert targets == [NodeTarget("w1", "10.0.0.1"), NodeTarget("w2", "fd00::2", 23)]
     assert interval == 0.5 and enabled is False
+    assert options.reading.sudo == "never" and options.reading.pod_interval_s == 2.0
+    assert options.reading.pod_every(interval) == 4
+    assert eval(run("--pod-interval", "0").output)[0].reading.pod_every(1.0) == 0  # off
 
 
 def test_env_var_prefix():
-    r = run(env={"SCALER_SSH_USER": "envuser"})
+    r = run(env={"SCALER_SSH_USER": "envuser", "SCALER_SSH_SUDO": "always"})
     assert r.exit_code == 0
     assert eval(r.output)[0].user == "envuser"
+    assert eval(r.output)[0].reading.sudo == "always"
 
 
 @pytest.mark.parametrize(
@@ -80,6 +86,9 @@ def test_env_var_prefix():
         (["--sample-interval", "10ms"], "--sample-interval"),
         (["--sample-interval", "soon"], "--sample-interval"),
         (["-i", "/nonexistent/key"], "--ssh-key"),
+        (["--ssh-sudo", "maybe"], "--ssh-sudo"),
+        (["--pod-interval", "100ms"], "--pod-interval"),
+        (["--pod-interval", "-1s"], "--pod-interval"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, hint):

@@ -6,7 +6,9 @@ from collections import defaultdict
 import asyncssh
 import pytest
 
+from collectors.pod_sample import PodMemory
 from collectors.pool import CollectorPool
+from collectors.remote_pods import PodReading
 from collectors.remote_stream import FrameParser, collect_command
 from collectors.ssh_targets import NodeTarget, SSHOptions
 from scaler.simserve.ssh_nodes import start_sim_ssh_nodes
@@ -182,3 +184,66 @@ def test_node_cpu_from_a_model_with_node_stat(tmp_path):
     for s in samples[1:]:
         assert (s.cpu_user_pct, s.cpu_system_pct, s.cpu_steal_pct) == pytest.approx((30.0, 10.0, 5.0))
         assert s.cpu_busy_pct == pytest.approx(45.0) and s.cpu_iowait_pct == 0.0
+
+
+class PodModel(FakeNodeModel):
+    """Adds ``node_pods``: each node's pods as the model's truth (contract 9 records)."""
+
+    def __init__(self, names):
+        super().__init__(names)
+        self.truth = {
+            name: [
+                PodMemory(name, 0.0, "ssh", f"{i:08d}-0000-4000-8000-{len(name):012d}",
+                          cgroup_mib=100.0 + i, working_set_mib=90.0 + i, anon_mib=80.0 + i,
+                          file_mib=10.0, shmem_mib=1.0, kernel_mib=2.5, workload_mib=60.0,
+                          runtime_mib=40.0 if i else 3.0, overhead_cgroup_mib=None,
+                          guest_backing_mib=700.0 if i else None, cpu_cores=0.25,
+                          work_rate=1000.0 * (i + 1) if i < 2 else None)
+                for i in range(3)
+            ]
+            for name in names
+        }
+
+    def node_pods(self, name):
+        return self.truth[name]
+
+
+def test_pods_and_work_from_a_model_with_node_pods(tmp_path):
+    nodes = {"pods-a": "127.0.0.32", "pods-b": "127.0.0.33"}
+    model = PodModel(nodes)
+    loop = LoopThread()
+    server = loop.run(start_sim_ssh_nodes(model, nodes, workdir=tmp_path))
+    reading = PodReading(pod_interval_s=2 * IV)
+    try:
+        with CollectorPool([NodeTarget(n, a) for n, a in nodes.items()],
+                           options(server, reading=reading), IV) as pool:
+            deadline = time.monotonic() + 15
+            samples, pods = [], []
+            while time.monotonic() < deadline and len({(p.node, p.time) for p in pods}) < 4:
+                samples += pool.drain()
+                pods += pool.drain_pods()
+                time.sleep(0.05)
+            stats = pool.stats()
+    finally:
+        loop.shut(server)
+        loop.close()
+    assert {s.node for s in samples} == set(nodes)
+    assert all(s.work_rate == 3000.0 and s.work_pods == 2 for s in samples)  # every frame
+    times = {name: sorted({p.time for p in pods if p.node == name}) for name in nodes}
+    for name in nodes:
+        assert len(times[name]) >= 2
+        frames = sorted(s.time for s in samples if s.node == name)
+        assert times[name][1] == frames[frames.index(times[name][0]) + 2]  # every 2nd frame
+        got = [p for p in pods if p.node == name and p.time == times[name][1]]
+        truth = {p.uid: p for p in model.truth[name]}
+        assert len(got) == 3
+        for p in got:
+            t = truth[p.uid]
+            for field in ("cgroup_mib", "working_set_mib", "anon_mib", "file_mib", "shmem_mib",
+                          "kernel_mib", "runtime_mib", "overhead_cgroup_mib", "guest_backing_mib",
+                          "work_rate"):
+                assert getattr(p, field) == getattr(t, field), (field, p, t)
+            # the workload: seen on the host without a VM, through a fresh report inside one
+            assert p.workload_mib == (60.0 if t.guest_backing_mib is None or t.work_rate else None)
+            assert p.cpu_cores == pytest.approx(0.25, rel=0.01)
+        assert stats[name].kata_mode == "sandbox" and stats[name].access["via"] == "sim"

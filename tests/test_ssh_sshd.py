@@ -2,6 +2,7 @@
 
 import getpass
 import io
+import os
 import time
 from pathlib import Path
 
@@ -70,6 +71,14 @@ class Collected:
 def machine_mem_total_kib():
     with open("/proc/meminfo") as f:
         return parse_meminfo(f.read()).total_kib
+
+
+def machine_cgroup():
+    """Where this machine's memory controller is, as the remote loop names it."""
+    unified = Path("/sys/fs/cgroup/cgroup.controllers")
+    if unified.exists() and "memory" in unified.read_text().split():
+        return "v2"
+    return "v1" if Path("/sys/fs/cgroup/memory/memory.stat").exists() else "none"
 
 
 def machine_cpus():
@@ -265,10 +274,17 @@ def test_nodes_probe_command(sshd, client_key, tmp_path):
     assert r.exit_code == 0, r.output
     header, row = r.output.splitlines()
     assert header.split() == ["NODE", "ADDRESS", "REACHABLE", "LATENCY_MS", "MEMTOTAL_MIB", "CPUS",
-                              "ERROR"]
+                              "PODS", "ACCESS", "ERROR"]
     assert row.split()[:3] == ["w1", f"127.0.0.1:{sshd.port}", "yes"]
     assert int(row.split()[4]) == round(machine_mem_total_kib() / 1024)
     assert int(row.split()[5]) == machine_cpus()
+    # no kubelet here: no pods, no reports; as this test's login user, without sudo
+    pods, access = row.split()[6:]
+    access = dict(word.split("=") for word in access.split(","))
+    assert pods == "0" and access["uid"] == str(os.geteuid())
+    assert access["via"] == "user" if os.geteuid() == 0 else access["via"] in ("nosudo", "refused")
+    assert (access["cgroup"], access["pss"], access["reports"]) == (f"{machine_cgroup()}/none", "-",
+                                                                     "absent")
 
     r = CliRunner().invoke(nodes_group, [*common, "--node", f"w1=127.0.0.1:{sshd.port}",
                                          "--node", f"w2=127.0.0.1:{dead_port}"], env=env)

@@ -1,5 +1,9 @@
 """The growth rule shared by the workload and the simulator (workload.growth)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +15,8 @@ from workload.growth import (
     reached,
     step_size,
 )
+
+ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def test_growth_lands_on_target_without_overshoot():
@@ -28,8 +34,9 @@ def test_unbounded_target_grows_every_loop():
 
 
 def test_target_below_held_never_shrinks():
-    assert next_held(BASE_RSS_MIB, 10, 64) == BASE_RSS_MIB
-    assert step_size(BASE_RSS_MIB, 10, 64) == 0.0
+    below = BASE_RSS_MIB / 2
+    assert next_held(BASE_RSS_MIB, below, 64) == BASE_RSS_MIB
+    assert step_size(BASE_RSS_MIB, below, 64) == 0.0
 
 
 def test_step_size_is_partial_on_the_last_step():
@@ -51,6 +58,21 @@ def test_scalars_stay_python_floats():
     assert type(next_held(1, 2, 3)) is float
     assert type(increment_after_failure(8)) is float
     assert type(reached(1, 2)) is bool
+    # numpy scalars and 0-d arrays too, as the simulator may pass them
+    assert type(step_size(np.float64(30), np.int64(200), np.array(64.0))) is float
+    assert step_size(np.float64(30), np.int64(200), np.array(64.0)) == 64.0
+    assert type(reached(np.array(5.0), 2)) is bool
+
+
+def test_numbers_do_not_import_numpy():
+    # The workload process must not pay numpy's ~20 MiB for its growth rule.
+    code = (
+        "import sys; from workload import growth; growth.step_size(30.0, 200, 64); "
+        "growth.increment_after_failure(8.0); growth.reached(1.0, 2); print('numpy' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {ROOT!r}); " + code],
+                          capture_output=True, text=True, check=True, timeout=30)
+    assert done.stdout.strip() == "False"
 
 
 def test_arrays_step_element_wise():

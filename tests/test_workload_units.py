@@ -16,12 +16,14 @@ from workload.config import (
     DEFAULT_CPU,
     DEFAULT_INCREMENT,
     DEFAULT_MEMORY,
+    HELP,
+    HelpRequested,
     UsageError,
     WorkloadConfig,
     parse_config,
 )
 from workload.dutycycle import DutyCycle
-from workload.memory import PAGE, MemoryHolder
+from workload.memory import BATCH, PAGE, SCRATCH_PAGES, MemoryHolder
 from workload.report import Snapshot, write_atomically
 
 # --- settings -------------------------------------------------------------------------
@@ -60,11 +62,21 @@ def test_precedence_option_then_positional_then_environment():
         (["--duration", "0"], {}, "positive"),
         (["--duration", "1d"], {}, "--duration"),
         (["--bogus"], {}, "unrecognized"),
+        (["--cpu"], {}, "expected one argument"),
+        (["-x"], {}, "unrecognized"),
     ],
 )
 def test_bad_settings_name_the_culprit(argv, env, needle):
     with pytest.raises(UsageError, match=needle):
         parse_config(argv, env)
+
+
+def test_option_forms_of_argparse_are_kept():
+    assert parse_config(["--cpu=12", "--mem", "64", "--incr=8"], {}) == WorkloadConfig(12, 64, 8)
+    assert parse_config(["--", "7"], {}).cpu_percent == 7
+    with pytest.raises(HelpRequested):
+        parse_config(["20", "--help"], {})
+    assert "pages per second" in HELP and "scaler-work 1 <epoch_us>" in HELP
 
 
 # --- duty cycle -----------------------------------------------------------------------
@@ -136,7 +148,7 @@ def test_duty_cycle_bounds():
 
 _HOLDER_PROBE = """
 import json
-from workload.memory import PAGE, MemoryHolder
+from workload.memory import BATCH, PAGE, SCRATCH_PAGES, MemoryHolder
 from workload.procfs import rss_mib
 holder = MemoryHolder()
 before = rss_mib()
@@ -163,6 +175,34 @@ def test_memory_holder_grows_resident_set_and_touches_every_page():
     assert r["total"] == 2 * r["pages"]
 
 
+def test_work_goes_round_robin_over_every_held_page():
+    holder = MemoryHolder()
+    assert holder.grow(5 * BATCH * PAGE / (1 << 20))  # 5 batches, in one mapping
+    assert holder.grow(0.5 * BATCH * PAGE / (1 << 20))  # half a batch, in another
+    pages = int(5.5 * BATCH)
+    holder.pages_touched = 0
+    done = sum(holder.work() for _ in range(11))  # 11 batches: every page twice
+    assert done == holder.pages_touched == 2 * pages
+    # Every page was written: mapping 0's and 1's first bytes are all 1 (they were faulted in
+    # with 1 too, so check the work's own effect on a page it alone writes: overwrite first).
+    maps = holder._maps
+    for mapping, n in maps:
+        mapping[0 : n * PAGE : PAGE] = bytes(n)
+    holder.pages_touched = 0
+    while holder.pages_touched < pages:
+        holder.work()
+    for mapping, n in maps:
+        assert mapping[0 : n * PAGE : PAGE] == b"\x01" * n
+
+
+def test_work_without_data_uses_a_small_scratch_area():
+    holder = MemoryHolder()
+    assert holder.work() >= BATCH - SCRATCH_PAGES  # whole passes over the scratch area
+    assert holder.held_mib == 0  # not data: MEMORY below the base holds none
+    assert holder.grow(1.0)
+    assert holder.work() >= BATCH - (1 << 20) // PAGE  # now over the data
+
+
 def test_memory_holder_rounds_to_pages_and_survives_a_failed_allocation():
     holder = MemoryHolder()
     assert holder.grow(0.0)
@@ -179,44 +219,63 @@ def test_memory_holder_rounds_to_pages_and_survives_a_failed_allocation():
 
 def _snapshot(**changes) -> Snapshot:
     values = dict(
-        pid=1, elapsed_s=3.0, cpu_s=0.6, cpu_percent=20.04, cpu_percent_avg=19.96,
-        rss_mib=200.2, data_mib=172.0, base_mib=28.2, loops=3, pages_touched=123,
-        increment_mib=64.0, alloc_failures=0, target_cpu_percent=20, target_memory_mib=200,
+        pid=1, epoch_us=1_700_000_000_123_456, elapsed_s=3.0, period_us=1_000_250, pages_per_s=51_200,
+        pages_total=123_456, cpu_centipct=2004, cpu_percent_avg=19.96, rss_kib=205_005, data_mib=191.4,
+        base_mib=8.6, loops=3, increment_mib=64.0, alloc_failures=0,
     )
     values.update(changes)
     return Snapshot(**values)
 
 
-def test_report_line_carries_cpu_memory_loops_and_failures():
+def test_report_line_carries_work_cpu_memory_loops_and_failures():
     line = _snapshot(alloc_failures=2, increment_mib=16.0).line()
     assert line == (
-        "workload report t=3.0s cpu=20.0% avg=20.0% rss=200.2MiB data=172.0MiB "
-        "loops=3 increment=16MiB failures=2 pages=123"
+        "workload report t=3.0s work=51200pages/s cpu=20.0% avg=20.0% rss=200.2MiB data=191.4MiB "
+        "loops=3 increment=16MiB failures=2 pages=123456"
     )
     assert _snapshot(final=True).line().startswith("workload final ")
 
 
+def test_report_file_line_is_the_collectors_contract():
+    # scaler-work 1 <epoch_us> <pages_per_s> <period_us> <pages_total> <rss_kib> <cpu_centipct>
+    assert _snapshot().file_line() == "scaler-work 1 1700000000123456 51200 1000250 123456 205005 2004\n"
+
+
 def test_report_file_is_replaced_atomically(tmp_path):
-    path = tmp_path / "report.json"
-    write_atomically(str(path), _snapshot())
+    path = tmp_path / "report"
+    write_atomically(str(path), _snapshot().file_line())
     stop, seen, errors = threading.Event(), [], []
 
     def reader():
         while not stop.is_set():
-            try:
-                seen.append(json.loads(path.read_text())["loops"])
-            except json.JSONDecodeError as exc:  # a partial file
-                errors.append(exc)
+            text = path.read_text()
+            words = text.split()
+            if len(words) != 8 or not text.endswith("\n"):  # a partial file
+                errors.append(text)
+            else:
+                seen.append(int(words[5]))
 
     thread = threading.Thread(target=reader)
     thread.start()
     try:
-        for loops in range(300):
-            write_atomically(str(path), _snapshot(loops=loops, pages_touched=random.randrange(10**9)))
+        for total in range(300):
+            write_atomically(str(path), _snapshot(pages_total=total, pages_per_s=random.randrange(10**9)).file_line())
     finally:
         stop.set()
         thread.join()
     assert not errors
     assert len(seen) > 0
-    assert json.loads(path.read_text())["loops"] == 299
-    assert os.listdir(tmp_path) == ["report.json"]
+    assert path.read_text().split()[5] == "299"
+    assert os.listdir(tmp_path) == ["report"]
+
+
+def test_report_write_replaces_a_stale_temporary_and_a_failed_write_leaves_none(tmp_path):
+    path = tmp_path / "report"
+    stale = tmp_path / f".report.{os.getpid()}.tmp"  # left by a killed process with our pid
+    stale.write_text("half a li")
+    write_atomically(str(path), "one\n")
+    assert path.read_text() == "one\n" and not stale.exists()
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(OSError):
+        write_atomically(str(tmp_path / "dir"), "two\n")  # rename onto a directory fails
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "report"]

@@ -1,20 +1,17 @@
 """How long to burn CPU in the next slice, from the CPU time the process really got.
 
 An open-loop duty cycle (busy x ms, sleep y ms) drifts on a loaded node: the busy part
-takes longer in wall time than in CPU time, and page touching, reporting and the
-interpreter add CPU of their own. So the controller compares the process's measured CPU
-time with ``fraction x wall time`` since it started and asks for the difference: CPU spent
-elsewhere (page touching) is paid back by idling, CPU the scheduler did not grant is made up
-in the next slices. The debt or credit it carries is bounded, so a long stall (SIGSTOP, a
+takes longer in wall time than in CPU time, and faulting pages in, the pass over every held
+page, reporting and the interpreter add CPU of their own. So the controller compares the
+process's measured CPU time with ``fraction x wall time`` since it started and asks for the
+difference: CPU spent elsewhere (faulting, the per-loop pass) is paid back by idling, CPU
+the scheduler did not grant is made up in the next slices. The debt or credit it carries is bounded, so a long stall (SIGSTOP, a
 frozen node) does not turn into a long burst afterwards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
-
-@dataclass
 class DutyCycle:
     """Feedback duty cycle: ``plan`` the busy CPU seconds of the next slice.
 
@@ -22,14 +19,18 @@ class DutyCycle:
     busy+sleep slice; ``max_carry_s`` the CPU seconds of debt or credit carried over. The
     default, one second's share, pays for the page touching of every loop but does not
     sit idle for long after the ramp-up, when faulting hundreds of MiB in costs more CPU
-    than a small share buys in many seconds.
+    than a small share buys in many seconds. (A plain class, not a dataclass: the
+    dataclasses module alone costs every pod about 3 MiB resident.)
     """
 
-    fraction: float
-    slice_s: float = 0.1
-    max_carry_s: float | None = None  # default: one second's share (``fraction`` seconds)
-    _wall0: float | None = field(default=None, init=False)
-    _cpu0: float = field(default=0.0, init=False)
+    __slots__ = ("fraction", "slice_s", "max_carry_s", "_wall0", "_cpu0")
+
+    def __init__(self, fraction: float, slice_s: float = 0.1, max_carry_s: float | None = None) -> None:
+        self.fraction = fraction
+        self.slice_s = slice_s
+        self.max_carry_s = max_carry_s  # None: one second's share (``fraction`` seconds)
+        self._wall0: float | None = None
+        self._cpu0 = 0.0
 
     def start(self, wall: float, cpu: float) -> None:
         """Count from here: CPU spent after this (page faults included) is on the budget."""

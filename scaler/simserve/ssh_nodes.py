@@ -23,12 +23,16 @@ from typing import Protocol
 
 import asyncssh
 
-from collectors.remote_stream import parse_collect_command, render_frame
+from collectors.pod_frames import model_sections
+from collectors.remote_stream import parse_collect_command, parse_collect_extras, render_frame
 
 
 class NodeTextModel(Protocol):
     """The node's /proc files as text. A model may also have ``node_stat(name) -> str`` (the
-    node's /proc/stat); without it frames carry no CPU section and the node's CPU is unknown."""
+    node's /proc/stat); without it frames carry no CPU section and the node's CPU is unknown.
+    And ``node_pods(name) -> Sequence[collectors.pod_sample.PodMemory]``: the pods on the node
+    as its loop would read them (``collectors.pod_frames.PodSectionRenderer`` says which fields
+    are used); without it frames carry no pod or work sections."""
 
     def node_meminfo(self, name: str) -> str: ...
 
@@ -142,6 +146,7 @@ async def _serve_node(
         return
     interval_s, count = parsed
     node_stat = getattr(model, "node_stat", None)
+    extra = model_sections(model, name, *parse_collect_extras(process.command))
     loop = asyncio.get_running_loop()
     # Like the shell loop: stop when the client closes stdin or goes away.
     stdin_closed = loop.create_task(process.stdin.read())
@@ -151,7 +156,9 @@ async def _serve_node(
         while True:
             try:
                 stat = node_stat(name) if node_stat is not None else None
-                text = render_frame(seq, clock(), model.node_meminfo(name), model.node_loadavg(name), stat)
+                now = clock()
+                text = render_frame(seq, now, model.node_meminfo(name), model.node_loadavg(name), stat,
+                                    extra(seq, now) if extra is not None else "")
             except Exception as e:  # a model failure ends this stream visibly, not the server
                 process.stderr.write(f"simulated node {name}: {e}\n")
                 process.exit(1)
