@@ -11,9 +11,14 @@ is the least disturbed estimate of what the work itself costs), all in this one 
    breakdown, and as a command (interpreter start and imports included);
 3. ``viz plot --format html,png`` in-process: every chart also rendered to PNG (no target; the
    PNGs render on two processes when the machine has two cores);
-4. ``viz --help`` against ``python -c pass`` (target: < 3x).
+4. ``viz --help`` against ``python -c pass`` (target: < 3x);
+5. per-pod cost (issue 14): a run.pods.csv of --pods pods x --pod-samples samples (1,000 x 1,000:
+   a million rows, what a 1,000-pod, 1,000-step run writes), ``polars.read_csv`` of it alone
+   (the floor) against ``viz.pods.read_pods`` (reduced to one row per pod with polars) and
+   against ``viz plot --format html`` of that run (target: <= 2x the polars read).
 
     python bench/bench_viz.py [--rows 1000000] [--nodes 5] [--steps 2000] [--repeat 3]
+                              [--pods 1000] [--pod-samples 1000]
 
 Before this work (same machine, same command; shared and noisy): html only 3.0-3.4x the polars
 read, html + 5 PNG 7.6-13x, `viz --help` 12-18x a bare interpreter.
@@ -39,11 +44,13 @@ from viz import series  # noqa: E402
 from viz.charts import run_charts  # noqa: E402
 from viz.export import Page, html_page, write_images  # noqa: E402
 from viz.plot import plot_run  # noqa: E402
+from viz.pods import read_pods  # noqa: E402
 from viz.read import load_run  # noqa: E402
 from viz.report import analyse_run  # noqa: E402
 
 TARGET_HTML = 2.0  # viz plot (HTML) / polars read
 TARGET_HELP = 3.0  # viz --help / bare interpreter
+TARGET_PODS = 2.0  # viz plot (HTML) of a run with a million pod rows / polars read of them
 
 
 def write_inputs(directory: Path, rows: int, nodes: int, steps: int) -> Path:
@@ -103,6 +110,17 @@ def write_inputs(directory: Path, rows: int, nodes: int, steps: int) -> Path:
     return directory / "bench.csv"
 
 
+def write_pod_inputs(directory: Path, pods: int, samples: int) -> tuple[Path, Path]:
+    """A small kata run with a run.pods.csv of pods x samples rows (tests.viz_support makes it:
+    one source of synthetic files)."""
+    from tests.viz_support import Synthetic, write_big_pods, write_run
+
+    run = write_run(directory, Synthetic(runtime="kata"), name="kata")
+    pods_csv = directory / "kata.pods.csv"
+    write_big_pods(pods_csv, pods, samples)
+    return run, pods_csv
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -144,6 +162,8 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pods", type=int, default=1000)
+    parser.add_argument("--pod-samples", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
@@ -167,6 +187,11 @@ def main() -> None:
         runs = [phases(run_csv, out) for _ in range(args.repeat)]
         breakdown = {k: min(r[k] for r in runs) for k in runs[0]}
         pngs = len(list(out.glob("phase.*.png")))
+        pods_run, pods_csv = write_pod_inputs(tmp_dir / "pods", args.pods, args.pod_samples)
+        pods_mb = pods_csv.stat().st_size / 1e6
+        pods_read = best(lambda: pl.read_csv(pods_csv), args.repeat)
+        pods_reduce = best(lambda: read_pods(pods_run), args.repeat)
+        pods_plot = best(lambda: plot_run(pods_run, out, ("html",)), args.repeat)
     print(
         f"node file: {args.rows:,} rows, {args.nodes} nodes, {size_mb:.0f} MB; {args.steps} steps"
     )
@@ -178,11 +203,17 @@ def main() -> None:
     print(f"viz plot, html only, command       {command:7.2f} s   (interpreter and imports too)")
     print(f"python -c pass                     {bare:7.3f} s")
     print(f"viz --help                         {help_s:7.3f} s")
+    print(f"pod file: {args.pods:,} pods x {args.pod_samples:,} samples, {pods_mb:.0f} MB")
+    print(f"polars read_csv (pod file)         {pods_read:7.2f} s")
+    print(f"viz.pods.read_pods (one row a pod) {pods_reduce:7.2f} s")
+    print(f"viz plot html, run with pod file   {pods_plot:7.2f} s")
     ratios = {
         "html_only": html_only / read,
         "html_png": with_png / read,
         "command": command / read,
         "help": help_s / bare,
+        "pods_reduce": pods_reduce / pods_read,
+        "pods_plot": pods_plot / pods_read,
     }
     print("targets, each a ratio measured in this run:")
     print(f"  viz plot html only / polars read   {ratios['html_only']:5.2f}x  (target <= {TARGET_HTML:g}x: "
@@ -191,6 +222,9 @@ def main() -> None:
           f"{'met' if ratios['help'] < TARGET_HELP else 'NOT met'})")  # fmt: skip
     print(f"  viz plot html + png / polars read  {ratios['html_png']:5.2f}x  (no target)")
     print(f"  viz plot command / polars read     {ratios['command']:5.2f}x  (no target)")
+    print(f"  pods: read_pods / polars read      {ratios['pods_reduce']:5.2f}x  (no target)")
+    print(f"  pods: viz plot html / polars read  {ratios['pods_plot']:5.2f}x  (target <= {TARGET_PODS:g}x: "
+          f"{'met' if ratios['pods_plot'] <= TARGET_PODS else 'NOT met'})")  # fmt: skip
     figures = {
         "rows": args.rows,
         "polars_read_s": read,
@@ -199,6 +233,10 @@ def main() -> None:
         "viz_plot_command_s": command,
         "bare_python_s": bare,
         "viz_help_s": help_s,
+        "pod_rows": args.pods * args.pod_samples,
+        "pods_polars_read_s": pods_read,
+        "pods_read_pods_s": pods_reduce,
+        "pods_viz_plot_html_s": pods_plot,
         **{f"ratio_{k}": v for k, v in ratios.items()},
     }
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}))

@@ -231,11 +231,13 @@ class NodeCollector:
 
     async def run(self) -> None:
         """Collect until cancelled."""
-        # Before the first frame, a node is not "reconnecting" yet: give it one stall period.
-        self._start_gaps(self.start_delay_s + self.stall_after_s)
-        if self.start_delay_s:
-            await asyncio.sleep(self.start_delay_s)
         try:
+            # Before the first frame, a node is not "reconnecting" yet: give it one stall period.
+            # (Inside the try: a pool stopped during the start delay must cancel this task too,
+            # or asyncio reports it "destroyed but pending" when the loop closes.)
+            self._start_gaps(self.start_delay_s + self.stall_after_s)
+            if self.start_delay_s:
+                await asyncio.sleep(self.start_delay_s)
             while True:
                 try:
                     await self._stream_once()

@@ -167,8 +167,11 @@ def _mib(value: float | None) -> int | None:
 @click.option("-n", "--namespace", default="scaler", show_default=True,
               help="Namespace the run works in (created if missing).")
 @click.option("--client-binary", help="oc or kubectl (default: oc if on PATH, else kubectl).")
-@click.option("--adopt", is_flag=True, help="Take over an existing Deployment scaler did not "
-                                            "create.")
+@click.option("--adopt", is_flag=True, help="Take over an existing Deployment this run did not "
+                                            "create (scaled to 0 at the end, never deleted).")
+@click.option("--runtime-class-manifest", type=click.Path(dir_okay=False),
+              help="RuntimeClass YAML/JSON to create when the cluster lacks the one --runtime "
+                   "names (cluster-scoped: needs the right to create RuntimeClasses).")
 @click.option("--sim-profile", type=click.Path(), help="JSON/YAML file overriding simulator "
                                                         "parameters.")
 @click.option("--workers", type=int, callback=_positive_int, help="Simulated workers (5).")
@@ -203,6 +206,27 @@ def run_cmd(**kw: Any) -> None:
         sys.exit(code)
 
 
+def _runtime_class_manifests(kw: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    """--runtime-class-manifest checked before anything starts: a real cluster, a RuntimeClass
+    file, named as one of --runtime."""
+    path = kw.get("runtime_class_manifest")
+    if not path:
+        return {}
+    if kind != "openshift":
+        raise UserError("--runtime-class-manifest is for a real cluster (--cluster openshift)")
+    from scaler.openshift.options import load_runtime_class_manifest
+
+    try:
+        doc = load_runtime_class_manifest(path)
+    except ValueError as e:
+        raise UserError(f"--runtime-class-manifest: {e}") from None
+    name = doc["metadata"]["name"]
+    if name not in kw["runtime"]:
+        raise UserError(f"--runtime-class-manifest: {path} defines RuntimeClass {name}, but "
+                        f"--runtime is {','.join(kw['runtime'])}")
+    return {name: doc}
+
+
 def run_request(kw: dict[str, Any], given: frozenset[str] | set[str] = frozenset()) -> RunRequest:
     """The parsed options of `scaler run` as a checked request; ``given``: the options the user
     set (on the command line or in the environment) rather than left at their default."""
@@ -223,6 +247,7 @@ def run_request(kw: dict[str, Any], given: frozenset[str] | set[str] = frozenset
             namespace=kw["namespace"], client_binary=kw["client_binary"], adopt=kw["adopt"],
             sim_profile=kw["sim_profile"], workers=kw["workers"], worker_cpus=kw["worker_cpus"],
             worker_memory_mib=_mib(kw["worker_memory"]),
+            runtime_class_manifests=_runtime_class_manifests(kw, kind),
         )
         config = RunConfig(
             mode=kw["mode"], step=kw["step"], interval_s=kw["interval"],

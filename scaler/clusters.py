@@ -23,7 +23,7 @@ def build_cluster(choice: ClusterChoice, seed: int, run_id: str, op_timeout_s: f
     return OpenShiftCluster(OpenShiftOptions(
         kubeconfig=choice.kubeconfig, context=choice.context, namespace=choice.namespace,
         client_binary=choice.client_binary, adopt=choice.adopt, op_timeout_s=op_timeout_s,
-        run_id=run_id,
+        run_id=run_id, runtime_class_manifests=choice.runtime_class_manifests,
     ))
 
 
@@ -61,7 +61,9 @@ def refuse_unknown_runtimes(cluster: Cluster, info: ClusterInfo,
         if isinstance(on_cluster, dict):
             from scaler.kube_objects import runtime_class_problem
 
-            problem = runtime_class_problem(spec.runtime, on_cluster)
+            # a RuntimeClass the run was given a manifest for (--runtime-class-manifest) counts
+            supplied = info.details.get("runtime_class_manifests") or []
+            problem = runtime_class_problem(spec.runtime, [*on_cluster, *supplied])
             if problem:
                 raise UserError(problem)
 

@@ -331,7 +331,8 @@ def runtime_class_problem(name: str, on_cluster: Iterable[str],
     shipped = load_templates() if templates is None else templates
     if f"RuntimeClass/{name}" in shipped:
         return None
-    return f"RuntimeClass {name!r} not found on the cluster, and scaler ships none by that name"
+    return (f"RuntimeClass {name!r} not found on the cluster, and scaler ships none by that "
+            "name: ask an admin to install it, or pass --runtime-class-manifest FILE")
 
 
 def workload_spec_from_deployment(doc: Obj) -> WorkloadSpec:

@@ -7,6 +7,7 @@ Light on purpose: the CLI builds these without importing the engine, a cluster d
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from collectors.ssh_targets import NodeTarget, SSHOptions
 from scaler.config import RunConfig, limit_problem
@@ -50,6 +51,8 @@ class ClusterChoice:
     workers: int | None = None
     worker_cpus: int | None = None
     worker_memory_mib: int | None = None
+    # --runtime-class-manifest: RuntimeClass objects to create when missing, by name
+    runtime_class_manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = []

@@ -110,17 +110,21 @@ def test_foreign_deployment_needs_adopt(server):
 
 
 def test_user_errors_are_one_line_cluster_errors(server, tmp_path):
-    with pytest.raises(ClusterError, match="invalid manifest"):
-        OpenShiftCluster(options(server, namespace="Bad_NS")).prepare(SCENARIOS["capacity"])
+    # refused before anything starts (no client call, no collector): the name is checked first
+    with pytest.raises(ClusterError, match="namespace 'Bad_NS!' is not a valid name"):
+        OpenShiftCluster(options(server, namespace="Bad_NS!"))
     c = OpenShiftCluster(options(server, namespace="rc"))
-    with pytest.raises(ClusterError, match="RuntimeClass 'gvisor' not found"):
+    with pytest.raises(ClusterError, match="RuntimeClass gvisor does not exist and scaler ships "
+                                           "none by that name.*--runtime-class-manifest"):
         c.prepare(SCENARIOS["capacity"].with_(runtime="gvisor"))
     c.cleanup()
+    assert server.kubectl("get", "namespace", "rc", check=False).returncode != 0  # not created
     dead = tmp_path / "dead.kubeconfig"
     dead.write_text(server.kubeconfig.read_text().replace(server.url, "http://127.0.0.1:1"))
     with pytest.raises(ClusterError, match="cannot reach the API server") as e:
         OpenShiftCluster(OpenShiftOptions(kubeconfig=str(dead), client_binary=KUBECTL)).describe()
     assert "\n" not in str(e.value)
+    assert "check that the API server http://127.0.0.1:1 is up" in str(e.value)
 
 
 def test_watch_resyncs_after_410_gone(server):

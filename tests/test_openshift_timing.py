@@ -40,6 +40,7 @@ case "$action" in
   hang) sleep 30;;
   terminating) echo '{{"kind": "Namespace", "metadata": {{"name": "scaler"}}, "status": {{"phase": "Terminating"}}}}';;
   notfound) echo 'Error from server (NotFound): namespaces "scaler" not found' >&2; exit 1;;
+  gone) echo 'error: no objects passed to scale namespaces "scaler" not found' >&2; exit 1;;
 esac
 """
 
@@ -65,14 +66,18 @@ def test_scale_duration_is_the_true_call_time(tmp_path, seconds):
     cluster = OpenShiftCluster(OpenShiftOptions(client_binary=str(fake), kubeconfig="kc",
                                                 run_id="t"))
     recorded = []
-    for replicas in (1, 2, 3):
+    for replicas in (1, 2, 3, 4, 5):
         t0 = cluster.clock.monotonic()  # what the engine does around every scale
         cluster.scale(replicas)
         recorded.append(cluster.clock.monotonic() - t0)
     true = _true_durations(log)
-    # the median of three: one call may meet a busy moment of this shared machine
+    # The script times itself from its first line: starting the shell is part of the call but
+    # not of its "true" time, and on a busy shared machine it can take tens of ms. So: the best
+    # of five within 5% + 10 ms, and the median far below openshift-client's polling delay
+    # (which adds 110 ms to a 0.2 s call, 570 ms to a 0.7 s one).
     errors = sorted(abs(r - t) - (0.05 * t + 0.010) for r, t in zip(recorded, true, strict=True))
-    assert errors[1] <= 0, (recorded, true)
+    assert errors[0] <= 0, (recorded, true)
+    assert errors[2] <= 0.05, (recorded, true)
     assert "scale deployment/scaler-workload --replicas=2 -n scaler" in log.read_text()
     assert "--kubeconfig=kc" in log.read_text()
 
@@ -86,9 +91,9 @@ def test_openshift_client_path_is_inflated_by_its_polling(tmp_path):
     out, _ = client.call(["scale", "x"], purpose="t", timed=False)
     (true,) = _true_durations(log)
     assert out.seconds - true > 0.1 - 0.01
-    out, _ = client.call(["scale", "x"], purpose="t", timed=True)
-    true = _true_durations(log)[1]
-    assert abs(out.seconds - true) <= 0.05 * true + 0.010
+    timed = [client.call(["scale", "x"], purpose="t", timed=True)[0].seconds for _ in range(3)]
+    true_s = _true_durations(log)[1:]
+    assert min(abs(o - t) - (0.05 * t + 0.010) for o, t in zip(timed, true_s, strict=True)) <= 0
 
 
 def _scripted(tmp_path: Path, *plan: str, op_timeout: float = 10) -> tuple[OpenShiftCluster, Path]:
@@ -112,14 +117,14 @@ def test_a_namespace_being_deleted_is_waited_for(tmp_path):
     cluster, calls = _scripted(tmp_path, "terminating", "terminating", "notfound")
     naps = []
     cluster.clock.sleep = naps.append
-    assert cluster._namespace_gone_or_wait() is None
+    assert cluster._unless_deleting(["get", "namespace", "scaler"], "ns").exists is False
     assert len(calls.read_text().splitlines()) == 3 and len(naps) == 2
 
 
 def test_a_namespace_stuck_terminating_ends_at_op_timeout(tmp_path):
     cluster, _ = _scripted(tmp_path, "terminating", op_timeout=0.3)
     with pytest.raises(ClusterUnresponsive, match="still terminating"):
-        cluster._namespace_gone_or_wait()
+        cluster._unless_deleting(["get", "namespace", "scaler"], "namespace scaler")
 
 
 def test_forbidden_is_a_one_line_cluster_error(tmp_path):
@@ -127,6 +132,7 @@ def test_forbidden_is_a_one_line_cluster_error(tmp_path):
     with pytest.raises(ClusterError) as e:
         cluster.scale(5)
     assert "Forbidden" in str(e.value) and "\n" not in str(e.value)
+    assert str(e.value).endswith("check what you may do: oc auth can-i --list -n scaler")
     assert not isinstance(e.value, ClusterUnresponsive)
     assert len(calls.read_text().splitlines()) == 1
 
@@ -138,12 +144,31 @@ def test_unreachable_before_contact_is_a_cluster_error(tmp_path):
     assert not isinstance(e.value, ClusterUnresponsive)
 
 
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://api.example:6443"}}]
+contexts: [{name: other, context: {cluster: nowhere}}, {name: c, context: {cluster: c, user: u}}]
+users: [{name: u, user: {token: t}}]
+current-context: other
+"""
+
+
 def test_unreachable_mid_run_is_retried_until_op_timeout(tmp_path):
-    cluster, calls = _scripted(tmp_path, "ok", "refused", op_timeout=0.5)
+    (tmp_path / "kc").write_text(KUBECONFIG)
+    (tmp_path / "plan").write_text("ok\nrefused\n")
+    fake = _script(tmp_path / "oc", SCRIPTED.format(dir=tmp_path))
+    cluster = OpenShiftCluster(OpenShiftOptions(client_binary=str(fake), op_timeout_s=0.5,
+                                                kubeconfig=str(tmp_path / "kc"), context="c"))
+    cluster.client._sleep = lambda s: None
     cluster.scale(1)
-    with pytest.raises(ClusterUnresponsive, match="op-timeout"):
+    with pytest.raises(ClusterUnresponsive, match="op-timeout") as e:
         cluster.scale(2)
-    assert len(calls.read_text().splitlines()) > 2
+    assert len((tmp_path / "calls.log").read_text().splitlines()) > 2
+    # the line says what to check, with the run's own kubeconfig and context
+    assert str(e.value).endswith(
+        f"check that the API server https://api.example:6443 is up: oc "
+        f"--kubeconfig={tmp_path / 'kc'} --context=c get --raw /readyz")
+    assert "\n" not in str(e.value)
 
 
 def test_a_hanging_call_ends_at_op_timeout(tmp_path):
@@ -152,6 +177,38 @@ def test_a_hanging_call_ends_at_op_timeout(tmp_path):
     with pytest.raises(ClusterUnresponsive):
         cluster.scale(1)
     assert time.monotonic() - t0 < 5
+
+
+def test_what_is_already_gone_is_cleaned_up(tmp_path):
+    """After an API server restart that lost the run's objects, kubectl says "not found" without
+    "(NotFound)": clean-up is done, not failed."""
+    cluster, calls = _scripted(tmp_path, "gone", "ok", "ok")
+    cluster._created = [("namespace", "scaler"), ("deployment", "scaler-workload")]
+    cluster._deployment_taken = cluster._deployment_ours = True
+    cluster.cleanup()
+    assert [c.split()[:3] for c in calls.read_text().splitlines()] == [
+        ["scale", "deployment/scaler-workload", "--replicas=0"],
+        ["delete", "deployment", "scaler-workload"], ["delete", "namespace", "scaler"]]
+
+
+def test_a_deployment_deleted_behind_the_runs_back_says_so(tmp_path):
+    cluster, _ = _scripted(tmp_path, "gone")
+    with pytest.raises(ClusterError, match="deleted behind its back, or the cluster lost its "
+                                           "state") as e:
+        cluster.scale(3)
+    assert not isinstance(e.value, ClusterUnresponsive)
+
+
+def test_cleanup_after_the_cluster_stopped_answering_says_what_is_left(tmp_path):
+    cluster, calls = _scripted(tmp_path, "ok", "hang", op_timeout=0.5)
+    cluster.scale(1)
+    cluster._created = [("namespace", "scaler"), ("deployment", "scaler-workload")]
+    cluster._deployment_taken = cluster._deployment_ours = True
+    cluster._unresponsive = True  # as after a scale that timed out
+    with pytest.raises(ClusterUnresponsive) as e:
+        cluster.cleanup()
+    assert str(e.value).endswith("left in place: deployment scaler/scaler-workload, namespace "
+                                 "scaler")
 
 
 def test_missing_binary_is_a_clear_error(tmp_path):

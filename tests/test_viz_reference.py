@@ -101,8 +101,11 @@ def test_every_chart_renders_from_reference_files(tmp_path):
     assert "original method" in text and "134 at step 479" in text
 
 
-def test_cpu_run_plots_like_a_memory_run(tmp_path):
-    """The CPU runs' format (WorkUnits, WorkCount after Elapsed) draws every memory chart."""
+def test_cpu_run_plots_memory_and_work(tmp_path):
+    """The CPU runs' format (WorkUnits, WorkCount after Elapsed) draws every memory chart and the
+    two work charts; no node CPU chart (the format has no CPU column), and the page says why."""
     written = plot_run(REFERENCE / "cpu-runc-100pct.csv", tmp_path, ("html",))
     text = assert_self_contained_html(written[0])
-    assert text.count('vegaEmbed("#chart') == 5 and "c3d-2021/cpu-runc-100pct" in text
+    assert text.count('vegaEmbed("#chart') == 7 and "c3d-2021/cpu-runc-100pct" in text
+    assert "<h2>work</h2>" in text and "<h2>work-per-pod</h2>" in text
+    assert "cpu: not drawn (no node CPU columns" in text

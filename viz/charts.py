@@ -324,4 +324,32 @@ def _run_charts(report: Report) -> tuple[dict[str, alt.LayerChart], list[Dataset
     else:
         charts["timing"] = timing_chart(timing, report)
         datasets.append(timing.data)
+    from viz.charts_cpu import cpu_charts  # it builds on this module's helpers
+
+    more, more_data, more_skipped = cpu_charts(report)
+    charts.update(more)
+    datasets += more_data
+    skipped.update(more_skipped)
+    pods, pod_data, pod_skipped = run_pod_charts(report)
+    charts.update(pods)  # type: ignore[arg-type]  # layer charts of their own data
+    datasets += pod_data
+    skipped.update(pod_skipped)
     return charts, datasets, skipped
+
+
+def run_pod_charts(report: Report) -> tuple[dict[str, alt.TopLevelMixin], list[Dataset], dict[str, str]]:
+    from viz.charts_pods import CostRow, pod_cost_charts
+    from viz.pod_report import own_pods
+
+    run, pods = report.run, report.pods
+    if pods is None:
+        why = "no run.pods.csv, or no running pod with memory samples in it"
+        return {}, [], {"pod-cost": why, "pod-overhead": why, "pod-spread": why}
+    meta = run.meta
+    row = CostRow(meta.runtime_label, own_pods(run, pods), meta.declared_overhead_mib,
+                  meta.vm_memory_mib, pods.measured, pods.sources, meta.is_default_runtime)  # fmt: skip
+    subtitle = [meta.provenance()]
+    if meta.abnormal:
+        subtitle.insert(0, f"run did not finish ({meta.abnormal}): the data stops where it stopped")
+    charts, datasets = pod_cost_charts([row], subtitle, f": {meta.describe()}")
+    return charts, datasets, {}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from viz.compare_cpu import cpu_ratios
 from viz.errors import VizInputError
 from viz.groups import Group, expand_paths, group_reports
 from viz.labels import run_labels
@@ -32,6 +33,7 @@ OVERHEAD = [("mib_per_pod", "MiB per pod", False), ("max_running", "max running 
 MEASURED = [
     "max_running", "knee", "free_below_threshold", "mib_per_pod", "peak_active",
     "evicted_listed_peak", "evicted_total", "creating_peak", "pending_peak", "timing_knee",
+    "work_per_pod", "cpu_knee", "running_at_cpu_knee", "work_plateau_pods",
 ]  # fmt: skip
 
 
@@ -80,6 +82,12 @@ def _ratio(groups: list[Group], labels: list[str], pair: Pair) -> list[Ratio]:
         out.append(Ratio(key, pair.kind, f"{prefix}{what}, {n} / {d}", s.value, method, s,
                          labels[pair.num if not inverse else pair.den],
                          labels[pair.den if not inverse else pair.num]))  # fmt: skip
+    if pair.kind == "runtime":
+        prefix = f"{pair.context}: " if pair.context else ""
+        for c in cpu_ratios(a, b):
+            out.append(Ratio(c.key, pair.kind, f"{prefix}{c.what}, {names[0]} / {names[1]}",
+                             c.spread.value, c.method, c.spread, labels[pair.num],
+                             labels[pair.den]))  # fmt: skip
     return out
 
 
@@ -131,13 +139,18 @@ class Comparison:
                 skipped.append(str(err))
         if not reports:
             raise VizInputError("no usable run to compare: " + "; ".join(skipped))
-        groups = group_reports(reports)
+        return cls.from_groups(group_reports(reports), baseline, tuple(skipped))
+
+    @classmethod
+    def from_groups(cls, groups: list[Group], baseline: str | None = None,
+                    skipped: tuple[str, ...] = ()) -> Comparison:  # fmt: skip
+        """The comparison of runs already read and grouped (`viz report` of several runs)."""
         metas = [g.meta for g in groups]
         labels = run_labels(metas, [g.name for g in groups])
         pairs = find_pairs(metas, baseline)
         ratios = [r for p in pairs for r in _ratio(groups, labels, p)]
         base = next((m.runtime_label for m in metas if is_baseline(m, baseline)), None)
-        return cls(groups, labels, pairs, ratios, base, tuple(skipped))
+        return cls(groups, labels, pairs, ratios, base, skipped)
 
     def text(self) -> str:
         from viz.compare_text import format_comparison
@@ -145,6 +158,8 @@ class Comparison:
         return format_comparison(self)
 
     def to_dict(self) -> dict[str, Any]:
+        from viz.compare_text import pod_verdicts
+
         return {
             "groups": [
                 {"label": lab, **g.to_dict()} for lab, g in zip(self.labels, self.groups, strict=True)
@@ -157,6 +172,7 @@ class Comparison:
             "baseline": self.baseline,
             "ratios": [r.to_dict() for r in self.ratios],
             "pair_kinds": KIND_TITLES,
+            "pod_cost": dict(pod_verdicts(self)),
             "skipped": list(self.skipped),
         }
 

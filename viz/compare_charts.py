@@ -8,6 +8,7 @@ and the chart draws their median as a line and their min-max as a band. Four run
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import altair as alt
 import numpy as np
@@ -18,6 +19,7 @@ from viz.charts import X_AXIS, layered, seconds_scale, sized
 from viz.datasets import Dataset
 from viz.groups import Group
 from viz.labels import variant_labels
+from viz.pairing import Pair
 from viz.report import column
 
 MAX_ROWS = 12_000  # all runs together; each run gets an equal share of bins
@@ -122,16 +124,21 @@ def _band_chart(
 
 
 def comparison_charts(
-    groups: list[Group], labels: list[str], subtitle: list[str]
-) -> tuple[dict[str, alt.LayerChart], Dataset]:
+    groups: list[Group], labels: list[str], subtitle: list[str], pairs: Sequence[Pair] = ()
+) -> tuple[dict[str, alt.LayerChart], list[Dataset]]:
     """The comparison's charts (schema validation off: the specs are ours) and their data."""
+    from viz.compare_charts_cpu import cpu_comparison_charts  # it builds on this module
+
     with debug_mode(False):
-        return _comparison_charts(groups, labels, subtitle)
+        charts, data, variant_title, variants, scales = _comparison_charts(groups, labels, subtitle)
+        more, more_data = cpu_comparison_charts(groups, labels, variants, variant_title, scales,
+                                                list(pairs), subtitle)  # fmt: skip
+    return {**charts, **more}, [data, *more_data]
 
 
 def _comparison_charts(
     groups: list[Group], labels: list[str], subtitle: list[str]
-) -> tuple[dict[str, alt.LayerChart], Dataset]:
+) -> tuple[dict[str, alt.LayerChart], Dataset, str, list[str], tuple[alt.Scale, alt.Scale, alt.Scale]]:
     data, variant_title, variants = overlay_table(groups, labels)
     frame = data.frame
     scales = _scales(groups, variants)
@@ -187,4 +194,4 @@ def _comparison_charts(
             if call == "step" else f"Timing: the {call} call per step (what saturates first)"
         )
         charts[f"timing-{call}"] = _frame(layered(*layers, data=ref), heading, subtitle)
-    return charts, data
+    return charts, data, variant_title, variants, scales

@@ -11,8 +11,9 @@ from viz.export import Page, ensure_dir, html_page, write_bytes, write_images
 from viz.labels import where
 from viz.pairing import KIND_TITLES
 from viz.report import SECTIONS, generic
+from viz.run import RunMeta
 from viz.stats import CI_METHOD, CI_MIN_RUNS
-from viz.text import format_number, format_spread
+from viz.text import METADATA_FIGURES, format_number, format_spread, wrapped
 
 if TYPE_CHECKING:
     from viz.compare import Comparison, Ratio
@@ -37,23 +38,53 @@ def _header_rows(cmp: Comparison) -> list[tuple[str, list[str]]]:
     return rows
 
 
+NOT_RECORDED = "not recorded in any run"
+
+
+def _unrecorded(cmp: Comparison, key: str) -> bool:
+    return all(not r.figures[key].recorded for g in cmp.groups for r in g.reports)
+
+
+def _cells(cmp: Comparison, key: str) -> list[str]:
+    return [format_spread(g.figures[key], g.first.figures[key], compact=True) for g in cmp.groups]
+
+
 def figure_rows(cmp: Comparison) -> list[tuple[str, str, list[str]]]:
-    """(section, figure label, one cell per group)."""
+    """(section, figure label, one cell per group). A section none of whose measured figures
+    any run recorded is one row saying so (with the figures read from the metadata, if any
+    run has them); figures left out otherwise are named by ``left_out``."""
     out = []
     for section, labels in SECTIONS.items():
+        measured = [k for k in labels if k not in METADATA_FIGURES]
+        if all(_unrecorded(cmp, k) for k in measured):
+            out.append((section, NOT_RECORDED, ["" for _ in cmp.groups]))
+            out += [(section, labels[k], _cells(cmp, k)) for k in labels if k in METADATA_FIGURES
+                    and any(g.first.figures[k].value is not None for g in cmp.groups)]  # fmt: skip
+            continue
         for key, label in labels.items():
-            cells = [
-                format_spread(g.figures[key], g.first.figures[key], compact=True)
-                for g in cmp.groups
-            ]
+            if section != "capacity" and _unrecorded(cmp, key):
+                continue
             quiet = all(not v for g in cmp.groups for v in g.figures[key].values)
             if section == "failure modes" and quiet:
                 continue  # nothing happened (or nothing recorded) in any run: one line says so
-            out.append((section, label, cells))
+            out.append((section, label, _cells(cmp, key)))
     return out
 
 
-def _ratio_value(r: Ratio) -> str:
+def left_out(cmp: Comparison, section: str, rows: list[tuple[str, str, list[str]]]) -> str | None:
+    """The line naming a section's figures that are not in the table (a failure that never
+    happened; a figure no file has), or None."""
+    shown = {label for sec, label, _ in rows if sec == section}
+    if section == "capacity" or NOT_RECORDED in shown:
+        return None
+    names = [label.strip() for label in SECTIONS[section].values() if label not in shown]
+    if not names:
+        return None
+    why = "none in any run, or not recorded" if section == "failure modes" else NOT_RECORDED
+    return f"   ({why}: {', '.join(names)})"
+
+
+def ratio_value(r: Ratio) -> str:
     if r.value is None:
         return "—"
     text = f"{r.value:.2f}"
@@ -82,11 +113,6 @@ def _measured_value(cmp: Comparison, r: Ratio) -> str:
     return text
 
 
-def _quiet_failures(cmp: Comparison) -> list[str]:
-    shown = {label for _, label, _ in figure_rows(cmp)}
-    return [label for label in SECTIONS["failure modes"].values() if label not in shown]
-
-
 def format_comparison(cmp: Comparison) -> str:
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     rows = figure_rows(cmp)
@@ -101,15 +127,17 @@ def format_comparison(cmp: Comparison) -> str:
 
     out = [line("", cmp.labels)]
     out += [line(name, cells) for name, cells in _header_rows(cmp)]
-    section = None
-    for sec, label, cells in rows:
-        if sec != section:
+    for sec in SECTIONS:
+        mine = [(label, cells) for s, label, cells in rows if s == sec]
+        if mine and mine[0][0] == NOT_RECORDED:
+            out.append(f"-- {sec}: {NOT_RECORDED}")
+            mine = mine[1:]
+        else:
             out.append(f"-- {sec}")
-            section = sec
-        out.append(line(label, cells))
-    quiet = _quiet_failures(cmp)
-    if quiet:
-        out.append(f"   (none in any run, or not recorded: {', '.join(quiet)})")
+        out += [line(label, cells) for label, cells in mine]
+        quiet = left_out(cmp, sec, rows)
+        if quiet:
+            out.append(quiet)
     if any(g.n > 1 for g in cmp.groups):
         out.append("values: median [min–max] over each group's runs")
         if any(g.n >= CI_MIN_RUNS for g in cmp.groups):
@@ -129,13 +157,30 @@ def format_comparison(cmp: Comparison) -> str:
             continue
         w = max(len(r.label) for r in ratios)
         for r in ratios:
-            out.append(f"  {r.label:<{w}}  {_ratio_value(r)}")
+            out.append(f"  {r.label:<{w}}  {ratio_value(r)}")
         if any(r.spread.pairs > 1 for r in ratios):
             out.append(f"  ({ratios[0].method})")
+    verdicts = pod_verdicts(cmp)
+    if verdicts:
+        out.append("per-pod cost: measured vs declared overhead")
+        for label, text in verdicts:
+            out += wrapped(f"  {label}: ", text)
     if not cmp.ratios and len(cmp.groups) > 1:
         out.append("ratios: none (no two runs differ only in runtime, scenario, or model vs measurement)")
     out += [f"left out: {why}" for why in cmp.skipped]
     return "\n".join(out)
+
+
+def pod_verdicts(cmp: Comparison) -> list[tuple[str, str]]:
+    """(group label, verdict) for every group whose runs recorded pods."""
+    from viz.compare_pods import group_verdict
+
+    out = []
+    for label, g in zip(cmp.labels, cmp.groups, strict=True):
+        text = group_verdict(g)
+        if text is not None:
+            out.append((label, text))
+    return out
 
 
 def _html_table(cmp: Comparison) -> str:
@@ -152,7 +197,7 @@ def _html_table(cmp: Comparison) -> str:
             body.append(f'<tr><th colspan="{len(cells) + 1}">{html.escape(sec)}</th></tr>')
             section = sec
         tds = "".join(f'<td class="num">{html.escape(c)}</td>' for c in cells)
-        how = html.escape(methods[keys[label]])
+        how = html.escape(methods[keys[label]]) if label in keys else ""
         body.append(f'<tr><td>{html.escape(label)}<div class="how">{how}</div></td>{tds}</tr>')
     parts = [f"<h2>figures</h2><table><tr><th>figure</th>{head}</tr>{''.join(body)}</table>"]
     for kind, title in KIND_TITLES.items():
@@ -162,7 +207,7 @@ def _html_table(cmp: Comparison) -> str:
         rows = "".join(
             f'<tr><td>{html.escape(r.label)}{"" if kind != "measured" else " · " + html.escape(r.name)}'
             f'</td><td class="num">'
-            f"{html.escape(_measured_value(cmp, r) if kind == 'measured' else _ratio_value(r))}"
+            f"{html.escape(_measured_value(cmp, r) if kind == 'measured' else ratio_value(r))}"
             f'</td><td class="how">{html.escape(r.method)}</td></tr>'
             for r in ratios
         )
@@ -170,19 +215,43 @@ def _html_table(cmp: Comparison) -> str:
             f"<h2>ratios: {html.escape(title)}</h2>"
             f"<table><tr><th>ratio</th><th>value</th><th>how</th></tr>{rows}</table>"
         )
+    verdicts = pod_verdicts(cmp)
+    if verdicts:
+        items = "".join(f"<li><b>{html.escape(lab)}</b>: {html.escape(text)}</li>" for lab, text in verdicts)
+        parts.append(f"<h2>per-pod cost: measured vs declared overhead</h2><ul>{items}</ul>")
     return "".join(parts)
+
+
+def provenance_lines(metas: list[RunMeta]) -> list[str]:
+    """Where the runs come from, one line per kind: published runs share one line naming them
+    (four lines alike but for the name crowd the plot out)."""
+    published = sorted({m.reference for m in metas if m.reference and not m.simulated})
+    lines = sorted({m.provenance() for m in metas if not (m.reference and not m.simulated)})
+    if len(published) == 1:
+        lines.insert(0, next(m.provenance() for m in metas if m.reference == published[0]))
+    elif published:
+        lines.insert(0, f"published measurements {', '.join(published)} (real clusters, original method)")
+    return lines
 
 
 def write_comparison(cmp: Comparison, out_dir: Path, formats: tuple[str, ...]) -> list[Path]:
     from viz.compare_charts import comparison_charts
 
     metas = [g.meta for g in cmp.groups]
-    subtitle = sorted({m.provenance() for m in metas})
+    subtitle = provenance_lines(metas)
     unfinished = [u for g in cmp.groups for u in g.unfinished]
     if unfinished:
         subtitle.insert(0, "DID NOT FINISH: " + "; ".join(unfinished))
-    charts, data = comparison_charts(cmp.groups, cmp.labels, subtitle)
-    page = Page.build(charts, [data])
+    charts, datasets = comparison_charts(cmp.groups, cmp.labels, subtitle, cmp.pairs)
+    from viz.charts_pods import pod_cost_charts
+    from viz.compare_pods import cost_rows
+
+    rows = cost_rows(cmp.groups, cmp.labels)
+    if rows:
+        pod_charts, pod_data = pod_cost_charts(rows, subtitle)
+        charts = {**charts, **pod_charts}  # type: ignore[dict-item]
+        datasets += pod_data
+    page = Page.build(charts, datasets)
     out = ensure_dir(Path(out_dir))
     written = [write_bytes(out / "compare.json", json.dumps(cmp.to_dict(), indent=2))]
     images = [f for f in formats if f != "html"]

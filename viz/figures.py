@@ -3,6 +3,7 @@
 - ``knee``: where running stops tracking requested. A reported figure, not a stop.
 - ``free_below``: the first step where total free memory falls under a threshold.
 - the stop rule (``StopRule``, ``StopDetector``, ``stop_step``): the cluster has stopped gaining.
+- ``cpu_knee``: where the useful work per running pod starts to fall (the CPU runs).
 
 Each figure uses only the data up to the point it names (the knee: up to a fixed look-ahead
 past it), so a longer run never moves a figure already found, and the engine, which sees one
@@ -16,6 +17,7 @@ Arguments come in one order everywhere: step, [seconds,] requested, running.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -205,6 +207,104 @@ class KneeTracker:
     def figure(self) -> Figure:
         note = "" if self.step is not None else f" (not found in the first {self._n} steps)"
         return Figure(self.step, self.index, self.method + note)
+
+
+# -- CPU knee ----------------------------------------------------------------------------------
+
+CPU_KNEE_MIN_LEVEL = 10
+CPU_KNEE_TRACKING = 10
+CPU_KNEE_LOOKAHEAD = 30
+CPU_KNEE_DEPART = 0.10
+CPU_KNEE_DROP = 0.25
+
+
+def work_per_pod(work: ArrayLike, running: ArrayLike) -> Array:
+    """Useful work per running pod (total work rate / running pods); NaN where no pod runs or
+    the work is unknown. A running pod that reported nothing counts as a pod that did no work:
+    the figure is what each pod that holds a place on the cluster delivers."""
+    w, r = _f(work), _f(running)
+    ok = np.isfinite(w) & np.isfinite(r) & (r > 0)
+    out: Array = np.full(w.shape, np.nan)
+    out[ok] = w[ok] / r[ok]
+    return out
+
+
+def expanding_median(values: ArrayLike) -> Array:
+    """``out[j]`` = median of ``values[:j]`` (NaN for j = 0), in O(n log n) with two heaps."""
+    v = _f(values)
+    out: Array = np.full(v.size + 1, np.nan)
+    low: list[float] = []  # max-heap (negated): the lower half
+    high: list[float] = []  # min-heap: the upper half
+    for j, x in enumerate(v.tolist()):
+        if low and x > -low[0]:
+            heapq.heappush(high, x)
+        else:
+            heapq.heappush(low, -x)
+        if len(low) > len(high) + 1:
+            heapq.heappush(high, -heapq.heappop(low))
+        elif len(high) > len(low):
+            heapq.heappush(low, -heapq.heappop(high))
+        out[j + 1] = -low[0] if len(low) > len(high) else (high[0] - low[0]) / 2.0
+    return out
+
+
+def cpu_knee_method(lookahead: int = CPU_KNEE_LOOKAHEAD, tracking: int = CPU_KNEE_TRACKING,
+                    depart: float = CPU_KNEE_DEPART, drop: float = CPU_KNEE_DROP,
+                    min_level: int = CPU_KNEE_MIN_LEVEL) -> str:
+    return (
+        "where the useful work per running pod (total work rate / running pods) began to fall "
+        "for good: find the first step from which it stays under "
+        f"{1 - depart:.0%} of its level so far (the median over every earlier step with pods "
+        f"running, at least {min_level} of them) for the next {tracking} such steps and whose "
+        f"median over the next {lookahead} is under {1 - drop:.0%} of that level; the knee is "
+        f"the step after the last one before it still at {1 - depart / 2:.0%} of the level or more"
+    )
+
+
+def cpu_knee(step: ArrayLike, running: ArrayLike, work: ArrayLike, *,
+             lookahead: int = CPU_KNEE_LOOKAHEAD, tracking: int = CPU_KNEE_TRACKING,
+             depart: float = CPU_KNEE_DEPART, drop: float = CPU_KNEE_DROP,
+             min_level: int = CPU_KNEE_MIN_LEVEL) -> Figure:
+    """Where the useful work per running pod starts to fall (see ``cpu_knee_method``).
+
+    Only steps with pods running and a known work rate count ("such steps"). The fall is found
+    by the steps before it and the ``lookahead`` steps from it, the knee by walking back from
+    there: a longer run never moves it. Both tests of the fall are needed: staying under 90%
+    alone is met by a noisy flat series now and then; a 25% lower median alone finds the middle
+    of a fall. The walk back to the last step at 95% of the level finds where the fall began
+    without taking a flat step's noise for it (the median level sits in that noise). For work
+    per pod = c while running <= C and c C / running after (the CPUs full), the knee is the
+    first step with running > C / 0.95.
+    """
+    if not 1 <= tracking <= lookahead:
+        raise ValueError("cpu knee: need 1 <= tracking window <= look-ahead")
+    if not 0 < depart <= drop < 1:
+        raise ValueError("cpu knee: need 0 < departure <= drop < 1")
+    if min_level < 1:
+        raise ValueError("cpu knee: the level needs at least one step")
+    method = cpu_knee_method(lookahead, tracking, depart, drop, min_level)
+    s = _f(step)
+    per_pod = work_per_pod(work, running)
+    rows = np.flatnonzero(np.isfinite(per_pod))
+    p = per_pod[rows]
+    n = p.size
+    if n < min_level + lookahead:
+        return Figure(None, None, method + f" (only {n} steps with pods running and work known)")
+    level = expanding_median(p)[:-1]  # level[j]: median of p[:j]
+    view = np.lib.stride_tricks.sliding_window_view
+    cand = np.arange(min_level, n - lookahead + 1)
+    top = np.max(view(p, tracking), axis=1)[cand]
+    mid = np.median(view(p, lookahead), axis=1)[cand]
+    lv = level[cand]
+    ok = (lv > 0) & (top < (1 - depart) * lv) & (mid < (1 - drop) * lv)
+    if not ok.any():
+        return Figure(None, None, method + f" (not found in the first {s.size} steps)")
+    j = int(cand[int(np.argmax(ok))])
+    start = (1 - depart / 2) * float(level[j])
+    while j > min_level and p[j - 1] < start:
+        j -= 1
+    i = int(rows[j])
+    return Figure(float(s[i]), i, method)
 
 
 # -- free memory under a threshold -------------------------------------------------------------

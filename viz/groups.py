@@ -93,7 +93,8 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.glob("*.csv") if not f.name.endswith(".nodes.csv"))
+            found = sorted(f for f in p.glob("*.csv")
+                           if not f.name.endswith((".nodes.csv", ".pods.csv")))  # a run's sidecars
             if not found:
                 raise VizInputError(f"{p}: directory holds no run CSV")
             out += found

@@ -7,7 +7,9 @@ Each iteration ran ``oc scale --replicas=I``, so requested replicas equal the it
 
 The CPU runs insert ``WorkUnits,WorkCount`` after ``Elapsed``: the number of workload report
 files read at that iteration, and the sum of the work they reported (4 KiB pages touched per
-report period of about 250 ms). They become ``work_files`` and ``work_count``, kept as recorded.
+report period). They become ``work_files`` and ``work_count``, kept as recorded, and
+``work_rate`` in pages/s (``work_count`` / the report period, see ``REPORT_PERIOD_S``), the unit
+of a new run's ``work_rate``.
 
 ``Evicted`` counts the Evicted pod objects listed at that iteration, which garbage collection
 lowers again: it becomes ``evicted_listed`` (the recorder's column of the same meaning), not
@@ -34,6 +36,22 @@ _COUNTS = {
     "WorkUnits": "work_files",
     "WorkCount": "work_count",
 }
+#: The 2021 workload (github c3d/workload, workload.c from commit 99130f5 of 2021-04-30, which
+#: made each report the count since the previous one, to 887fe22 of 2024-03-29) wrote its report
+#: at the end of the first loop that ended more than 1 s (``total > 1000000`` us) after the
+#: previous report; 887fe22 shortened that to 250 ms, three years after these runs. The CPU runs
+#: read per-pod report files from ``mktemp`` names, which the workload only did from 2021-04-30,
+#: and were published by 2022. A loop of a small buffer lasts microseconds, so a period is 1 s
+#: to within a fraction of a percent. (The data fit: at 10 to 80% CPU a pod alone reported the
+#: same ~8.5e6 pages per period, loops paced by nanosleep's 50 us timer slack rather than by the
+#: CPU setting: ~17,000 loops of a ~2 MiB buffer per 1 s period; per 250 ms it would take loops
+#: shorter than that slack allows.)
+REPORT_PERIOD_S = 1.0
+WORK_METHOD = (
+    "published WorkCount (pages touched per report period of just over 1 s, summed over the "
+    "report files read, which include lingering files of pods that are gone and miss files "
+    "not yet written) / 1 s"
+)
 USED_METHOD = (
     "drop in MemFree since each worker's first sample, summed over sampled workers "
     "(this format has no MemTotal)"
@@ -98,6 +116,11 @@ def read_legacy(path: Path, header: list[str]) -> tuple[pl.DataFrame, pl.DataFra
         if free_cols
         else pl.lit(None, pl.Float64).alias("mem_used_mib"),
         pl.col("Elapsed").diff().fill_null(pl.col("Elapsed").first()).alias("step_s"),
+        *(
+            [(pl.col("WorkCount") / REPORT_PERIOD_S).alias("work_rate")]
+            if "WorkCount" in raw.columns
+            else []
+        ),
     )
     if not workers:
         return steps, None

@@ -3,7 +3,8 @@
 Older or foreign files fall back to the CSV's own runtime/scenario/mode columns, then to the file
 name. The metadata keys read here are the ones the recorder writes (contracts 2, 5 and 7 of the
 project's notes): ``runtime``/``runtime_handler``, ``scenario``/``workload_label``,
-``cluster.simulated``, ``end_reason``, ``group`` and ``repeat``.
+``cluster.simulated``, ``end_reason``, ``group`` and ``repeat``; and for the per-pod cost
+(contract 10) ``node_source``, ``cluster.runtime_class.overhead`` and ``vm_memory_mib``.
 """
 
 from __future__ import annotations
@@ -111,6 +112,34 @@ def _workload_from_meta(meta: dict[str, Any]) -> str | None:
     )
 
 
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "m": 1e-3}
+_QUANTITY = re.compile(r"^\s*([+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]{0,2})\s*$")
+
+
+def memory_mib(value: object) -> float | None:
+    """A Kubernetes memory quantity ("350Mi", "160M", "1Gi", 367001600) in MiB; None if not one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) / 2**20
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.match(value)
+    if not match:
+        return None
+    number, suffix = float(match.group(1)), match.group(2)
+    factor = _BINARY.get(suffix) or _DECIMAL.get(suffix) or (1.0 if suffix == "" else None)
+    return None if factor is None else number * factor / 2**20
+
+
+def declared_overhead(runtime_class: dict[str, Any]) -> float | None:
+    """The RuntimeClass's overhead.podFixed memory, MiB: the simulator writes ``memory_mib``, a
+    real cluster's discovery the quantity ``memory`` (or the whole ``podFixed`` object)."""
+    overhead = _dict(runtime_class.get("overhead"))
+    overhead = _dict(overhead.get("podFixed")) or overhead
+    mib = _num(overhead.get("memory_mib"))
+    return mib if mib is not None else memory_mib(overhead.get("memory"))
+
+
 def group_of(meta: dict[str, Any], stem: str) -> tuple[str, int | None]:
     """(group, repeat index): the metadata's ``group`` and ``repeat.index`` (contract 7), else
     the file stem without its ``-r<k>`` suffix and k."""
@@ -160,6 +189,10 @@ def build_meta(
         handler = text(_dict(cluster.get("runtime_class")).get("handler"))
     group, index = group_of(meta, path.stem)
     repeat = _dict(meta.get("repeat"))
+    runtime_class = _dict(cluster.get("runtime_class"))
+    vm_memory = _num(meta.get("vm_memory_mib"))
+    if vm_memory is None:  # where the metadata may keep it beside the RuntimeClass
+        vm_memory = _num(runtime_class.get("vm_memory_mib")) or _num(cluster.get("vm_memory_mib"))
     return RunMeta(
         runtime=runtime,
         scenario=pick("scenario"),
@@ -177,4 +210,7 @@ def build_meta(
         repeat_index=index,
         repeat_count=_int(repeat.get("count")),
         seed=_int(repeat.get("seed")),
+        node_source=text(meta.get("node_source")),
+        declared_overhead_mib=declared_overhead(runtime_class),
+        vm_memory_mib=vm_memory,
     )

@@ -75,7 +75,7 @@ def find_pairs(metas: Sequence[RunMeta], baseline: str | None = None) -> list[Pa
         same = [j for j in base if _setting(metas[j]) == _setting(m)]
         same.sort(key=lambda j: metas[j].mode != m.mode)  # the same mode when there is one
         if same:
-            pairs.append(Pair("runtime", i, same[0], m.scenario_label or "same workload"))
+            pairs.append(Pair("runtime", i, same[0], m.scenario_label or m.workload or "same workload"))
     first_seen: dict[tuple[str | None, str | None], int] = {}
     for i, m in enumerate(metas):
         first_seen.setdefault(m.workload_key, i)

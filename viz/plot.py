@@ -10,18 +10,26 @@ from viz.export import Page, ensure_dir, html_page, write_bytes, write_images
 from viz.options import DEFAULT_FORMATS, DEFAULT_FREE_THRESHOLD_MIB
 from viz.read import load_run
 from viz.render import Renderer
-from viz.report import FIGURE_LABELS, Report, analyse_run
-from viz.text import format_value, plural, status_line
+from viz.report import SECTIONS, Report, analyse_run
+from viz.text import METADATA_FIGURES, format_value, plural, status_line, unrecorded_section
 
 
 def figures_table(report: Report) -> str:
     rows = []
-    for key, label in FIGURE_LABELS.items():
-        f = report.figures[key]
-        rows.append(
-            f'<tr><td>{html.escape(label)}</td><td class="num">{html.escape(format_value(f))}'
-            f'</td><td class="how">{html.escape(f.method if f.recorded else "")}</td></tr>'
-        )
+    for section, labels in SECTIONS.items():
+        rows.append(f'<tr><th colspan="3">{html.escape(section)}</th></tr>')
+        if unrecorded_section(report.figures, labels):
+            rows.append('<tr><td colspan="3">not recorded in this file</td></tr>')
+            labels = {k: v for k, v in labels.items()
+                      if k in METADATA_FIGURES and report.figures[k].value is not None}  # fmt: skip
+        for key, label in labels.items():
+            f = report.figures[key]
+            rows.append(
+                f'<tr><td>{html.escape(label)}</td><td class="num">{html.escape(format_value(f))}'
+                f'</td><td class="how">{html.escape(f.method if f.recorded else "")}</td></tr>'
+            )
+        if section == "per-pod cost" and report.verdict:
+            rows.append(f'<tr><td>verdict</td><td colspan="2">{html.escape(report.verdict)}</td></tr>')
     return "<table><tr><th>figure</th><th>value</th><th>how</th></tr>" + "".join(rows) + "</table>"
 
 

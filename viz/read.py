@@ -14,6 +14,7 @@ import polars as pl
 from viz.csvio import read_csv, read_header, require_values, to_numeric
 from viz.errors import VizInputError
 from viz.legacy import USED_METHOD as LEGACY_USED_METHOD
+from viz.legacy import WORK_METHOD as LEGACY_WORK_METHOD
 from viz.legacy import is_legacy_header, read_legacy
 from viz.meta import build_meta, load_meta, sibling, workload_words
 from viz.reference import by_path
@@ -27,13 +28,15 @@ STEP_NUMERIC = [
     "nodes_sampled", "startup_p50_s", "startup_p99_s",
     # per-step failure counts (added later; absent from older files)
     "evicted_listed", "sandbox_deaths", "failed_create", "failed_scheduling", "sandbox_failures",
-    # useful work (the CPU runs)
-    "work_rate", "work_pods", "work_files", "work_count",
+    # useful work and node CPU (contract 11; the published CPU runs' work_files, work_count)
+    "work_rate", "work_pods", "work_files", "work_count", "cpu_busy_pct", "cpu_busy_cores",
+    "cpu_user_pct", "cpu_system_pct", "cpu_iowait_pct", "cpu_steal_pct",
 ]  # fmt: skip
 # Only the node columns the charts draw are parsed: a node file can hold millions of rows.
-NODE_NUMERIC = ["elapsed_s", "mem_free_mib", "mem_active_mib"]
+NODE_NUMERIC = ["elapsed_s", "mem_free_mib", "mem_active_mib", "cpu_busy_pct"]
 NODE_TEXT = ["node"]
 USED_METHOD = "MemTotal − MemFree summed over the sampled nodes"
+WORK_METHOD = "run.csv work_rate (pages/s summed over the pods' fresh reports)"
 
 
 def _read_scaler_steps(path: Path) -> pl.DataFrame:
@@ -72,13 +75,15 @@ def read_nodes(path: Path) -> pl.DataFrame | None:
 
 def _not_a_run_file(path: Path, header: list[str]) -> None:
     """The other files of a run are the commonest wrong argument: name the right one."""
-    stem = path.name.removesuffix(".meta.json").removesuffix(".nodes.csv")
+    stem = path.name.removesuffix(".meta.json").removesuffix(".nodes.csv").removesuffix(".pods.csv")
     hint = f"; give the run's CSV ({stem}.csv)" if stem != path.name else ""
     if path.name.endswith(".meta.json"):
         raise VizInputError(f"{path}: is a run's metadata (JSON), not its data{hint}")
     if header[0].lstrip().startswith(("{", "[")):
         raise VizInputError(f"{path}: is JSON, not a run CSV")
     names = {h.strip() for h in header}
+    if {"uid", "class", "elapsed_s"} <= names and "step" not in names:
+        raise VizInputError(f"{path}: is a run's per-pod file, not a run CSV{hint}")
     if {"node", "elapsed_s"} <= names and "step" not in names:
         raise VizInputError(f"{path}: is a node-sample file, not a run CSV{hint}")
 
@@ -91,11 +96,11 @@ def load_run(path: Path | str) -> Run:
     meta, notes = load_meta(path)
     if is_legacy_header(header):
         steps, nodes = read_legacy(path, header)
-        fmt, used_method = "original", LEGACY_USED_METHOD
+        fmt, used_method, work_method = "original", LEGACY_USED_METHOD, LEGACY_WORK_METHOD
     else:
         steps = _read_scaler_steps(path)
         nodes = read_nodes(sibling(path, ".nodes.csv"))
-        fmt, used_method = "scaler", USED_METHOD
+        fmt, used_method, work_method = "scaler", USED_METHOD, WORK_METHOD
     steps = steps.sort("step", maintain_order=True)
     return Run(
         path=path,
@@ -103,6 +108,7 @@ def load_run(path: Path | str) -> Run:
         nodes=nodes,
         meta=_published(path, build_meta(path, steps, meta, fmt, notes)),
         used_method=used_method,
+        work_method=work_method,
         # The original scripts wrote a missing worker as 0 and summed it: a total is complete
         # only over every worker column. New files: the most nodes sampled so far (as the
         # load generator judges it while running).

@@ -10,6 +10,11 @@ import numpy as np
 import polars as pl
 
 from viz import analysis as an
+from viz.cpu_report import LABELS as CPU_LABELS
+from viz.cpu_report import cpu_figures
+from viz.pod_report import LABELS as POD_LABELS
+from viz.pod_report import pod_figures, pod_verdict
+from viz.pods import PodTable, read_pods
 from viz.read import load_run
 from viz.run import Run
 
@@ -25,6 +30,8 @@ SECTIONS: dict[str, dict[str, str]] = {
         "mib_per_pod": "MiB per pod",
         "peak_active": "peak total Active memory",
     },
+    "CPU and useful work": CPU_LABELS,
+    "per-pod cost": POD_LABELS,
     "failure modes": {
         "pending_peak": "most pods Pending (not scheduled)",
         "creating_peak": "most pods Creating (scheduled, not started)",
@@ -73,6 +80,8 @@ class Report:
     figures: dict[str, an.Finding]
     fit: an.LineFit | None
     fit_until: float | None = None  # the MiB-per-pod fit used the steps before this one
+    pods: PodTable | None = None  # run.pods.csv, one row per pod (None: no such file)
+    verdict: str = ""  # measured vs declared overhead, in words
 
     def to_dict(self) -> dict[str, Any]:
         meta = self.run.meta
@@ -98,6 +107,13 @@ class Report:
                 "notes": list(meta.notes),
             },
             "figures": {k: v.to_dict() for k, v in self.figures.items()},
+            "pod_cost": {
+                "verdict": self.verdict,
+                "file": None if self.pods is None else str(self.pods.path),
+                "rows": None if self.pods is None else self.pods.rows,
+                "sources": None if self.pods is None else list(self.pods.sources),
+                "measured_parts": None if self.pods is None else sorted(self.pods.measured),
+            },
         }
 
 
@@ -177,12 +193,15 @@ def analyse_run(run: Run, free_threshold_mib: float = an.DEFAULT_FREE_THRESHOLD_
     onset_col = "evicted" if "evicted" in df.columns else "evicted_listed"
     fig["eviction_onset"] = _onset(df, step, onset_col, "evicted pods")
     fig["oom_onset"] = _onset(df, step, "oom_killed", "OOM-killed containers")
+    fig.update(cpu_figures(run))
+    pods = read_pods(run.path) if run.meta.source_format == "scaler" else None
+    fig.update(pod_figures(run, pods))
     durations, what = timing_series(df)
     fig["timing_knee"] = an.timing_knee(step, durations, what=what)
     elapsed = column(df, "elapsed_s")
     fig = {k: replace(f, elapsed_s=an.value_at_step(step, elapsed, f.step)) for k, f in fig.items()}
     ordered = {k: fig[k] for k in FIGURE_LABELS}
-    return Report(run, ordered, fit, until)
+    return Report(run, ordered, fit, until, pods, pod_verdict(run, pods))
 
 
 def _onset(df: pl.DataFrame, step: np.ndarray, col: str, what: str) -> an.Finding:

@@ -45,6 +45,9 @@ class RunMeta:
     repeat_count: int | None = None
     seed: int | None = None
     reference: str | None = None  # name of a published run (viz.reference), when it is one
+    node_source: str | None = None  # "ssh", "kubelet", "sim", "none" (contract 10)
+    declared_overhead_mib: float | None = None  # the RuntimeClass's overhead.podFixed memory
+    vm_memory_mib: float | None = None  # the VM's configured memory (VM runtimes)
 
     @property
     def simulated(self) -> bool | None:
@@ -146,6 +149,7 @@ class Run:
     nodes: pl.DataFrame | None
     meta: RunMeta
     used_method: str = field(default="")
+    work_method: str = field(default="")  # how the work_rate column was obtained, for methods
     node_count: int | None = None  # nodes a complete memory total sums (original format: workers)
 
     @property

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from viz.analysis import Finding
 from viz.groups import Group
+from viz.pod_report import pooled_verdict
 from viz.report import SECTIONS, Report, generic
 from viz.run import RunMeta
 from viz.stats import CI_METHOD, CI_MIN_RUNS, Spread
@@ -13,11 +16,25 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def si(value: float) -> str:
+    """3 significant digits with a k/M/G/T prefix: 190,355,000 -> '190M'."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{prefix}"
+    return f"{value:.3g}"
+
+
 def format_number(value: float, unit: str) -> str:
     if unit == "step":
         return f"step {value:g}"
     if unit == "pods":
         return f"{value:,.0f}"
+    if unit == "pages/s":
+        return f"{si(value)} pages/s"
+    if unit == "%":
+        return f"{value:.1f}%"
+    if unit == "ratio":
+        return f"{value:.2f}x"
     return f"{value:,.1f} {unit}"
 
 
@@ -59,17 +76,53 @@ def header_lines(meta: RunMeta, path: str, steps: int, used_method: str) -> list
     return lines
 
 
+#: Figures read from the metadata, not measured: a section is "not recorded" without them.
+METADATA_FIGURES = ("declared_overhead", "vm_memory")
+
+
+def unrecorded_section(figures: dict[str, Finding], labels: dict[str, str]) -> bool:
+    """Every measured figure of a section is missing from the file (a memory run's CPU
+    section, an old run's per-pod cost)."""
+    return all(not figures[k].recorded for k in labels if k not in METADATA_FIGURES)
+
+
+def unrecorded_why(figures: dict[str, Finding], labels: dict[str, str]) -> str:
+    """Why a section is not recorded, from its first figure's closing note."""
+    key = next(k for k in labels if k not in METADATA_FIGURES)
+    method = figures[key].method
+    note = method[len(generic(method)):].strip().removeprefix("(").removesuffix(")")
+    if not note or note.startswith("not recorded"):
+        return "not recorded in this file"
+    return f"not recorded ({note})"
+
+
+def _known_metadata(figures: dict[str, Finding], labels: dict[str, str]) -> str:
+    known = [f"{labels[k]}: {format_value(figures[k], compact=True)}" for k in labels
+             if k in METADATA_FIGURES and figures[k].value is not None]  # fmt: skip
+    return f" ({'; '.join(known)})" if known else ""
+
+
+def wrapped(prefix: str, text: str, width: int = 100) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=prefix, subsequent_indent=" " * len(prefix))
+
+
 def format_text(report: Report) -> str:
     run = report.run
     lines = header_lines(run.meta, str(run.path), run.steps.height, run.used_method)
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     for section, labels in SECTIONS.items():
+        if unrecorded_section(report.figures, labels):
+            lines.append(f"  -- {section}: {unrecorded_why(report.figures, labels)}"
+                         + _known_metadata(report.figures, labels))  # fmt: skip
+            continue
         lines.append(f"  -- {section}")
         for key, label in labels.items():
             f = report.figures[key]
             lines.append(f"  {label:<{width}}  {format_value(f)}")
             if f.recorded:
                 lines.append(f"  {'':<{width}}    ({f.method})")
+        if section == "per-pod cost" and report.verdict:
+            lines += wrapped("  verdict: ", report.verdict)
     return "\n".join(lines)
 
 
@@ -78,6 +131,8 @@ def _bare(value: float, unit: str, extra: int = 0) -> str:
     for a mean's interval of whole counts)."""
     if unit in ("step", "pods"):
         return f"{value:,.{extra}f}"
+    if unit == "pages/s":
+        return si(value)
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 
 
@@ -126,10 +181,17 @@ def format_group_text(group: Group) -> str:
     lines.append(f"  values: {spread_legend(group.n)}")
     width = max(len(v) for sec in SECTIONS.values() for v in sec.values())
     for section, labels in SECTIONS.items():
+        if all(unrecorded_section(r.figures, labels) for r in group.reports):
+            lines.append(f"  -- {section}: not recorded in these files"
+                         + _known_metadata(group.first.figures, labels))  # fmt: skip
+            continue
         lines.append(f"  -- {section}")
         for key, label in labels.items():
             f = group.first.figures[key]
             lines.append(f"  {label:<{width}}  {format_spread(group.figures[key], f)}")
             if f.recorded:
                 lines.append(f"  {'':<{width}}    ({generic(f.method)})")
+        verdict = pooled_verdict(group.reports) if section == "per-pod cost" else None
+        if verdict:
+            lines += wrapped("  verdict (every pod of the runs): ", verdict)
     return "\n".join(lines)

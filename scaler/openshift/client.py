@@ -16,14 +16,24 @@ back-off until ``op_timeout`` and count them; fatal ones raise ClusterError with
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from scaler.cluster import ClusterError, ClusterUnresponsive
-from scaler.openshift.errors import FATAL, NOT_FOUND, UNREACHABLE, Failure, classify
+from scaler.openshift.errors import (
+    FATAL,
+    FORBIDDEN,
+    NOT_FOUND,
+    UNREACHABLE,
+    Failure,
+    classify,
+)
 
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 2.0
@@ -45,8 +55,8 @@ class Outcome:
 class Counters:
     """Thread-safe counters for the run's metadata."""
 
-    requests: dict = field(default_factory=dict)  # purpose -> client calls (or API requests)
-    bytes: dict = field(default_factory=dict)  # purpose -> response bytes read
+    requests: dict[str, Any] = field(default_factory=dict)  # purpose -> client calls (or API requests)
+    bytes: dict[str, Any] = field(default_factory=dict)  # purpose -> response bytes read
     retries: int = 0
     api_errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -62,16 +72,58 @@ class Counters:
             self.retries += int(retried)
 
 
+def kubeconfig_server(kubeconfig: str | None, context: str | None) -> str | None:
+    """The server URL of the context kubectl would use: a local read of the kubeconfig (the
+    files of $KUBECONFIG merged, first one wins, as kubectl does), never a request. For error
+    lines only: best effort, None when unsure."""
+    import yaml
+
+    paths = [kubeconfig] if kubeconfig else [
+        p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or [
+        os.path.join(os.path.expanduser("~"), ".kube", "config")]
+    docs = []
+    for p in paths:
+        try:
+            with open(p) as f:
+                doc = yaml.safe_load(f)
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(doc, dict):
+            docs.append(doc)
+
+    def first(key: str, name: str | None) -> dict[str, Any]:
+        for d in docs:
+            for entry in d.get(key) or []:
+                if isinstance(entry, dict) and entry.get("name") == name:
+                    return entry.get(key[:-1]) or {}
+        return {}
+
+    ctx_name = context or next((d.get("current-context") for d in docs
+                                if d.get("current-context")), None)
+    server = first("clusters", first("contexts", ctx_name).get("cluster")).get("server")
+    return server if isinstance(server, str) else None
+
+
+def fatal_hint(message: str) -> str:
+    """What to check after a refusal that asking again will not cure (appended to its line)."""
+    if "Unauthorized" in message or "must be logged in" in message:
+        return "; check your credentials: log in again (oc login) or fix the kubeconfig's user"
+    return ""
+
+
 class KubeClient:
     def __init__(self, binary: str, *, kubeconfig: str | None, context: str | None,
-                 op_timeout_s: float, sleep: Callable[[float], None] = time.sleep) -> None:
+                 op_timeout_s: float, sleep: Callable[[float], None] = time.sleep,
+                 namespace: str | None = None) -> None:
         self.binary = binary
+        self.namespace = namespace  # only for the hints in error lines
         self.kubeconfig = kubeconfig
         self.context = context
         self.op_timeout_s = op_timeout_s
         self.counters = Counters()
         self._sleep = sleep
         self.contacted = False  # once the API server has answered, "unreachable" is transient
+        self._server: str | None = None
 
     def global_args(self) -> list[str]:
         args = []
@@ -83,6 +135,29 @@ class KubeClient:
 
     def argv(self, args: list[str]) -> list[str]:
         return [self.binary, *self.global_args(), *args]
+
+    def namespace_args(self) -> list[str]:
+        return ["-n", self.namespace] if self.namespace else []
+
+    def command(self, args: list[str]) -> str:
+        """A command line the user can paste, with the run's kubeconfig and context."""
+        return " ".join(shlex.quote(a) for a in
+                        [self.binary.rsplit("/", 1)[-1], *self.global_args(), *args])
+
+    def server(self) -> str:
+        """The API server's URL as the kubeconfig names it ("?" when it cannot be read)."""
+        if self._server is None:
+            self._server = kubeconfig_server(self.kubeconfig, self.context) or "?"
+        return self._server
+
+    def check_server_hint(self) -> str:
+        """What to check when the cluster does not answer: one clause for an error line."""
+        where = self.server()
+        where = f"the API server {where}" if where != "?" else "the API server"
+        return f"check that {where} is up: {self.command(['get', '--raw', '/readyz'])}"
+
+    def unresponsive(self, what: str) -> ClusterUnresponsive:
+        return ClusterUnresponsive(f"{what}; {self.check_server_hint()}")
 
     # -- one call --------------------------------------------------------------------------------
 
@@ -102,7 +177,7 @@ class KubeClient:
         return Outcome(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0)
 
     def _run_openshift_client(self, args: list[str], timeout_s: float, stdin: str | None) -> Outcome:
-        import openshift_client as oc
+        import openshift_client as oc  # type: ignore[import-untyped]  # no stubs, no py.typed
 
         t0 = time.monotonic()
         try:
@@ -135,7 +210,7 @@ class KubeClient:
         while True:
             remaining = self.op_timeout_s - (time.monotonic() - start)
             if remaining <= 0:
-                raise ClusterUnresponsive(
+                raise self.unresponsive(
                     f"{purpose}: no answer from the cluster within {self.op_timeout_s:g} s "
                     f"(--op-timeout)")
             run = self._run_subprocess if timed else self._run_openshift_client
@@ -149,22 +224,28 @@ class KubeClient:
                 self.contacted = True
                 return out, failure
             if out.returncode == -9 and out.stderr.startswith("timed out after"):
-                raise ClusterUnresponsive(
+                raise self.unresponsive(
                     f"{purpose}: {self.binary.rsplit('/', 1)[-1]} did not finish within "
                     f"{self.op_timeout_s:g} s (--op-timeout)")
             if failure.kind == FATAL:
-                raise ClusterError(f"{purpose}: {failure.message}")
+                raise ClusterError(f"{purpose}: {failure.message}{fatal_hint(failure.message)}")
+            if failure.kind == FORBIDDEN:
+                raise ClusterError(
+                    f"{purpose}: {failure.message}; check what you may do: "
+                    f"{self.command(['auth', 'can-i', '--list', *self.namespace_args()])}")
             if failure.kind == UNREACHABLE and not self.contacted:
-                raise ClusterError(f"cannot reach the API server: {failure.message}")
+                raise ClusterError(f"cannot reach the API server: {failure.message}; "
+                                   f"{self.check_server_hint()}")
             if failure.kind == NOT_FOUND:
                 raise ClusterError(f"{purpose}: {failure.message}")
-            # TRANSIENT, EXISTS (a race with another writer) or UNREACHABLE mid-run: try again
+            # TRANSIENT, STALE_VERSION, EXISTS (a race with another writer) or UNREACHABLE
+            # mid-run: try again
             self.counters.error(retried=True)
             wait = min(delay, max(0.0, self.op_timeout_s - (time.monotonic() - start)))
             self._sleep(wait)
             delay = min(delay * 2, BACKOFF_MAX_S)
 
-    def get_json(self, args: list[str], *, purpose: str, accept_missing: bool = False) -> dict | None:
+    def get_json(self, args: list[str], *, purpose: str, accept_missing: bool = False) -> dict[str, Any] | None:
         """``get`` as JSON (``get --raw`` prints JSON already); None when missing and accepted."""
         if "--raw" not in args:
             args = [*args, "-o", "json"]
@@ -172,7 +253,8 @@ class KubeClient:
         if failure is not None:
             return None
         try:
-            return json.loads(out.stdout)
+            doc: dict[str, Any] = json.loads(out.stdout)
+            return doc
         except ValueError:
             raise ClusterError(f"{purpose}: the client printed something that is not JSON") from None
 
