@@ -22,7 +22,9 @@ from viz.plot import plot_run
 from viz.report import analyse
 
 REPO = Path(__file__).resolve().parents[1]
-CHARTS = ("memory", "memory-requested", "capacity", "memory-per-pod", "timing")
+# A simulated run measures its pods (run.pods.csv): the per-pod charts are drawn too.
+CHARTS = ("memory", "memory-requested", "capacity", "memory-per-pod", "timing", "pod-cost",
+          "pod-overhead", "pod-spread")
 
 
 @pytest.fixture(scope="module")
