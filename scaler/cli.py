@@ -77,7 +77,8 @@ def main() -> None:
     """How many pods fit on a cluster under runc, under Kata Containers, and what each costs.
 
     `scaler run` scales a Deployment of a calibrated workload step by step, samples every node's
-    memory, and writes run.csv, run.nodes.csv and run.meta.json. With no cluster named it runs
+    and pod's memory, and writes run.csv, run.nodes.csv, run.pods.csv and run.meta.json. With no
+    cluster named it runs
     on an embedded simulated cluster, in virtual time. Every option can also be set from the
     environment as SCALER_<COMMAND>_<OPTION>, e.g. SCALER_RUN_RUNTIME=kata.
     """

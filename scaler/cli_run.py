@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from scaler.errors import UserError
 from scaler.ssh_options import ssh_options, ssh_settings_from
@@ -60,6 +61,21 @@ def _scenarios(ctx: click.Context, param: click.Parameter,
     return tuple(dict.fromkeys(items))
 
 
+def _cpus(ctx: click.Context, param: click.Parameter,
+          values: tuple[str, ...]) -> tuple[float, ...]:
+    """--cpu: percents, a comma list or the option repeated (none: the scenario's own)."""
+    if not values:
+        return ()
+    out = []
+    for item in _items(ctx, param, values):
+        try:
+            out.append(float(item.rstrip("%")))
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not a percent (e.g. 50, or 10,50,100)",
+                                     ctx, param) from None
+    return tuple(dict.fromkeys(out))
+
+
 def _positive_int(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise click.BadParameter(f"must be at least 1 (got {value})", ctx, param)
@@ -94,7 +110,10 @@ def _mib(value: float | None) -> int | None:
               callback=_scenarios,
               help=f"{' | '.join(SCENARIOS)}; a comma list (or the option repeated) runs each in "
                    "turn.")
-@click.option("--cpu", type=float, help="Workload CPU percent of one CPU (scenario default 5).")
+@click.option("--cpu", multiple=True, callback=_cpus,
+              help="Workload CPU percent of one CPU (scenario default: 5, cpu: 50); a comma list "
+                   "(or the option repeated) runs each, named by its percent "
+                   "(e.g. default-cpu10, default-cpu50).")
 @click.option("--memory", type=SIZE_MIB, help="Workload memory target, MiB or 1Gi; 0 grows "
                                                  "without bound.")
 @click.option("--increment", type=SIZE_MIB, help="Workload growth per loop, MiB.")
@@ -159,6 +178,13 @@ def _mib(value: float | None) -> int | None:
 @click.option("--worker-cpus", type=int, callback=_positive_int,
               help="CPUs per simulated worker (8).")
 @click.option("--worker-memory", type=SIZE_MIB, help="Memory per simulated worker (16Gi).")
+@click.option("--node-source", type=click.Choice(["auto", "ssh", "kubelet", "both"]),
+              default="auto", show_default=True,
+              help="Real cluster: where node and pod figures come from. ssh: the nodes "
+                   "themselves; kubelet: the kubelet's stats through the API server (no SSH "
+                   "needed; every 10s unless --sample-interval); both: both, recorded side by "
+                   "side, their disagreement reported; auto: ssh if a node answers, else kubelet, "
+                   "else none. The simulator samples its own nodes.")
 @ssh_options
 def run_cmd(**kw: Any) -> None:
     """Scale the workload step by step and record what happens.
@@ -169,7 +195,10 @@ def run_cmd(**kw: Any) -> None:
       scaler run --runtime runc,kata -o runs/compare
       scaler run --cluster openshift --kubeconfig ~/.kube/config --runtime kata
     """
-    request = run_request(kw)
+    ctx = click.get_current_context()
+    given = {name for name in ("sample_interval", "pod_interval", "node_source")
+             if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)}
+    request = run_request(kw, given)
     from scaler.session import run_session
 
     code = run_session(request)
@@ -198,8 +227,9 @@ def _runtime_class_manifests(kw: dict[str, Any], kind: str) -> dict[str, dict[st
     return {name: doc}
 
 
-def run_request(kw: dict[str, Any]) -> RunRequest:
-    """The parsed options of `scaler run` as a checked request."""
+def run_request(kw: dict[str, Any], given: frozenset[str] | set[str] = frozenset()) -> RunRequest:
+    """The parsed options of `scaler run` as a checked request; ``given``: the options the user
+    set (on the command line or in the environment) rather than left at their default."""
     from scaler.config import RunConfig, limit_problem
     from scaler.request import ClusterChoice, CollectorChoice, RunRequest, WorkloadOverrides
 
@@ -208,6 +238,9 @@ def run_request(kw: dict[str, Any]) -> RunRequest:
     if kind == "simulated" and named_real:
         raise UserError("--kubeconfig/--context name a real cluster; drop --cluster simulated")
     ssh, targets, interval, enabled = ssh_settings_from(kw)
+    if kind == "simulated" and "node_source" in given and kw["node_source"] != "auto":
+        raise UserError(f"--node-source {kw['node_source']} is for a real cluster: the simulator "
+                        "samples its own nodes")
     try:
         cluster = ClusterChoice(
             kind=kind, kubeconfig=kw["kubeconfig"], context=kw["context"],
@@ -231,13 +264,16 @@ def run_request(kw: dict[str, Any]) -> RunRequest:
         if problem:
             raise UserError(problem)
     workload = WorkloadOverrides(
-        cpu_percent=kw["cpu"], memory_mib=_mib(kw["memory"]),
+        memory_mib=_mib(kw["memory"]),
         increment_mib=_mib(kw["increment"]), request_mib=_mib(kw["request"]),
         limit_mib=_mib(kw["limit"]), image=kw["image"],
     )
     return RunRequest(
-        runtimes=kw["runtime"], scenarios=kw["scenario"], config=config, workload=workload,
-        cluster=cluster, collectors=CollectorChoice(ssh, tuple(targets), interval, enabled),
+        runtimes=kw["runtime"], scenarios=kw["scenario"], cpus=kw["cpu"], config=config,
+        workload=workload,
+        cluster=cluster,
+        collectors=CollectorChoice(ssh, tuple(targets), interval, enabled, kw["node_source"],
+                                   "sample_interval" in given, "pod_interval" in given),
         output=kw["output"], force=kw["force"], repeat=kw["repeat"], settle_s=kw["settle"],
         as_json=kw["as_json"], quiet=kw["quiet"],
     )

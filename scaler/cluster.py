@@ -46,6 +46,9 @@ class ClusterInfo:
     # The handler the cluster runs pods without a RuntimeClass with (runc, crun, ...), when it
     # can be learnt; recorded as the run's ``runtime_handler`` for a default-runtime run.
     default_runtime_handler: str | None = None
+    # A VM runtime's configured guest memory (kata's default_memory), MiB, when the cluster
+    # tells it (the simulator does; a real cluster's configuration is on its nodes).
+    vm_memory_mib: float | None = None
 
     def runtime_handler(self) -> str | None:
         """The handler the run's pods run under: the RuntimeClass's, else the default one."""
@@ -85,6 +88,33 @@ class PodCounts:
     sandbox_failures: int = 0  # cumulative FailedCreatePodSandBox
 
 
+@dataclass(frozen=True, slots=True)
+class PodLifecycle:
+    """One pod of the run as the cluster last showed it (run.pods.csv, team contract 10).
+
+    Times are epoch seconds on the cluster's clock (the API's timestamps; virtual in simulation),
+    None until the event happened: ``created``, ``scheduled`` (bound to ``node``), ``started``
+    (its container's latest start), ``ready`` (first Ready), ``ended`` with ``end_reason``: the
+    pod's end, or its container's latest one when it restarted since (``evicted``,
+    ``oom-killed``, ``vm-died``, ``deleted``, ``failed``; see ``scaler.pod_lifecycle``).
+    ``pod_class`` is ``scaler.pod_state.classify``'s class, or ``gone`` once the pod object no
+    longer exists.
+    """
+
+    uid: str
+    name: str
+    node: str | None
+    phase: str
+    pod_class: str
+    restarts: int = 0
+    created: float | None = None
+    scheduled: float | None = None
+    started: float | None = None
+    ready: float | None = None
+    ended: float | None = None
+    end_reason: str | None = None
+
+
 class Cluster(Protocol):
     """A place to scale the workload in. Every call may block; durations are timed by the engine
     with ``clock`` (virtual in simulation), so the timing columns are what the call really took."""
@@ -101,6 +131,12 @@ class Cluster(Protocol):
     def scale(self, replicas: int) -> None: ...
 
     def observe(self) -> PodCounts: ...
+
+    def pod_lifecycles(self) -> list[PodLifecycle]:
+        """The run's pods whose lifecycle changed since the previous call (the first call: every
+        pod), and once more each pod that is gone (``pod_class`` ``gone``). Cheap: it reads
+        what the cluster already keeps (the simulator's pod table, the driver's watch), never
+        the API; the engine calls it once per step."""
 
     def node_source(self) -> NodeSource | None:
         """Per-node memory this cluster can provide itself (the simulator); None for real ones,

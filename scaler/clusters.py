@@ -1,26 +1,23 @@
 """Building what a run drives: the cluster (the embedded simulator, or a real one through its
-driver) and, for a real cluster, the SSH collectors that sample its nodes."""
+driver). Its node figures' source: ``scaler.node_sources``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from collectors.sample import NodeSource
 from scaler.clock import Clock
-from scaler.cluster import Cluster, ClusterInfo, PodCounts
+from scaler.cluster import Cluster, ClusterInfo, PodCounts, PodLifecycle
 from scaler.errors import UserError
-from scaler.request import ClusterChoice, CollectorChoice
+from scaler.request import ClusterChoice
 from scaler.workload_spec import LEGACY_DEFAULT_RUNTIME, WorkloadSpec
-
-NodeSourceFactory = Callable[[ClusterInfo], NodeSource | None]
 
 
 def build_cluster(choice: ClusterChoice, seed: int, run_id: str, op_timeout_s: float,
-                  sample_interval_s: float) -> Cluster:
+                  sample_interval_s: float, pod_interval_s: float | None = None) -> Cluster:
     if choice.simulated:
-        return simulated_cluster(choice, seed, sample_interval_s)
+        return simulated_cluster(choice, seed, sample_interval_s, pod_interval_s)
     from scaler.openshift import OpenShiftCluster, OpenShiftOptions
 
     return OpenShiftCluster(OpenShiftOptions(
@@ -30,7 +27,10 @@ def build_cluster(choice: ClusterChoice, seed: int, run_id: str, op_timeout_s: f
     ))
 
 
-def simulated_cluster(choice: ClusterChoice, seed: int, sample_interval_s: float) -> Cluster:
+def simulated_cluster(choice: ClusterChoice, seed: int, sample_interval_s: float,
+                      pod_interval_s: float | None = None) -> Cluster:
+    """The embedded simulator; its pods are measured every ``pod_interval_s`` (None: the
+    simulator's default)."""
     from scaler.sim import ProfileError, build_simulated_cluster
 
     try:
@@ -38,6 +38,7 @@ def simulated_cluster(choice: ClusterChoice, seed: int, sample_interval_s: float
             choice.sim_profile, workers=choice.workers, worker_cpus=choice.worker_cpus,
             worker_memory_mib=choice.worker_memory_mib, seed=seed,
             sample_interval_s=sample_interval_s,
+            **({} if pod_interval_s is None else {"pod_interval_s": pod_interval_s}),
         )
     except ProfileError as e:
         raise UserError(str(e)) from None
@@ -110,6 +111,10 @@ class DefaultRuntimeNamed:
         counts: PodCounts = self.cluster.observe()
         return counts
 
+    def pod_lifecycles(self) -> list[PodLifecycle]:
+        changes: list[PodLifecycle] = self.cluster.pod_lifecycles()
+        return changes
+
     def node_source(self) -> NodeSource | None:
         source: NodeSource | None = self.cluster.node_source()
         return source
@@ -120,21 +125,3 @@ class DefaultRuntimeNamed:
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self.cluster.stats()
         return stats
-
-
-def ssh_node_source(collectors: CollectorChoice) -> NodeSourceFactory:
-    """SSH collectors for a real cluster: its discovered nodes (InternalIP) plus any --node given
-    (a --node with a discovered name replaces that node's address)."""
-
-    def build(info: ClusterInfo) -> NodeSource | None:
-        from collectors.pool import CollectorPool
-        from collectors.ssh_targets import NodeTarget
-
-        by_name = {n.name: NodeTarget(n.name, n.address) for n in info.nodes if n.address}
-        by_name.update({t.name: t for t in collectors.targets})
-        if not by_name:
-            return None
-        return CollectorPool(list(by_name.values()), collectors.options,
-                             interval_s=collectors.interval_s)
-
-    return build

@@ -7,12 +7,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from scaler.modes import MODES as MODE_TABLE
-from scaler.workload_spec import SCENARIOS, WorkloadSpec, custom_label, differences
+from scaler.workload_spec import (
+    CPU_SCENARIO,
+    SCENARIOS,
+    WorkloadSpec,
+    custom_label,
+    differences,
+    number,
+)
 
 MODES = tuple(MODE_TABLE)
 MODE_ALIASES = {"fixed": "fixed-interval", "fixed-interval": "fixed-interval", "wait": "wait",
                 "no-wait": "no-wait", "nowait": "no-wait"}
 CUSTOM_SCENARIO = "custom"
+_CPU = frozenset({"cpu_percent"})
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,9 @@ class RunConfig:
     The run stops when the cluster has stopped gaining (``viz.figures.StopRule``): no new
     running maximum over the last ``stop_fraction`` of the run, in steps and in time, and over at
     least ``stop_steps`` steps and ``stop_window_s`` seconds; then ``beyond`` steps more.
-    ``scenario`` is the named scenario the workload starts from.
+    ``scenario`` is the named scenario the workload starts from. ``cpu_sweep``: the CPU percent
+    is a dimension of the matrix (``--cpu 10,50,100``), so it names the run rather than making
+    its workload custom; so it does in the ``cpu`` scenario, whose point it is.
     """
 
     mode: str = "fixed-interval"
@@ -100,6 +110,7 @@ class RunConfig:
     seed: int = 0
     scenario: str = "capacity"
     workload: WorkloadSpec = WorkloadSpec()
+    cpu_sweep: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -141,9 +152,28 @@ class RunConfig:
             raise ValueError("; ".join(problems))
 
     @property
+    def cpu_named(self) -> bool:
+        """The CPU percent is part of the run's name (a CPU sweep, or the cpu scenario)."""
+        return self.cpu_sweep or self.scenario == CPU_SCENARIO
+
+    @property
+    def _skip(self) -> frozenset[str]:
+        return _CPU if self.cpu_named else frozenset()
+
+    @property
+    def _base_name(self) -> str:
+        """The scenario as named in labels: ``cpu50`` for the cpu scenario, ``capacity-cpu10``
+        in a CPU sweep of another, else the scenario."""
+        if not self.cpu_named:
+            return self.scenario
+        cpu = f"cpu{number(self.workload.cpu_percent)}"
+        return cpu if self.scenario == CPU_SCENARIO else f"{self.scenario}-{cpu}"
+
+    @property
     def custom(self) -> bool:
-        """The workload differs from its scenario's (image aside: the same program)."""
-        return bool(differences(SCENARIOS[self.scenario], self.workload))
+        """The workload differs from its scenario's (image aside: the same program; the CPU
+        percent aside when it names the run)."""
+        return bool(differences(SCENARIOS[self.scenario], self.workload, skip=self._skip))
 
     @property
     def recorded_scenario(self) -> str:
@@ -153,18 +183,24 @@ class RunConfig:
 
     @property
     def workload_label(self) -> str:
-        """The scenario, and what differs from it (e.g. "capacity; memory 1024 MiB")."""
-        return custom_label(self.scenario, SCENARIOS[self.scenario], self.workload)
+        """The scenario, and what differs from it (e.g. "capacity; memory 1024 MiB"); with the
+        CPU percent naming the run, "cpu 50%" or "capacity cpu 10%"."""
+        name = self.scenario
+        if self.cpu_named:
+            cpu = f"cpu {number(self.workload.cpu_percent)}%"
+            name = cpu if self.scenario == CPU_SCENARIO else f"{self.scenario} {cpu}"
+        return custom_label(name, SCENARIOS[self.scenario], self.workload, skip=self._skip)
 
     @property
     def label(self) -> str:
-        """The configuration's name in file names and comparisons, e.g. ``kata-capacity``, or
-        ``default-custom-capacity-memory1024-limit1200`` for a custom workload."""
+        """The configuration's name in file names, comparisons and repeat groups, e.g.
+        ``kata-capacity``, ``default-cpu50`` (the cpu scenario), ``kata-capacity-cpu10`` (a CPU
+        sweep), or ``default-custom-capacity-memory1024-limit1200`` for a custom workload."""
         if not self.custom:
-            return f"{self.workload.runtime}-{self.scenario}"
-        diffs = differences(SCENARIOS[self.scenario], self.workload)
+            return f"{self.workload.runtime}-{self._base_name}"
+        diffs = differences(SCENARIOS[self.scenario], self.workload, skip=self._skip)
         slug = "-".join(f"{name}{value}" for name, value in diffs)
-        return f"{self.workload.runtime}-{CUSTOM_SCENARIO}-{self.scenario}-{slug}"
+        return f"{self.workload.runtime}-{CUSTOM_SCENARIO}-{self._base_name}-{slug}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

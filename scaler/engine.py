@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 import numpy as np
 
-from collectors.sample import NodeSource
+from collectors.sample import NodeSource, drain_pods
 from scaler import metadata
 from scaler.clock import Clock
 from scaler.cluster import Cluster, ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
 from scaler.config import RunConfig
 from scaler.modes import Mode, mode_for
+from scaler.node_sums import NodeSums, fresh_samples, node_sums
+from scaler.pod_join import PodJoin
 from scaler.recorder import Recorder, StepRow, iso_utc
+from scaler.source_agreement import SourceAgreement
 from scaler.stops import (
     Duration,
     EndReason,
@@ -33,9 +36,9 @@ from scaler.stops import (
 )
 from viz.figures import Figure, RunFigures
 from viz.figures import StopRule as GainRule
+from viz.overhead import PodOverheads
 
 T = TypeVar("T")
-MEMORY_SUMS = ("mem_total_mib", "mem_free_mib", "mem_available_mib", "mem_active_mib")
 # The pod counts that are also run.csv columns, by name (a PodCounts field with a StepRow
 # column of the same name is written without listing it here).
 COUNT_COLUMNS = tuple(f.name for f in fields(PodCounts)
@@ -106,6 +109,8 @@ class Engine:
         meta: dict[str, Any] | None = None,
         info: ClusterInfo | None = None,
         node_stale_s: float = 10.0,
+        source_names: tuple[str, ...] = (),
+        agreement: SourceAgreement | None = None,
     ):
         self.cluster = cluster
         self.clock: Clock = cluster.clock
@@ -122,6 +127,16 @@ class Engine:
         self.figures = run_figures(config)
         self.rules = stop_rules(config, self.figures)
         self._startups: list[float] = []
+        self._pods = PodJoin(config.workload.runtime, 0.0)
+        # The node source's name (run.nodes.csv's ``source``), or each one's when a source
+        # drains them apart (``drain_labelled``, scaler.node_sources.TwoSources): the first
+        # one's figures make run.csv's and the measured overhead.
+        self.source_names = source_names
+        self.agreement = agreement  # two sources: how far they disagree
+        # The measured pod overhead (viz.overhead), from the first source's pod figures,
+        # against the RuntimeClass's declared one.
+        self._overheads = PodOverheads()
+        self._declared_mib: float | None = None
 
     # -- what a mode may use (scaler.modes.StepIO) -------------------------------------------
 
@@ -143,21 +158,44 @@ class Engine:
     # -- helpers ---------------------------------------------------------------------------
 
     def _drain_nodes(self) -> None:
-        if self.nodes is not None:
-            self.recorder.write_nodes(self.nodes.drain())
+        if self.nodes is None:
+            return
+        labelled = getattr(self.nodes, "drain_labelled", None)
+        batches = labelled() if labelled is not None else [
+            (self.source_names[0] if self.source_names else "", self.nodes.drain())]
+        for name, samples in batches:
+            self.recorder.write_nodes(samples, name)
+            if self.agreement is not None:
+                self.agreement.add_nodes(name, samples)
 
-    def _node_sums(self, now: float) -> tuple[dict[str, float | None], int]:
-        """Memory summed over the nodes whose newest sample is fresh and ok, and their number."""
+    def _record_pods(self, now: float) -> None:
+        """run.pods.csv: the pods' lifecycle changes from the cluster, joined with the pod
+        measurements the node source took since the previous step (sources that cannot see
+        pods give none)."""
+        measured = drain_pods(self.nodes) if self.nodes is not None else []
+        rows = self._pods.rows(self.cluster.pod_lifecycles(), measured, now)
+        self.recorder.write_pods(rows)
+        primary = self.source_names[0] if len(self.source_names) > 1 else None
+        if self.agreement is not None:
+            self.agreement.add_pods(row.memory for row in rows if row.memory is not None)
+        for row in rows:
+            m = row.memory
+            if m is not None and primary in (None, m.source):
+                self._overheads.add(m.uid, row.state.pod_class, m.cgroup_mib,
+                                    m.overhead_cgroup_mib, m.workload_mib)
+
+    def status_notes(self) -> list[str]:
+        """What the status line adds to the step's counts: the measured overhead, when its
+        median is over the declared one."""
+        stats = self._overheads.stats()
+        if stats is None or not stats.exceeds(self._declared_mib):
+            return []
+        return [f"overhead {stats.median_mib:.0f} MiB > declared {self._declared_mib:.0f} MiB"]
+
+    def _node_sums(self, now: float) -> NodeSums:
+        """Memory, work and CPU over the nodes whose newest sample is fresh and ok."""
         latest = self.nodes.latest().values() if self.nodes is not None else ()
-        fresh = [s for s in latest if s.ok and now - s.time <= self.node_stale_s]
-        if not fresh:
-            return dict.fromkeys(MEMORY_SUMS), 0
-
-        def total(attr: str) -> float | None:
-            vals = [getattr(s, attr) for s in fresh]
-            return None if any(v is None for v in vals) else float(sum(vals))
-
-        return {a: total(a) for a in MEMORY_SUMS}, len(fresh)
+        return node_sums(fresh_samples(latest, now, self.node_stale_s))
 
     def _timed(self, fn: Callable[..., T], *args: Any) -> tuple[T, float]:
         t = self.clock.monotonic()
@@ -177,6 +215,7 @@ class Engine:
         wall0 = time.monotonic()
         start = self.clock.now()
         self.recorder.t0 = start
+        self._pods.t0 = start
         meta = metadata.initial(cfg, info, self.recorder, self.meta_base, start)
         self.recorder.write_meta(meta)
 
@@ -194,6 +233,8 @@ class Engine:
                 info = self.cluster.describe()
             meta["cluster"]["runtime_class"] = info.runtime_class
             meta["runtime_handler"] = info.runtime_handler()
+            self._declared_mib = metadata.declared_overhead_mib(info.runtime_class)
+            meta["vm_memory_mib"] = info.vm_memory_mib
             meta["cluster"]["nodes"] = metadata.cluster_section(info)["nodes"]
             if self.on_prepared:
                 self.on_prepared(info)
@@ -208,6 +249,8 @@ class Engine:
         finally:
             if end_reason is None:  # an unexpected exception is propagating
                 end_reason = EndReason.CRASHED
+            if prepared:
+                self._last_pods()
             cleanup = self._cleanup()
             if self.nodes is not None:
                 try:
@@ -223,6 +266,8 @@ class Engine:
                 "steps": progress.step,
                 "rows": self.recorder.rows,
                 "node_rows": self.recorder.node_rows,
+                "pod_rows": self.recorder.pod_rows,
+                "pod_records": asdict(self._pods.stats),
                 "summary": summary,
                 "cluster_stats": metadata.stats_of(self.cluster),
                 "collector_stats": metadata.stats_of(self.nodes),
@@ -256,21 +301,27 @@ class Engine:
             if reason is not None:
                 return reason
 
+    def _last_pods(self) -> None:
+        """The pod measurements and changes since the last step, before the clean-up."""
+        try:
+            self._record_pods(self.clock.now())
+        except (ClusterError, OSError, KeyboardInterrupt):
+            pass  # the run's end is decided and its rows stay; the clean-up must still run
+
     def _record(self, p: _Progress, start: float, scale_s: float, observe_s: float,
                 t_step: float) -> StepRow:
         self._drain_nodes()
         now = self.clock.now()
-        sums, sampled = self._node_sums(now)
+        self._record_pods(now)
+        sums = self._node_sums(now)
         row = StepRow(
             time=now, elapsed_s=now - start, step=p.step,
             runtime=self.config.workload.runtime, scenario=self.config.recorded_scenario,
             mode=self.config.mode, requested=p.requested,
             scale_s=scale_s, observe_s=observe_s, step_s=self.clock.monotonic() - t_step,
-            nodes_sampled=sampled,
             startup_p50_s=_percentile(self._startups, 50),
             startup_p99_s=_percentile(self._startups, 99),
-            mem_total_mib=sums["mem_total_mib"], mem_free_mib=sums["mem_free_mib"],
-            mem_available_mib=sums["mem_available_mib"], mem_active_mib=sums["mem_active_mib"],
+            **{f.name: getattr(sums, f.name) for f in fields(NodeSums)},
             **{name: getattr(p.last, name) for name in COUNT_COLUMNS},
         )
         self.recorder.write_step(row)
@@ -307,11 +358,25 @@ class Engine:
             "failed_create": last.failed_create,
             "failed_scheduling": last.failed_scheduling,
             "api_errors": last.api_errors,
+            # What a pod cost its node beyond its workload, against the declared podFixed.
+            "overhead": self._overhead_summary(info),
+            # --node-source both: how far the two sources disagree.
+            "source_agreement": None if self.agreement is None else self.agreement.summary(),
             "elapsed_s": round(self.clock.now() - start, 3),
             "wall_s": round(time.monotonic() - wall0, 3),
             "cluster": info.kind,
             "output": str(self.recorder.csv_path),
         }
+
+    def _overhead_summary(self, info: ClusterInfo) -> dict[str, Any] | None:
+        stats = self._overheads.stats()
+        if stats is None:
+            return None
+        return {"runtime": self.config.workload.runtime, "pods": stats.pods,
+                "median_mib": round(stats.median_mib, 1), "p90_mib": round(stats.p90_mib, 1),
+                "max_mib": round(stats.max_mib, 1), "declared_mib": self._declared_mib,
+                "vm_memory_mib": info.vm_memory_mib,
+                "exceeds_declared": stats.exceeds(self._declared_mib)}
 
     def _cleanup(self) -> str:
         try:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import click
 
 USER_ERROR_EXIT = 2
+# A run the cluster ended (cluster-unresponsive, cluster-error): not the user's input, not a bug
+# in scaler (1, a traceback), not a signal (130/143).
+CLUSTER_FAILURE_EXIT = 3
 
 
 class UserError(click.ClickException):

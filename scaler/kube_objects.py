@@ -34,6 +34,11 @@ NAME_LABEL = "app.kubernetes.io/name"
 WORKLOAD_CONTAINER = "workload"
 
 _WORKLOAD_ENV = ("CPU", "MEMORY", "INCREMENT")
+# The workload's work report (team contracts 8, 11): written to REPORT_PATH on an emptyDir of
+# this name mounted at REPORT_MOUNT, read on the node by the collectors.
+REPORT_VOLUME = "scaler-report"
+REPORT_MOUNT = "/var/run/scaler"
+REPORT_PATH = f"{REPORT_MOUNT}/report"
 
 
 # A Kubernetes object as JSON/YAML data.
@@ -127,12 +132,14 @@ def build(
         "CPU": _number(spec.cpu_percent),
         "MEMORY": _number(spec.memory_mib),
         "INCREMENT": _number(spec.increment_mib),
+        "REPORT": REPORT_PATH,
     }
     for name, value in values.items():
         if name in env:
             env[name]["value"] = value
         else:
             container["env"].append({"name": name, "value": value})
+    _mount_report_volume(pod, container)
     container["resources"] = _resources(spec)
     validate_deployment(dep)
 
@@ -141,6 +148,37 @@ def build(
         rc = copy.deepcopy(rc)
         validate_runtime_class(rc)
     return RunManifests(namespace=ns, deployment=dep, runtime_class=rc)
+
+
+def _mount_report_volume(pod: Obj, container: Obj) -> None:
+    """The report emptyDir in the pod and mounted in the workload container (as data, so a
+    manifest edited without them still gets them)."""
+    volumes = pod.setdefault("volumes", [])
+    if not any(isinstance(v, dict) and v.get("name") == REPORT_VOLUME for v in volumes):
+        volumes.append({"name": REPORT_VOLUME, "emptyDir": {}})
+    mounts = container.setdefault("volumeMounts", [])
+    if not any(isinstance(m, dict) and m.get("name") == REPORT_VOLUME for m in mounts):
+        mounts.append({"name": REPORT_VOLUME, "mountPath": REPORT_MOUNT})
+
+
+def _check_report_volume(name: str, pod: Obj, container: Obj, env: dict[Any, Any]) -> None:
+    """REPORT must be a file directly on the scaler-report emptyDir (node medium), where the
+    collectors look for it; anywhere else the run's work columns would stay empty."""
+    volume = next((v for v in pod.get("volumes") or []
+                   if isinstance(v, dict) and v.get("name") == REPORT_VOLUME), None)
+    mount = next((m for m in container.get("volumeMounts") or []
+                  if isinstance(m, dict) and m.get("name") == REPORT_VOLUME), None)
+    if volume is None or mount is None or not isinstance(volume.get("emptyDir"), dict):
+        raise ManifestError(f"Deployment {name}: the workload container must mount the "
+                            f"{REPORT_VOLUME} emptyDir (where the nodes read its work report)")
+    if (volume["emptyDir"].get("medium") or "") == "Memory":
+        raise ManifestError(f"Deployment {name}: the {REPORT_VOLUME} emptyDir must not be "
+                            "medium: Memory (under kata it would live inside the VM, unreadable "
+                            "on the node)")
+    report = env.get("REPORT")
+    if report is not None and report != f"{str(mount.get('mountPath', '')).rstrip('/')}/report":
+        raise ManifestError(f"Deployment {name}: env REPORT={report!r} must be the file 'report' "
+                            f"on the {REPORT_VOLUME} mount ({mount.get('mountPath')})")
 
 
 def _number(x: float) -> str:
@@ -231,6 +269,7 @@ def validate_deployment(doc: Obj) -> None:
     container = _workload_container(pod)
     env: dict[Any, Any] = {
         e.get("name"): e.get("value") for e in container.get("env") or [] if isinstance(e, dict)}
+    _check_report_volume(name, pod, container, env)
     for key in _WORKLOAD_ENV:
         if key not in env:
             raise ManifestError(f"Deployment {name}: workload container lacks env {key}")

@@ -11,6 +11,7 @@ from typing import Any
 from scaler import __version__
 from scaler.cluster import ClusterInfo
 from scaler.config import RunConfig
+from scaler.quantity import QuantityError, memory_mib
 from scaler.recorder import Recorder, iso_utc
 from scaler.stops import EndReason
 
@@ -37,6 +38,9 @@ def initial(cfg: RunConfig, info: ClusterInfo, recorder: Recorder, extra: dict[s
         "runtime": cfg.workload.runtime,
         # The handler the pods run under (runc, crun, kata-qemu, ...), once the cluster says.
         "runtime_handler": None,
+        # A VM runtime's configured guest memory, MiB, where the cluster tells it (the
+        # simulator does; a real cluster: null unless learnt).
+        "vm_memory_mib": None,
         # "custom" when the workload differs from its scenario's; the label says how.
         "scenario": cfg.recorded_scenario,
         "workload_label": cfg.workload_label,
@@ -47,6 +51,7 @@ def initial(cfg: RunConfig, info: ClusterInfo, recorder: Recorder, extra: dict[s
         "files": {
             "run": recorder.csv_path.name,
             "nodes": recorder.nodes_path.name,
+            "pods": recorder.pods_path.name,
         },
         **extra,
         # The cluster's clock is virtual in simulation; this is when the run really began.
@@ -68,3 +73,19 @@ def stats_of(source: object) -> dict[str, Any]:
         return {"error": str(e)}
     return {k: asdict(v) if is_dataclass(v) and not isinstance(v, type) else v
             for k, v in raw.items()}
+
+
+def declared_overhead_mib(runtime_class: dict[str, Any] | None) -> float | None:
+    """The memory a RuntimeClass declares per pod (``overhead.podFixed.memory``), MiB; None
+    without a RuntimeClass or a declared memory overhead. Drivers record it as the quantity
+    (``{"memory": "350Mi"}``), the simulator in MiB (``{"memory_mib": 350}``)."""
+    overhead = (runtime_class or {}).get("overhead") or {}
+    if overhead.get("memory_mib") is not None:
+        return float(overhead["memory_mib"])
+    quantity = overhead.get("memory")
+    if quantity is None:
+        return None
+    try:
+        return memory_mib(quantity)
+    except QuantityError:
+        return None

@@ -40,15 +40,21 @@ class PlannedRun:
 
 
 def configs(request: RunRequest) -> list[RunConfig]:
-    """One configuration per (scenario, runtime), scenarios outermost, each checked."""
+    """One configuration per (scenario, CPU percent, runtime), scenarios outermost and runtimes
+    innermost (the runs a comparison pairs come one after another), each checked."""
     out = []
+    sweep = len(request.cpus) > 1
     for sc in request.scenarios:
-        for rt in request.runtimes:
-            try:
-                out.append(replace(request.config, scenario=sc,
-                                   workload=request.workload.apply(scenario(sc), rt)))
-            except ValueError as e:
-                raise UserError(str(e)) from None
+        for cpu in request.cpus or (None,):
+            for rt in request.runtimes:
+                try:
+                    spec = request.workload.apply(scenario(sc), rt)
+                    if cpu is not None:
+                        spec = replace(spec, cpu_percent=cpu)
+                    out.append(replace(request.config, scenario=sc, workload=spec,
+                                       cpu_sweep=sweep))
+                except ValueError as e:
+                    raise UserError(str(e)) from None
     return out
 
 

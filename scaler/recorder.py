@@ -1,4 +1,5 @@
-"""Writes a run to disk as it happens: run.csv, run.nodes.csv and run.meta.json (design.md §4).
+"""Writes a run to disk as it happens: run.csv, run.nodes.csv, run.pods.csv and run.meta.json
+(design.md §4).
 
 Every row is flushed as soon as it is written, so a crash, Ctrl-C or SIGTERM leaves files whose
 every line parses. The metadata is written at the start (end reason ``running``) and replaced
@@ -11,11 +12,13 @@ import csv
 import json
 import os
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from collectors.sample import NodeSample
+from scaler.cells import cell as _cell
+from scaler.cells import iso_utc
+from scaler.pod_rows import POD_COLUMNS, PodCells, PodRow
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ class StepRow:
     failed_create: int = 0
     failed_scheduling: int = 0
     sandbox_failures: int = 0
+    # Work and CPU over the freshly sampled nodes (team contract 11; scaler.node_sums):
+    work_rate: float | None = None  # pages/s summed over fresh workload reports, all nodes
+    work_pods: int | None = None  # pods with a fresh report
+    cpu_busy_pct: float | None = None  # mean over nodes of NodeSample.cpu_busy_pct
+    cpu_busy_cores: float | None = None  # sum over nodes of busy% x cpus / 100
+    cpu_user_pct: float | None = None  # means, as cpu_busy_pct
+    cpu_system_pct: float | None = None
+    cpu_iowait_pct: float | None = None
+    cpu_steal_pct: float | None = None
 
 
 # Columns are the records' fields: add a field, get a column (design.md section 4).
@@ -67,41 +79,28 @@ _NODE_MEASURED = [f.name for f in fields(NodeSample) if f.name not in (*_NODE_LE
 _ORIGINAL_END = _NODE_MEASURED.index("load1") + 1
 NODE_COLUMNS = (*_NODE_LEAD, *_NODE_MEASURED[:_ORIGINAL_END], "status",
                 *_NODE_MEASURED[_ORIGINAL_END:])
+# ... and which source took the sample (``ssh``, ``kubelet``, ``sim``): with --node-source both
+# every node is sampled twice.
+NODE_COLUMNS = (*NODE_COLUMNS, "source")
+# run.pods.csv: scaler.pod_rows.POD_COLUMNS.
+__all__ = ["NODE_COLUMNS", "POD_COLUMNS", "RUN_COLUMNS", "PodRow", "Recorder", "StepRow",
+           "iso_utc", "sidecar_paths"]
 
 
-def iso_utc(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _cell(name: str, value: object) -> str:
-    """One value as written: one rule per kind of column, by name."""
-    if value is None:
-        return ""
-    if name == "time":
-        assert isinstance(value, float | int)
-        return iso_utc(value)
-    if isinstance(value, float):
-        if name.endswith("_mib"):
-            return f"{value:.1f}"
-        if name.endswith("_pct") or name.startswith("load"):
-            return f"{value:.2f}"
-        return f"{value:.4f}" if value < 10 else f"{value:.3f}"
-    return str(value)
-
-
-def sidecar_paths(csv_path: Path) -> tuple[Path, Path]:
-    """runs/kata.csv -> (runs/kata.nodes.csv, runs/kata.meta.json)."""
+def sidecar_paths(csv_path: Path) -> tuple[Path, Path, Path]:
+    """runs/kata.csv -> (runs/kata.nodes.csv, runs/kata.meta.json, runs/kata.pods.csv)."""
     stem = csv_path.name[:-4] if csv_path.name.endswith(".csv") else csv_path.name
-    return csv_path.with_name(stem + ".nodes.csv"), csv_path.with_name(stem + ".meta.json")
+    return (csv_path.with_name(stem + ".nodes.csv"), csv_path.with_name(stem + ".meta.json"),
+            csv_path.with_name(stem + ".pods.csv"))
 
 
 class Recorder:
-    """The three files of one run. It remembers what it created (directories included), so a
+    """The four files of one run. It remembers what it created (directories included), so a
     discarded run removes exactly that and never a file it did not write."""
 
     def __init__(self, csv_path: Path | str):
         self.csv_path = Path(csv_path)
-        self.nodes_path, self.meta_path = sidecar_paths(self.csv_path)
+        self.nodes_path, self.meta_path, self.pods_path = sidecar_paths(self.csv_path)
         self._created: list[Path] = []
         missing = [d for d in (self.csv_path.parent, *self.csv_path.parent.parents)
                    if not d.exists()]
@@ -111,15 +110,20 @@ class Recorder:
         # csv.writer, so every write is followed by an explicit flush.
         self._run = self._open(self.csv_path)
         self._nodes = self._open(self.nodes_path)
+        self._pods = self._open(self.pods_path)
         self._run_w = csv.writer(self._run)
         self._nodes_w = csv.writer(self._nodes)
-        self._run_w.writerow(RUN_COLUMNS)
-        self._nodes_w.writerow(NODE_COLUMNS)
-        self._run.flush()
-        self._nodes.flush()
+        self._pods_w = csv.writer(self._pods)
+        for f, w, columns in ((self._run, self._run_w, RUN_COLUMNS),
+                              (self._nodes, self._nodes_w, NODE_COLUMNS),
+                              (self._pods, self._pods_w, POD_COLUMNS)):
+            w.writerow(columns)
+            f.flush()
         self.t0: float | None = None
         self.rows = 0
         self.node_rows = 0
+        self.pod_rows = 0
+        self._pod_cells = PodCells()
 
     def _open(self, path: Path) -> TextIO:
         f = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
@@ -131,16 +135,24 @@ class Recorder:
         self._run.flush()
         self.rows += 1
 
-    def write_nodes(self, samples: list[NodeSample]) -> None:
+    def write_nodes(self, samples: list[NodeSample], source: str = "") -> None:
         if not samples:
             return
         t0 = self.t0 if self.t0 is not None else samples[0].time
         for s in samples:
             self._nodes_w.writerow([
-                _cell(n, s.time - t0 if n == "elapsed_s" else getattr(s, n)) for n in NODE_COLUMNS
-            ])
+                *(_cell(n, s.time - t0 if n == "elapsed_s" else getattr(s, n))
+                  for n in NODE_COLUMNS[:-1]), source])
             self.node_rows += 1  # row by row: a stop may cut a batch short, the count stays true
         self._nodes.flush()
+
+    def write_pods(self, rows: list[PodRow]) -> None:
+        if not rows:
+            return
+        for row in rows:
+            self._pods_w.writerow(self._pod_cells(row))
+            self.pod_rows += 1
+        self._pods.flush()
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
@@ -154,7 +166,7 @@ class Recorder:
             self._created.append(self.meta_path)
 
     def close(self) -> None:
-        for f in (self._run, self._nodes):
+        for f in (self._run, self._nodes, self._pods):
             if not f.closed:
                 f.flush()
                 f.close()

@@ -77,23 +77,31 @@ class ClusterChoice:
 
 @dataclass(frozen=True)
 class CollectorChoice:
-    """SSH node collectors: how to log in, extra nodes, how often to sample, on or off."""
+    """Node figures: where from (``source``: auto, ssh, kubelet, both; the simulator samples
+    its own nodes), how to log in, extra nodes, how often to sample (``interval_given``: the user
+    chose the interval, else each source's default), on or off."""
 
     options: SSHOptions = field(default_factory=SSHOptions)
     targets: tuple[NodeTarget, ...] = ()
     interval_s: float = 1.0
     enabled: bool = True
+    source: str = "auto"
+    interval_given: bool = False
+    pod_interval_given: bool = False  # --pod-interval given: the simulator uses it too
 
 
 @dataclass(frozen=True)
 class RunRequest:
-    """Everything ``scaler run`` was asked: the runtimes and scenarios to cross (the matrix), the
-    workload overrides, how to scale and stop (``config``: scenario and workload are filled per
+    """Everything ``scaler run`` was asked: the runtimes, scenarios and CPU percents to cross (the
+    matrix), the workload overrides, how to scale and stop (``config``: scenario and workload are filled per
     run), the cluster, the collectors, and where and how to report."""
 
     runtimes: tuple[str, ...]
     scenarios: tuple[str, ...]
     config: RunConfig
+    # --cpu: one percent overrides the scenario's; several are a dimension of the matrix
+    # (scenario x CPU x runtime). Empty: each scenario's own.
+    cpus: tuple[float, ...] = ()
     workload: WorkloadOverrides = WorkloadOverrides()
     cluster: ClusterChoice = ClusterChoice()
     collectors: CollectorChoice = CollectorChoice()

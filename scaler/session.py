@@ -18,10 +18,11 @@ from typing import Any
 
 from scaler import report
 from scaler.cluster import Cluster, ClusterError, ClusterInfo
-from scaler.clusters import build_cluster, refuse_unknown_runtimes, ssh_node_source
+from scaler.clusters import build_cluster, refuse_unknown_runtimes
 from scaler.config import RunConfig
 from scaler.engine import Engine, RunResult
-from scaler.errors import UserError
+from scaler.errors import CLUSTER_FAILURE_EXIT, UserError
+from scaler.node_sources import NodeSources, node_sources
 from scaler.plan import PlannedRun, plan
 from scaler.recorder import Recorder
 from scaler.request import RunRequest
@@ -59,12 +60,11 @@ class Session:
         self.request = request
         self.quiet = request.quiet
         self.show_status = not request.quiet and sys.stdout.isatty()
-        c = request.collectors
-        self.ssh = ssh_node_source(c) if c.enabled else None
         self.stop = StopFlag()
 
     def run(self) -> int:
-        """Every planned run; the exit status (0, 1 for a failed run, 130/143 on a signal)."""
+        """Every planned run; the exit status: 0, 3 when the cluster ended a run
+        (cluster-unresponsive, cluster-error), 130/143 on a signal."""
         runs = plan(self.request)
         with stop_on_signals(self.stop):
             first = self.preflight(runs)
@@ -91,7 +91,13 @@ class Session:
                               "comparison": comparison}, indent=2))
         if self.stop.reason:
             return 143 if self.stop.reason == EndReason.TERMINATED else 130
-        if any(r.end_reason in (EndReason.CLUSTER_ERROR, EndReason.CRASHED) for _, r in results):
+        failures = [line for p, r in results
+                    if (line := report.cluster_failure(r, p.path, self.request.cluster.namespace))]
+        for line in failures:  # an error: said even with --quiet
+            print(f"scaler: error: {line}", file=sys.stderr, flush=True)
+        if failures:
+            return CLUSTER_FAILURE_EXIT
+        if any(r.end_reason == EndReason.CRASHED for _, r in results):
             return 1
         return 0
 
@@ -106,9 +112,11 @@ class Session:
         """A run's cluster, built and described (a real one that cannot be reached fails here,
         before anything is written)."""
         run_id = new_run_id(cfg)
+        c = self.request.collectors
         try:
-            cluster = build_cluster(self.request.cluster, cfg.seed, run_id, cfg.op_timeout_s,
-                                    self.request.collectors.interval_s)
+            cluster = build_cluster(
+                self.request.cluster, cfg.seed, run_id, cfg.op_timeout_s, c.interval_s,
+                c.options.reading.pod_interval_s if c.pod_interval_given else None)
             return Ready(cluster, cluster.describe(), run_id)
         except ClusterError as e:
             raise UserError(str(e)) from None
@@ -124,18 +132,29 @@ class Session:
 
     def one(self, planned: PlannedRun, ready: Ready | None) -> RunResult:
         cfg = planned.config
-        interval = self.request.collectors.interval_s
         r = ready or self.ready(cfg)
-        cluster, info, run_id = r.cluster, r.info, r.run_id
-        nodes = cluster.node_source() if self.request.collectors.enabled else None
-        if nodes is None and self.ssh is not None:
-            nodes = self.ssh(info)
+        # Checked (an SSH probe, the kubelet's stats) before the run's first file; a probe of
+        # a node that does not answer may be cut by Ctrl-C like any cluster call.
+        with self.stop.interruptions_allowed():
+            nodes = node_sources(r.cluster, r.info, self.request.cluster,
+                                 self.request.collectors, quiet=self.quiet)
+        try:
+            result = self._engine_run(planned, r, nodes)
+        finally:
+            nodes.close()  # after the engine has stopped the source
+        return result
+
+    def _engine_run(self, planned: PlannedRun, r: Ready, nodes: NodeSources) -> RunResult:
+        cfg = planned.config
         recorder = _open_recorder(planned.path)
         status = StatusLine(enabled=self.show_status, max_replicas=cfg.max_replicas)
-        engine = Engine(cluster, cfg, recorder, nodes, stop=self.stop, on_step=status.update,
+        meta = {"run_id": r.run_id, **planned.meta(), "node_source": nodes.primary,
+                "node_sources": {**nodes.columns(), "note": nodes.note}}
+        engine = Engine(r.cluster, cfg, recorder, nodes.source, stop=self.stop,
+                        on_step=lambda row: status.update(row, engine.status_notes()),
                         on_prepared=lambda i: say(self.quiet, report.announce(i, cfg)),
-                        info=info, node_stale_s=max(10.0, 3 * interval),
-                        meta={"run_id": run_id, **planned.meta()})
+                        info=r.info, node_stale_s=nodes.stale_s, source_names=nodes.names,
+                        agreement=nodes.agreement, meta=meta)
         try:
             result = engine.run()
         finally:

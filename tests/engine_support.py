@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scaler.cluster import ClusterError, ClusterInfo, NodeInfo, PodCounts
+from scaler.cluster import ClusterError, ClusterInfo, ClusterUnresponsive, NodeInfo, PodCounts
 
 
 class ManualClock:
@@ -35,6 +35,7 @@ class ScriptedCluster:
     observe_takes: float = 0.2
     fail_on_scale: int | None = None  # raise ClusterError on this scale call (1-based)
     hang_on_scale: int | None = None  # this scale call takes an hour
+    unresponsive_on_prepare: bool = False  # the set-up outlasts --op-timeout (nothing measured)
     clock: ManualClock = field(default_factory=ManualClock)
     requested_at: list[float] = field(default_factory=list)
     scales: list[tuple[float, int]] = field(default_factory=list)
@@ -46,6 +47,8 @@ class ScriptedCluster:
         return ClusterInfo(kind="scripted", version="1", nodes=(node,))
 
     def prepare(self, spec) -> None:
+        if self.unresponsive_on_prepare:
+            raise ClusterUnresponsive("listing pods took longer than 120 s (--op-timeout)")
         self.prepared = True
 
     def scale(self, replicas: int) -> None:
@@ -62,6 +65,9 @@ class ScriptedCluster:
         ready = sum(1 for t in self.requested_at if self.clock.t - t >= self.ready_after)
         running = min(ready, self.capacity)
         return PodCounts(running=running, pending=len(self.requested_at) - running)
+
+    def pod_lifecycles(self):
+        return []
 
     def node_source(self):
         return None

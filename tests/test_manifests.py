@@ -31,7 +31,45 @@ def test_runc_deployment_has_no_runtime_class_and_no_resources():
     assert pod["containers"][0]["resources"] == {}
     assert m.runtime_class is None
     env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
-    assert env == {"CPU": "5", "MEMORY": "500", "INCREMENT": "256"}
+    assert env == {"CPU": "5", "MEMORY": "500", "INCREMENT": "256",
+                   "REPORT": "/var/run/scaler/report"}
+
+
+def test_workload_reports_its_work_on_the_scaler_report_empty_dir():
+    # Team contract 11: the emptyDir scaler-report at /var/run/scaler, REPORT the file on it, in
+    # the shipped YAML itself (usable with `oc apply -k manifests/`) and in what scaler applies.
+    shipped = load_templates()["Deployment"]["spec"]["template"]["spec"]
+    built = build(SCENARIOS["capacity"].with_(runtime="kata"), run_id="r").deployment
+    for pod in (shipped, built["spec"]["template"]["spec"]):
+        assert pod["volumes"] == [{"name": "scaler-report", "emptyDir": {}}]
+        container = pod["containers"][0]
+        assert container["volumeMounts"] == [{"name": "scaler-report",
+                                              "mountPath": "/var/run/scaler"}]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["REPORT"] == "/var/run/scaler/report"
+
+
+def test_a_template_without_the_report_volume_gets_it():
+    templates = load_templates()
+    pod = templates["Deployment"]["spec"]["template"]["spec"]
+    del pod["volumes"], pod["containers"][0]["volumeMounts"]
+    built = build(WorkloadSpec(), templates=templates, run_id="r").deployment
+    assert built["spec"]["template"]["spec"]["volumes"][0]["name"] == "scaler-report"
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda p: p.__setitem__("volumes", [{"name": "scaler-report",
+                                          "emptyDir": {"medium": "Memory"}}]), "medium: Memory"),
+    (lambda p: p["containers"][0]["volumeMounts"][0].__setitem__("mountPath", "/tmp/x"),
+     "must be the file 'report'"),
+    (lambda p: p.__setitem__("volumes", []), "must mount the scaler-report emptyDir"),
+])
+def test_report_volume_checked_with_one_line(mutate, words):
+    dep = build(WorkloadSpec(), run_id="r").deployment
+    mutate(dep["spec"]["template"]["spec"])
+    with pytest.raises(ManifestError) as e:
+        validate_deployment(dep)
+    assert words in str(e.value) and "\n" not in str(e.value)
 
 
 def test_kata_restricted_deployment_round_trips_to_the_same_spec():
@@ -75,7 +113,7 @@ def test_pod_level_resources_rejected_with_one_clear_line():
         (lambda d: d["spec"]["template"]["spec"].__setitem__("containers", []), "no containers"),
         (lambda d: d["spec"]["selector"]["matchLabels"].__setitem__("x", "y"), "selector"),
         (lambda d: d["spec"].__setitem__("replicas", -1), "replicas"),
-        (lambda d: _container(d)["env"].pop(), "INCREMENT"),
+        (lambda d: _container(d)["env"].pop(2), "INCREMENT"),
         (lambda d: _container(d)["env"][0].__setitem__("value", "lots"), "CPU"),
         (lambda d: _container(d).__setitem__("resources", {"request": {}}), "unknown key"),
         (

@@ -18,7 +18,8 @@ from tests.simserve_support import REPO, needs_kubectl, start_server
 
 
 def _csvs(d):
-    return sorted(p.name for p in d.glob("*.csv") if not p.name.endswith(".nodes.csv"))
+    return sorted(p.name for p in d.glob("*.csv")
+                  if not p.name.endswith((".nodes.csv", ".pods.csv")))
 
 
 def test_simulated_repeats_are_seeds_into_one_directory(tmp_path):

@@ -17,8 +17,12 @@ def test_announcement_reads_as_english_and_names_handler_and_workload():
     line = announce(real, cfg)
     assert "driving an openshift cluster" in line and "the simulator's API front" in line
     assert "workload capacity; memory 1024 MiB" in line
-    sim = ClusterInfo(kind="simulated", version="x", nodes=(), default_runtime_handler="runc")
-    assert "driving a simulated cluster" in announce(sim, cfg)
+    sim = ClusterInfo(kind="simulated", version="simulated (scaler 0.1.0, Kubernetes model 1.32)",
+                      nodes=(), default_runtime_handler="runc")
+    # "simulated" once: the simulator's version string starts with its kind.
+    assert "driving a simulated cluster (scaler 0.1.0, Kubernetes model 1.32, 0 nodes)" in \
+        announce(sim, cfg)
+    assert announce(sim, cfg).count("simulated") == 1
     assert "runtime default (runc)" in announce(sim, cfg)
 
 

@@ -27,7 +27,8 @@ def earlier(tmp_path, scaler_cmd):
     res = scaler_cmd("run", "-q", "--max-replicas", "5", "-o", "keep.csv")
     assert res.returncode == 0, res.stderr
     files = sorted(tmp_path.glob("keep.*"))
-    assert [p.name for p in files] == ["keep.csv", "keep.meta.json", "keep.nodes.csv"]
+    assert [p.name for p in files] == ["keep.csv", "keep.meta.json", "keep.nodes.csv",
+                                       "keep.pods.csv"]
     return _digest(files)
 
 
@@ -125,6 +126,6 @@ def test_custom_workloads_get_their_own_file_names(tmp_path, scaler_cmd):
                      "--memory", "1Gi", "--limit", "0")
     assert res.returncode == 0, res.stderr
     names = sorted(p.name for p in (tmp_path / "m").glob("*.csv")
-                   if not p.name.endswith(".nodes.csv"))
+                   if not p.name.endswith((".nodes.csv", ".pods.csv")))
     assert names == ["default-custom-capacity-memory1024.csv",
                      "kata-custom-capacity-memory1024.csv"]

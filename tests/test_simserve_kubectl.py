@@ -130,7 +130,8 @@ def test_pod_delete_and_patch(server):
                    '[{"name":"MEMORY","value":"300"}]}]}}}}')
     dep = server.kubectl_json("-n", "scaler", "get", "deployment", "scaler-workload")
     env = {e["name"]: e["value"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env == {"CPU": "5", "MEMORY": "300", "INCREMENT": "256"}
+    assert env == {"CPU": "5", "MEMORY": "300", "INCREMENT": "256",
+                   "REPORT": "/var/run/scaler/report"}
     name = server.kubectl_json("-n", "scaler", "get", "pods")["items"][0]["metadata"]["name"]
     server.kubectl("-n", "scaler", "delete", "pod", name, "--wait=false")
     out = server.kubectl("delete", "-k", str(REPO / "manifests"), "--wait=false").stdout

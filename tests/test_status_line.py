@@ -66,6 +66,42 @@ def test_format_without_memory_samples():
     assert "requested 3/12 (25%)" in format_status(row, max_replicas=12)
 
 
+def test_format_shows_work_and_cpu_when_the_nodes_tell_them():
+    row = StepRow(time=0, elapsed_s=12.4, step=3, runtime="kata", scenario="cpu50",
+                  mode="wait", requested=3, running=2, pending=1, creating=0, terminating=0,
+                  evicted=0, oom_killed=0, failed=0, restarts=0, scale_s=0.1, observe_s=0.1,
+                  step_s=0.2, mem_total_mib=None, mem_free_mib=2048.0, mem_available_mib=None,
+                  mem_active_mib=None, nodes_sampled=2, startup_p50_s=None, startup_p99_s=None,
+                  work_rate=4_563_000.0, work_pods=2, cpu_busy_pct=43.4)
+    assert "free 2.0 GiB  work 4.56M pages/s  cpu 43%  t+12s" in format_status(row)
+    notes = ["overhead 663 MiB > declared 350 MiB"]
+    assert format_status(row, notes=notes).endswith("t+12s  overhead 663 MiB > declared 350 MiB")
+
+
+def test_status_note_when_the_measured_overhead_exceeds_the_declared_one(tmp_path):
+    from dataclasses import replace
+
+    from scaler.clusters import simulated_cluster
+    from scaler.config import RunConfig
+    from scaler.engine import Engine
+    from scaler.recorder import Recorder
+    from scaler.request import ClusterChoice
+    from scaler.workload_spec import SCENARIOS
+
+    notes = []
+    profile = tmp_path / "profile.json"  # a RuntimeClass declaring 160 MiB
+    profile.write_text('{"runtimes": {"kata-qemu": {"like": "kata", "overhead_mib": 160}}}')
+    cluster = simulated_cluster(ClusterChoice(sim_profile=str(profile)), 0, 5.0)
+    cfg = RunConfig(max_replicas=12,
+                    workload=replace(SCENARIOS["capacity"], runtime="kata-qemu"))
+    engine = Engine(cluster, cfg, Recorder(tmp_path / "run.csv"), cluster.node_source(),
+                    on_step=lambda row: notes.append(engine.status_notes()))
+    engine.run()
+    assert notes[0] == []  # nothing measured yet
+    assert notes[-1] and notes[-1][0].startswith("overhead ") and \
+        notes[-1][0].endswith("MiB > declared 160 MiB")
+
+
 def _screen(text: str, cols: int) -> list[str]:
     """What a terminal of ``cols`` columns shows after ``text``: carriage return, newline,
     erase-to-end-of-line and wrapping at the last column (deferred, as xterm does)."""

@@ -54,14 +54,27 @@ def test_first_signal_cuts_an_operation_that_hangs(tmp_path):
     assert [int(r["step"]) for r in rows] == [1, 2] and meta["rows"] == 2
 
 
-# The `scaler` console script, announcing when its entry point is about to be called (an
-# interrupt while the interpreter itself is still starting is Python's business, not scaler's).
+# The `scaler` console script, announcing when its entry point has begun loading the command
+# line (an interrupt while the interpreter itself is still starting is Python's business, not
+# scaler's). The announcement is made from inside that import, so a signal sent the moment it
+# is read lands in scaler's code, never in this script's own lines.
 SCRIPT = """
+import importlib.abc
 import sys
+
+
+class Announce(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "scaler.cli":
+            sys.meta_path.remove(self)
+            sys.stderr.write("started\\n")
+            sys.stderr.flush()
+        return None
+
+
 from scaler.__main__ import main
 sys.argv = ["scaler", *sys.argv[1:]]
-sys.stderr.write("started\\n")
-sys.stderr.flush()
+sys.meta_path.insert(0, Announce())
 main()
 """
 

@@ -22,7 +22,9 @@ from viz.plot import plot_run
 from viz.report import analyse
 
 REPO = Path(__file__).resolve().parents[1]
-CHARTS = ("memory", "memory-requested", "capacity", "memory-per-pod", "timing")
+# A simulated run measures its pods (run.pods.csv): the per-pod charts are drawn too.
+CHARTS = ("memory", "memory-requested", "capacity", "memory-per-pod", "timing", "pod-cost",
+          "pod-overhead", "pod-spread")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ NAMES = {"runc": ("runc", "default"), "kata": ("kata",)}
 
 def run_csv(matrix: Path, runtime: str) -> Path:
     found = sorted(p for name in NAMES[runtime] for p in matrix.glob(f"{name}*.csv"))
-    found = [p for p in found if not p.name.endswith(".nodes.csv")]
+    found = [p for p in found if not p.name.endswith((".nodes.csv", ".pods.csv"))]
     assert len(found) == 1, found
     return found[0]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from collectors.sample import NodeSource
 from scaler.clock import WallClock
-from scaler.cluster import ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts
+from scaler.cluster import ClusterError, ClusterInfo, ClusterUnresponsive, PodCounts, PodLifecycle
 from scaler.kube_objects import NAME_LABEL, RUN_LABEL, ManifestError, build
 from scaler.openshift import access
 from scaler.openshift.client import KubeClient
@@ -26,6 +26,7 @@ from scaler.openshift.events import EventTally, FailureCounts, Refusals, routine
 from scaler.openshift.options import OpenShiftOptions, check_names, resolve_binary
 from scaler.openshift.setup import KEPT_ANNOTATION, Found, lookup, ownership, wait_while_deleting
 from scaler.openshift.watch import PodWatcher, Watcher
+from scaler.pod_lifecycle import LifecycleLog
 from scaler.workload_spec import WorkloadSpec
 
 SIM_VERSION_SUFFIX = "-scaler-sim"
@@ -54,6 +55,7 @@ class OpenShiftCluster:
         self._cleaned = False
         self._unresponsive = False
         self._version: str | None = None
+        self._lifecycle_log = LifecycleLog()
         self._access: dict[str, Any] = {}
         self._failures = FailureCounts()
         self._evicted_listed = 0
@@ -251,6 +253,12 @@ class OpenShiftCluster:
     def _unresponsive_error(self, what: str) -> ClusterUnresponsive:
         self._unresponsive = True
         return self.client.unresponsive(what)
+
+    def pod_lifecycles(self) -> list[PodLifecycle]:
+        """The pods' lifecycle changes since the previous call, from the watched pod table."""
+        if self._pods is None:
+            return []
+        return self._lifecycle_log.changes(self._pods.lifecycles(), self.clock.now())
 
     def node_source(self) -> NodeSource | None:
         return None

@@ -12,7 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from scaler.cluster import PodCounts
+from scaler.cluster import PodCounts, PodLifecycle
+from scaler.pod_lifecycle import lifecycle_of
 from scaler.pod_state import PodClass, PodStatus, classify, status_of
 
 
@@ -91,6 +92,8 @@ class PodTable:
         # contract 3's evicted_listed (Evicted pod objects listed now, not cumulative), as of
         # the last ``counts``
         self.evicted_listed = 0
+        self.lifecycles: dict[str, PodLifecycle] = {}  # by name: run.pods.csv's lifecycle
+        self._staged_lifecycles: dict[str, PodLifecycle] = {}
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -101,16 +104,19 @@ class PodTable:
         state = pod_state(obj)
         if kind == "DELETED":
             self.pods.pop(name, None)
+            self.lifecycles.pop(name, None)
             self._absorb(state, obj, live=False)
             self.reported_ready.discard(state.uid)  # gone for good: nothing left to report
             return
         self.pods[name] = state
+        self.lifecycles[name] = lifecycle_of(obj)
         self._absorb(state, obj, live=True)
 
     # -- a fresh list, one page at a time --------------------------------------------------------
 
     def begin_list(self) -> None:
         self._staged = {}
+        self._staged_lifecycles = {}
 
     def list_page(self, items: list[dict[str, Any]]) -> None:
         """Reduce a page to records now; the caller drops the raw page afterwards."""
@@ -122,6 +128,7 @@ class PodTable:
                 continue
             state = pod_state(obj)
             self._staged[name] = state
+            self._staged_lifecycles[name] = lifecycle_of(obj)
             self._absorb(state, obj, live=True)
 
     def end_list(self) -> None:
@@ -129,6 +136,7 @@ class PodTable:
         the table, so pods that vanished meanwhile are gone."""
         staged, self._staged = self._staged or {}, None
         self.pods = staged
+        self.lifecycles, self._staged_lifecycles = self._staged_lifecycles, {}
         live = {s.uid for s in staged.values()}
         self.reported_ready &= live
 

@@ -323,6 +323,11 @@ class PodWatcher(Watcher):
         with self.lock:
             return self.table.counts(api_errors)
 
+    def lifecycles(self) -> list:
+        """Every pod's lifecycle record now (scaler.pod_lifecycle.lifecycle_of)."""
+        with self.lock:
+            return list(self.table.lifecycles.values())
+
 
 class _Fatal(Exception):
     pass

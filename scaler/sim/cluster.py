@@ -14,15 +14,22 @@ from collections import deque
 from typing import Any
 
 from collectors.meminfo import MemInfo
+from collectors.pod_sample import PodMemory
 from collectors.sample import NodeSample
 from scaler import __version__
-from scaler.cluster import ClusterError, ClusterInfo, PodCounts
+from scaler.cluster import ClusterError, ClusterInfo, PodCounts, PodLifecycle
 from scaler.sim import controlplane
 from scaler.sim.model import SimModel
+from scaler.sim.pod_records import SimLifecycles, pod_memory
 from scaler.sim.profile import DEFAULT_RUNTIME_NAME, SimProfile, UnknownRuntime, load_profile
 from scaler.workload_spec import WorkloadSpec
 
 DEPLOYMENT_KEY = "scaler/scaler-workload"
+# Per-pod memory every this many virtual seconds. Longer than the SSH collectors' 5 s on
+# purpose: a simulated run is meant to take seconds, and at 5 s a default 999-step runc run
+# writes ~300,000 pod rows (65 MB) and takes twice as long; at 30 s, ~50,000, a pod's memory
+# still sampled ~170 times over such a run (the model's figures are smooth between its events).
+POD_INTERVAL_S = 30.0
 
 
 class VirtualClock:
@@ -43,14 +50,20 @@ class VirtualClock:
 
 class SimNodeSource:
     """Samples every node every ``interval_s`` of virtual time: the fields of its /proc/meminfo
-    and its 1-minute load average, as a collector would read them."""
+    and its 1-minute load average, as a collector would read them; and every pod with a sandbox
+    every ``pod_interval_s`` (rounded to whole samples; 0: never), from the model's truth
+    (``scaler.sim.pod_records``), as the SSH collectors read pods every --pod-interval."""
 
-    def __init__(self, model: SimModel, interval_s: float = 1.0, max_buffer: int = 200_000) -> None:
+    def __init__(self, model: SimModel, interval_s: float = 1.0, max_buffer: int = 200_000,
+                 pod_interval_s: float = POD_INTERVAL_S) -> None:
         if not interval_s > 0:
             raise ValueError("sample interval must be positive")
         self.model = model
         self.interval_s = float(interval_s)
         self._buffer: deque[NodeSample] = deque(maxlen=max_buffer)
+        self._pods: deque[PodMemory] = deque(maxlen=max_buffer)
+        self._pod_every = 0 if pod_interval_s <= 0 else max(1, round(pod_interval_s / interval_s))
+        self._samples = 0
         self._latest: dict[str, NodeSample] = {}
         self._next: float | None = None
         self._running = False
@@ -88,6 +101,9 @@ class SimNodeSource:
                 s = NodeSample.from_meminfo(name, t, info, load1=model.node_load1(name))
                 self._buffer.append(s)
                 self._latest[name] = s
+            if self._pod_every and self._samples % self._pod_every == 0:
+                self._pods.extend(pod_memory(model))
+            self._samples += 1
             self._next += self.interval_s
             if self._next <= model.now:  # the model jumped ahead: sample once, not for each gap
                 self._next = model.now + self.interval_s
@@ -95,6 +111,11 @@ class SimNodeSource:
     def drain(self) -> list[NodeSample]:
         out = list(self._buffer)
         self._buffer.clear()
+        return out
+
+    def drain_pods(self) -> list[PodMemory]:
+        out = list(self._pods)
+        self._pods.clear()
         return out
 
     def latest(self) -> dict[str, NodeSample]:
@@ -109,7 +130,8 @@ class SimulatedCluster:
     """``scaler.cluster.Cluster`` on a ``SimModel``; one workload Deployment per run."""
 
     def __init__(self, model_or_profile: SimModel | SimProfile, seed: int = 0, *,
-                 sample_interval_s: float = 1.0, key: str = DEPLOYMENT_KEY) -> None:
+                 sample_interval_s: float = 1.0, key: str = DEPLOYMENT_KEY,
+                 pod_interval_s: float = POD_INTERVAL_S) -> None:
         if isinstance(model_or_profile, SimModel):
             self.model = model_or_profile
             self.seed = model_or_profile.seed
@@ -120,8 +142,10 @@ class SimulatedCluster:
         self.clock = VirtualClock(self.model)
         self.key = key
         self.sample_interval_s = sample_interval_s
+        self.pod_interval_s = pod_interval_s
         self.spec: WorkloadSpec | None = None
         self._source: SimNodeSource | None = None
+        self._lifecycles: SimLifecycles | None = None
         self._stats = {"api_calls": 0, "api_seconds": 0.0, "objects_listed": 0}
         self._created = False
 
@@ -137,6 +161,7 @@ class SimulatedCluster:
             details={"profile": self.profile.to_dict(), "seed": self.seed},
             default_runtime_handler=(self.profile.runtime(DEFAULT_RUNTIME_NAME).handler
                                      or self.profile.cluster.default_runtime),
+            vm_memory_mib=self._vm_memory_mib(),
         )
 
     def prepare(self, spec: WorkloadSpec) -> None:
@@ -165,9 +190,15 @@ class SimulatedCluster:
         startups = self.model.take_startups(self.key)
         return PodCounts(**{**counts.__dict__, "startup_s": startups})
 
+    def pod_lifecycles(self) -> list[PodLifecycle]:
+        if self._lifecycles is None:
+            self._lifecycles = SimLifecycles(self.model, self.key)
+        return self._lifecycles.changes()
+
     def node_source(self) -> SimNodeSource:
         if self._source is None:
-            self._source = SimNodeSource(self.model, self.sample_interval_s)
+            self._source = SimNodeSource(self.model, self.sample_interval_s,
+                                         pod_interval_s=self.pod_interval_s)
         return self._source
 
     def cleanup(self, keep: bool = False) -> None:
@@ -189,6 +220,12 @@ class SimulatedCluster:
         self._stats["api_seconds"] += took
         self.model.advance(took)
 
+    def _vm_memory_mib(self) -> float | None:
+        if self.spec is None:
+            return None
+        rt = self.profile.runtime(self.spec.runtime)
+        return rt.vm_memory_mib if rt.vm else None
+
     def _runtime_class(self) -> dict[str, Any] | None:
         if self.spec is None or self.spec.runtime_class is None:
             return None
@@ -208,8 +245,10 @@ def build_simulated_cluster(
     worker_memory_mib: int | None = None,
     seed: int = 0,
     sample_interval_s: float = 1.0,
+    pod_interval_s: float = POD_INTERVAL_S,
 ) -> SimulatedCluster:
     """What ``scaler run`` calls: defaults, overridden by a profile file, then by options."""
     profile = load_profile(profile_path, workers=workers, worker_cpus=worker_cpus,
                            worker_memory_mib=worker_memory_mib)
-    return SimulatedCluster(profile, seed, sample_interval_s=sample_interval_s)
+    return SimulatedCluster(profile, seed, sample_interval_s=sample_interval_s,
+                            pod_interval_s=pod_interval_s)

@@ -45,7 +45,7 @@ from scaler.sim import (
 )
 from scaler.sim.pods import CS_RUNNING, PH_FAILED, PodTable
 from scaler.sim.profile import SimProfile
-from scaler.sim.state import Deployment, SimState, delete_slot, vanish
+from scaler.sim.state import Deployment, SimState, delete_slot, pod_usage, vanish
 from scaler.sim.views import DeploymentView, PodView
 from scaler.workload_spec import WorkloadSpec
 
@@ -294,6 +294,20 @@ class SimModel:
                 return []
             mask = mask & (p.dep[: p.n] == dep.index)
         return [views.pod_view(s, int(i)) for i in np.flatnonzero(mask)]
+
+    def pod_slots(self, key: str) -> np.ndarray:
+        """The pod table slots of deployment ``key``'s pods, in creation order: the per-pod
+        columns ``scaler.sim.pod_records`` reads (one pass over arrays, no view per pod)."""
+        s = self.state
+        dep = s.deps.get(key)
+        p = s.table
+        if dep is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(p.alive[: p.n] & (p.dep[: p.n] == dep.index))
+
+    def pod_usage_mib(self, idx: np.ndarray) -> np.ndarray:
+        """Host memory charged to each pod's cgroup now (table slots ``idx``)."""
+        return pod_usage(self.state, idx)
 
     def node_meminfo(self, name: str) -> str:
         """The node's /proc/meminfo, in kB as the kernel writes it."""
