@@ -48,6 +48,11 @@ def load(
                         ("worker_memory_mib", worker_memory_mib)):
         if value is not None:
             setattr(c, name, value)
+    reserved = c.kernel_reserved_mib + c.system_reserved_memory_mib
+    if worker_memory_mib is not None and worker_memory_mib <= reserved:
+        # said in the option's own words: the user typed --worker-memory, not a profile key
+        raise ProfileError(f"--worker-memory {worker_memory_mib} MiB leaves no memory for pods "
+                           f"(the kernel and the system reservation take {reserved:,.0f} MiB)")
     _validate(profile, path or "arguments")
     return profile
 
