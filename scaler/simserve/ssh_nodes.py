@@ -8,8 +8,9 @@ remote shell loop prints, rendered from the model's /proc/meminfo and /proc/load
 the read-only commands a measurement script sends (``scaler.simserve.node_shell``: ``cat
 /proc/meminfo``, ``while true; do ...; sleep 5; done``), interpreted, never executed.
 
-Keys are generated per run: a host key (its public half written to a known_hosts file for every
-node address) and a client key the server accepts for any user, written to ``workdir``.
+Keys are generated per run (or kept, with ``keep_keys``): a host key (its public half written to a
+known_hosts file for every node address) and a client key the server accepts for any user,
+written to ``workdir``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ class SimSSHNodes:
             await acceptor.wait_closed()
 
 
+HOST_KEY = "sim_nodes_host_key"
+
+
+def _key(path: Path, keep: bool) -> asyncssh.SSHKey:
+    """The key at ``path`` when ``keep`` and it exists, else a new one written there (0600)."""
+    if keep and path.exists():
+        return asyncssh.read_private_key(str(path))
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    tmp = path.with_name(path.name + ".tmp")
+    key.write_private_key(str(tmp))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    key.write_public_key(str(path) + ".pub")
+    return key
+
+
 def _known_hosts_line(address: str, port: int, public_key: str) -> str:
     host = address if port == 22 else f"[{address}]:{port}"
     return f"{host} {public_key}"
@@ -71,10 +88,13 @@ async def start_sim_ssh_nodes(
     port: int = 0,
     workdir: Path,
     clock: Callable[[], float] = time.time,
+    keep_keys: bool = False,
 ) -> SimSSHNodes:
     """Listen on every node address (name -> loopback address) on one port; see the module doc.
 
     ``clock`` stamps the frames (the node's own clock): wall time by default, as a real node's.
+    ``keep_keys``: reuse the host and client keys found in ``workdir`` (``sim serve
+    --state-dir``: a restarted front keeps its identity, so known_hosts still verifies).
     """
     if not nodes:
         raise ValueError("no nodes to serve")
@@ -86,12 +106,9 @@ async def start_sim_ssh_nodes(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key_path = workdir / "sim_nodes_id_ed25519"
-    client_key.write_private_key(str(client_key_path))
-    os.chmod(client_key_path, 0o600)
-    client_key.write_public_key(str(client_key_path) + ".pub")
+    host_key = _key(workdir / HOST_KEY, keep_keys)
+    client_key = _key(client_key_path, keep_keys)
     authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
 
     async def handle(process: asyncssh.SSHServerProcess) -> None:
@@ -126,9 +143,9 @@ async def start_sim_ssh_nodes(
 
     public = host_key.export_public_key().decode().strip()
     known_hosts_path = workdir / "sim_nodes_known_hosts"
-    known_hosts_path.write_text(
-        "".join(_known_hosts_line(a, chosen, public) + "\n" for a in nodes.values())
-    )
+    tmp = known_hosts_path.with_name(known_hosts_path.name + ".tmp")
+    tmp.write_text("".join(_known_hosts_line(a, chosen, public) + "\n" for a in nodes.values()))
+    os.replace(tmp, known_hosts_path)  # a client reading it never sees half a file
     return SimSSHNodes(
         port=chosen,
         known_hosts_path=known_hosts_path,
