@@ -37,8 +37,13 @@ RV_BLOCK = 100_000
 # Saves after API writes are at most this often (a ramp writes every step).
 MIN_GAP_S = 1.0
 # SimState attributes that are not the cluster's state: the run's clock anchors (rebuilt at
-# restore), the truth file handle, and the store (saved as its objects and counter only).
-_NOT_SAVED = frozenset({"_truth_out", "store", "_mono0", "_model0"})
+# restore), the truth file handle, the speed (the command line's, which may differ) and the
+# store (saved as its objects and counter only).
+_NOT_SAVED = frozenset({"_truth_out", "store", "_mono0", "_model0", "speed", "_views"})
+# Pods are the model's: not saved as objects (most of a snapshot's size and time), rendered
+# again from the restored model by the first sync (``_views`` forgotten: every pod is new to
+# it), with their uids, names, nodes, IPs and timestamps, under new resourceVersions.
+_NOT_SAVED_OBJECTS = frozenset({"pods"})
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -96,6 +101,7 @@ class Persister:
         self._written_api = self._api_signature()
         self._reserved = 0
         self.saves = 0
+        self._unsaved: set[str] = set()
 
     # -- restore --------------------------------------------------------------------------------
 
@@ -112,8 +118,9 @@ class Persister:
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise StateError(f"{path}: not a snapshot of this version of sim serve")
         state = self.state
-        for name, value in payload["state"].items():
-            setattr(state, name, value)
+        for name, blob in payload["state"].items():
+            setattr(state, name, pickle.loads(blob))
+        state._views = {}
         store = state.store
         store._objects = payload["objects"]
         reserved = self._read_reserved()
@@ -124,6 +131,8 @@ class Persister:
         downtime = max(0.0, time.time() - float(payload["saved_at"]))
         state._model0 = float(state.model.now) + downtime * float(state.speed)
         state._mono0 = time.monotonic()
+        self._reserve(store.rv)
+        state.sync()  # the pods, from the restored model (and the model through the downtime)
         self._reserve(store.rv)
         self._written_api = self._api_signature()
         print(f"scaler sim serve: restored from {self.dir}: {len(store._objects.get('pods', {}))} "
@@ -146,18 +155,19 @@ class Persister:
 
     def save(self) -> None:
         state = self.state
-        saved: dict[str, Any] = {}
+        saved: dict[str, bytes] = {}
         for name, value in vars(state).items():
             if name in _NOT_SAVED:
                 continue
             try:
-                pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                saved[name] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as e:  # noqa: BLE001 - say what is not kept, keep the rest
-                print(f"scaler sim serve: state {name} not saved ({e})", file=self.out)
-                continue
-            saved[name] = value
+                if name not in self._unsaved:
+                    self._unsaved.add(name)
+                    print(f"scaler sim serve: state {name} not saved ({e})", file=self.out)
+        objects = {k: v for k, v in state.store._objects.items() if k not in _NOT_SAVED_OBJECTS}
         payload = {"format": FORMAT, "saved_at": time.time(), "state": saved,
-                   "objects": state.store._objects, "rv": state.store.rv}
+                   "objects": objects, "rv": state.store.rv}
         atomic_write(self.dir / SNAPSHOT, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
         self._last_save = time.monotonic()
         self._written_api = self._api_signature()
