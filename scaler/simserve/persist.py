@@ -7,8 +7,9 @@ API objects and the resourceVersion counter.
 
 The snapshot is written atomically (a temporary file, fsync, rename, fsync of the directory),
 so a kill at any instant leaves the previous or the next snapshot, never a torn one: every
-``save_interval_s`` for the model's progress, within a tick of an API write (a Deployment,
-Namespace or RuntimeClass changed), and on SIGTERM/SIGINT.
+``save_interval_s`` for the model's progress, soon after an API write (a Deployment, Namespace
+or RuntimeClass changed: at the next tick for a small state, see GAP_FACTOR), and on
+SIGTERM/SIGINT.
 
 Restoring is an API server restart over a restored etcd: objects are as of the last snapshot,
 the watch cache is empty (a watch from an older resourceVersion gets 410 Gone and relists), and
@@ -34,8 +35,11 @@ RESERVED = "rv-reserved"
 FRONT = "front.json"
 FORMAT = 1
 RV_BLOCK = 100_000
-# Saves after API writes are at most this often (a ramp writes every step).
-MIN_GAP_S = 1.0
+# After an API write, the next save waits this many times the last save's duration (at most
+# MAX_GAP_S): a small state is saved at the next tick, a big one costs the event loop (which
+# serves the API) at most a tenth of its time while a ramp writes every step.
+GAP_FACTOR = 10.0
+MAX_GAP_S = 1.0
 # SimState attributes that are not the cluster's state: the run's clock anchors (rebuilt at
 # restore), the truth file handle, the speed (the command line's, which may differ) and the
 # store (saved as its objects and counter only).
@@ -102,6 +106,7 @@ class Persister:
         self._reserved = 0
         self.saves = 0
         self._unsaved: set[str] = set()
+        self._save_s = MAX_GAP_S / GAP_FACTOR  # until a save is timed
 
     # -- restore --------------------------------------------------------------------------------
 
@@ -149,11 +154,13 @@ class Persister:
         if rv > self._reserved - RV_BLOCK // 2:
             self._reserve(rv)
         since = time.monotonic() - self._last_save
-        if since >= self.save_interval_s or (since >= MIN_GAP_S
+        gap = min(MAX_GAP_S, GAP_FACTOR * self._save_s)
+        if since >= self.save_interval_s or (since >= gap
                                              and self._api_signature() != self._written_api):
             self.save()
 
     def save(self) -> None:
+        started = time.monotonic()
         state = self.state
         saved: dict[str, bytes] = {}
         for name, value in vars(state).items():
@@ -170,6 +177,7 @@ class Persister:
                    "objects": objects, "rv": state.store.rv}
         atomic_write(self.dir / SNAPSHOT, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
         self._last_save = time.monotonic()
+        self._save_s = self._last_save - started
         self._written_api = self._api_signature()
         self.saves += 1
 
