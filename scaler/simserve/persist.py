@@ -105,6 +105,7 @@ class Persister:
         self._written_api = self._api_signature()
         self._reserved = 0
         self.saves = 0
+        self.failures = 0
         self._unsaved: set[str] = set()
         self._save_s = MAX_GAP_S / GAP_FACTOR  # until a save is timed
 
@@ -150,14 +151,22 @@ class Persister:
     def tick(self) -> None:
         """Called every model tick: keeps the resourceVersion reservation ahead, saves when an
         API object changed or the interval has passed."""
-        rv = self.state.store.rv
-        if rv > self._reserved - RV_BLOCK // 2:
-            self._reserve(rv)
-        since = time.monotonic() - self._last_save
-        gap = min(MAX_GAP_S, GAP_FACTOR * self._save_s)
-        if since >= self.save_interval_s or (since >= gap
-                                             and self._api_signature() != self._written_api):
-            self.save()
+        try:
+            rv = self.state.store.rv
+            if rv > self._reserved - RV_BLOCK // 2:
+                self._reserve(rv)
+            since = time.monotonic() - self._last_save
+            gap = min(MAX_GAP_S, GAP_FACTOR * self._save_s)
+            if since >= self.save_interval_s or (since >= gap
+                                                 and self._api_signature() != self._written_api):
+                self.save()
+        except OSError as e:  # a full or read-only disk: say so, keep serving, try again later
+            self._last_save = time.monotonic()
+            self.failures += 1
+            if self.failures == 1 or self.failures % 100 == 0:
+                print(f"scaler sim serve: cannot save the state in {self.dir}: "
+                      f"{e.strerror or e} ({self.failures} failed saves)", file=self.out,
+                      flush=True)
 
     def save(self) -> None:
         started = time.monotonic()

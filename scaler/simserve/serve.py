@@ -158,7 +158,11 @@ class Server:
     async def close(self) -> None:
         if self.persister is not None:
             self.state.sync()
-            self.persister.save()  # SIGTERM/SIGINT: the latest state, not the last periodic one
+            try:
+                self.persister.save()  # SIGTERM/SIGINT: the latest state, not the last periodic one
+            except OSError as e:
+                print(f"scaler sim serve: the state was not saved at exit: {e.strerror or e}",
+                      file=self.out, flush=True)
             self.persister = None
         self.api.closing.set()
         if self.ssh is not None:
