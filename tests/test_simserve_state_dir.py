@@ -4,6 +4,8 @@ passes), objects and pods still there, resourceVersions monotonic, time going on
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -143,3 +145,42 @@ def test_an_unreadable_snapshot_is_refused_with_a_reason(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "ready" not in proc.stdout
     assert "cannot restore --state-dir" in proc.stderr and "state.pickle" in proc.stderr
+
+
+def test_a_run_with_ssh_collectors_continues_across_a_restart(tmp_path):
+    """scaler run --cluster openshift with its SSH collectors (host keys verified against the
+    known_hosts the front wrote) while the front is SIGKILLed and started again: the run ends
+    normally, and every node is sampled again after the restart."""
+    state = tmp_path / "state"
+    server = serve(tmp_path / "a", state)
+    out = tmp_path / "run" / "run.csv"
+    line = next(ln for ln in server.output if "ssh options:" in ln)
+    cmd = [sys.executable, "-c", "from scaler.cli import main; main()", "run", "--cluster",
+           "openshift", "--kubeconfig", str(server.kubeconfig), "-o", str(out), "-q",
+           "--runtime", "runc", "--mode", "fixed-interval", "--interval", "500ms",
+           "--max-replicas", "24", "--sample-interval", "500ms", "--op-timeout", "60s",
+           *line.split("ssh options:", 1)[1].split()]
+    run = subprocess.Popen(cmd, cwd=REPO, env=server.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    restarted = None
+    try:
+        server.wait_for(lambda: out.exists() and len(out.read_text().splitlines()) > 8,
+                        timeout=120, what="8 steps")
+        kill(server)
+        killed_at = time.time()
+        time.sleep(1.0)
+        restarted = serve(tmp_path / "b", state)
+        _, stderr = run.communicate(timeout=240)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        if restarted is not None:
+            restarted.stop()
+    assert run.returncode == 0, stderr
+    meta = json.loads(out.with_suffix(".meta.json").read_text())
+    assert meta["end_reason"] == "max-replicas" and meta["cleanup"] == "done"
+    nodes = list(csv.DictReader(out.with_suffix(".nodes.csv").open()))
+    after = {r["node"] for r in nodes if r["status"] == "ok"
+             and dt.datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp()
+             > killed_at + 1.0}
+    assert after == {"worker-0", "worker-1"}, nodes[-6:]
