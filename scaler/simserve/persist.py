@@ -17,6 +17,10 @@ resourceVersions stay monotonic even for writes made after the last snapshot: th
 out from blocks reserved on disk ahead of use (a high-water mark, rewritten when half a block
 is left), and a restart continues above the reserved block. Virtual time continues from the
 snapshot plus the downtime (the cluster's nodes keep running while its API server is down).
+
+The snapshot is a pickle, written 0600: a state directory is trusted like a kubeconfig (loading
+a pickle someone else could write would run their code), and is only read by the same version
+of the front (another format is refused with a reason).
 """
 
 from __future__ import annotations
