@@ -59,8 +59,9 @@ def sim() -> None:
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help="Keep the API and SSH ports, SSH keys, kubeconfig and the cluster's state "
                    "(objects, pods, resourceVersions, time) here, saved periodically and on "
-                   "SIGTERM; a front started again with it continues where it stopped. "
-                   "Default workdir when --workdir is not given.")
+                   "SIGTERM; a front started again with it continues where it stopped (the "
+                   "cluster options --sim-profile, --workers, --seed... only shape a new "
+                   "state). Default workdir when --workdir is not given.")
 @click.option("--save-interval", type=click.FloatRange(0.5, 3600), default=10.0,
               show_default=True,
               help="With --state-dir: seconds between saves of the model (API writes are "

@@ -147,6 +147,7 @@ class Persister:
         self._written_api = self._api_signature()
         print(f"scaler sim serve: restored from {self.dir}: {len(store._objects.get('pods', {}))} "
               f"pods, {len(store._objects.get('deployments', {}))} deployments, "
+              f"{len(state.node_addresses)} nodes, "
               f"resourceVersion {store.rv}, down {downtime:.1f} s", file=self.out, flush=True)
         return True
 
