@@ -36,7 +36,7 @@ import numpy as np
 
 from collectors.cpustat import CpuTimes
 from scaler.sim.pods import CS_RUNNING
-from scaler.sim.state import SimState, bincount
+from scaler.sim.state import SimState
 
 #: /proc/stat counts in USER_HZ ticks (100 per second on Linux).
 USER_HZ = 100
@@ -63,6 +63,8 @@ class DepCpu:
     qos: np.ndarray
     pages_per_core: np.ndarray
     setup_cores: np.ndarray  # cores a sandbox set-up burns
+    reports: np.ndarray  # 1 for a live deployment (its running pods write reports), else 0
+    user_share: np.ndarray  # of the workload's CPU, the part in user mode (the rest: syscalls)
 
 
 def dep_cpu(s: SimState) -> DepCpu:
@@ -74,14 +76,19 @@ def dep_cpu(s: SimState) -> DepCpu:
         pct = float(spec.cpu_percent)
         paced = wl.pacing == "timer" and pct < 100.0
         want = wl.paced_cpu_cores if paced else pct / 100.0
+        if d.deleted:
+            want = 0.0  # its pods are terminating: their workloads got SIGTERM
         limit = spec.cpu_limit_m if spec.cpu_limit_m is not None else None
         if limit is not None:
             want = min(want, limit / 1000.0)  # CFS quota: throttled at the limit
         if rt.vm and rt.vcpus > 0:
             vcpus = rt.vcpus + (math.ceil(limit / 1000.0) if limit else 0)
             want = min(want, vcpus)
+        user_share = 1.0
         if paced:
             per_core = wl.paced_pages_per_s * rt.paced_work_ratio / max(wl.paced_cpu_cores, 1e-9)
+            # touching pages is user time; the spinning nanosleep calls are system time
+            user_share = min(1.0, per_core / max(wl.pages_per_cpu_s, 1e-9))
         else:
             per_core = wl.pages_per_cpu_s * rt.work_efficiency
         request = float(spec.cpu_request_m if spec.cpu_request_m is not None
@@ -89,149 +96,278 @@ def dep_cpu(s: SimState) -> DepCpu:
         weight = MIN_SHARES if d.qos == "BestEffort" else max(MIN_SHARES, request * SHARES_PER_M)
         rows.append((want, rt.vm_host_cpu_cores if rt.vm else 0.0,
                      rt.vm_exit_cpu_share if rt.vm else 0.0, weight, _QOS.get(d.qos, 0),
-                     per_core, rt.sandbox_cpus))
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+                     per_core, rt.sandbox_cpus, 0.0 if d.deleted else 1.0, user_share))
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     return DepCpu(*(np.asarray(c, dtype=np.float64) for c in cols))
 
 
 def weighted_fill(cap: np.ndarray, demand: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Share each row's ``cap`` among its entities (columns) by weight, none getting more than
     it asks (CFS between sibling cgroups, work-conserving): the level L with
-    sum(min(demand, weight x L)) = cap, or everyone served when the row has enough. Exact: the
-    entities sorted by demand / weight, the first that the level left for it does not satisfy
-    sets the level."""
-    w, g = demand.shape
-    if g == 0:
-        return demand.copy()
-    cap = np.maximum(cap, 0.0)
+    sum(min(demand, weight x L)) = cap, or everyone served when the row has enough. Entities
+    with no weight are absent and get nothing. Water-filling: the entities the level left for
+    the unserved ones would satisfy are served, which raises the level for the rest; at most
+    one round per column (rows are nodes, columns a handful of groups)."""
     present = weight > 0
-    ratio = np.where(present, demand / np.where(present, weight, 1.0), np.inf)
-    order = np.argsort(ratio, axis=1, kind="stable")
-    d = np.take_along_axis(np.where(present, demand, 0.0), order, axis=1)
-    wt = np.take_along_axis(np.where(present, weight, 0.0), order, axis=1)
-    r = np.take_along_axis(ratio, order, axis=1)
-    before = np.cumsum(d, axis=1) - d
-    after = np.cumsum(wt[:, ::-1], axis=1)[:, ::-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        level_k = np.where(after > 0, (cap[:, None] - before) / np.where(after > 0, after, 1.0),
-                           np.inf)
-    hit = level_k <= r
-    first = np.argmax(hit, axis=1)
-    level = np.where(hit.any(axis=1), level_k[np.arange(w), first], np.inf)
-    finite = np.isfinite(level)
-    got = np.where(present, demand, 0.0)
-    capped = np.minimum(demand, weight * np.where(finite, level, 0.0)[:, None])
-    return np.asarray(np.where(present & finite[:, None], capped, got))
+    wanted = np.where(present, demand, 0.0)
+    cap = np.maximum(cap, 0.0)
+    unserved = present.copy()
+    served = np.zeros(cap.shape)
+    level = np.full(cap.shape, np.inf)
+    for _ in range(demand.shape[1]):
+        wsum = np.where(unserved, weight, 0.0).sum(axis=1)
+        has = wsum > 0
+        level = np.where(has, (cap - served) / np.where(has, wsum, 1.0), np.inf)
+        fits = unserved & (wanted <= weight * np.where(has, level, 0.0)[:, None])
+        if not fits.any():
+            break
+        served += np.where(fits, wanted, 0.0).sum(axis=1)
+        unserved &= ~fits
+    share = weight * np.where(np.isfinite(level), level, 0.0)[:, None]
+    return np.asarray(np.where(unserved, np.minimum(wanted, share), wanted))
+
+
+def split(cap: np.ndarray, a_want: np.ndarray, a_weight: np.ndarray | float,
+          b_want: np.ndarray, b_weight: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """``weighted_fill`` of two entities in closed form: each gets its weighted share of
+    ``cap`` or what it asks if less, and what one leaves the other may take."""
+    cap = np.maximum(cap, 0.0)
+    wa = np.asarray(a_weight, dtype=np.float64)
+    wb = np.asarray(b_weight, dtype=np.float64)
+    total = wa + wb
+    fair_a = np.where(total > 0, cap * wa / np.where(total > 0, total, 1.0), 0.0)
+    a = np.where(wa > 0, np.minimum(a_want, np.maximum(fair_a, cap - b_want)), 0.0)
+    b = np.where(wb > 0, np.minimum(b_want, cap - a), 0.0)
+    a = np.where(wa > 0, np.minimum(a_want, cap - b), 0.0)
+    return a, b
+
+
+@dataclass(frozen=True)
+class Shares:
+    """What ``shares`` works out, one row per node (and step): cores per state, one running
+    pod's cores and pages/s per deployment, the node's work, running workloads and demand."""
+
+    rates: np.ndarray  # (rows, 5): user, system, idle, iowait, steal
+    pod_cores: np.ndarray  # (rows, deployments)
+    pod_work: np.ndarray
+    node_work: np.ndarray
+    work_pods: np.ndarray
+    demand: np.ndarray
+
+
+def shares(s: SimState, deps: DepCpu, counts: np.ndarray, thrashing: np.ndarray,
+           cpus: np.ndarray, alloc_cpu: np.ndarray, infra_cpu_req: np.ndarray) -> Shares:
+    """Each row's CPUs shared (see the module doc): ``counts`` (rows, deployments, 2) holds the
+    pods creating and running per deployment, ``thrashing`` whether the node reclaims, the
+    other arrays the node's CPUs, allocatable millicores and infrastructure requests."""
+    c = s.profile.cluster
+    rows = counts.shape[0]
+    creating, running = counts[:, :, 0], counts[:, :, 1]
+    # Level 1: the node's services and kernel against kubepods.
+    sys_want = (c.system_cpu_cores + creating @ deps.setup_cores
+                + np.where(thrashing, c.thrash_cpus, 0.0))
+    pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed  # one pod, (deps,)
+    group_want = running * pod_want
+    infra_want = np.full(rows, c.infra_cpu_cores)
+    kube_want = infra_want + group_want.sum(axis=1)
+    if (sys_want + kube_want <= cpus).all():  # every node has enough for everyone
+        sys_got, kube_got, infra_got, got = sys_want, kube_want, infra_want, group_want
+    else:
+        sys_got, kube_got, infra_got, got = _fill(
+            c.system_cpu_weight, deps, running, cpus, alloc_cpu, infra_cpu_req, sys_want,
+            kube_want, group_want, infra_want)
+    # One pod's share, split between its workload and its VM's host processes.
+    per_pod = np.where(running > 0, got / np.maximum(running, 1.0), 0.0)
+    safe_want = np.where(pod_want > 0, pod_want, 1.0)
+    workload = per_pod * np.where(pod_want > 0, deps.want / safe_want, 0.0)
+    pod_work = workload * deps.pages_per_core
+    # The node's time per state: guest and workload time are user time (but a timer-paced
+    # loop's syscalls), so are the VMs' fixed host processes; their exits, the node's services
+    # and kernel are system time.
+    vm_fixed = per_pod * np.where(pod_want > 0, deps.extra_fixed / safe_want, 0.0)
+    user = infra_got + ((workload * deps.user_share + vm_fixed) * running).sum(axis=1)
+    busy = sys_got + kube_got
+    idle = np.maximum(cpus - busy, 0.0)
+    iowait = np.where(thrashing, idle * c.thrash_iowait_share, 0.0)
+    rates = np.column_stack([user, np.maximum(busy - user, 0.0), idle - iowait, iowait,
+                             np.zeros(rows)])
+    return Shares(rates, per_pod, pod_work, (pod_work * running).sum(axis=1),
+                  running @ deps.reports, sys_want + kube_want)
+
+
+def _fill(system_weight: float, deps: DepCpu, running: np.ndarray, cpus: np.ndarray,
+          alloc_cpu: np.ndarray, infra_cpu_req: np.ndarray, sys_want: np.ndarray,
+          kube_want: np.ndarray, group_want: np.ndarray, infra_want: np.ndarray,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The shares on nodes short of CPU, level by level (see the module doc): the node's
+    services and kernel, kubepods; then its QoS groups and their pods. Levels of two entities
+    (the common case: no Guaranteed pod) in closed form (``split``)."""
+    rows, nd = running.shape
+    infra_weight = np.maximum(infra_cpu_req * SHARES_PER_M, MIN_SHARES)
+    sys_got, kube_got = split(cpus, sys_want, system_weight, kube_want,
+                              np.maximum(alloc_cpu, 0.0) * SHARES_PER_M)
+    # Level 2: Guaranteed pods each by weight, the Burstable and BestEffort QoS groups.
+    be, burst, guar = deps.qos == 0, deps.qos == 1, deps.qos == 2
+    group_weight = running * deps.weight
+    burst_want, burst_weight = infra_want, infra_weight
+    if burst.any():
+        burst_want = infra_want + group_want[:, burst].sum(axis=1)
+        burst_weight = infra_weight + group_weight[:, burst].sum(axis=1)
+    be_want = group_want[:, be].sum(axis=1)
+    be_weight = np.where(running[:, be].sum(axis=1) > 0, MIN_SHARES, 0.0)
+    got = np.zeros((rows, nd))
+    if guar.any():
+        ng = int(guar.sum())
+        mid = weighted_fill(kube_got,
+                            np.column_stack([group_want[:, guar], burst_want, be_want]),
+                            np.column_stack([group_weight[:, guar], burst_weight, be_weight]))
+        got[:, guar] = mid[:, :ng]
+        burst_got, be_got = mid[:, ng], mid[:, ng + 1]
+    else:
+        burst_got, be_got = split(kube_got, burst_want, burst_weight, be_want, be_weight)
+    # Level 3: inside each QoS group, its pods by their weights.
+    if burst.any():
+        inner = weighted_fill(burst_got, np.column_stack([infra_want, group_want[:, burst]]),
+                              np.column_stack([infra_weight, group_weight[:, burst]]))
+        infra_got = inner[:, 0]
+        got[:, burst] = inner[:, 1:]
+    else:
+        infra_got = burst_got
+    if int(be.sum()) == 1:
+        got[:, be] = be_got[:, None]
+    elif be.any():
+        got[:, be] = weighted_fill(be_got, group_want[:, be], group_weight[:, be])
+    return sys_got, kube_got, infra_got, got
 
 
 class CpuAccount:
     """The nodes' CPU: current rates per state, cumulative seconds, and per (node, deployment)
-    the cores and pages/s of one running pod. Owned by ``SimModel``; ``account`` after every
-    step, ``skip`` over quiet steps (nothing that shares CPU changes then)."""
+    the cores and pages/s of one running pod. Owned by ``SimModel``: ``account`` after every
+    step, ``skip`` over quiet steps (nothing that shares CPU changes then).
+
+    A step only counts the pods sharing each node's CPUs (one pass over the pod table); the
+    shares themselves are worked out later, for every distinct step since at once (the rules
+    work row by row, so the steps' nodes are stacked as rows), when something reads the CPU or
+    the backlog is long: the same counters, at a fraction of the cost of a pass per step."""
+
+    #: Distinct steps kept before their shares are worked out.
+    BACKLOG = 256
 
     def __init__(self, s: SimState) -> None:
         w = s.workers
         c = s.profile.cluster
-        self.rates = np.zeros((w, 5))
-        self.rates[:, SYSTEM] = np.minimum(c.system_cpu_cores, s.cpus)
-        self.rates[:, USER] = np.minimum(c.infra_cpu_cores, s.cpus - self.rates[:, SYSTEM])
-        self.rates[:, IDLE] = s.cpus - self.rates[:, USER] - self.rates[:, SYSTEM]
-        self.seconds = self.rates * BOOTED_S
+        self._rates = np.zeros((w, 5))
+        self._rates[:, SYSTEM] = np.minimum(c.system_cpu_cores, s.cpus)
+        self._rates[:, USER] = np.minimum(c.infra_cpu_cores, s.cpus - self._rates[:, SYSTEM])
+        self._rates[:, IDLE] = s.cpus - self._rates[:, USER] - self._rates[:, SYSTEM]
+        self._seconds = self._rates * BOOTED_S
         self.booted_at = s.t - BOOTED_S
-        self.pod_cores = np.zeros((w, 0))  # per (node, deployment): cores of one running pod
-        self.pod_work = np.zeros((w, 0))  # ... its workload's pages/s
-        self.saturated = np.zeros(w, dtype=bool)  # CPUs all busy, demand left unserved
-        self.demand = np.zeros(w)  # cores everything on the node asks for
-        self.node_work = np.zeros(w)  # pages/s of the node's running workloads
-        self.work_pods = np.zeros(w)  # how many run (each writes a fresh report)
+        self._pod_cores = np.zeros((w, 0))  # per (node, deployment): cores of one running pod
+        self._pod_work = np.zeros((w, 0))  # ... its workload's pages/s
+        self._saturated = np.zeros(w, dtype=bool)  # CPUs all busy, demand left unserved
+        self._demand = np.zeros(w)  # cores everything on the node asks for
+        self._node_work = np.zeros(w)  # pages/s of the node's running workloads
+        self._work_pods = np.zeros(w)  # how many run (each writes a fresh report)
+        self._state = s
+        self._dep_key: tuple = ()
+        self._deps = dep_cpu(s)
+        # Steps not worked out yet: pod counts per (node, deployment, creating|running), the
+        # thrashing nodes, and how many steps each lasted.
+        self._counts: list[np.ndarray] = []
+        self._thrash: list[np.ndarray] = []
+        self._ticks: list[int] = []
+
+    def _fresh(self, name: str) -> np.ndarray:
+        self.flush()
+        return np.asarray(getattr(self, name))
+
+    rates = property(lambda self: self._fresh("_rates"),
+                     doc="Cores per node and state now (user, system, idle, iowait, steal).")
+    pod_cores = property(lambda self: self._fresh("_pod_cores"),
+                         doc="Per (node, deployment): the cores one running pod gets.")
+    pod_work = property(lambda self: self._fresh("_pod_work"),
+                        doc="Per (node, deployment): one running pod's pages/s.")
+    saturated = property(lambda self: self._fresh("_saturated"),
+                         doc="Nodes whose CPUs are all busy with demand left unserved.")
+    demand = property(lambda self: self._fresh("_demand"),
+                      doc="Cores everything on each node asks for.")
+    node_work = property(lambda self: self._fresh("_node_work"),
+                         doc="Pages/s of each node's running workloads.")
+    work_pods = property(lambda self: self._fresh("_work_pods"),
+                         doc="Running workloads per node (each writes a fresh report).")
+
+    @property
+    def seconds(self) -> np.ndarray:
+        """Cumulative CPU-seconds per node and state (user, system, idle, iowait, steal)."""
+        self.flush()
+        return self._seconds
 
     def account(self, s: SimState) -> None:
-        self._share(s)
-        self.seconds += self.rates * s.dt
-
-    def skip(self, s: SimState, ticks: int) -> None:
-        self.seconds += self.rates * (s.dt * ticks)
-
-    def _share(self, s: SimState) -> None:
-        c = s.profile.cluster
+        dep_key = tuple((id(d.spec), id(d.runtime), d.qos, d.deleted) for d in s.dep_list)
+        if dep_key != self._dep_key:
+            self.flush()
+            self._deps, self._dep_key = dep_cpu(s), dep_key
         p = s.table
         n = p.n
-        w = s.workers
-        deps = dep_cpu(s)
         nd = len(s.dep_list)
-        # Creating (0) or running (1) pods bound to a node, not being deleted (a workload exits on
-        # SIGTERM at once): one pass, counted per (node, dep).
-        bound = np.flatnonzero(p.cstate[:n] <= CS_RUNNING)
-        bound = bound[p.alive[bound] & (p.node[bound] >= 0) & np.isnan(p.deleted[bound])]
-        key = (p.node[bound].astype(np.int64) * nd + p.dep[bound]) * 2 \
-            + (p.cstate[bound] == CS_RUNNING)
-        counts = bincount(key, minlength=w * nd * 2).reshape(w, nd, 2)
-        creating, running = counts[:, :, 0], counts[:, :, 1]
-        # Level 1: the node's services and kernel against kubepods.
-        sys_want = (c.system_cpu_cores + creating @ deps.setup_cores
-                    + np.where(s.thrashing, c.thrash_cpus, 0.0))
-        pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed  # one pod, (nd,)
-        group_want = running * pod_want  # (w, nd)
-        infra_want = np.full(w, c.infra_cpu_cores)
-        infra_weight = np.maximum(s.infra_cpu_req * SHARES_PER_M, MIN_SHARES)
-        kube_want = infra_want + group_want.sum(axis=1)
-        kube_weight = np.maximum(s.alloc_cpu, 0.0) * SHARES_PER_M
-        top = weighted_fill(s.cpus, np.column_stack([sys_want, kube_want]),
-                            np.column_stack([np.full(w, c.system_cpu_weight), kube_weight]))
-        sys_got, kube_got = top[:, 0], top[:, 1]
-        # Level 2: Guaranteed pods each by weight, the Burstable and BestEffort QoS groups.
-        qos = deps.qos
-        be, burst, guar = qos == 0, qos == 1, qos == 2
-        group_weight = running * deps.weight
-        burst_want = infra_want + group_want[:, burst].sum(axis=1)
-        burst_weight = infra_weight + group_weight[:, burst].sum(axis=1)
-        be_want = group_want[:, be].sum(axis=1)
-        be_weight = np.where(running[:, be].sum(axis=1) > 0, MIN_SHARES, 0.0)
-        mid = weighted_fill(
-            kube_got,
-            np.column_stack([group_want[:, guar], burst_want, be_want]),
-            np.column_stack([group_weight[:, guar], burst_weight, be_weight]))
-        ng = int(guar.sum())
-        got = np.zeros((w, nd))
-        got[:, guar] = mid[:, :ng]
-        # Level 3: inside each QoS group, its pods by their weights.
-        inner = weighted_fill(mid[:, ng], np.column_stack([infra_want, group_want[:, burst]]),
-                              np.column_stack([infra_weight, group_weight[:, burst]]))
-        infra_got = inner[:, 0]
-        got[:, burst] = inner[:, 1:]
-        got[:, be] = weighted_fill(mid[:, ng + 1], group_want[:, be], group_weight[:, be])
-        # One pod's share, split between its workload and its VM's host processes.
-        per_pod = np.where(running > 0, got / np.maximum(running, 1.0), 0.0)
-        frac = np.where(pod_want > 0, deps.want / np.where(pod_want > 0, pod_want, 1.0), 0.0)
-        workload = per_pod * frac
-        self.pod_cores = per_pod
-        self.pod_work = workload * deps.pages_per_core
-        self.node_work = (self.pod_work * running).sum(axis=1)
-        self.work_pods = running.sum(axis=1)
-        # The node's time per state: guest and workload time are user time; the VMs' fixed
-        # host processes user, their exits system; the node's services and kernel system.
-        vm_fixed = per_pod * np.where(pod_want > 0, deps.extra_fixed
-                                      / np.where(pod_want > 0, pod_want, 1.0), 0.0)
-        user = infra_got + ((workload + vm_fixed) * running).sum(axis=1)
-        busy = sys_got + kube_got
-        system = np.maximum(busy - user, 0.0)
-        idle = np.maximum(s.cpus - busy, 0.0)
-        iowait = np.where(s.thrashing, idle * c.thrash_iowait_share, 0.0)
-        self.rates = np.column_stack([user, system, idle - iowait, iowait, np.zeros(w)])
-        self.demand = sys_want + kube_want
-        self.saturated = self.demand > s.cpus + 1e-9
+        # Creating (0) or running (1) pods (bound to a node: the kubelet has them), counted per
+        # (node, dep, state) in one pass: key = (node x deps + dep) x 2 + state.
+        cs = p.cstate[:n]
+        key = p.node[:n] * (2 * nd)
+        if nd > 1:
+            key += p.dep[:n] * 2
+        key += cs
+        key[(cs > CS_RUNNING) | ~p.alive[:n] | (key < 0)] = -1
+        counts = np.bincount(key + 1, minlength=s.workers * nd * 2 + 1)[1:]
+        counts = counts.reshape(s.workers, nd, 2)
+        if (self._counts and (self._counts[-1] == counts).all()
+                and (self._thrash[-1] == s.thrashing).all()):
+            self._ticks[-1] += 1
+            return
+        self._counts.append(counts)
+        self._thrash.append(s.thrashing.copy())
+        self._ticks.append(1)
+        if len(self._counts) >= self.BACKLOG:
+            self.flush()
+
+    def skip(self, s: SimState, ticks: int) -> None:
+        if self._ticks:
+            self._ticks[-1] += ticks
+        else:
+            self._seconds += self._rates * (s.dt * ticks)
+
+    def flush(self) -> None:
+        """Work out the shares of the steps kept, add their time to the counters, and make the
+        last one's the current figures."""
+        if not self._counts:
+            return
+        s = self._state
+        k, w = len(self._counts), s.workers
+        counts = np.concatenate(self._counts).astype(np.float64)
+        thrash = np.concatenate(self._thrash)
+        ticks = np.repeat(np.asarray(self._ticks, dtype=np.float64), w)
+        self._counts, self._thrash, self._ticks = [], [], []
+        r = shares(s, self._deps, counts, thrash, np.tile(s.cpus, k), np.tile(s.alloc_cpu, k),
+                   np.tile(s.infra_cpu_req, k))
+        self._seconds += (r.rates * (ticks * s.dt)[:, None]).reshape(k, w, 5).sum(axis=0)
+        last = slice((k - 1) * w, k * w)
+        self._rates = r.rates[last]
+        self._pod_cores, self._pod_work = r.pod_cores[last], r.pod_work[last]
+        self._node_work, self._work_pods = r.node_work[last], r.work_pods[last]
+        self._demand, self._saturated = r.demand[last], r.demand[last] > s.cpus + 1e-9
 
     # Views ------------------------------------------------------------------------------------
 
     def pods(self, s: SimState, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cores and pages/s of the pods ``idx`` now (0 for pods not running)."""
+        self.flush()
         p = s.table
         nodes, deps = p.node[idx], p.dep[idx]
         ok = ((p.cstate[idx] == CS_RUNNING) & (nodes >= 0) & np.isnan(p.deleted[idx])
-              & (deps < self.pod_cores.shape[1]))
+              & (deps < self._pod_cores.shape[1]))
         cores, work = np.zeros(len(idx)), np.zeros(len(idx))
-        cores[ok] = self.pod_cores[nodes[ok], deps[ok]]
-        work[ok] = self.pod_work[nodes[ok], deps[ok]]
+        cores[ok] = self._pod_cores[nodes[ok], deps[ok]]
+        work[ok] = self._pod_work[nodes[ok], deps[ok]]
         return cores, work
 
     def times(self, node: int) -> CpuTimes:
@@ -241,6 +377,7 @@ class CpuAccount:
 
     def ticks(self, node: int) -> list[int]:
         """The node's cumulative USER_HZ ticks: user, system, idle, iowait, steal."""
+        self.flush()
         return [int(v) for v in np.floor(self.seconds[node] * USER_HZ)]
 
 

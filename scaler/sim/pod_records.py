@@ -152,7 +152,8 @@ def pod_memory(model: SimModel, node: int | None = None) -> list[PodMemory]:
     vm = p.vm[idx]
     guest = _opt(np.where(vm, usage - runtime, np.nan))
     cores, work = model.cpu.pods(model.state, idx)
-    work_rate = _opt(np.where(p.cstate[idx] == CS_RUNNING, work, np.nan))
+    reporting = (p.cstate[idx] == CS_RUNNING) & np.isnan(p.deleted[idx])
+    work_rate = _opt(np.where(reporting, work, np.nan))
     names = model.node_names
     t = model.now
     return [

@@ -325,7 +325,8 @@ def kata_profile() -> RuntimeProfile:
         # iterations 3-9) where a runc pod reported 1.90e8 (cpu-runc-100pct.csv): 0.79.
         work_efficiency=0.79,
         # Alone below 100%, a kata pod reported 4.0-4.4e6 pages/s (cpu-kata-50pct.csv,
-        # iterations 7-25) where a runc pod reported 8.6e6 (cpu-runc-50pct.csv, 3-15): 0.5.
+        # iterations 7-25) where a runc pod reported 8.6e6 (cpu-runc-50pct.csv, 3-15): 0.5,
+        # its spinning loop's nanosleep calls arming the guest's timer, a VM exit each.
         paced_work_ratio=0.5,
     )
 
@@ -355,18 +356,22 @@ class WorkloadProfile:
     pages_per_cpu_s: float = 1.9e8
     # How a loop below 100% CPU paces itself. "duty": busy, then sleep the rest of its period
     # (this project's workload, workload.dutycycle): it uses its CPU percent, all of it touching
-    # pages. "timer": workload.c's loop touches its pages then nanosleeps, and its own feedback
-    # drives the sleep asked for towards nothing, so each loop sleeps the timer slack (50 us
-    # for a normal task): below 100% the pace is set by the timer, not by the setting.
+    # pages. "timer": workload.c's loop touches its pages, then nanosleeps for its scale x the
+    # time it took; the busy share it measures stays under its setting, so its feedback drives
+    # the scale to its clamp (1% of the wanted one) and the sleeps it asks for to tens of
+    # nanoseconds, less than a timer can wait: the loop spins through nanosleep calls that come
+    # back at once, at every setting below 100%.
     pacing: str = "duty"
-    # For "timer": pages/s a loop alone does below 100%, whatever the setting (README of the
+    # For "timer": pages/s such a loop alone does, whatever the setting (README of the
     # reference runs: ~8.5e6 at 10 to 80%; cpu-runc-{10,20,50,80}pct.csv first iterations
-    # 7.3e6-8.7e6), and the CPU it costs: its page touching (8.5e6 / 1.9e8 = 0.045 core) plus
-    # its wake-ups (about 15,000 a second, each a timer interrupt, a context switch and the
-    # syscall, ~5 us on a VM worker where arming a timer exits to the hypervisor: 0.075 core).
-    # Estimate.
+    # 7.3e6-8.7e6: 4.5% of the 1.9e8 a CPU touches when it does nothing else), and the CPU it
+    # costs: a whole core, the rest of it in the syscalls. The published runs agree: their work
+    # per pod falls from 17-23 running pods and their total peaks at 28-31 pods' worth, as the
+    # CPU=100 run's from 9 and at 36, not from the ~300 pods a loop costing its page touching
+    # alone would take to fill the nodes. And a guest's timer calls exit to the hypervisor, so
+    # kata's loops turn half as fast (RuntimeProfile.paced_work_ratio).
     paced_pages_per_s: float = 8.5e6
-    paced_cpu_cores: float = 0.12
+    paced_cpu_cores: float = 1.0
 
 
 @dataclass
