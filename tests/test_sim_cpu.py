@@ -144,3 +144,22 @@ def test_node_pods_carry_cpu_and_work_and_samples_sum_them():
     for s in latest.values():
         assert s.cpus == 8 and s.cpu_busy_pct is not None
         assert s.cpu_busy_pct == pytest.approx(s.cpu_user_pct + s.cpu_system_pct)
+
+
+def test_a_cpu_run_on_the_simulated_cluster_records_work_and_node_cpu(tmp_path):
+    from tests.run_support import scaler_run
+
+    run = scaler_run(tmp_path, "--scenario", "cpu", "--max-replicas", "60", "--workers", "2")
+    assert run.exit_code == 0, run.stderr
+    last = run.rows[-1]
+    running = int(last["running"])
+    assert int(last["work_pods"]) == running > 0
+    # two workers' CPUs (2 x 8, less 0.8 each for their services) hold 14.4 pods at 100%, 28.8
+    # at the cpu scenario's 50%: the work stops growing with the pods there
+    assert float(last["work_rate"]) == pytest.approx(min(running * 0.5, 14.4) * PAGES, rel=0.02)
+    assert float(last["cpu_busy_pct"]) == pytest.approx(100.0, abs=0.5)
+    assert float(run.rows[0]["cpu_busy_pct"]) < 20 and float(last["cpu_user_pct"]) > 80
+    for node in ("worker-0", "worker-1"):  # per node: CPU from its second sample on, work always
+        samples = [r for r in run.nodes if r["node"] == node]
+        assert samples[0]["cpu_busy_pct"] == "" and all(r["cpu_busy_pct"] for r in samples[1:])
+        assert all(r["work_rate"] and r["work_pods"] for r in samples)
