@@ -163,3 +163,19 @@ def test_a_cpu_run_on_the_simulated_cluster_records_work_and_node_cpu(tmp_path):
         samples = [r for r in run.nodes if r["node"] == node]
         assert samples[0]["cpu_busy_pct"] == "" and all(r["cpu_busy_pct"] for r in samples[1:])
         assert all(r["work_rate"] and r["work_pods"] for r in samples)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"workload": {"pacing": "sleepy"}}, "workload.pacing must be one of duty, timer"),
+    ({"runtimes": {"kata": {"vcpus": -1}}}, "runtimes.kata.vcpus must not be negative"),
+    ({"workload": {"pages_per_cpu_s": 0}}, "workload.pages_per_cpu_s must be positive"),
+])
+def test_profiles_with_impossible_cpu_parameters_are_refused(tmp_path, setting, message):
+    import json
+
+    from scaler.sim.profile import ProfileError
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(setting))
+    with pytest.raises(ProfileError, match=message):
+        load_profile(str(path))
