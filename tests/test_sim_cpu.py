@@ -89,11 +89,12 @@ def test_kata_guests_are_bound_by_their_vcpus_and_cost_host_cpu_besides():
     # one vCPU of workload, plus the VM's host processes and exits outside the guest
     assert c == pytest.approx([1.0 * (1 + rt.vm_exit_cpu_share) + rt.vm_host_cpu_cores] * 2)
     assert w == pytest.approx([PAGES * rt.work_efficiency] * 2)
-    # a workload asking for 2 CPUs in a 1-vCPU guest still gets one
-    m2 = model()
-    run(m2, "a/vm", spec(runtime="kata", cpu_percent=200), 1)
+    # a guest of half a vCPU holds its workload to half a core
+    m2 = SimModel(load_profile(None, workers=1), 0)
+    m2.profile.runtimes["kata"].vcpus = 0.5
+    run(m2, "a/vm", spec(runtime="kata", cpu_percent=100), 1)
     assert m2.cpu.pods(m2.state, m2.pod_slots("a/vm"))[1] == pytest.approx(
-        [PAGES * rt.work_efficiency])
+        [0.5 * PAGES * rt.work_efficiency])
 
 
 def test_timer_paced_loops_work_at_their_own_pace_whatever_the_setting():

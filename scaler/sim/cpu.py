@@ -75,7 +75,8 @@ def dep_cpu(s: SimState) -> DepCpu:
         spec, rt = d.spec, d.runtime
         pct = float(spec.cpu_percent)
         paced = wl.pacing == "timer" and pct < 100.0
-        want = wl.paced_cpu_cores if paced else pct / 100.0
+        # one thread: at most one core (the workload takes 0-100 percent of one CPU)
+        want = min(1.0, wl.paced_cpu_cores if paced else pct / 100.0)
         if d.deleted:
             want = 0.0  # its pods are terminating: their workloads got SIGTERM
         limit = spec.cpu_limit_m if spec.cpu_limit_m is not None else None
