@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from collectors.cpustat import CpuTimes
-from scaler.sim.pods import CS_RUNNING
+from scaler.sim.pods import CS_NONE, CS_RUNNING
 from scaler.sim.state import SimState
 
 #: /proc/stat counts in USER_HZ ticks (100 per second on Linux).
@@ -311,16 +311,19 @@ class CpuAccount:
         p = s.table
         n = p.n
         nd = len(s.dep_list)
-        # Creating (0) or running (1) pods (bound to a node: the kubelet has them), counted per
-        # (node, dep, state) in one pass: key = (node x deps + dep) x 2 + state.
-        cs = p.cstate[:n]
-        key = p.node[:n] * (2 * nd)
+        # Pods per (node, dep, container state) in one pass over the table (key = ((node + 1) x
+        # deps + dep) x states + state: unbound pods fall in node -1's bins, gone ones count
+        # 0); the creating (0) and running (1) pods of bound nodes are what shares the CPUs.
+        states = CS_NONE + 1
+        stride = states * nd
+        key = p.node[:n] + 1
+        key *= stride
         if nd > 1:
-            key += p.dep[:n] * 2
-        key += cs
-        key[(cs > CS_RUNNING) | ~p.alive[:n] | (key < 0)] = -1
-        counts = np.bincount(key + 1, minlength=s.workers * nd * 2 + 1)[1:]
-        counts = counts.reshape(s.workers, nd, 2)
+            key += p.dep[:n] * states
+        key += p.cstate[:n]
+        key[~p.alive[:n]] = 0
+        every = np.bincount(key, minlength=(s.workers + 1) * stride)
+        counts = every[stride:].reshape(s.workers, nd, states)[:, :, :2]
         if (self._counts and (self._counts[-1] == counts).all()
                 and (self._thrash[-1] == s.thrashing).all()):
             self._ticks[-1] += 1
