@@ -180,3 +180,18 @@ def test_profiles_with_impossible_cpu_parameters_are_refused(tmp_path, setting, 
     path.write_text(json.dumps(setting))
     with pytest.raises(ProfileError, match=message):
         load_profile(str(path))
+
+
+def test_a_pickled_model_carries_its_cpu_counters_on():
+    """``scaler sim serve`` saves its model as a pickle and restores it: the CPU goes on as if
+    never stopped."""
+    import pickle
+
+    m = model(workers=2)
+    run(m, "a/b", spec(cpu_percent=50), 10, 30)
+    copy = pickle.loads(pickle.dumps(m))
+    m.advance(30)
+    copy.advance(30)
+    for name in m.node_names:
+        assert copy.node_stat(name) == m.node_stat(name)
+    assert copy.cpu.node_work == pytest.approx(m.cpu.node_work)
