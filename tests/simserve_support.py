@@ -97,3 +97,23 @@ def start_server(workdir: Path, *args: str, timeout: float = 30) -> SimServer:
         raise AssertionError("sim serve did not start:\n" + "\n".join(lines))
     url = next(line.split()[2] for line in lines if "Kubernetes API:" in line)
     return SimServer(proc, workdir, kubeconfig, url, env, lines)
+
+
+def kube_client(kubeconfig: Path):
+    """The official Kubernetes Python client, configured from ``kubeconfig``."""
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(kubeconfig))
+
+
+def workload_deployment(name: str, namespace: str, *, replicas: int = 1,
+                        runtime_class: str | None = None) -> dict:
+    labels = {"app": name}
+    spec: dict = {"containers": [{"name": "workload", "image": "quay.io/example/w:1",
+                                  "env": [{"name": "MEMORY", "value": "100"}]}]}
+    if runtime_class:
+        spec["runtimeClassName"] = runtime_class
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": spec}}}

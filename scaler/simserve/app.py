@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from scaler.simserve import discovery, openapi, tables
-from scaler.simserve.discovery import RESOURCES, Resource
+from scaler.simserve.discovery import Resource
+from scaler.simserve.events import as_events_v1
 from scaler.simserve.patch import PatchError, apply_patch
 from scaler.simserve.selectors import SelectorError, object_filter
 from scaler.simserve.state import ApiError, SimState
@@ -109,13 +110,13 @@ class Api:
             return error_response(404, "NotFound", f"the server could not find the requested resource ({path})")
         namespace = None
         if len(rest) >= 3 and rest[0] == "namespaces":
-            candidate = RESOURCES.get(rest[2])
+            candidate = discovery.find(group, version, rest[2])
             if candidate is not None and candidate.namespaced:
                 namespace, rest = rest[1], rest[2:]
         if not rest:
             return error_response(404, "NotFound", "the server could not find the requested resource")
-        res = RESOURCES.get(rest[0])
-        if res is None or res.group != group or res.version != version:
+        res = discovery.find(group, version, rest[0])
+        if res is None:
             return error_response(404, "NotFound", f"the server could not find the requested resource ({path})")
         if res.namespaced and namespace is None and len(rest) > 1:
             return error_response(404, "NotFound", "the server could not find the requested resource")
@@ -199,8 +200,17 @@ class Api:
 
     # -- reads ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _present(res: Resource):
+        """How objects of ``res`` are shown: events.k8s.io/v1 converts the core Events."""
+        if res.group == "events.k8s.io":
+            return as_events_v1
+        return None
+
     def _get(self, request, res, namespace, name, sub) -> web.Response:
         obj = self._lookup(res, namespace, name)
+        if (present := self._present(res)) is not None:
+            obj = present(obj)
         if sub == "scale":
             return web.json_response(self.state.scale_object(obj))
         if self._wants_table(request):
@@ -232,6 +242,8 @@ class Api:
             meta["continue"] = tok
             meta["remainingItemCount"] = len(rest)
             items = page
+        if (present := self._present(res)) is not None:
+            items = [present(o) for o in items]
         if self._wants_table(request):
             tbl = tables.table(res.plural, items, self.state.now_epoch(), rv)
             tbl["metadata"] = meta
@@ -246,7 +258,7 @@ class Api:
                 request, self.state.store, res, namespace if res.namespaced else None,
                 as_table=self._wants_table(request), now=self.state.now_epoch,
                 watch_timeout=self.watch_timeout, bookmark_interval=self.bookmark_interval,
-                closing=self.closing)
+                closing=self.closing, present=self._present(res))
         finally:
             self.counters.watches_open -= 1
 

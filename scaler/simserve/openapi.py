@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from scaler.simserve.discovery import RESOURCES
+from scaler.simserve.discovery import ALL
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -21,7 +21,7 @@ def _gv_path(group: str, version: str) -> str:
 
 def gv_document(group: str, version: str) -> dict | None:
     paths = {}
-    for r in RESOURCES.values():
+    for r in ALL:
         if r.group != group or r.version != version:
             continue
         base = "/" + _gv_path(group, version)
@@ -50,7 +50,7 @@ def _hash(doc: dict) -> str:
 
 def root() -> dict:
     paths = {}
-    for group, version in sorted({(r.group, r.version) for r in RESOURCES.values()}):
+    for group, version in sorted({(r.group, r.version) for r in ALL}):
         doc = gv_document(group, version)
         p = _gv_path(group, version)
         paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={_hash(doc)}"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import json
 
 from scaler.quantity import mib_quantity, millis_quantity
 
@@ -50,8 +51,27 @@ def pod_uid(name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def template_hash(deployment_name: str, generation: int) -> str:
-    return hashlib.sha1(f"{deployment_name}/{generation}".encode()).hexdigest()[:10]
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
+
+
+def template_hash(template: dict) -> str:
+    """The ``pod-template-hash`` of a pod template, as the deployment controller computes it
+    (controller.ComputeHash: FNV-1a 32 of the template, its decimal digits mapped through
+    rand.SafeEncodeString). It depends on the template only, so scaling a Deployment keeps its
+    ReplicaSet and a template change makes a new one. (The bytes hashed differ from Go's
+    spew dump, so the values differ from a real cluster's; their shape does not.)"""
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(h))
+
+
+def replicaset_name(deployment: dict) -> str:
+    """The name of the ReplicaSet a Deployment's current template runs in."""
+    meta = deployment.get("metadata") or {}
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return f"{meta.get('name', 'unknown')}-{template_hash(template)}"
 
 
 def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
@@ -87,8 +107,7 @@ def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
     containers = spec.get("containers") or [{"name": "workload", "image": "unknown"}]
     if not labels:
         labels = dict((template.get("metadata") or {}).get("labels") or {})
-    generation = int(((deployment or {}).get("metadata") or {}).get("generation", 1))
-    rs_name = f"{dep_name}-{template_hash(dep_name, generation)}"
+    rs_name = replicaset_name(deployment) if deployment else f"{dep_name}-{template_hash({})}"
     labels.setdefault("pod-template-hash", rs_name.rsplit("-", 1)[1])
     spec.update({"restartPolicy": "Always", "schedulerName": "default-scheduler",
                  "dnsPolicy": "ClusterFirst"})

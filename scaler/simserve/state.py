@@ -15,7 +15,10 @@ from typing import TextIO
 
 from scaler.kube_objects import ManifestError, workload_spec_from_deployment
 from scaler.pod_state import PodClass, classify
+from scaler.simserve import events as ev
 from scaler.simserve import render
+from scaler.simserve.admission import admit, model_runtimes
+from scaler.simserve.held import HeldDeployments
 from scaler.simserve.store import Store
 
 LOOPBACK_BASE = (127, 0, 0, 10)
@@ -84,6 +87,12 @@ class SimState:
             self.node_addresses[info.name] = addr
             self._nodes.append(replace(info, address=addr))
         self._sync_nodes()
+        self.events = ev.EventRecorder(self.store, self.now_epoch)
+        self._events_expired = float(model.now)
+        self.held = HeldDeployments(self.store, self.events, self.now_epoch,
+                                    lambda: [n.name for n in self._nodes], self.node_addresses)
+        self._in_model: set[str] = set()  # "namespace/name" of the Deployments the model runs
+        self._runtimes = model_runtimes(model)
         for ns in ("default", "kube-system"):
             self.create_namespace({"metadata": {"name": ns}})
         for name, rc in (runtime_classes or {}).items():
@@ -192,12 +201,51 @@ class SimState:
         except (ManifestError, KeyError, TypeError, ValueError, IndexError) as e:
             raise ApiError(422, "Invalid", f'Deployment.apps "{name}" is invalid: {e}') from None
         dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
-        labels = dict(((spec.get("template") or {}).get("metadata") or {}).get("labels") or {})
-        self.model.apply_deployment(f"{namespace}/{meta['name']}", workload, spec["replicas"], labels)
-        dep["status"] = render.deployment_status(dep, self._pods_of(namespace, meta["name"]))
+        self._place(namespace, dep, workload)
+        dep["status"] = self._deployment_status(namespace, dep)
         self.store.put("deployments", dep)
         self.sync()
         return self.store.get("deployments", namespace, meta["name"])
+
+    def _place(self, namespace: str, dep: dict, workload) -> None:
+        """Hand the Deployment to the model, or hold it when RuntimeClass admission or the
+        nodes' runtime handlers would keep its pods from running (admission.py)."""
+        key = f"{namespace}/{dep['metadata']['name']}"
+        rc_name = ((dep["spec"].get("template") or {}).get("spec") or {}).get("runtimeClassName")
+        admission_rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
+        adm = admit(dep, workload.runtime, admission_rc, self._runtimes)
+        if adm.runs:
+            self.held.release(key)
+            if adm.runtime != workload.runtime:
+                workload = replace(workload, runtime=adm.runtime)
+            labels = dict(((dep["spec"].get("template") or {}).get("metadata") or {})
+                          .get("labels") or {})
+            self.model.apply_deployment(key, workload, dep["spec"]["replicas"], labels)
+            self._in_model.add(key)
+            return
+        if key in self._in_model:
+            self.model.delete_deployment(key)
+            self._in_model.discard(key)
+        self.held.hold(namespace, dep, adm)
+
+    def _deployment_status(self, namespace: str, dep: dict) -> dict:
+        name = dep["metadata"]["name"]
+        status = render.deployment_status(dep, self._pods_of(namespace, name))
+        held = self.held.by_key.get(f"{namespace}/{name}")
+        if held is not None and held.admission.missing and held.replicas > 0:
+            # as the deployment controller mirrors its ReplicaSet's condition
+            status["conditions"].append({"type": "ReplicaFailure", "status": "True",
+                                         "reason": "FailedCreate",
+                                         "message": held.admission.missing})
+        return status
+
+    def _drop_deployment(self, namespace: str, name: str) -> None:
+        key = f"{namespace}/{name}"
+        if key in self.held:
+            self.held.release(key)
+        if key in self._in_model:
+            self.model.delete_deployment(key)
+            self._in_model.discard(key)
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> dict:
         old = self.store.get("deployments", namespace, name)
@@ -207,7 +255,11 @@ class SimState:
             raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
         meta = {**old["metadata"], "generation": old["metadata"]["generation"] + 1}
         dep = {**old, "metadata": meta, "spec": {**old["spec"], "replicas": replicas}}
-        self.model.set_replicas(f"{namespace}/{name}", replicas)
+        key = f"{namespace}/{name}"
+        if key in self.held:
+            self.held.set_replicas(key, replicas)
+        else:
+            self.model.set_replicas(key, replicas)
         self.store.put("deployments", dep)
         self.sync()
         return self.store.get("deployments", namespace, name)
@@ -215,7 +267,7 @@ class SimState:
     def delete_deployment(self, namespace: str, name: str) -> dict:
         if self.store.get("deployments", namespace, name) is None:
             raise ApiError(404, "NotFound", f'deployments.apps "{name}" not found')
-        self.model.delete_deployment(f"{namespace}/{name}")
+        self._drop_deployment(namespace, name)
         gone = self.store.remove("deployments", namespace, name)
         self.sync()
         return gone
@@ -224,6 +276,9 @@ class SimState:
         pod = self.store.get("pods", namespace, name)
         if pod is None:
             raise ApiError(404, "NotFound", f'pods "{name}" not found')
+        gone = self.held.delete_pod(namespace, name)
+        if gone is not None:
+            return gone
         self.model.delete_pod(name)
         self.sync()
         return self.store.get("pods", namespace, name) or pod
@@ -239,6 +294,8 @@ class SimState:
 
     def _pods_of(self, namespace: str, deployment: str) -> list[dict]:
         prefix = f"{namespace}/{deployment}"
+        if prefix in self.held:
+            return self.held.pods_of(prefix)
         return [p for p in self.store.items("pods", namespace)
                 if self._deployment_key_of.get(p["metadata"]["name"]) == prefix]
 
@@ -277,7 +334,8 @@ class SimState:
             ns, _, dep_name = key.partition("/")
             self._classify(v, truth)
             sig = render.pod_signature(v)
-            if self._views.get(name) == sig:
+            old_sig = self._views.get(name)
+            if old_sig == sig:
                 continue
             self._views[name] = sig
             idx = self._pod_index.get(name)
@@ -291,9 +349,11 @@ class SimState:
             rc_name = render._f(v, "runtime_class", default=None)
             rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
             overhead = (rc or {}).get("overhead", {}).get("podFixed")
-            self.store.put("pods", render.render_pod(v, deployment=dep,
-                                                      node_address=self.node_addresses,
-                                                      pod_index=idx, runtime_overhead=overhead))
+            pod = self.store.put("pods", render.render_pod(v, deployment=dep,
+                                                            node_address=self.node_addresses,
+                                                            pod_index=idx,
+                                                            runtime_overhead=overhead))
+            self._pod_events(v, pod, old_sig)
             touched.add((ns, dep_name))
         for name in [n for n in self._views if n not in seen]:
             del self._views[name]
@@ -303,28 +363,66 @@ class SimState:
             self.store.remove("pods", ns, name)
             touched.add((ns, dep_name))
         self._deployment_key_of = key_of
+        for key in self.held.sync():
+            ns, _, dep_name = key.partition("/")
+            touched.add((ns, dep_name))
+        self._readmit()
         live_keys = set(key_of.values())
         for key in [k for k in self._last_template if k not in live_keys]:
             del self._last_template[key]
         for ns, dep_name in touched:
             dep = self.store.get("deployments", ns, dep_name)
             if dep is not None:
-                status = render.deployment_status(dep, self._pods_of(ns, dep_name))
+                status = self._deployment_status(ns, dep)
                 if status != dep.get("status"):
                     self.store.put("deployments", {**dep, "status": status})
         for ns in self.store.items("namespaces"):
             if ns["status"].get("phase") == "Terminating":
                 name = ns["metadata"]["name"]
                 for dep in self.store.items("deployments", name):
-                    self.model.delete_deployment(f"{name}/{dep['metadata']['name']}")
+                    self._drop_deployment(name, dep["metadata"]["name"])
                     self.store.remove("deployments", name, dep["metadata"]["name"])
                 if not self.store.items("pods", name):
+                    self.events.forget_namespace(name)
                     self.store.remove("namespaces", "", name)
+        if self.model.now - self._events_expired >= 60.0:
+            self._events_expired = float(self.model.now)
+            self.events.expire()
         truth.evicted = len(truth.evicted_uids)
         changed = truth.row() != self._truth.row()
         self._truth = truth
         if changed:
             self._write_truth()
+
+    def _pod_events(self, v, pod: dict, old_sig: tuple | None) -> None:
+        """The events the scheduler and the kubelet record about a pod whose view changed:
+        FailedScheduling each time the scheduler finds no node (the model counts one per new
+        reason, as here), Evicted when the kubelet's eviction manager takes it."""
+        node = render._f(v, "node")
+        reason = render._f(v, "reason")
+        message = render._f(v, "message")
+        deleted = render._f(v, "deleted", "deleted_at", "deletion")
+        if node is None and deleted is None and message and \
+                pod["status"].get("phase") == "Pending":
+            self.events.record(pod, "FailedScheduling", str(message), ev.SCHEDULER)
+        elif reason == "Evicted" and (old_sig is None or old_sig[4] != "Evicted") and node:
+            self.events.record(pod, "Evicted", str(message or "The node was low on resource: "
+                                                   "memory."), ev.kubelet(str(node)))
+
+    def _readmit(self) -> None:
+        """A held Deployment whose RuntimeClass appeared (or changed) runs now: the ReplicaSet
+        controller's next try succeeds."""
+        for held in list(self.held.by_key.values()):
+            dep = self.store.get("deployments", held.namespace, held.name)
+            if dep is None:
+                continue
+            rc_name = ((dep["spec"].get("template") or {}).get("spec") or {}).get(
+                "runtimeClassName")
+            rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
+            workload = workload_spec_from_deployment({"spec": dep["spec"]})
+            adm = admit(dep, workload.runtime, rc, self._runtimes)
+            if adm != held.admission:
+                self._place(held.namespace, dep, workload)
 
     def _write_truth(self) -> None:
         if self._truth_out is not None:

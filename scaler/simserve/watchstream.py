@@ -24,7 +24,8 @@ from scaler.simserve.store import Gone, Store
 
 async def stream_watch(request: web.Request, store: Store, res: Resource, namespace: str | None, *,
                        as_table: bool, now: Callable[[], float], watch_timeout: float,
-                       bookmark_interval: float, closing: asyncio.Event) -> web.StreamResponse:
+                       bookmark_interval: float, closing: asyncio.Event,
+                       present: Callable[[dict], dict] | None = None) -> web.StreamResponse:
     q = request.query
     match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
     timeout = min(float(q.get("timeoutSeconds", watch_timeout)), watch_timeout)
@@ -37,6 +38,8 @@ async def stream_watch(request: web.Request, store: Store, res: Resource, namesp
     await resp.prepare(request)
 
     def encode(kind: str, obj: dict) -> bytes:
+        if present is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
+            obj = present(obj)
         if as_table and kind in ("ADDED", "MODIFIED", "DELETED"):
             obj = tables.table(res.plural, [obj], now())
         return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
