@@ -56,10 +56,15 @@ def sim() -> None:
               show_default=True, help="Seconds between watch bookmarks.")
 @click.option("--event-log", type=click.IntRange(min=10), default=20_000, show_default=True,
               help="Watch events kept; a watch from an older resourceVersion gets 410 Gone.")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="YAML users file: admins, namespace-scoped users and their cluster rules; "
+                   "each gets a bearer token and a kubeconfig (<kubeconfig>-<user>), and RBAC "
+                   "applies. Default: no authentication, every request is an admin.")
 def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed, port, kubeconfig,
                   workdir, error_rate, latency, fault_seed, truth, ssh, ssh_port, runtime_class,
-                  tick, watch_timeout, bookmark_interval, event_log) -> None:
-    """Serve the simulated cluster over the Kubernetes API on 127.0.0.1 (plain HTTP, no auth).
+                  tick, watch_timeout, bookmark_interval, event_log, users_file) -> None:
+    """Serve the simulated cluster over the Kubernetes API on 127.0.0.1 (plain HTTP; no auth
+    unless --users).
 
     \b
     Writes a kubeconfig and prints how to use it, e.g.:
@@ -89,6 +94,14 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
         wd.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create {wd}: {e.strerror}") from None
+    users = None
+    if users_file:
+        from scaler.simserve.users import UsersError, load_users
+
+        try:
+            users = load_users(Path(users_file))
+        except UsersError as e:
+            raise UserError(f"--users: {e}") from None
     model = SimModel(prof, seed, start=time.time())
     options = ServeOptions(
         workdir=wd, port=port, speed=speed, tick_s=tick, error_rate=error_rate,
@@ -96,7 +109,7 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         truth=Path(truth) if truth else None, ssh=ssh, ssh_port=ssh_port,
         runtime_class=runtime_class, watch_timeout_s=watch_timeout,
-        bookmark_interval_s=bookmark_interval, event_log=event_log)
+        bookmark_interval_s=bookmark_interval, event_log=event_log, users=users)
     try:
         asyncio.run(serve(model, options))
     except OSError as e:

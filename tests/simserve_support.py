@@ -49,8 +49,23 @@ class SimServer:
     def kubectl_json(self, *args: str) -> dict:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
+    def ssl_context(self):
+        """None for a plain-HTTP front; else one trusting the front's certificate (``--users``
+        makes it serve HTTPS), read from the kubeconfig."""
+        if not self.url.startswith("https:"):
+            return None
+        import base64
+        import ssl
+
+        import yaml
+
+        doc = yaml.safe_load(self.kubeconfig.read_text())
+        ca = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
+        return ssl.create_default_context(cadata=ca.decode())
+
     def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/simserve/stats", timeout=5) as r:
+        with urllib.request.urlopen(f"{self.url}/simserve/stats", timeout=5,
+                                    context=self.ssl_context()) as r:
             return json.load(r)
 
     def wait_for(self, predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"):

@@ -22,6 +22,7 @@ it, and failing where a real cluster fails, on the node.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from scaler.workload_spec import DEFAULT_RUNTIME_ALIASES
 
@@ -50,13 +51,13 @@ def model_runtimes(model: object) -> set[str] | None:
     return set(runtimes) | set(DEFAULT_RUNTIME_ALIASES)
 
 
-def template_runtime_class(deployment: dict) -> str | None:
+def template_runtime_class(deployment: dict[str, Any]) -> str | None:
     spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     name = spec.get("runtimeClassName")
     return str(name) if name else None
 
 
-def admit(deployment: dict, runtime: str, runtime_class: dict | None,
+def admit(deployment: dict[str, Any], runtime: str, runtime_class: dict[str, Any] | None,
           known: set[str] | None) -> Admission:
     """``runtime``: the workload's runtime as read from the template (the RuntimeClass name, or
     the default runtime); ``runtime_class``: the RuntimeClass object it names, if any."""
@@ -75,7 +76,7 @@ def admit(deployment: dict, runtime: str, runtime_class: dict | None,
     return Admission(None, handler=handler)
 
 
-def replicaset_prefix(deployment: dict) -> str:
+def replicaset_prefix(deployment: dict[str, Any]) -> str:
     from scaler.simserve.render import replicaset_name
 
     return replicaset_name(deployment)

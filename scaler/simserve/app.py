@@ -15,16 +15,24 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from scaler.simserve import discovery, openapi, tables
+from scaler.simserve import authz, discovery, openapi, protobuf, tables
 from scaler.simserve.discovery import Resource
 from scaler.simserve.events import as_events_v1
 from scaler.simserve.patch import PatchError, apply_patch
 from scaler.simserve.selectors import SelectorError, object_filter
 from scaler.simserve.state import ApiError, SimState
 from scaler.simserve.status import status_body
+from scaler.simserve.users import Authenticator
 from scaler.simserve.watchstream import stream_watch
 
 WRITABLE = {"namespaces", "deployments", "runtimeclasses"}
+#: request bodies this server reads ("" and text/plain: curl's defaults, read as JSON or YAML)
+BODY_TYPES = ("application/json", "application/yaml", "", "application/octet-stream",
+              "text/plain", "application/x-www-form-urlencoded")
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+#: readable without credentials (system:public-info-viewer, bound to unauthenticated users)
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
 
 @dataclass
@@ -49,14 +57,18 @@ class Counters:
     by_verb: dict = field(default_factory=dict)
 
 
-def error_response(code: int, reason: str, message: str) -> web.Response:
-    return web.json_response(status_body(code, reason, message), status=code)
+def error_response(code: int, reason: str, message: str, details: dict | None = None,
+                   headers: dict | None = None) -> web.Response:
+    return web.json_response(status_body(code, reason, message, details), status=code,
+                             headers=headers)
 
 
 class Api:
     def __init__(self, state: SimState, faults: Faults | None = None, *,
-                 watch_timeout: float = 1800.0, bookmark_interval: float = 10.0) -> None:
+                 watch_timeout: float = 1800.0, bookmark_interval: float = 10.0,
+                 auth: Authenticator | None = None) -> None:
         self.state = state
+        self.auth = auth or Authenticator(None)
         self.faults = faults or Faults()
         self.counters = Counters()
         self.watch_timeout = watch_timeout
@@ -77,6 +89,11 @@ class Api:
         self.counters.by_verb[verb] = self.counters.by_verb.get(verb, 0) + 1
         if request.path.startswith("/simserve/"):
             return await handler(request)
+        subject = self.auth.subject(request.headers.get("Authorization"))
+        if subject is None and request.path not in PUBLIC_PATHS:
+            # no or an unknown token: 401, as kube-apiserver answers without anonymous auth
+            return error_response(401, "Unauthorized", "Unauthorized")
+        request["subject"] = subject
         if self.faults.latency > 0:
             await asyncio.sleep(self.faults.latency)
         if self.faults.error_rate > 0 and self.faults.rng.random() < self.faults.error_rate:
@@ -87,7 +104,7 @@ class Api:
         try:
             return await handler(request)
         except ApiError as e:
-            return error_response(e.code, e.reason, e.message)
+            return error_response(e.code, e.reason, e.message, e.details, e.headers)
         except (SelectorError, PatchError) as e:
             return error_response(400, "BadRequest", str(e))
 
@@ -102,6 +119,19 @@ class Api:
                 return web.json_response(doc)
         if parts[:1] == ["simserve"]:
             return web.json_response(self._stats())
+        if parts == authz.REVIEW_PATH:
+            if request.method != "POST":
+                return error_response(405, "MethodNotAllowed", "the server does not allow this "
+                                      "method on the requested resource")
+            if request.content_type == protobuf.CONTENT_TYPE:  # kubectl auth can-i
+                try:
+                    body: object = protobuf.access_review(await request.read())
+                except protobuf.ProtobufError as e:
+                    raise ApiError(400, "BadRequest", str(e)) from None
+            else:
+                body = await self._body(request)
+            review = authz.access_review(request["subject"], body)
+            return web.json_response(review, status=201)
         if parts[:2] == ["api", "v1"]:
             group, version, rest = "", "v1", parts[2:]
         elif parts[:1] == ["apis"] and len(parts) >= 3:
@@ -122,6 +152,11 @@ class Api:
             return error_response(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
+        if request["subject"] is None:
+            return error_response(401, "Unauthorized", "Unauthorized")
+        authz.check(request["subject"], authz.attributes(
+            request.method, res, namespace, name, sub,
+            watch=request.query.get("watch") in ("1", "true", "True")))
         return await self._resource(request, res, namespace, name, sub)
 
     def _discovery(self, parts: list[str]) -> dict | None:
@@ -265,6 +300,13 @@ class Api:
     # -- writes --------------------------------------------------------------------------------
 
     async def _body(self, request) -> object:
+        ctype = request.content_type
+        if ctype not in BODY_TYPES and not (request.method == "PATCH" and ctype in PATCH_TYPES):
+            # as kube-apiserver answers a media type it has no serializer for
+            accepted = ", ".join(BODY_TYPES + (PATCH_TYPES if request.method == "PATCH" else ()))
+            raise ApiError(415, "UnsupportedMediaType",
+                           f"the body of the request was in an unknown format - accepted "
+                           f"media types include: {accepted}")
         raw = await request.read()
         try:
             return json.loads(raw)

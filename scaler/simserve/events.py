@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from scaler.simserve.render import timestamp
 from scaler.simserve.store import Store
@@ -49,7 +50,7 @@ def kubelet(node: str) -> Source:
     return Source("kubelet", node)
 
 
-def involved(obj: dict) -> dict:
+def involved(obj: dict[str, Any]) -> dict[str, Any]:
     """The ``involvedObject`` reference to ``obj`` (an API object)."""
     meta = obj["metadata"]
     ref = {"kind": obj["kind"], "apiVersion": obj["apiVersion"], "name": meta["name"],
@@ -63,12 +64,12 @@ class EventRecorder:
     def __init__(self, store: Store, now: Callable[[], float]) -> None:
         self.store = store
         self.now = now
-        self._by_key: dict[tuple, tuple[str, str]] = {}  # aggregation key -> (namespace, name)
-        self._spam: dict[tuple, _Bucket] = {}
+        self._by_key: dict[tuple[Any, ...], tuple[str, str]] = {}  # aggregation key -> (namespace, name)
+        self._spam: dict[tuple[Any, ...], _Bucket] = {}
         self.dropped = 0  # occurrences the spam filter kept from the API
         self._seq = 0
 
-    def _allowed(self, source: Source, ref: dict, t: float) -> bool:
+    def _allowed(self, source: Source, ref: dict[str, Any], t: float) -> bool:
         key = (source.component, source.host, ref["kind"], ref.get("namespace", ""), ref["name"],
                ref["uid"])
         b = self._spam.get(key)
@@ -82,8 +83,8 @@ class EventRecorder:
         b.tokens -= 1.0
         return True
 
-    def record(self, obj: dict, reason: str, message: str, source: Source,
-               type_: str = "Warning") -> dict | None:
+    def record(self, obj: dict[str, Any], reason: str, message: str, source: Source,
+               type_: str = "Warning") -> dict[str, Any] | None:
         """One occurrence of ``reason`` about ``obj``; the stored Event, or None when the spam
         filter dropped it."""
         ref = involved(obj)
@@ -133,7 +134,7 @@ class EventRecorder:
                 del self._by_key[key]
 
 
-def as_events_v1(ev: dict) -> dict:
+def as_events_v1(ev: dict[str, Any]) -> dict[str, Any]:
     """A core/v1 Event as events.k8s.io/v1 shows it (the API server converts between the two:
     ``regarding``/``note``/``deprecated*`` for ``involvedObject``/``message``/``count``...)."""
     if ev.get("kind") != "Event" or ev.get("apiVersion") != "v1":

@@ -15,6 +15,8 @@ from scaler.kube_objects import load_templates
 from scaler.simserve.app import Api, Faults
 from scaler.simserve.kubeconfig import CONTEXT, write_kubeconfig
 from scaler.simserve.state import SimState
+from scaler.simserve.tls import make_serving_cert
+from scaler.simserve.users import Authenticator, User, write_kubeconfigs
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class ServeOptions:
     # Watch events kept (old object versions: ~2-3 kB each); older resourceVersions get 410
     # Gone, as from a real API server's bounded watch cache.
     event_log: int = 20_000
+    users: list[User] | None = None  # None: no authentication, everyone is an admin
 
 
 def default_runtime_classes(model) -> dict[str, dict]:
@@ -68,7 +71,12 @@ class Server:
                               event_log=options.event_log)
         self.api = Api(self.state, Faults(options.error_rate, options.latency_s, options.fault_seed),
                        watch_timeout=options.watch_timeout_s,
-                       bookmark_interval=options.bookmark_interval_s)
+                       bookmark_interval=options.bookmark_interval_s,
+                       auth=Authenticator(options.users))
+        self.user_kubeconfigs: dict[str, Path] = {}
+        # bearer tokens travel only over TLS (tls.py)
+        self.cert = make_serving_cert(options.workdir / "tls", options.host) \
+            if options.users else None
         self._runner: web.AppRunner | None = None
         self.ssh = None
         self.port = 0
@@ -77,17 +85,23 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{self.options.host}:{self.port}"
+        scheme = "https" if self.cert is not None else "http"
+        return f"{scheme}://{self.options.host}:{self.port}"
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.api.app(), handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        site = web.TCPSite(self._runner, self.options.host, self.options.port,
+                           ssl_context=self.cert.server_context() if self.cert else None)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.api.server_address = f"{self.options.host}:{self.port}"
-        write_kubeconfig(self.kubeconfig_path, self.url)
+        if self.options.users and self.cert is not None:
+            self.user_kubeconfigs = write_kubeconfigs(self.options.users, self.kubeconfig_path,
+                                                      self.url, self.cert.cert_pem)
+        else:
+            write_kubeconfig(self.kubeconfig_path, self.url)
         if self.options.ssh:
             try:
                 from scaler.simserve.ssh_nodes import start_sim_ssh_nodes
@@ -104,11 +118,16 @@ class Server:
         lines = [
             f"scaler sim serve: SIMULATED cluster ({len(self.state.node_addresses)} nodes, "
             f"speed x{self.options.speed:g}), not a real one",
-            f"  Kubernetes API: {self.url} (plain HTTP on loopback, no authentication)",
+            f"  Kubernetes API: {self.url} "
+            + ("(HTTPS on loopback, bearer tokens, RBAC)" if self.options.users
+               else "(plain HTTP on loopback, no authentication)"),
             f"  kubeconfig:     {kc} (context {CONTEXT})",
             f"  try:  kubectl --kubeconfig {kc} get nodes -o wide",
             f"        scaler run --cluster openshift --kubeconfig {kc} --runtime kata",
         ]
+        for user, path in self.user_kubeconfigs.items():
+            if path != kc:
+                lines.append(f"  user {user}: {path}")
         if self.options.error_rate or self.options.latency_s:
             lines.append(f"  faults: error rate {self.options.error_rate:g}, "
                          f"latency {self.options.latency_s:g} s per request")

@@ -27,9 +27,12 @@ LOOPBACK_BASE = (127, 0, 0, 10)
 class ApiError(Exception):
     """An error answer: HTTP code, Kubernetes reason and message."""
 
-    def __init__(self, code: int, reason: str, message: str) -> None:
+    def __init__(self, code: int, reason: str, message: str, *, details: dict | None = None,
+                 headers: dict | None = None) -> None:
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
+        self.details = details
+        self.headers = headers
 
 
 def loopback_address(i: int) -> str:
