@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import random
 import uuid
 from collections import OrderedDict
@@ -18,19 +17,14 @@ from aiohttp import web
 from scaler.simserve import authz, discovery, openapi, protobuf, tables
 from scaler.simserve.discovery import Resource
 from scaler.simserve.events import as_events_v1
-from scaler.simserve.patch import PatchError, apply_patch
+from scaler.simserve.patch import PatchError
 from scaler.simserve.selectors import SelectorError, object_filter
 from scaler.simserve.state import ApiError, SimState
 from scaler.simserve.status import status_body
 from scaler.simserve.users import Authenticator
 from scaler.simserve.watchstream import stream_watch
+from scaler.simserve.writes import WRITABLE, Writes, read_body
 
-WRITABLE = {"namespaces", "deployments", "runtimeclasses"}
-#: request bodies this server reads ("" and text/plain: curl's defaults, read as JSON or YAML)
-BODY_TYPES = ("application/json", "application/yaml", "", "application/octet-stream",
-              "text/plain", "application/x-www-form-urlencoded")
-PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
 #: readable without credentials (system:public-info-viewer, bound to unauthenticated users)
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
@@ -69,6 +63,7 @@ class Api:
                  auth: Authenticator | None = None) -> None:
         self.state = state
         self.auth = auth or Authenticator(None)
+        self.writes = Writes(state)
         self.faults = faults or Faults()
         self.counters = Counters()
         self.watch_timeout = watch_timeout
@@ -202,7 +197,7 @@ class Api:
             if m == "POST":
                 return await self._create(request, res, namespace)
             if m == "DELETE" and res.plural in ("pods", "deployments"):
-                return self._delete_collection(request, res, namespace)
+                return await self._delete_collection(request, res, namespace)
             return self._not_allowed(m, res)
         if sub not in (None, "status", "scale") or (sub == "scale" and res.plural != "deployments"):
             return error_response(404, "NotFound", "the server could not find the requested resource")
@@ -211,7 +206,7 @@ class Api:
         if m in ("PUT", "PATCH"):
             return await self._update(request, res, namespace, name, sub)
         if m == "DELETE":
-            return self._delete(request, res, namespace, name)
+            return await self._delete(request, res, namespace, name)
         return self._not_allowed(m, res)
 
     @staticmethod
@@ -297,95 +292,25 @@ class Api:
         finally:
             self.counters.watches_open -= 1
 
-    # -- writes --------------------------------------------------------------------------------
+    # -- writes (writes.py) ----------------------------------------------------------------------
 
     async def _body(self, request) -> object:
-        ctype = request.content_type
-        if ctype not in BODY_TYPES and not (request.method == "PATCH" and ctype in PATCH_TYPES):
-            # as kube-apiserver answers a media type it has no serializer for
-            accepted = ", ".join(BODY_TYPES + (PATCH_TYPES if request.method == "PATCH" else ()))
-            raise ApiError(415, "UnsupportedMediaType",
-                           f"the body of the request was in an unknown format - accepted "
-                           f"media types include: {accepted}")
-        raw = await request.read()
-        try:
-            return json.loads(raw)
-        except ValueError:
-            import yaml  # kubectl sends JSON, but `curl --data-binary @x.yaml` users send YAML
-
-            try:
-                return yaml.safe_load(raw)
-            except yaml.YAMLError:
-                raise ApiError(400, "BadRequest", "the request body is neither JSON nor YAML") from None
+        return await read_body(request)
 
     async def _create(self, request, res, namespace) -> web.Response:
         if res.plural not in WRITABLE:
             return self._not_allowed("POST", res)
-        obj = await self._body(request)
-        if not isinstance(obj, dict):
-            raise ApiError(400, "BadRequest", "the request body is not an object")
-        if obj.get("kind") not in (None, res.kind):
-            raise ApiError(400, "BadRequest", f"kind {obj.get('kind')} does not match {res.kind}")
-        obj = {**obj, "apiVersion": res.api_version, "kind": res.kind}
-        if res.plural == "namespaces":
-            out = self.state.create_namespace(obj)
-        elif res.plural == "deployments":
-            out = self.state.put_deployment(namespace, obj, create=True)
-        else:
-            out = self.state.create_cluster_object(res.plural, obj)
-        return web.json_response(out, status=201)
+        return await self.writes.create(request, res, namespace)
 
     async def _update(self, request, res, namespace, name, sub) -> web.Response:
         if res.plural not in WRITABLE:
             return self._not_allowed(request.method, res)
-        if res.plural == "deployments":
-            await asyncio.sleep(self.state.write_cost_s())  # timing saturation, as modelled
-        current = self._lookup(res, namespace, name)
-        body = await self._body(request)
-        if sub == "scale":
-            scale = self.state.scale_object(current)
-            new = apply_patch(request.content_type, scale, body) if request.method == "PATCH" else body
-            replicas = ((new or {}).get("spec") or {}).get("replicas")
-            dep = self.state.scale_deployment(namespace, name, replicas)
-            return web.json_response(self.state.scale_object(dep))
-        if request.method == "PATCH":
-            new = apply_patch(request.content_type, current, body)
-        else:
-            new = body
-        if not isinstance(new, dict):
-            raise ApiError(400, "BadRequest", "the patched object is not an object")
-        new.setdefault("metadata", {})["name"] = name
-        if sub == "status":
-            return web.json_response(current)  # status is the model's to write
-        if res.plural == "deployments":
-            new.pop("status", None)
-            return web.json_response(self.state.put_deployment(namespace, new, create=False))
-        meta = {**current["metadata"], **{k: v for k, v in new["metadata"].items()
-                                          if k in ("labels", "annotations")}}
-        out = {**current, **{k: v for k, v in new.items() if k not in ("metadata", "status")},
-               "metadata": meta}
-        return web.json_response(self.state.store.put(res.plural, out))
+        return await self.writes.update(request, res, namespace, name, sub)
 
-    def _delete(self, request, res, namespace, name) -> web.Response:
-        self._lookup(res, namespace, name)
-        if res.plural == "namespaces":
-            return web.json_response(self.state.delete_namespace(name))
-        if res.plural == "deployments":
-            return web.json_response(self.state.delete_deployment(namespace, name))
-        if res.plural == "pods":
-            return web.json_response(self.state.delete_pod(namespace, name))
-        if res.plural == "runtimeclasses":
-            return web.json_response(self.state.store.remove(res.plural, "", name))
-        return self._not_allowed("DELETE", res)
+    async def _delete(self, request, res, namespace, name) -> web.Response:
+        if res.plural not in WRITABLE | {"pods"}:
+            return self._not_allowed("DELETE", res)
+        return await self.writes.delete(request, res, namespace, name)
 
-    def _delete_collection(self, request, res, namespace) -> web.Response:
-        match = object_filter(request.query.get("labelSelector"), request.query.get("fieldSelector"))
-        gone = []
-        for o in list(self.state.store.items(res.plural, namespace)):
-            if match(o):
-                n = o["metadata"]["name"]
-                gone.append(self.state.delete_pod(namespace, n) if res.plural == "pods"
-                            else self.state.delete_deployment(namespace, n))
-        return web.json_response({"kind": f"{res.kind}List", "apiVersion": res.api_version,
-                                  "metadata": {"resourceVersion": str(self.state.store.rv)},
-                                  "items": gone})
+    async def _delete_collection(self, request, res, namespace) -> web.Response:
+        return await self.writes.delete_collection(request, res, namespace)

@@ -9,9 +9,11 @@ never set by RBAC: it only allows). Created with 201, never stored.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scaler.simserve.discovery import Resource
 from scaler.simserve.rbac import Attributes, Subject, authorize, forbidden_message, request_verb
-from scaler.simserve.state import ApiError
+from scaler.simserve.status import ApiError
 
 REVIEW_PATH = ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]
 #: paths any authenticated user may read (system:discovery, system:public-info-viewer)
@@ -35,7 +37,7 @@ def check(user: Subject, a: Attributes) -> None:
                        details={"name": a.name, "group": a.group, "kind": a.resource})
 
 
-def access_review(user: Subject, body: object) -> dict:
+def access_review(user: Subject, body: object) -> dict[str, Any]:
     if not isinstance(body, dict) or body.get("kind") not in (None, "SelfSubjectAccessReview"):
         raise ApiError(400, "BadRequest", "the request body is not a SelfSubjectAccessReview")
     spec = body.get("spec")
@@ -62,7 +64,7 @@ def access_review(user: Subject, body: object) -> dict:
         allowed = user.admin or (verb == "get" and path.startswith(NON_RESOURCE_PREFIXES))
         reason = "RBAC: allowed by ClusterRoleBinding \"system:discovery\"" if allowed and \
             not user.admin else ""
-    status: dict = {"allowed": allowed}
+    status: dict[str, Any] = {"allowed": allowed}
     if reason:
         status["reason"] = reason
     return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",

@@ -19,20 +19,11 @@ from scaler.simserve import events as ev
 from scaler.simserve import render
 from scaler.simserve.admission import admit, model_runtimes
 from scaler.simserve.held import HeldDeployments
+from scaler.simserve.status import ApiError
 from scaler.simserve.store import Store
+from scaler.simserve.validation import validate_deployment
 
 LOOPBACK_BASE = (127, 0, 0, 10)
-
-
-class ApiError(Exception):
-    """An error answer: HTTP code, Kubernetes reason and message."""
-
-    def __init__(self, code: int, reason: str, message: str, *, details: dict | None = None,
-                 headers: dict | None = None) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
-        self.details = details
-        self.headers = headers
 
 
 def loopback_address(i: int) -> str:
@@ -140,19 +131,23 @@ class SimState:
             meta.pop(k, None)
         return meta
 
-    def create_namespace(self, obj: dict) -> dict:
+    def create_namespace(self, obj: dict, *, dry_run: bool = False) -> dict:
         meta = self._new_meta(obj, None)
         if self.store.get("namespaces", "", meta["name"]):
             raise ApiError(409, "AlreadyExists", f'namespaces "{meta["name"]}" already exists')
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta,
               "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+        if dry_run:  # what would be stored: no resourceVersion, as none was given out
+            return ns
         return self.store.put("namespaces", ns)
 
-    def create_cluster_object(self, resource: str, obj: dict) -> dict:
+    def create_cluster_object(self, resource: str, obj: dict, *, dry_run: bool = False) -> dict:
         meta = self._new_meta(obj, None)
         if self.store.get(resource, "", meta["name"]):
             raise ApiError(409, "AlreadyExists", f'{resource} "{meta["name"]}" already exists')
+        if dry_run:
+            return {**obj, "metadata": meta}
         return self.store.put(resource, {**obj, "metadata": meta})
 
     def require_namespace(self, namespace: str) -> None:
@@ -163,7 +158,7 @@ class SimState:
             raise ApiError(403, "Forbidden", f"unable to create new content in namespace {namespace} "
                            "because it is being terminated")
 
-    def delete_namespace(self, name: str) -> dict:
+    def delete_namespace(self, name: str, *, dry_run: bool = False) -> dict:
         ns = self.store.get("namespaces", "", name)
         if ns is None:
             raise ApiError(404, "NotFound", f'namespaces "{name}" not found')
@@ -173,11 +168,14 @@ class SimState:
         # (the next sync deletes what is inside; the namespace goes once its pods are gone).
         meta = {**ns["metadata"], "deletionTimestamp": render.timestamp(self.now_epoch())}
         ns = {**ns, "metadata": meta, "status": {"phase": "Terminating"}}
+        if dry_run:
+            return ns
         return self.store.put("namespaces", ns)
 
     # -- deployments ----------------------------------------------------------------------------
 
-    def put_deployment(self, namespace: str, obj: dict, *, create: bool) -> dict:
+    def put_deployment(self, namespace: str, obj: dict, *, create: bool,
+                       dry_run: bool = False) -> dict:
         name = (obj.get("metadata") or {}).get("name")
         old = self.store.get("deployments", namespace, name) if name else None
         if create:
@@ -197,6 +195,7 @@ class SimState:
                 meta["generation"] = old["metadata"]["generation"] + 1
         spec = dict(obj.get("spec") or {})
         spec.setdefault("replicas", 1)
+        validate_deployment({"metadata": meta, "spec": spec}, None if create else old)
         try:
             if not isinstance(spec["replicas"], int) or spec["replicas"] < 0:
                 raise ManifestError("spec.replicas: must be a non-negative integer")
@@ -204,6 +203,13 @@ class SimState:
         except (ManifestError, KeyError, TypeError, ValueError, IndexError) as e:
             raise ApiError(422, "Invalid", f'Deployment.apps "{name}" is invalid: {e}') from None
         dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
+        if dry_run:
+            # the object as it would be stored: the old version's status and resourceVersion
+            meta.pop("resourceVersion", None)
+            if old is not None:
+                meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+            dep["status"] = dict(old.get("status") or {}) if old is not None else {}
+            return dep
         self._place(namespace, dep, workload)
         dep["status"] = self._deployment_status(namespace, dep)
         self.store.put("deployments", dep)
@@ -250,7 +256,8 @@ class SimState:
             self.model.delete_deployment(key)
             self._in_model.discard(key)
 
-    def scale_deployment(self, namespace: str, name: str, replicas: int) -> dict:
+    def scale_deployment(self, namespace: str, name: str, replicas: int, *,
+                         dry_run: bool = False) -> dict:
         old = self.store.get("deployments", namespace, name)
         if old is None:
             raise ApiError(404, "NotFound", f'deployments.apps "{name}" not found')
@@ -258,6 +265,8 @@ class SimState:
             raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
         meta = {**old["metadata"], "generation": old["metadata"]["generation"] + 1}
         dep = {**old, "metadata": meta, "spec": {**old["spec"], "replicas": replicas}}
+        if dry_run:
+            return dep
         key = f"{namespace}/{name}"
         if key in self.held:
             self.held.set_replicas(key, replicas)
@@ -267,18 +276,23 @@ class SimState:
         self.sync()
         return self.store.get("deployments", namespace, name)
 
-    def delete_deployment(self, namespace: str, name: str) -> dict:
-        if self.store.get("deployments", namespace, name) is None:
+    def delete_deployment(self, namespace: str, name: str, *, dry_run: bool = False) -> dict:
+        old = self.store.get("deployments", namespace, name)
+        if old is None:
             raise ApiError(404, "NotFound", f'deployments.apps "{name}" not found')
+        if dry_run:
+            return old
         self._drop_deployment(namespace, name)
         gone = self.store.remove("deployments", namespace, name)
         self.sync()
         return gone
 
-    def delete_pod(self, namespace: str, name: str) -> dict:
+    def delete_pod(self, namespace: str, name: str, *, dry_run: bool = False) -> dict:
         pod = self.store.get("pods", namespace, name)
         if pod is None:
             raise ApiError(404, "NotFound", f'pods "{name}" not found')
+        if dry_run:
+            return pod
         gone = self.held.delete_pod(namespace, name)
         if gone is not None:
             return gone

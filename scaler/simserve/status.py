@@ -9,3 +9,14 @@ def status_body(code: int, reason: str, message: str, details: dict | None = Non
     if details:
         body["details"] = details
     return body
+
+
+class ApiError(Exception):
+    """An error answer: HTTP code, Kubernetes reason and message."""
+
+    def __init__(self, code: int, reason: str, message: str, *, details: dict | None = None,
+                 headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+        self.details = details
+        self.headers = headers
