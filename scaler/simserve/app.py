@@ -6,10 +6,7 @@ Everything runs on the event loop thread, so the model is never touched concurre
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -17,8 +14,9 @@ from aiohttp import web
 from scaler.simserve import authz, discovery, openapi, protobuf, tables
 from scaler.simserve.discovery import Resource
 from scaler.simserve.events import as_events_v1
+from scaler.simserve.lists import Lister
 from scaler.simserve.patch import PatchError
-from scaler.simserve.selectors import SelectorError, object_filter
+from scaler.simserve.selectors import SelectorError
 from scaler.simserve.state import ApiError, SimState
 from scaler.simserve.status import status_body
 from scaler.simserve.users import Authenticator
@@ -52,9 +50,9 @@ class Counters:
 
 
 def error_response(code: int, reason: str, message: str, details: dict | None = None,
-                   headers: dict | None = None) -> web.Response:
-    return web.json_response(status_body(code, reason, message, details), status=code,
-                             headers=headers)
+                   headers: dict | None = None, list_meta: dict | None = None) -> web.Response:
+    return web.json_response(status_body(code, reason, message, details, list_meta),
+                             status=code, headers=headers)
 
 
 class Api:
@@ -69,7 +67,7 @@ class Api:
         self.watch_timeout = watch_timeout
         self.bookmark_interval = bookmark_interval
         self.server_address = "127.0.0.1"
-        self._continues: OrderedDict[str, tuple[list[dict], str]] = OrderedDict()
+        self.lister = Lister(state.store)
         self.closing = asyncio.Event()
 
     def app(self) -> web.Application:
@@ -99,7 +97,8 @@ class Api:
         try:
             return await handler(request)
         except ApiError as e:
-            return error_response(e.code, e.reason, e.message, e.details, e.headers)
+            return error_response(e.code, e.reason, e.message, e.details, e.headers,
+                                  e.list_meta)
         except (SelectorError, PatchError) as e:
             return error_response(400, "BadRequest", str(e))
 
@@ -193,7 +192,7 @@ class Api:
             if m == "GET":
                 if q.get("watch") in ("1", "true", "True"):
                     return await self._watch(request, res, namespace)
-                return self._list(request, res, namespace)
+                return await self._list(request, res, namespace)
             if m == "POST":
                 return await self._create(request, res, namespace)
             if m == "DELETE" and res.plural in ("pods", "deployments"):
@@ -247,39 +246,19 @@ class Api:
             return web.json_response(tables.table(res.plural, [obj], self.state.now_epoch()))
         return web.json_response(obj)
 
-    def _list(self, request, res, namespace) -> web.Response:
-        q = request.query
-        token = q.get("continue")
-        if token:
-            entry = self._continues.pop(token, None)
-            if entry is None:
-                return error_response(410, "Expired", "The provided continue parameter is too old")
-            items, rv = entry
-        else:
-            match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
-            objs = self.state.store.items(res.plural, None if not res.namespaced else namespace)
-            items = sorted((o for o in objs if match(o)),
-                           key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-            rv = str(self.state.store.rv)
-        limit = int(q.get("limit", "0") or 0)
-        meta = {"resourceVersion": rv}
-        if limit > 0 and len(items) > limit:
-            page, rest = items[:limit], items[limit:]
-            tok = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            self._continues[tok] = (rest, rv)
-            while len(self._continues) > 256:
-                self._continues.popitem(last=False)
-            meta["continue"] = tok
-            meta["remainingItemCount"] = len(rest)
-            items = page
+    async def _list(self, request, res, namespace) -> web.Response:
+        page = await self.lister.page(res.plural, namespace if res.namespaced else None,
+                                      request.query)
+        items = page.items
         if (present := self._present(res)) is not None:
             items = [present(o) for o in items]
         if self._wants_table(request):
-            tbl = tables.table(res.plural, items, self.state.now_epoch(), rv)
-            tbl["metadata"] = meta
+            tbl = tables.table(res.plural, items, self.state.now_epoch(),
+                               include=request.query.get("includeObject", "Metadata"))
+            tbl["metadata"] = page.meta
             return web.json_response(tbl)
         return web.json_response({"kind": f"{res.kind}List", "apiVersion": res.api_version,
-                                  "metadata": meta, "items": items})
+                                  "metadata": page.meta, "items": items})
 
     async def _watch(self, request, res, namespace) -> web.StreamResponse:
         self.counters.watches_open += 1

@@ -34,8 +34,11 @@ def _age(obj: dict, now: float) -> str:
     return f"{s // 3600}h"
 
 
-def table(resource: str, objects: list[dict], now: float, list_rv: str | None = None) -> dict:
-    """A meta.k8s.io/v1 Table, which kubectl asks for when printing for humans."""
+def table(resource: str, objects: list[dict], now: float, list_rv: str | None = None,
+          include: str = "Metadata") -> dict:
+    """A meta.k8s.io/v1 Table, which kubectl asks for when printing for humans. Each row
+    carries the object as ``?includeObject=`` says: its metadata (the default), the whole
+    object (``Object``: what ``kubectl get --sort-by`` sorts on) or nothing (``None``)."""
     cols = [("Name", "string", "Name must be unique within a namespace", 0)]
     if resource == "events":  # the columns kube-apiserver's printers give Events
         cols = [("Last Seen", "string", "", 0), ("Type", "string", "", 0),
@@ -89,9 +92,13 @@ def table(resource: str, objects: list[dict], now: float, list_rv: str | None = 
             cells = [name, o.get("handler", ""), _age(o, now)]
         else:
             cells = [name, (o.get("status") or {}).get("phase", "Active"), _age(o, now)]
-        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                   "metadata": o["metadata"]}
-        rows.append({"cells": cells, "object": partial})
+        row: dict = {"cells": cells}
+        if include == "Object":
+            row["object"] = o
+        elif include != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": o["metadata"]}
+        rows.append(row)
     out = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
            "metadata": {"resourceVersion": list_rv} if list_rv else {},
            "columnDefinitions": [{"name": n, "type": t, "format": "name" if n == "Name" else "",

@@ -180,7 +180,7 @@ class Writes:
                            f"the requested resource (DELETE {res.plural})")
         dry = dry_run(request) or await delete_options_dry_run(request)
         match = object_filter(request.query.get("labelSelector"),
-                              request.query.get("fieldSelector"))
+                              request.query.get("fieldSelector"), res.plural)
         gone = []
         for o in list(self.state.store.items(res.plural, namespace)):
             if match(o):
