@@ -136,3 +136,11 @@ def test_the_users_file_is_checked(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "no user is an admin" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_kubelet_summary_needs_nodes_proxy(server):
+    path = "/api/v1/nodes/worker-0/proxy/stats/summary"
+    proc = as_user(server, "developer", "get", "--raw", path)
+    assert proc.returncode != 0 and 'cannot get resource "nodes/proxy"' in proc.stderr
+    admin = as_user(server, "admin", "get", "--raw", path)
+    assert admin.returncode == 0 and json.loads(admin.stdout)["node"]["nodeName"] == "worker-0"

@@ -6,6 +6,7 @@ Everything runs on the event loop thread, so the model is never touched concurre
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from scaler.simserve import authz, discovery, openapi, protobuf, tables
 from scaler.simserve.discovery import Resource
 from scaler.simserve.events import as_events_v1
+from scaler.simserve.kubelet_stats import NodeStats
 from scaler.simserve.lists import Lister
 from scaler.simserve.patch import PatchError
 from scaler.simserve.selectors import SelectorError
@@ -23,6 +25,8 @@ from scaler.simserve.users import Authenticator
 from scaler.simserve.watchstream import stream_watch
 from scaler.simserve.writes import WRITABLE, Writes, read_body
 
+HEALTH = {"healthz": ("ping", "log", "etcd"), "livez": ("ping", "log", "etcd"),
+          "readyz": ("ping", "log", "etcd", "informer-sync", "shutdown")}
 #: readable without credentials (system:public-info-viewer, bound to unauthenticated users)
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
@@ -58,7 +62,7 @@ def error_response(code: int, reason: str, message: str, details: dict | None = 
 class Api:
     def __init__(self, state: SimState, faults: Faults | None = None, *,
                  watch_timeout: float = 1800.0, bookmark_interval: float = 10.0,
-                 auth: Authenticator | None = None) -> None:
+                 auth: Authenticator | None = None, kubelet_stats: bool = True) -> None:
         self.state = state
         self.auth = auth or Authenticator(None)
         self.writes = Writes(state)
@@ -68,6 +72,7 @@ class Api:
         self.bookmark_interval = bookmark_interval
         self.server_address = "127.0.0.1"
         self.lister = Lister(state.store)
+        self.node_stats = NodeStats(state.model) if kubelet_stats else None
         self.closing = asyncio.Event()
 
     def app(self) -> web.Application:
@@ -107,6 +112,12 @@ class Api:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"].strip("/")
         parts = [p for p in path.split("/") if p]
+        if request.method == "GET" and parts and parts[0] in HEALTH and len(parts) == 1:
+            return self._health(request, parts[0])
+        if request.method == "GET" and parts == ["openapi", "v2"]:
+            if openapi.V2_PROTOBUF in request.headers.get("Accept", ""):
+                return web.Response(body=openapi.v2_protobuf(), content_type=openapi.V2_PROTOBUF)
+            return web.json_response(openapi.v2_json())
         if request.method == "GET":
             doc = self._discovery(parts)
             if doc is not None:
@@ -151,7 +162,42 @@ class Api:
         authz.check(request["subject"], authz.attributes(
             request.method, res, namespace, name, sub,
             watch=request.query.get("watch") in ("1", "true", "True")))
+        if res.plural == "nodes" and sub == "proxy" and name is not None:
+            return self._node_proxy(request, name, rest[3:])
+        if res.plural == "pods" and sub == "log" and name is not None and request.method == "GET":
+            return self._pod_log(request, namespace, name)
         return await self._resource(request, res, namespace, name, sub)
+
+    def _health(self, request, which: str) -> web.Response:
+        """/healthz, /livez, /readyz as kube-apiserver answers them: "ok", or with ?verbose
+        one line per check and the verdict."""
+        if "verbose" not in request.query:
+            return web.Response(text="ok", content_type="text/plain")
+        checks = "".join(f"[+]{c} ok\n" for c in HEALTH[which])
+        return web.Response(text=f"{checks}{which} check passed\n", content_type="text/plain")
+
+    def _node_proxy(self, request, node: str, path: list[str]) -> web.Response:
+        """What the API server's node proxy reaches on a kubelet: here its Summary API."""
+        if self.node_stats is None:  # --no-kubelet-stats: as if the kubelets refused
+            return error_response(503, "ServiceUnavailable", f"error trying to reach service: "
+                                  f"dial tcp {self.state.node_addresses.get(node, node)}:10250: "
+                                  "connect: connection refused")
+        if request.method != "GET" or path != ["stats", "summary"]:
+            return error_response(404, "NotFound", "the server could not find the requested "
+                                  f"resource (kubelet /{'/'.join(path)})")
+        doc = self.node_stats.summary(node, self.state.cpu_percents())
+        if doc is None:
+            return error_response(404, "NotFound", f'nodes "{node}" not found')
+        # the kubelet writes it indented by one space; clients read it as JSON
+        return web.Response(text=json.dumps(doc, indent=1), content_type="application/json")
+
+    def _pod_log(self, request, namespace, name) -> web.Response:
+        try:
+            tail = int(request.query["tailLines"]) if "tailLines" in request.query else None
+        except ValueError:
+            return error_response(400, "BadRequest", "tailLines: must be an integer")
+        return web.Response(text=self.state.pod_log(namespace, name, tail),
+                            content_type="text/plain")
 
     def _discovery(self, parts: list[str]) -> dict | None:
         if parts == ["version"]:

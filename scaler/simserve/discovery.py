@@ -94,6 +94,13 @@ def resource_list(group: str, version: str) -> dict | None:
         if r.plural not in ("nodes", "events"):
             out.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
                         "kind": r.kind, "verbs": ["get"]})
+        if r.plural == "pods":
+            out.append({"name": "pods/log", "singularName": "", "namespaced": True,
+                        "kind": "Pod", "verbs": ["get"]})
+        if r.plural == "nodes":
+            out.append({"name": "nodes/proxy", "singularName": "", "namespaced": False,
+                        "kind": "NodeProxyOptions", "verbs": ["create", "delete", "get",
+                                                              "patch", "update"]})
         if r.plural == "deployments":
             out.append({"name": "deployments/scale", "singularName": "", "namespaced": True,
                         "group": "autoscaling", "version": "v1", "kind": "Scale",

@@ -55,3 +55,34 @@ def root() -> dict:
         p = _gv_path(group, version)
         paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={_hash(doc)}"}
     return {"paths": paths}
+
+
+# -- OpenAPI v2 ------------------------------------------------------------------------------
+# kubectl falls back to /openapi/v2 when /openapi/v3 fails, asking for the gnostic protobuf
+# form (Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf) and parsing it as
+# such; others ask for JSON. A minimal valid document either way: swagger "2.0", info, no paths
+# (gnostic openapi_v2.proto: Document {1: swagger, 2: info, 8: paths}, Info {1: title,
+# 2: version}).
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+_TITLE, _VERSION = "Kubernetes (scaler simulator)", "v1.32.0"
+
+
+def v2_json() -> dict:
+    return {"swagger": "2.0", "info": {"title": _TITLE, "version": _VERSION}, "paths": {},
+            "definitions": {}}
+
+
+def _field(num: int, payload: bytes) -> bytes:
+    size, out = len(payload), bytearray()
+    out.append(num << 3 | 2)
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return bytes(out) + payload
+
+
+def v2_protobuf() -> bytes:
+    info = _field(1, _TITLE.encode()) + _field(2, _VERSION.encode())
+    return _field(1, b"2.0") + _field(2, info) + _field(8, b"")

@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import uuid
 
 from scaler.quantity import mib_quantity, millis_quantity
 
@@ -231,11 +232,19 @@ def render_node(info, *, created: float, kubelet_version: str, memory_pressure: 
                                       {"type": "Ready", "status": "True", "reason": "KubeletReady",
                                        "message": "simulated kubelet is posting ready status",
                                        "lastHeartbeatTime": now, "lastTransitionTime": now}],
-                       "nodeInfo": {"kubeletVersion": kubelet_version,
-                                    "containerRuntimeVersion": "cri-o://simulated",
-                                    "osImage": "scaler simulator (not a real node)",
-                                    "kernelVersion": "simulated", "operatingSystem": "linux",
-                                    "architecture": "amd64"}}}
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                       "nodeInfo": node_info(info.name, kubelet_version)}}
+
+
+def node_info(name: str, kubelet_version: str) -> dict:
+    """Every field of NodeSystemInfo (the typed clients require them all), stable per node
+    name: the IDs are derived from it, as a machine keeps its IDs across kubelet restarts."""
+    ident = uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.scaler-sim")
+    return {"machineID": ident.hex, "systemUUID": str(ident).upper(),
+            "bootID": str(uuid.uuid5(ident, "boot")), "kernelVersion": "simulated",
+            "osImage": "scaler simulator (not a real node)",
+            "containerRuntimeVersion": "cri-o://simulated", "kubeletVersion": kubelet_version,
+            "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}
 
 
 def deployment_status(deployment: dict, pods: list[dict]) -> dict:

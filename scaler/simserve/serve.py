@@ -34,6 +34,7 @@ class ServeOptions:
     ssh: bool = True
     ssh_port: int = 0
     runtime_class: bool = True
+    kubelet_stats: bool = True  # the node proxy serves each node's kubelet Summary API
     watch_timeout_s: float = 1800.0
     bookmark_interval_s: float = 10.0
     # Watch events kept (old object versions: ~2-3 kB each); older resourceVersions get 410
@@ -72,7 +73,7 @@ class Server:
         self.api = Api(self.state, Faults(options.error_rate, options.latency_s, options.fault_seed),
                        watch_timeout=options.watch_timeout_s,
                        bookmark_interval=options.bookmark_interval_s,
-                       auth=Authenticator(options.users))
+                       auth=Authenticator(options.users), kubelet_stats=options.kubelet_stats)
         self.user_kubeconfigs: dict[str, Path] = {}
         # bearer tokens travel only over TLS (tls.py)
         self.cert = make_serving_cert(options.workdir / "tls", options.host) \
