@@ -143,3 +143,25 @@ def test_unsupported_media_types_are_415(server):
         urllib.request.urlopen(req, timeout=5)
     assert e.value.code == 415
     assert json.load(e.value)["reason"] == "UnsupportedMediaType"
+
+
+def test_objects_carry_managed_fields(server):
+    apply(server, workload_deployment("mf", "w"))
+    def shown(*args: str) -> dict:  # kubectl hides managedFields unless asked
+        return server.kubectl_json("get", *args, "-n", "w", "--show-managed-fields")
+
+    dep = shown("deployment", "mf")
+    managers = {(e["manager"], e.get("subresource")) for e in dep["metadata"]["managedFields"]}
+    assert ("kubectl-client-side-apply", None) in managers
+    assert ("kube-controller-manager", "status") in managers
+    mine = next(e for e in dep["metadata"]["managedFields"]
+                if e["manager"] == "kubectl-client-side-apply")
+    assert "f:replicas" in mine["fieldsV1"]["f:spec"] and mine["fieldsType"] == "FieldsV1"
+    server.kubectl("label", "deployment", "mf", "-n", "w", "tier=x")
+    relabelled = shown("deployment", "mf")["metadata"]["managedFields"]
+    assert {e["manager"] for e in relabelled} >= {"kubectl-client-side-apply", "kubectl-label"}
+    pods = server.wait_for(lambda: shown("pods", "-l", "app=mf")["items"], what="a pod")
+    entries = {e["manager"]: e for e in pods[0]["metadata"]["managedFields"]}
+    assert entries["kubelet"]["subresource"] == "status"
+    assert "f:containers" in entries["kube-controller-manager"]["fieldsV1"]["f:spec"]
+    server.kubectl("delete", "deployment", "mf", "-n", "w")

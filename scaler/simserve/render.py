@@ -13,6 +13,7 @@ import json
 import uuid
 
 from scaler.quantity import mib_quantity, millis_quantity
+from scaler.simserve.managed import pod_managed_fields
 
 KUBELET_VERSION = "v1.32.0-scaler-sim"
 
@@ -183,7 +184,9 @@ def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
         if not (state == "waiting" and state_reason is None):
             # a bound pod its kubelet has not taken up yet has no container status
             status["containerStatuses"] = [cstatus]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    meta["managedFields"] = pod_managed_fields(pod, timestamp(started or scheduled or created))
+    return pod
 
 
 def qos_class(containers: list[dict]) -> str:

@@ -24,6 +24,9 @@ from scaler.simserve.store import Store
 from scaler.simserve.validation import validate_deployment
 
 LOOPBACK_BASE = (127, 0, 0, 10)
+# The namespace controller starts on a deleted namespace's contents after its work queue hands
+# it over (and discovery of what is inside): not between two requests of one `kubectl delete`.
+NAMESPACE_CONTROLLER_DELAY_S = 0.5
 LOG_LINES = 600  # seconds of a workload's stdout kept for `kubectl logs`
 
 
@@ -89,6 +92,7 @@ class SimState:
         self._in_model: set[str] = set()  # "namespace/name" of the Deployments the model runs
         self._runtimes = model_runtimes(model)
         self._cpu_cache: dict[str, tuple] = {}
+        self._ns_deleted_at: dict[str, float] = {}  # namespace -> wall time it began to go
         for ns in ("default", "kube-system"):
             self.create_namespace({"metadata": {"name": ns}})
         for name, rc in (runtime_classes or {}).items():
@@ -398,12 +402,16 @@ class SimState:
         for ns in self.store.items("namespaces"):
             if ns["status"].get("phase") == "Terminating":
                 name = ns["metadata"]["name"]
+                marked = self._ns_deleted_at.setdefault(name, time.monotonic())
+                if time.monotonic() - marked < NAMESPACE_CONTROLLER_DELAY_S:
+                    continue
                 for dep in self.store.items("deployments", name):
                     self._drop_deployment(name, dep["metadata"]["name"])
                     self.store.remove("deployments", name, dep["metadata"]["name"])
                 if not self.store.items("pods", name):
                     self.events.forget_namespace(name)
                     self.store.remove("namespaces", "", name)
+                    self._ns_deleted_at.pop(name, None)
         if self.model.now - self._events_expired >= 60.0:
             self._events_expired = float(self.model.now)
             self.events.expire()

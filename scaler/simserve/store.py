@@ -55,7 +55,9 @@ class Store:
         prev = objs.get(key)
         kind = "MODIFIED" if prev is not None else "ADDED"
         self.rv += 1
-        meta["resourceVersion"] = str(self.rv)
+        # a copy of the metadata: a caller's {**old, ...} shares it with the stored version,
+        # which must keep its own resourceVersion (watch events hold it)
+        obj = {**obj, "metadata": {**meta, "resourceVersion": str(self.rv)}}
         objs[key] = obj
         self._record(Event(self.rv, resource, key[0], kind, obj, prev))
         return obj

@@ -18,7 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from scaler.simserve.discovery import Resource
+from scaler.simserve.managed import manager_of, record_write
 from scaler.simserve.patch import apply_patch
+from scaler.simserve.render import timestamp
 from scaler.simserve.selectors import object_filter
 from scaler.simserve.state import SimState
 from scaler.simserve.status import ApiError
@@ -91,6 +93,13 @@ class Writes:
     def __init__(self, state: SimState) -> None:
         self.state = state
 
+    @staticmethod
+    def _manager(request: web.Request) -> str:
+        return manager_of(request.query.get("fieldManager"), request.headers.get("User-Agent"))
+
+    def _now(self) -> str | None:
+        return timestamp(self.state.now_epoch())
+
     async def create(self, request: web.Request, res: Resource, namespace: str | None
                      ) -> web.Response:
         dry = dry_run(request)
@@ -101,7 +110,9 @@ class Writes:
         if obj.get("kind") not in (None, res.kind):
             raise ApiError(400, "BadRequest", f"kind {obj.get('kind')} does not match {res.kind}")
         warnings = fields.check(res.kind, obj)
-        obj = {**obj, "apiVersion": res.api_version, "kind": res.kind}
+        obj = {**obj, "apiVersion": res.api_version, "kind": res.kind,
+               "metadata": dict(obj.get("metadata") or {})}
+        record_write(obj, None, self._manager(request), self._now())
         if res.plural == "namespaces":
             out = self.state.create_namespace(obj, dry_run=dry)
         elif res.plural == "deployments":
@@ -143,13 +154,16 @@ class Writes:
         new.setdefault("metadata", {})["name"] = name
         if sub == "status":
             return respond(current)  # status is the model's to write
+        new["metadata"] = dict(new["metadata"])
+        new.setdefault("apiVersion", res.api_version)
+        record_write(new, current, self._manager(request), self._now())
         if res.plural == "deployments":
             assert namespace is not None
             new.pop("status", None)
             return respond(state.put_deployment(namespace, new, create=False, dry_run=dry),
                            200, warnings)
         meta = {**current["metadata"], **{k: v for k, v in new["metadata"].items()
-                                          if k in ("labels", "annotations")}}
+                                          if k in ("labels", "annotations", "managedFields")}}
         out = {**current, **{k: v for k, v in new.items() if k not in ("metadata", "status")},
                "metadata": meta}
         if dry:
