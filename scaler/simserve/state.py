@@ -15,10 +15,12 @@ from typing import TextIO
 
 from scaler.kube_objects import ManifestError, workload_spec_from_deployment
 from scaler.pod_state import PodClass, classify
+from scaler.sim.views import classes, pod_view
 from scaler.simserve import events as ev
 from scaler.simserve import render
 from scaler.simserve.admission import admit, model_runtimes
 from scaler.simserve.held import HeldDeployments
+from scaler.simserve.podsync import Delta, SlotSignatures
 from scaler.simserve.status import ApiError
 from scaler.simserve.store import Store
 from scaler.simserve.validation import validate_deployment
@@ -92,6 +94,7 @@ class SimState:
         self._in_model: set[str] = set()  # "namespace/name" of the Deployments the model runs
         self._runtimes = model_runtimes(model)
         self._cpu_cache: dict[str, tuple] = {}
+        self._slots = SlotSignatures()  # which pods changed since the last tick (podsync.py)
         self._ns_deleted_at: dict[str, float] = {}  # namespace -> wall time it began to go
         for ns in ("default", "kube-system"):
             self.create_namespace({"metadata": {"name": ns}})
@@ -344,55 +347,20 @@ class SimState:
         if target > self.model.now:
             self.model.advance_to(target)
         self._sync_nodes()
-        views = self.model.pods()
-        seen: set[str] = set()
         touched: set[tuple[str, str]] = set()
-        truth = Truth(evicted_uids=self._truth.evicted_uids)
-        key_of = {}
-        for v in views:
-            name = v.name
-            seen.add(name)
-            key = str(render._f(v, "deployment", "deployment_key", "key", default="default/unknown"))
-            key_of[name] = key
-            ns, _, dep_name = key.partition("/")
-            self._classify(v, truth)
-            sig = render.pod_signature(v)
-            old_sig = self._views.get(name)
-            if old_sig == sig:
-                continue
-            self._views[name] = sig
-            idx = self._pod_index.get(name)
-            if idx is None:
-                self._pod_serial += 1
-                idx = self._pod_index[name] = self._pod_serial
-            # a pod outlives its Deployment while it terminates: keep rendering its template
-            dep = self.store.get("deployments", ns, dep_name) or self._last_template.get(key)
-            if dep is not None:
-                self._last_template[key] = dep
-            rc_name = render._f(v, "runtime_class", default=None)
-            rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
-            overhead = (rc or {}).get("overhead", {}).get("podFixed")
-            pod = self.store.put("pods", render.render_pod(v, deployment=dep,
-                                                            node_address=self.node_addresses,
-                                                            pod_index=idx,
-                                                            runtime_overhead=overhead))
-            self._pod_events(v, pod, old_sig)
-            touched.add((ns, dep_name))
-        for name in [n for n in self._views if n not in seen]:
-            del self._views[name]
-            self._pod_index.pop(name, None)
-            key = self._deployment_key_of.get(name, "default/unknown")
-            ns, _, dep_name = key.partition("/")
-            self.store.remove("pods", ns, name)
-            touched.add((ns, dep_name))
-        self._deployment_key_of = key_of
+        delta = self._slots.delta(self.model)
+        if delta is None:
+            truth = self._mirror_all(touched)
+        else:
+            truth = self._mirror_changed(delta, touched)
         for key in self.held.sync():
             ns, _, dep_name = key.partition("/")
             touched.add((ns, dep_name))
         self._readmit()
-        live_keys = set(key_of.values())
-        for key in [k for k in self._last_template if k not in live_keys]:
-            del self._last_template[key]
+        if self._last_template and (delta is None or len(delta.gone)):
+            live_keys = set(self._deployment_key_of.values())
+            for key in [k for k in self._last_template if k not in live_keys]:
+                del self._last_template[key]
         for ns, dep_name in touched:
             dep = self.store.get("deployments", ns, dep_name)
             if dep is not None:
@@ -420,6 +388,76 @@ class SimState:
         self._truth = truth
         if changed:
             self._write_truth()
+
+    def _mirror_all(self, touched: set[tuple[str, str]]) -> Truth:
+        """Compare every pod's view with the last one (the first tick, or after the model's
+        pod table renumbered its slots)."""
+        truth = Truth(evicted_uids=self._truth.evicted_uids)
+        seen: set[str] = set()
+        key_of = {}
+        for v in self.model.pods():
+            seen.add(v.name)
+            key_of[v.name] = self._mirror(v, touched)
+            self._classify(v, truth)
+        for name in [n for n in self._views if n not in seen]:
+            self._forget_pod(name, touched)
+        self._deployment_key_of = key_of
+        return truth
+
+    def _mirror_changed(self, delta: Delta, touched: set[tuple[str, str]]) -> Truth:
+        """Only the pods whose table columns changed (podsync.py); the counts from the
+        table's status codes, classified as ``classify`` does."""
+        s = self.model.state
+        for i in delta.changed:
+            v = pod_view(s, int(i))
+            self._deployment_key_of[v.name] = self._mirror(v, touched)
+            if classify(v.status()) is PodClass.EVICTED:
+                self._truth.evicted_uids.add(v.uid)
+        for i in delta.gone:
+            self._forget_pod(str(s.table.name[int(i)]), touched)
+        by_class = classes(s, delta.live)
+        truth = Truth(evicted_uids=self._truth.evicted_uids, pods=len(delta.live))
+        for cls, k in by_class.items():
+            if cls is not PodClass.EVICTED:
+                setattr(truth, cls.value, getattr(truth, cls.value) + k)
+        return truth
+
+    def _mirror(self, v, touched: set[tuple[str, str]]) -> str:
+        """Render the pod of view ``v`` into the store if it changed; its Deployment key."""
+        name = v.name
+        key = str(render._f(v, "deployment", "deployment_key", "key", default="default/unknown"))
+        ns, _, dep_name = key.partition("/")
+        sig = render.pod_signature(v)
+        old_sig = self._views.get(name)
+        if old_sig == sig:
+            return key
+        self._views[name] = sig
+        idx = self._pod_index.get(name)
+        if idx is None:
+            self._pod_serial += 1
+            idx = self._pod_index[name] = self._pod_serial
+        # a pod outlives its Deployment while it terminates: keep rendering its template
+        dep = self.store.get("deployments", ns, dep_name) or self._last_template.get(key)
+        if dep is not None:
+            self._last_template[key] = dep
+        rc_name = render._f(v, "runtime_class", default=None)
+        rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
+        overhead = (rc or {}).get("overhead", {}).get("podFixed")
+        pod = self.store.put("pods", render.render_pod(v, deployment=dep,
+                                                        node_address=self.node_addresses,
+                                                        pod_index=idx, runtime_overhead=overhead))
+        self._pod_events(v, pod, old_sig)
+        touched.add((ns, dep_name))
+        return key
+
+    def _forget_pod(self, name: str, touched: set[tuple[str, str]]) -> None:
+        if self._views.pop(name, None) is None:
+            return
+        self._pod_index.pop(name, None)
+        key = self._deployment_key_of.pop(name, "default/unknown")
+        ns, _, dep_name = key.partition("/")
+        self.store.remove("pods", ns, name)
+        touched.add((ns, dep_name))
 
     def _pod_events(self, v, pod: dict, old_sig: tuple | None) -> None:
         """The events the scheduler and the kubelet record about a pod whose view changed:
