@@ -10,26 +10,25 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TextIO
 
 from scaler.kube_objects import ManifestError, workload_spec_from_deployment
-from scaler.pod_state import PodClass, classify
-from scaler.sim.views import classes, pod_view
 from scaler.simserve import events as ev
 from scaler.simserve import render
 from scaler.simserve.admission import admit, model_runtimes
 from scaler.simserve.held import HeldDeployments
-from scaler.simserve.podsync import Delta, SlotSignatures
+from scaler.simserve.mirror import PodMirror, Truth
+from scaler.simserve.podsync import SlotSignatures
 from scaler.simserve.status import ApiError
 from scaler.simserve.store import Store
 from scaler.simserve.validation import validate_deployment
+from scaler.simserve.workload_out import WorkloadOutput
 
 LOOPBACK_BASE = (127, 0, 0, 10)
 # The namespace controller starts on a deleted namespace's contents after its work queue hands
 # it over (and discovery of what is inside): not between two requests of one `kubectl delete`.
 NAMESPACE_CONTROLLER_DELAY_S = 0.5
-LOG_LINES = 600  # seconds of a workload's stdout kept for `kubectl logs`
 
 
 def loopback_address(i: int) -> str:
@@ -38,28 +37,10 @@ def loopback_address(i: int) -> str:
     return f"{a}.{b}.{c + n // 256}.{n % 256}"
 
 
-@dataclass
-class Truth:
-    """What the model says, classified from its views; one record per change."""
-
-    running: int = 0
-    pending: int = 0
-    creating: int = 0
-    terminating: int = 0
-    evicted: int = 0  # cumulative, distinct pods
-    failed: int = 0
-    pods: int = 0
-    evicted_uids: set = field(default_factory=set)
-
-    def row(self) -> tuple:
-        return (self.running, self.pending, self.creating, self.terminating, self.evicted,
-                self.failed, self.pods)
-
-
 TRUTH_HEADER = "wall_time,model_time,resource_version,running,pending,creating,terminating,evicted,failed,pods\n"
 
 
-class SimState:
+class SimState(PodMirror, WorkloadOutput):
     def __init__(self, model, *, speed: float = 1.0, truth_out: TextIO | None = None,
                  runtime_classes: dict[str, dict] | None = None, event_log: int = 20_000) -> None:
         self.model = model
@@ -389,91 +370,6 @@ class SimState:
         if changed:
             self._write_truth()
 
-    def _mirror_all(self, touched: set[tuple[str, str]]) -> Truth:
-        """Compare every pod's view with the last one (the first tick, or after the model's
-        pod table renumbered its slots)."""
-        truth = Truth(evicted_uids=self._truth.evicted_uids)
-        seen: set[str] = set()
-        key_of = {}
-        for v in self.model.pods():
-            seen.add(v.name)
-            key_of[v.name] = self._mirror(v, touched)
-            self._classify(v, truth)
-        for name in [n for n in self._views if n not in seen]:
-            self._forget_pod(name, touched)
-        self._deployment_key_of = key_of
-        return truth
-
-    def _mirror_changed(self, delta: Delta, touched: set[tuple[str, str]]) -> Truth:
-        """Only the pods whose table columns changed (podsync.py); the counts from the
-        table's status codes, classified as ``classify`` does."""
-        s = self.model.state
-        for i in delta.changed:
-            v = pod_view(s, int(i))
-            self._deployment_key_of[v.name] = self._mirror(v, touched)
-            if classify(v.status()) is PodClass.EVICTED:
-                self._truth.evicted_uids.add(v.uid)
-        for i in delta.gone:
-            self._forget_pod(str(s.table.name[int(i)]), touched)
-        by_class = classes(s, delta.live)
-        truth = Truth(evicted_uids=self._truth.evicted_uids, pods=len(delta.live))
-        for cls, k in by_class.items():
-            if cls is not PodClass.EVICTED:
-                setattr(truth, cls.value, getattr(truth, cls.value) + k)
-        return truth
-
-    def _mirror(self, v, touched: set[tuple[str, str]]) -> str:
-        """Render the pod of view ``v`` into the store if it changed; its Deployment key."""
-        name = v.name
-        key = str(render._f(v, "deployment", "deployment_key", "key", default="default/unknown"))
-        ns, _, dep_name = key.partition("/")
-        sig = render.pod_signature(v)
-        old_sig = self._views.get(name)
-        if old_sig == sig:
-            return key
-        self._views[name] = sig
-        idx = self._pod_index.get(name)
-        if idx is None:
-            self._pod_serial += 1
-            idx = self._pod_index[name] = self._pod_serial
-        # a pod outlives its Deployment while it terminates: keep rendering its template
-        dep = self.store.get("deployments", ns, dep_name) or self._last_template.get(key)
-        if dep is not None:
-            self._last_template[key] = dep
-        rc_name = render._f(v, "runtime_class", default=None)
-        rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
-        overhead = (rc or {}).get("overhead", {}).get("podFixed")
-        pod = self.store.put("pods", render.render_pod(v, deployment=dep,
-                                                        node_address=self.node_addresses,
-                                                        pod_index=idx, runtime_overhead=overhead))
-        self._pod_events(v, pod, old_sig)
-        touched.add((ns, dep_name))
-        return key
-
-    def _forget_pod(self, name: str, touched: set[tuple[str, str]]) -> None:
-        if self._views.pop(name, None) is None:
-            return
-        self._pod_index.pop(name, None)
-        key = self._deployment_key_of.pop(name, "default/unknown")
-        ns, _, dep_name = key.partition("/")
-        self.store.remove("pods", ns, name)
-        touched.add((ns, dep_name))
-
-    def _pod_events(self, v, pod: dict, old_sig: tuple | None) -> None:
-        """The events the scheduler and the kubelet record about a pod whose view changed:
-        FailedScheduling each time the scheduler finds no node (the model counts one per new
-        reason, as here), Evicted when the kubelet's eviction manager takes it."""
-        node = render._f(v, "node")
-        reason = render._f(v, "reason")
-        message = render._f(v, "message")
-        deleted = render._f(v, "deleted", "deleted_at", "deletion")
-        if node is None and deleted is None and message and \
-                pod["status"].get("phase") == "Pending":
-            self.events.record(pod, "FailedScheduling", str(message), ev.SCHEDULER)
-        elif reason == "Evicted" and (old_sig is None or old_sig[4] != "Evicted") and node:
-            self.events.record(pod, "Evicted", str(message or "The node was low on resource: "
-                                                   "memory."), ev.kubelet(str(node)))
-
     def _readmit(self) -> None:
         """A held Deployment whose RuntimeClass appeared (or changed) runs now: the ReplicaSet
         controller's next try succeeds."""
@@ -489,63 +385,12 @@ class SimState:
             if adm != held.admission:
                 self._place(held.namespace, dep, workload)
 
-    def cpu_percents(self) -> dict[str, float]:
-        """Each Deployment's workload CPU percent (of one CPU), by "namespace/name"."""
-        out = {}
-        for dep in self.store.items("deployments"):
-            key = f"{dep['metadata']['namespace']}/{dep['metadata']['name']}"
-            rv = dep["metadata"].get("resourceVersion")
-            cached = self._cpu_cache.get(key)
-            if cached is None or cached[0] != rv:
-                try:
-                    cpu = float(workload_spec_from_deployment({"spec": dep["spec"]}).cpu_percent)
-                except (ManifestError, KeyError, TypeError, ValueError, IndexError):
-                    cpu = 0.0
-                cached = self._cpu_cache[key] = (rv, cpu)
-            out[key] = cached[1]
-        return out
-
-    def pod_log(self, namespace: str, name: str, tail: int | None = None) -> str:
-        """The workload's stdout as ``kubectl logs`` shows it: one report line a second since
-        its container started (workload/report.py's format), from the model's figures now
-        (the model keeps no history: every line carries the current memory; at most the last
-        ``LOG_LINES`` seconds)."""
-        if self.store.get("pods", namespace, name) is None:
-            raise ApiError(404, "NotFound", f'pods "{name}" not found')
-        view = next((v for v in self.model.pods() if v.name == name), None)
-        if view is None or render._f(view, "container_state") != "running":
-            raise ApiError(400, "BadRequest", f'container "workload" in pod "{name}" is '
-                           "waiting to start: ContainerCreating")
-        started = render._f(view, "started", "started_at") or render._f(view, "created")
-        elapsed = int(max(0.0, self.now_epoch() - float(started)))
-        key = str(render._f(view, "deployment", default=""))
-        cpu = self.cpu_percents().get(key, 0.0)
-        rss = float(render._f(view, "memory_mib", default=0.0))
-        pages = int(cpu * 26214.4)  # 4 KiB pages a second at one CPU's percent (workload)
-        first = max(1, elapsed - LOG_LINES + 1)
-        if tail is not None:
-            first = max(first, elapsed - tail + 1)
-        lines = [f"workload report t={k}.0s work={pages}pages/s cpu={cpu:.1f}% avg={cpu:.1f}% "
-                 f"rss={rss:.1f}MiB data={max(0.0, rss - 8):.1f}MiB loops={k} "
-                 f"increment=256MiB failures=0 pages={pages * k}"
-                 for k in range(first, elapsed + 1)]
-        return "".join(line + "\n" for line in lines)
-
     def _write_truth(self) -> None:
         if self._truth_out is not None:
             self._truth_out.write(
                 f"{time.time():.3f},{self.model.now:.3f},{self.store.rv},"
                 + ",".join(str(x) for x in self._truth.row()) + "\n")
             self._truth_out.flush()
-
-    @staticmethod
-    def _classify(v, truth: Truth) -> None:
-        truth.pods += 1
-        cls = classify(v.status())
-        if cls is PodClass.EVICTED:
-            truth.evicted_uids.add(v.uid)
-        else:  # Truth has one counter per other class, named as the class
-            setattr(truth, cls.value, getattr(truth, cls.value) + 1)
 
     @property
     def truth(self) -> Truth:
