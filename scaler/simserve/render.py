@@ -9,8 +9,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import json
+import uuid
 
 from scaler.quantity import mib_quantity, millis_quantity
+from scaler.simserve.managed import pod_managed_fields
 
 KUBELET_VERSION = "v1.32.0-scaler-sim"
 
@@ -50,8 +53,27 @@ def pod_uid(name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def template_hash(deployment_name: str, generation: int) -> str:
-    return hashlib.sha1(f"{deployment_name}/{generation}".encode()).hexdigest()[:10]
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
+
+
+def template_hash(template: dict) -> str:
+    """The ``pod-template-hash`` of a pod template, as the deployment controller computes it
+    (controller.ComputeHash: FNV-1a 32 of the template, its decimal digits mapped through
+    rand.SafeEncodeString). It depends on the template only, so scaling a Deployment keeps its
+    ReplicaSet and a template change makes a new one. (The bytes hashed differ from Go's
+    spew dump, so the values differ from a real cluster's; their shape does not.)"""
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(h))
+
+
+def replicaset_name(deployment: dict) -> str:
+    """The name of the ReplicaSet a Deployment's current template runs in."""
+    meta = deployment.get("metadata") or {}
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return f"{meta.get('name', 'unknown')}-{template_hash(template)}"
 
 
 def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
@@ -87,8 +109,7 @@ def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
     containers = spec.get("containers") or [{"name": "workload", "image": "unknown"}]
     if not labels:
         labels = dict((template.get("metadata") or {}).get("labels") or {})
-    generation = int(((deployment or {}).get("metadata") or {}).get("generation", 1))
-    rs_name = f"{dep_name}-{template_hash(dep_name, generation)}"
+    rs_name = replicaset_name(deployment) if deployment else f"{dep_name}-{template_hash({})}"
     labels.setdefault("pod-template-hash", rs_name.rsplit("-", 1)[1])
     spec.update({"restartPolicy": "Always", "schedulerName": "default-scheduler",
                  "dnsPolicy": "ClusterFirst"})
@@ -163,7 +184,9 @@ def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
         if not (state == "waiting" and state_reason is None):
             # a bound pod its kubelet has not taken up yet has no container status
             status["containerStatuses"] = [cstatus]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    meta["managedFields"] = pod_managed_fields(pod, timestamp(started or scheduled or created))
+    return pod
 
 
 def qos_class(containers: list[dict]) -> str:
@@ -212,11 +235,19 @@ def render_node(info, *, created: float, kubelet_version: str, memory_pressure: 
                                       {"type": "Ready", "status": "True", "reason": "KubeletReady",
                                        "message": "simulated kubelet is posting ready status",
                                        "lastHeartbeatTime": now, "lastTransitionTime": now}],
-                       "nodeInfo": {"kubeletVersion": kubelet_version,
-                                    "containerRuntimeVersion": "cri-o://simulated",
-                                    "osImage": "scaler simulator (not a real node)",
-                                    "kernelVersion": "simulated", "operatingSystem": "linux",
-                                    "architecture": "amd64"}}}
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                       "nodeInfo": node_info(info.name, kubelet_version)}}
+
+
+def node_info(name: str, kubelet_version: str) -> dict:
+    """Every field of NodeSystemInfo (the typed clients require them all), stable per node
+    name: the IDs are derived from it, as a machine keeps its IDs across kubelet restarts."""
+    ident = uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.scaler-sim")
+    return {"machineID": ident.hex, "systemUUID": str(ident).upper(),
+            "bootID": str(uuid.uuid5(ident, "boot")), "kernelVersion": "simulated",
+            "osImage": "scaler simulator (not a real node)",
+            "containerRuntimeVersion": "cri-o://simulated", "kubeletVersion": kubelet_version,
+            "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}
 
 
 def deployment_status(deployment: dict, pods: list[dict]) -> dict:

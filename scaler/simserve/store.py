@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from scaler.simserve.selectors import Predicate
 
+FRESH_WAIT_S = 3.0  # the watch cache's blockTimeout
+
 
 class Gone(Exception):
     """The requested resourceVersion is older than the event log."""
@@ -25,6 +27,7 @@ class Event:
     namespace: str
     type: str  # ADDED, MODIFIED, DELETED
     obj: dict
+    prev: dict | None = None  # the version a MODIFIED replaced: selector transitions need it
 
 
 class Store:
@@ -49,11 +52,14 @@ class Store:
         meta = obj["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         objs = self._objects.setdefault(resource, {})
-        kind = "MODIFIED" if key in objs else "ADDED"
+        prev = objs.get(key)
+        kind = "MODIFIED" if prev is not None else "ADDED"
         self.rv += 1
-        meta["resourceVersion"] = str(self.rv)
+        # a copy of the metadata: a caller's {**old, ...} shares it with the stored version,
+        # which must keep its own resourceVersion (watch events hold it)
+        obj = {**obj, "metadata": {**meta, "resourceVersion": str(self.rv)}}
         objs[key] = obj
-        self._record(Event(self.rv, resource, key[0], kind, obj))
+        self._record(Event(self.rv, resource, key[0], kind, obj, prev))
         return obj
 
     def remove(self, resource: str, namespace: str, name: str) -> dict | None:
@@ -72,6 +78,9 @@ class Store:
         self._changed.set()
 
     def events_after(self, rv: int, resource: str, namespace: str | None, match: Predicate) -> list[Event]:
+        """The events after ``rv`` as a watch with the selector ``match`` sees them: an object
+        that starts to match is ADDED, one that stops matching is DELETED (carrying its new
+        state), as kube-apiserver's watch cache turns them (cacheWatcher.convertToWatchEvent)."""
         if rv + 1 < self._oldest:
             raise Gone(f"too old resource version: {rv} ({self._oldest - 1})")
         out = []
@@ -79,10 +88,40 @@ class Store:
         for ev in reversed(self._log):
             if ev.rv <= rv:
                 break
-            if ev.resource == resource and (namespace is None or ev.namespace == namespace) and match(ev.obj):
+            if ev.resource != resource or (namespace is not None and ev.namespace != namespace):
+                continue
+            now = match(ev.obj)
+            if ev.type != "MODIFIED" or ev.prev is None:
+                if now:
+                    out.append(ev)
+                continue
+            before = match(ev.prev)
+            if now and before:
                 out.append(ev)
+            elif now:
+                out.append(Event(ev.rv, ev.resource, ev.namespace, "ADDED", ev.obj))
+            elif before:
+                out.append(Event(ev.rv, ev.resource, ev.namespace, "DELETED", ev.obj))
         out.reverse()
         return out
+
+    @property
+    def oldest(self) -> int:
+        """The oldest resourceVersion a watch (or a continued list) can start from."""
+        return self._oldest
+
+    async def wait_fresh(self, rv: int, timeout: float = FRESH_WAIT_S) -> bool:
+        """Wait (up to ``timeout``) until the store has reached ``rv``; False if it has not: a
+        client that saw a newer version (from before a restart that lost state) gets
+        "Too large resource version", as from the watch cache (waitUntilFreshAndBlock)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.rv < rv:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await self.wait_change(min(left, 0.5))
+        return True
 
     async def wait_change(self, timeout: float) -> None:
         """Return when something is stored (or after ``timeout``)."""
