@@ -44,20 +44,9 @@ EXPLAINED: dict[tuple[str, str], str] = {
     ("kata", "max_running_step"):
         "kata.csv's running pods stay within 20% of their maximum (134) from iteration 200 to "
         "500 (110-129) and the maximum comes at 479; the model's plateau reaches its top by "
-        "iteration 160",
+        "iteration 180",
     ("kata", "max_creating"): _UNLISTED.format(
         n="533", states="106 Running, 341 ContainerCreating, 19 Terminating"),
-    ("kata", "active_per_pod_peak_mib"):
-        "kata.csv's 134 running VMs at its peak held the 65 GiB of Active memory the model's "
-        "110 hold",
-    ("kata", "late_iteration_s"):
-        "kata.csv's last hundred iterations took 10 s each while two of its workers went "
-        "NotReady and stayed so (memory-capacity.md, 'Other observations' 6): the control "
-        "plane worked through their pods; the model slows the control plane only for "
-        "thrashing workers",
-    ("limited-runc", "max_running_step"):
-        "limited-runc.csv's running pods stay within 25% of their maximum (110) from iteration "
-        "250 to the end (82-110); where in that plateau the maximum falls is chance",
     ("limited-runc", "max_creating"): _UNLISTED.format(
         n="512", states="94 Running, 356 ContainerCreating, 37 Terminating"),
     ("limited-runc", "active_per_pod_100_mib"):
@@ -83,9 +72,6 @@ EXPLAINED: dict[tuple[str, str], str] = {
         "2 and 4 (17 GiB less than the idle cluster of runc.csv): what held it is not recorded; "
         "the model takes what is not Active as page cache, which it reclaims before MemFree "
         "falls",
-    ("restricted-runc-1024M-limit", "max_running_step"):
-        "restricted-runc-1024M-limit.csv's running pods stay at 105-134 from iteration 200 to "
-        "the end; where in that plateau the maximum falls is chance",
     ("restricted-runc-1024M-limit", "max_creating"): _UNLISTED.format(
         n="655", states="106 Running, 238 ContainerCreating, 0 Terminating"),
     ("runc-5pct-500m-fixed-timing", "max_evicted"):

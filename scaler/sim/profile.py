@@ -223,7 +223,8 @@ class RuntimeProfile:
     container_start_s: float = 0.3
     # Extra seconds to tear a pod down (a VM shuts down).
     teardown_s: float = 0.0
-    # CPU cores a sandbox set-up burns while it runs.
+    # CPU cores a sandbox set-up burns over its nominal sandbox_s + container_start_s: a fixed
+    # amount of work, spread over the time the set-up really takes (kubelet.setup_cpus).
     sandbox_cpus: float = 0.2
     # Pace a sandbox set-up keeps on a thrashing node, at least (the cluster's
     # runtime_min_progress applies to every runtime; this raises it for one). 0: set-up stalls
