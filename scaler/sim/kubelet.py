@@ -85,15 +85,18 @@ def setup_cpus(s: SimState, idx: np.ndarray) -> np.ndarray:
     it takes none. (The 2021 reference cluster's physical host showed a load average of about
     50 for 64 CPUs at the end of kata.csv, with hundreds of pods ContainerCreating.)"""
     p = s.table
-    rts = [d.runtime for d in s.dep_list]
-    deps = p.dep[idx]
-    cpus = np.array([r.sandbox_cpus for r in rts])[deps]
-    nominal = np.array([r.sandbox_s + r.container_start_s for r in rts])[deps]
     begun = p.deadline[idx] - s.profile.cluster.runtime_request_timeout_s
     took = p.next_at[idx] - begun  # NaN when no set-up is under way
     under_way = (begun <= s.t) & (took > 0)
-    return np.where(under_way, cpus * np.minimum(1.0, nominal / np.where(under_way, took, 1.0)),
-                    0.0)
+    out = np.zeros(len(idx))
+    if under_way.any():
+        k = idx[under_way]
+        rts = [d.runtime for d in s.dep_list]
+        deps = p.dep[k]
+        cpus = np.array([r.sandbox_cpus for r in rts])[deps]
+        nominal = np.array([r.sandbox_s + r.container_start_s for r in rts])[deps]
+        out[under_way] = cpus * np.minimum(1.0, nominal / took[under_way])
+    return out
 
 
 def run_kubelets(s: SimState) -> None:

@@ -41,10 +41,12 @@ def cpu_demand(s: SimState) -> np.ndarray:
     state, nodes = p.cstate[bound], p.node[bound]
     run, creating = state == CS_RUNNING, state == CS_CREATING
     demand = bincount(nodes[run], p.cpu_frac[bound[run]], minlength=w)
-    cpus = setup_cpus(s, bound[creating])
-    s.creating_count = bincount(nodes[creating][cpus > 0], minlength=w)  # set-ups under way
     if creating.any():
+        cpus = setup_cpus(s, bound[creating])
+        s.creating_count = bincount(nodes[creating][cpus > 0], minlength=w)  # under way
         demand += bincount(nodes[creating], cpus, minlength=w)
+    else:
+        s.creating_count = np.zeros(w)
     return demand + np.where(s.thrashing, c.thrash_cpus, 0.0) + 0.5
 
 
