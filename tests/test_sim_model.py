@@ -9,7 +9,7 @@ import pytest
 
 from collectors.meminfo import parse_meminfo
 from scaler.sim import SimModel
-from scaler.sim.pods import CS_RUNNING, PH_FAILED
+from scaler.sim.pods import CS_CREATING, CS_RUNNING, PH_FAILED
 from scaler.workload_spec import SCENARIOS
 from tests.sim_support import KEY, capacity, model_with, ramp, small_profile
 
@@ -471,3 +471,22 @@ def test_failure_counts_follow_the_team_contract():
     p = small_profile(max_pods=3)  # one pod per worker beyond the infrastructure
     m = model_with(capacity(), 5, profile=p, seconds=30)
     assert m.failure_counts(KEY)["failed_scheduling"] == 3
+
+
+def test_a_set_up_spreads_its_cpu_work_over_the_time_it_takes():
+    # A sandbox set-up is a fixed amount of CPU work: all of sandbox_cpus at its nominal pace,
+    # a quarter when it takes four times as long, none while it waits out a back-off.
+    from scaler.sim import kubelet
+
+    m = model_with(capacity("kata"), 3, profile=small_profile(cpus=16), seconds=1)
+    s, p = m.state, m.table
+    idx = np.flatnonzero(p.alive[: p.n] & (p.cstate[: p.n] == CS_CREATING))[:3]
+    assert len(idx) == 3
+    rt = m.profile.runtimes["kata"]
+    timeout = m.profile.cluster.runtime_request_timeout_s
+    nominal = rt.sandbox_s + rt.container_start_s
+    begun = np.array([s.t - 1, s.t - 1, s.t + 30])  # the last one retries in 30 s
+    p.deadline[idx] = begun + timeout
+    p.next_at[idx] = begun + np.array([nominal, 4 * nominal, nominal])
+    cpus = kubelet.setup_cpus(s, idx)
+    assert cpus == pytest.approx([rt.sandbox_cpus, rt.sandbox_cpus / 4, 0.0])
