@@ -8,8 +8,9 @@ Scenarios:
 - ``errors``: ``--error-rate 0.2``, one run per fault seed (--seeds);
 - ``restart``: the API server is SIGKILLed mid-run (after 12 steps, and after 2) and started
   again on the same port, with ``--state-dir`` when the server has it (it keeps the model, saved
-  every few seconds: a kill before a save loses the newest writes, as an etcd restored from a
-  snapshot would; without it the cluster comes back empty);
+  every 10 s and at the tick after an API write for a small state: a kill before a save loses the newest
+  writes, as an etcd restored from a snapshot would; without it the cluster comes back empty);
+  the table's "server restored" column is what the restarted server said it brought back;
 - ``kill``: the API server is SIGKILLed mid-run and never comes back.
 
     python bench/fault_campaign.py [--seeds 10] [--scenarios errors,restart,kill]
@@ -58,6 +59,7 @@ class Server:
         self.port = free_port()
         self.kubeconfig = work / "kubeconfig"
         self.proc: subprocess.Popen | None = None
+        self.restored: list[str] = []
         self.cwd = SERVER_CODE or REPO  # python -c puts the working directory first on the path
         self.has_state_dir = "--state-dir" in subprocess.run(
             [sys.executable, "-c", "from scaler.cli_sim import sim; sim()", "serve", "--help"],
@@ -76,6 +78,8 @@ class Server:
             for line in proc.stdout:
                 if line.startswith("ready"):
                     ready.set()
+                elif "restored from" in line:  # what --state-dir brought back
+                    self.restored.append(line.split(": ", 2)[-1].strip())
             ready.set()
 
         threading.Thread(target=pump, daemon=True).start()
@@ -141,6 +145,7 @@ def one_run(name: str, server: Server, work: Path, env: dict, *, action=None,
             "steps": meta.get("steps"), "cleanup": str(meta.get("cleanup")),
             "api_errors": (meta.get("summary") or {}).get("api_errors"),
             "files_ok": ok, "left": server.left("scaler"), "seconds": time.monotonic() - t0,
+            "server": "; ".join(server.restored) or "-",
             "stderr": " | ".join(stderr.strip().splitlines()[-2:])}
 
 
@@ -218,8 +223,8 @@ def main() -> None:
         print(results[-1], flush=True)
 
     print("\n| run | exit | end reason | steps | api errors | cleanup | files | left on "
-          "cluster | s | verdict |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "cluster | server restored | s | verdict |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     bad = 0
     for r in results:
         want = expected.get(r["end_reason"], "?")
@@ -230,7 +235,7 @@ def main() -> None:
         cleanup = r["cleanup"] if len(r["cleanup"]) < 60 else r["cleanup"][:57] + "..."
         print(f"| {r['run']} | {r['exit']} (want {want}) | {r['end_reason']} | {r['steps']} | "
               f"{r['api_errors']} | {cleanup} | {'valid' if r['files_ok'] else 'INVALID'} | "
-              f"{r['left']} | {r['seconds']:.0f} | {'ok' if good else 'WRONG'} |")
+              f"{r['left']} | {r['server']} | {r['seconds']:.0f} | {'ok' if good else 'WRONG'} |")
     print(f"\n{len(results) - bad} of {len(results)} runs as they should be")
 
 

@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Collection, Sequence
@@ -55,6 +54,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import yarl
 
+from collectors.background import BackgroundSource
 from collectors.kubelet_http import (
     SUMMARY_QUERY,
     check_base_url,
@@ -69,8 +69,7 @@ from collectors.kubelet_summary import (
     node_capacity,
     parse_summary,
 )
-from collectors.pod_sample import PodMemory
-from collectors.sample import NodeSample, latest_by_node
+from collectors.sample import NodeSample
 
 log = logging.getLogger("collectors.kubelet")
 
@@ -120,7 +119,7 @@ class _Node:
     latency_sum: float = 0.0
 
 
-class KubeletSource:
+class KubeletSource(BackgroundSource):
     """``collectors.sample.NodeSource`` (and ``PodSource``) over the kubelet Summary API.
 
     ``base_url`` reaches the API server without further authentication (a ``kubectl proxy``, or
@@ -128,11 +127,14 @@ class KubeletSource:
     records (None: every pod on the node); node figures always cover the whole node.
     """
 
+    thread_name = "scaler-kubelet"
+
     def __init__(self, base_url: str, nodes: Sequence[str], interval_s: float = 10.0, *,
                  timeout_s: float | None = None, namespaces: Collection[str] | None = None,
                  stagger: bool = True, max_pending_pods: int = MAX_PENDING_PODS) -> None:
         if len(set(nodes)) != len(nodes):
             raise ValueError("node names must be unique")
+        super().__init__(max_pending_pods)
         if interval_s <= 0:
             raise ValueError("interval must be positive")
         if timeout_s is not None and timeout_s <= 0:
@@ -145,72 +147,14 @@ class KubeletSource:
         self.namespaces = None if namespaces is None else frozenset(namespaces)
         self.query = dict(SUMMARY_QUERY)  # {} asks the full Summary (the benchmark's baseline)
         self._stagger = stagger
-        self._max_pending_pods = max_pending_pods
-        self._lock = threading.Lock()
-        self._pending: list[NodeSample] = []
-        self._pending_pods: deque[PodMemory] = deque()
-        self._pods_dropped = 0
-        self._latest: dict[str, NodeSample] = {}
+        self._session: aiohttp.ClientSession | None = None
         self._state = {n: _Node(n, PollStats(n)) for n in self.nodes}
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._stopped = False
 
     @property
     def stale_after_s(self) -> float:
         """How old (by the node's clock) a sample may be and still count as current: three
         intervals, but never less than three of the kubelet's own stats periods."""
         return max(3 * self.interval_s, 3 * KUBELET_STATS_PERIOD_S)
-
-    # -- NodeSource ----------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("kubelet source already started")
-        self._thread = threading.Thread(target=self._thread_main, name="scaler-kubelet",
-                                        daemon=True)
-        self._thread.start()
-        self._ready.wait()
-
-    def drain(self) -> list[NodeSample]:
-        """Every node sample since the previous call (time order per node), gaps included."""
-        with self._lock:
-            out, self._pending = self._pending, []
-        return out
-
-    def latest(self) -> dict[str, NodeSample]:
-        with self._lock:
-            return dict(self._latest)
-
-    def drain_pods(self) -> list[PodMemory]:
-        """Every pod record since the previous call (time order per pod)."""
-        with self._lock:
-            out = list(self._pending_pods)
-            self._pending_pods.clear()
-        return out
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Abandon requests in flight, close the connections, end the thread. Safe to call twice
-        or before start; returns within a second unless the loop thread is stuck in a parse."""
-        if self._thread is None or self._stopped:
-            return
-        self._stopped = True
-        loop, event = self._loop, self._stop_event
-        if loop is not None and event is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # the loop is already gone
-                pass
-        self._thread.join(timeout_s)
-
-    def __enter__(self) -> KubeletSource:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- extras --------------------------------------------------------------------------------
 
@@ -238,7 +182,7 @@ class KubeletSource:
                                               for k in keys}
         with self._lock:
             lat = sorted(x for st in self._state.values() for x in st.latencies)
-            out["pods_dropped"] = self._pods_dropped
+            out["pods_dropped"] = self.pods_dropped
         out["latency_p99_ms"] = (1000.0 * lat[min(len(lat) - 1, int(0.99 * len(lat)))]
                                  if lat else None)
         out["latency_mean_ms"] = 1000.0 * sum(lat) / len(lat) if lat else None
@@ -246,33 +190,19 @@ class KubeletSource:
 
     # -- the loop thread -----------------------------------------------------------------------
 
-    def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._main(loop))
-        finally:
-            self._ready.set()  # never leave start() waiting, even if _main failed early
-            loop.close()
-
-    async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._stop_event = asyncio.Event()
-        connector = aiohttp.TCPConnector(limit=64)
+    def _tasks(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
         # Each request has its own deadline (timeout_s); no session-wide one.
-        session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout())
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64),
+                                              timeout=aiohttp.ClientTimeout())
         n = len(self.nodes)
         step = min(self.interval_s, 1.0) / n if self._stagger and n else 0.0
-        tasks = [loop.create_task(self._run_node(session, self._state[name], i * step),
-                                  name=f"kubelet-{name}")
-                 for i, name in enumerate(self.nodes)]
-        self._ready.set()
-        try:
-            await self._stop_event.wait()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await session.close()
+        return [loop.create_task(self._run_node(self._session, self._state[name], i * step),
+                                 name=f"kubelet-{name}")
+                for i, name in enumerate(self.nodes)]
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def _run_node(self, session: aiohttp.ClientSession, node: _Node, delay_s: float) -> None:
         loop = asyncio.get_running_loop()
@@ -352,15 +282,11 @@ class KubeletSource:
                 node.last_time = summary.sample.time
                 node.last_emitted = max(node.last_emitted or summary.sample.time,
                                         summary.sample.time)
-                self._pending.append(summary.sample)
-                latest_by_node((summary.sample,), self._latest)
             else:
                 st.repeats += 1
-            self._pending_pods.extend(pods)
-            excess = len(self._pending_pods) - self._max_pending_pods
-            for _ in range(max(excess, 0)):
-                self._pending_pods.popleft()
-            self._pods_dropped += max(excess, 0)
+        if fresh:
+            self._emit(summary.sample)
+        self._emit_pods(pods)
 
     def _gap_time(self, node: _Node, arrived: float) -> float:
         """When a gap happened, on the node's stats clock: local time plus the smallest recent
@@ -383,5 +309,4 @@ class KubeletSource:
         with self._lock:
             node.stats.errors += 1
             node.stats.last_error = why
-            self._pending.append(gap)
-            latest_by_node((gap,), self._latest)
+        self._emit(gap)

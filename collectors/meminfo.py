@@ -88,16 +88,34 @@ def parse_meminfo_lines(lines: Iterable[str]) -> MemInfo:
     )
 
 
+# The kernel's order (fs/proc/meminfo.c meminfo_proc_show, then hugetlb_report_meminfo in
+# mm/hugetlb.c and arch_report_meminfo in arch/x86/mm/pat/set_memory.c), as an x86_64 RHCOS
+# worker prints it (RHEL 9 kernel: no HighTotal/MmapCopy, no CMA, no Zswap lines).
 _ORDER = (
     "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached", "Active",
     "Inactive", "Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)",
     "Unevictable", "Mlocked", "SwapTotal", "SwapFree", "Dirty", "Writeback", "AnonPages",
     "Mapped", "Shmem", "KReclaimable", "Slab", "SReclaimable", "SUnreclaim", "KernelStack",
-    "PageTables", "CommitLimit", "Committed_AS", "VmallocTotal", "VmallocUsed",
+    "PageTables", "NFS_Unstable", "Bounce", "WritebackTmp", "CommitLimit", "Committed_AS",
+    "VmallocTotal", "VmallocUsed", "VmallocChunk", "Percpu", "HardwareCorrupted",
+    "AnonHugePages", "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped",
+    "HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp", "Hugepagesize",
+    "Hugetlb", "DirectMap4k", "DirectMap2M", "DirectMap1G",
 )
+#: Page counts, printed without a unit (mm/hugetlb.c: "HugePages_Total:   %5lu").
+_UNITLESS = frozenset({"HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"})
+
+
+def _line(name: str, value: int) -> str:
+    if name in _UNITLESS:
+        return f"{(name + ':'):<16}{value:>8d}\n"
+    if len(name) >= 16:  # "HardwareCorrupted: %5lu kB" (mm/memory-failure.c counts, meminfo.c)
+        return f"{name}: {value:>5d} kB\n"
+    return f"{(name + ':'):<16}{value:>8d} kB\n"
 
 
 def render_meminfo(fields: dict[str, int]) -> str:
-    """Render KiB fields in the kernel's layout (name padded to 16 columns, value right-aligned)."""
+    """Render KiB fields in the kernel's layout (name padded to 16 columns, value right-aligned
+    in 8, " kB"; the huge page counts without a unit)."""
     names = [n for n in _ORDER if n in fields] + [n for n in fields if n not in _ORDER]
-    return "".join(f"{(n + ':'):<16}{int(fields[n]):>8d} kB\n" for n in names)
+    return "".join(_line(n, int(fields[n])) for n in names)

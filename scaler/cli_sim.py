@@ -56,9 +56,20 @@ def sim() -> None:
               show_default=True, help="Seconds between watch bookmarks.")
 @click.option("--event-log", type=click.IntRange(min=10), default=20_000, show_default=True,
               help="Watch events kept; a watch from an older resourceVersion gets 410 Gone.")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+              help="Keep the API and SSH ports, SSH keys, kubeconfig and the cluster's state "
+                   "(objects, pods, resourceVersions, time) here, saved periodically and on "
+                   "SIGTERM; a front started again with it continues where it stopped (the "
+                   "cluster options --sim-profile, --workers, --seed... only shape a new "
+                   "state). Default workdir when --workdir is not given.")
+@click.option("--save-interval", type=click.FloatRange(0.5, 3600), default=10.0,
+              show_default=True,
+              help="With --state-dir: seconds between saves of the model (API writes are "
+                   "saved within a second).")
 def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed, port, kubeconfig,
                   workdir, error_rate, latency, fault_seed, truth, ssh, ssh_port, runtime_class,
-                  tick, watch_timeout, bookmark_interval, event_log) -> None:
+                  tick, watch_timeout, bookmark_interval, event_log, state_dir,
+                  save_interval) -> None:
     """Serve the simulated cluster over the Kubernetes API on 127.0.0.1 (plain HTTP, no auth).
 
     \b
@@ -70,6 +81,7 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
     import asyncio
 
     from scaler.sim import ProfileError, SimModel, load_profile
+    from scaler.simserve.persist import StateError
     from scaler.simserve.serve import ServeOptions, serve
 
     if worker_memory_mib is not None:
@@ -84,7 +96,12 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
         raise UserError(str(e)) from None
     except OSError as e:
         raise UserError(f"cannot read profile {profile}: {e.strerror}") from None
-    wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="scaler-sim-"))
+    if workdir:
+        wd = Path(workdir)
+    elif state_dir:
+        wd = Path(state_dir)
+    else:
+        wd = Path(tempfile.mkdtemp(prefix="scaler-sim-"))
     try:
         wd.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -96,8 +113,11 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         truth=Path(truth) if truth else None, ssh=ssh, ssh_port=ssh_port,
         runtime_class=runtime_class, watch_timeout_s=watch_timeout,
-        bookmark_interval_s=bookmark_interval, event_log=event_log)
+        bookmark_interval_s=bookmark_interval, event_log=event_log,
+        state_dir=Path(state_dir) if state_dir else None, save_interval_s=save_interval)
     try:
         asyncio.run(serve(model, options))
     except OSError as e:
         raise UserError(f"cannot serve: {e.strerror or e}") from None
+    except StateError as e:
+        raise UserError(f"cannot restore --state-dir: {e}") from None

@@ -61,13 +61,21 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:g}"
 
 
+def seconds_text(v: float) -> str:
+    """A duration as a user would write it: 90s, 2h, 99999h (not 3.59996e+08s)."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if v >= size and float(v / size).is_integer():
+            return f"{v / size:,.0f}{unit}"
+    return f"{_num(v)}s"
+
+
 def limit_problem(option: str, value: float | None, *, unit: str = "") -> str | None:
     """One line when ``value`` is past ``option``'s limit (naming it and why), else None."""
     lim = LIMITS.get(option)
     if value is None or lim is None or value <= lim.most:
         return None
     if unit == "s":
-        shown, most = f"{value:g}s", f"{lim.most:g}s"
+        shown, most = seconds_text(value), seconds_text(lim.most)
     elif unit == "MiB":
         shown, most = f"{_num(value)} MiB", f"{_num(lim.most)} MiB"
     else:

@@ -22,6 +22,10 @@ from typing import Any
 
 from aiohttp import web
 
+from collectors.kubelet_source import KubeletSource
+from collectors.pod_sample import PodMemory
+from collectors.sample import NodeSample
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -361,3 +365,40 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- waiting on and collecting from a running source (tests of the kubelet source) ---------------
+
+DEADLINE_S = 60.0
+GAP = NodeSample.gap("none", 0.0)
+
+
+def wait_until(pred: Callable[[], object], what: str, deadline_s: float = DEADLINE_S) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Collected:
+    """Everything drained from a source, kept in arrival order."""
+
+    def __init__(self, src: KubeletSource) -> None:
+        self.src = src
+        self.samples: list[NodeSample] = []
+        self.pods: list[PodMemory] = []
+
+    def pull(self) -> Collected:
+        self.samples += self.src.drain()
+        self.pods += self.src.drain_pods()
+        return self
+
+    def of(self, node: str) -> list[NodeSample]:
+        return [s for s in self.samples if s.node == node]
+
+
+def assert_gap(s: NodeSample) -> None:
+    assert s.status == "reconnecting" and not s.ok
+    assert s.mem_total_mib is s.mem_free_mib is s.mem_available_mib is s.mem_active_mib is None

@@ -79,3 +79,24 @@ def test_cpu_sweep_writes_one_run_per_percent(tmp_path):
     assert res.exit_code == 0, res.stderr
     names = sorted(p.name for p in (tmp_path / "sweep").glob("*.meta.json"))
     assert names == ["default-cpu10.meta.json", "default-cpu100.meta.json"]
+
+
+def test_a_sweep_is_compared_percent_by_percent_in_numeric_order(tmp_path):
+    """viz compare of a sweep: runs in the order of their percent (10, 50, 100, not 10, 100, 50),
+    each runtime ratio named by its percent, and percent against percent within a runtime."""
+    from viz.compare import Comparison
+
+    out = tmp_path / "sweep"
+    res = CliRunner().invoke(main, ["run", "-q", "--scenario", "cpu", "--cpu", "100,10,50",
+                                    "--runtime", "default,kata", "--max-replicas", "3",
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.stderr
+    cmp = Comparison.build([out])
+    assert cmp.labels == ["default (runc) cpu 10%", "default (runc) cpu 50%",
+                          "default (runc) cpu 100%", "kata cpu 10%", "kata cpu 50%",
+                          "kata cpu 100%"]
+    runtime = [r.label for r in cmp.ratios if r.kind == "runtime" and r.name == "max_running"]
+    assert runtime == [f"cpu {p}%: max running pods, default (runc) / kata" for p in (10, 50, 100)]
+    scenario = {r.label for r in cmp.ratios if r.kind == "scenario" and r.name == "max_running"}
+    assert scenario == {f"{rt}: max running pods, cpu {p}% / cpu 10%"
+                        for rt in ("default (runc)", "kata") for p in (50, 100)}

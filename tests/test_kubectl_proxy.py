@@ -25,8 +25,16 @@ from collectors.kubelet_source import KubeletSource
 from scaler.cluster import ClusterError
 from scaler.openshift.kubectl_proxy import KubectlProxy, proxy_argv
 from scaler.openshift.options import OpenShiftOptions
-from tests.kubelet_support import FakeApi, FakeNode, workload_pods, write_kubeconfig
-from tests.test_kubelet_source import GAP, Collected, assert_gap, wait_until
+from tests.kubelet_support import (
+    GAP,
+    Collected,
+    FakeApi,
+    FakeNode,
+    assert_gap,
+    wait_until,
+    workload_pods,
+    write_kubeconfig,
+)
 
 KUBECTL = shutil.which("kubectl")
 REPO = Path(__file__).resolve().parents[1]

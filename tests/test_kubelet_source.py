@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,43 +15,17 @@ import pytest
 from collectors import kubelet_http
 from collectors.kubelet_http import probe
 from collectors.kubelet_source import KubeletSource
-from collectors.pod_sample import SOURCE_KUBELET, PodMemory, PodSource
-from collectors.sample import NodeSample
-from tests.kubelet_support import FakeApi, FakeNode, PodSpec, workload_pods
-
-DEADLINE_S = 60.0
-GAP = NodeSample.gap("none", 0.0)
-
-
-def wait_until(pred: Callable[[], object], what: str, deadline_s: float = DEADLINE_S) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Collected:
-    """Everything drained from a source, kept in arrival order."""
-
-    def __init__(self, src: KubeletSource) -> None:
-        self.src = src
-        self.samples: list[NodeSample] = []
-        self.pods: list[PodMemory] = []
-
-    def pull(self) -> Collected:
-        self.samples += self.src.drain()
-        self.pods += self.src.drain_pods()
-        return self
-
-    def of(self, node: str) -> list[NodeSample]:
-        return [s for s in self.samples if s.node == node]
-
-
-def assert_gap(s: NodeSample) -> None:
-    assert s.status == "reconnecting" and not s.ok
-    assert s.mem_total_mib is s.mem_free_mib is s.mem_available_mib is s.mem_active_mib is None
+from collectors.pod_sample import SOURCE_KUBELET, PodSource
+from tests.kubelet_support import (
+    GAP,
+    Collected,
+    FakeApi,
+    FakeNode,
+    PodSpec,
+    assert_gap,
+    wait_until,
+    workload_pods,
+)
 
 
 def test_nodes_polled_concurrently_a_failing_node_gives_gaps_then_recovers() -> None:

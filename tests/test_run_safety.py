@@ -80,11 +80,12 @@ def test_a_matrix_checks_every_runtime_before_the_first_run(tmp_path, scaler_cmd
 
 @pytest.mark.parametrize("args,needle", [
     (["--workers", "100000"], "--workers 100,000 is over the limit of 5,000"),
-    (["--interval", "99999h"], "--interval"),
+    (["--interval", "99999h"], "--interval 99,999h is over the limit of 1h"),
     (["--max-replicas", "1000000"], "150,000"),
     (["--wait-timeout", "2h", "--mode", "wait"], "--wait-timeout"),
     (["--duration", "400d"], "--duration"),
     (["--worker-memory", "100Ti"], "--worker-memory"),
+    (["--worker-memory", "1"], "--worker-memory 1 MiB leaves no memory for pods"),
     (["--seed", "-1"], "--seed"),
     (["--seed", "99999999999"], "--seed"),
     (["--repeat", "100000"], "--repeat"),

@@ -77,7 +77,7 @@ def test_fifty_nodes_no_sample_lost_monotonic_per_node(served):
     assert stop_s < 3.0  # prompt: connections closed, thread joined
 
 
-def test_server_serves_only_the_collector_command_with_verified_keys(served):
+def test_server_serves_the_collector_and_allowed_commands_with_verified_keys(served):
     nodes, _, server, loop = served
     name, address = next(iter(nodes.items()))
 
@@ -87,8 +87,10 @@ def test_server_serves_only_the_collector_command_with_verified_keys(served):
                                     known_hosts=str(server.known_hosts_path), config=()) as conn:
             return await conn.run(command, check=False)
 
-    other = loop.run(run("cat /proc/meminfo"))
-    assert other.exit_status == 127 and "only the scaler collector command" in other.stderr
+    other = loop.run(run("cat /etc/shadow"))
+    assert other.exit_status == 127 and "command not allowed" in other.stderr
+    sample = loop.run(run("cat /proc/meminfo"))  # a script's read-only command is answered
+    assert sample.exit_status == 0 and sample.stdout.startswith("MemTotal:")
     one = loop.run(run(collect_command(0.5, count=2)))
     frames = FrameParser().feed(one.stdout)
     assert [f.seq for f in frames] == [0, 1] and one.exit_status == 0

@@ -175,3 +175,25 @@ def test_metadata_labels_are_true(tmp_path):
     )
     real = load_run(write_run(tmp_path / "r", Synthetic(steps=20, kind="openshift"))).meta
     assert real.simulated is False and real.provenance().startswith("real cluster (openshift)")
+
+
+def test_two_node_sources_are_not_doubled(tmp_path):
+    """--node-source both records every node twice per interval (ssh and kubelet): viz keeps
+    the source that made run.csv's figures, named in the metadata, else the file's first."""
+    path = write_run(tmp_path, Synthetic(steps=20, runtime="kata"),
+                     extra_meta={"node_sources": {"run": "kubelet", "nodes": ["kubelet", "ssh"],
+                                                  "pods": ["kubelet", "ssh"]}})
+    nodes_path = path.with_suffix(".nodes.csv")
+    one = pl.read_csv(nodes_path)
+    both = pl.concat([one.with_columns(pl.lit("ssh").alias("source")),
+                      one.with_columns(pl.lit("kubelet").alias("source"),
+                                       (pl.col("mem_free_mib") - 7).alias("mem_free_mib"))])
+    both.write_csv(nodes_path)
+    run = load_run(path)
+    assert run.nodes is not None and run.nodes.height == one.height
+    assert set(run.nodes["source"]) == {"kubelet"}
+    assert run.nodes["mem_free_mib"].sum() == pytest.approx(one["mem_free_mib"].sum() - 7 * one.height)
+    meta = json.loads(path.with_suffix(".meta.json").read_text())
+    del meta["node_sources"]
+    path.with_suffix(".meta.json").write_text(json.dumps(meta))
+    assert set(load_run(path).nodes["source"]) == {"ssh"}

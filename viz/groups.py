@@ -9,6 +9,7 @@ and only when they ran the same thing (runtime, workload, cluster kind), so two 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,8 @@ def _key(report: Report) -> tuple[object, ...]:
 
 
 def make_group(reports: Iterable[Report]) -> Group:
-    ordered = sorted(reports, key=lambda r: (r.run.meta.repeat_index or 0, r.run.name))
+    ordered = sorted(reports, key=lambda r: (r.run.meta.repeat_index or 0,
+                                                 natural_key(r.run.name)))
     if not ordered:
         raise VizInputError("a group needs at least one run")
     figures = {key: spread([r.figures[key].value for r in ordered]) for key in FIGURE_LABELS}
@@ -87,14 +89,21 @@ def group_reports(reports: list[Report]) -> list[Group]:
     return [make_group(b) for b in buckets.values()]
 
 
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Names in the order a reader expects: numbers by value ("cpu10" < "cpu50" < "cpu100")."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", name) if part)
+
+
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     """Run CSVs named directly, or every run CSV in a named directory (a matrix or a
-    --repeat run's output)."""
+    --repeat run's output), a directory's in natural order of their names."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.glob("*.csv")
-                           if not f.name.endswith((".nodes.csv", ".pods.csv")))  # a run's sidecars
+            found = sorted((f for f in p.glob("*.csv")
+                            if not f.name.endswith((".nodes.csv", ".pods.csv"))),  # a run's sidecars
+                           key=lambda f: natural_key(f.name))
             if not found:
                 raise VizInputError(f"{p}: directory holds no run CSV")
             out += found

@@ -34,7 +34,7 @@ STEP_NUMERIC = [
 ]  # fmt: skip
 # Only the node columns the charts draw are parsed: a node file can hold millions of rows.
 NODE_NUMERIC = ["elapsed_s", "mem_free_mib", "mem_active_mib", "cpu_busy_pct"]
-NODE_TEXT = ["node"]
+NODE_TEXT = ["node", "source"]
 USED_METHOD = "MemTotal − MemFree summed over the sampled nodes"
 WORK_METHOD = "run.csv work_rate (pages/s summed over the pods' fresh reports)"
 
@@ -51,8 +51,13 @@ def _read_scaler_steps(path: Path) -> pl.DataFrame:
     return df.with_columns(used)
 
 
-def read_nodes(path: Path) -> pl.DataFrame | None:
-    """Node samples, or None when the file is absent or holds no rows."""
+def read_nodes(path: Path, primary: str | None = None) -> pl.DataFrame | None:
+    """Node samples, or None when the file is absent or holds no rows.
+
+    A run sampled by two node sources (``--node-source both``) records each node twice per
+    interval, once per source; the charts and figures show one account of each node, the
+    source that made run.csv's figures (``primary``, the metadata's ``node_sources.run``; else
+    the first source in the file), so node totals are never doubled."""
     if not path.exists() or path.stat().st_size == 0:
         return None
     raw = read_header(path)
@@ -70,7 +75,13 @@ def read_nodes(path: Path) -> pl.DataFrame | None:
     if df.height == 0:
         return None
     floats = [c for c in NODE_NUMERIC if c in df.columns]
-    return df.with_columns(pl.col(floats).fill_nan(None))
+    df = df.with_columns(pl.col(floats).fill_nan(None))
+    if "source" in df.columns:
+        sources = df["source"].unique(maintain_order=True).drop_nulls().to_list()
+        if len(sources) > 1:
+            keep = primary if primary in sources else sources[0]
+            df = df.filter(pl.col("source") == keep)
+    return df
 
 
 def _not_a_run_file(path: Path, header: list[str]) -> None:
@@ -99,7 +110,9 @@ def load_run(path: Path | str) -> Run:
         fmt, used_method, work_method = "original", LEGACY_USED_METHOD, LEGACY_WORK_METHOD
     else:
         steps = _read_scaler_steps(path)
-        nodes = read_nodes(sibling(path, ".nodes.csv"))
+        sources = meta.get("node_sources")
+        primary = sources.get("run") if isinstance(sources, dict) else None
+        nodes = read_nodes(sibling(path, ".nodes.csv"), primary if isinstance(primary, str) else None)
         fmt, used_method, work_method = "scaler", USED_METHOD, WORK_METHOD
     steps = steps.sort("step", maintain_order=True)
     return Run(

@@ -81,9 +81,12 @@ class RunMeta:
     @property
     def scenario_label(self) -> str | None:
         """The scenario, or for a custom workload "custom (what differs)" so two different
-        workloads are never given the same name."""
+        workloads are never given the same name; where the CPU percent names the run, the
+        workload's own label ("cpu 50%", "capacity cpu 10%"), which starts with the scenario."""
         if self.scenario == "custom" and self.workload_label:
             return f"custom ({self.workload_label})"
+        if self.scenario and self.workload_label and self.workload_label.startswith(self.scenario):
+            return self.workload_label
         return self.scenario
 
     @property

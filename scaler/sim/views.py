@@ -11,6 +11,7 @@ import numpy as np
 from collectors.meminfo import render_meminfo
 from scaler.cluster import PodCounts
 from scaler.pod_state import PodClass, PodStatus, classify
+from scaler.sim import meminfo_fields
 from scaler.sim.pods import (
     CS_BACKOFF,
     CS_CREATING,
@@ -187,7 +188,9 @@ def failure_counts(s: SimState, dep: Deployment) -> dict[str, int]:
 
 
 def meminfo_mib(s: SimState) -> dict[str, np.ndarray]:
-    """Every node's /proc/meminfo fields, in MiB (one array per field, indexed by node).
+    """Every node's /proc/meminfo fields, in MiB (one array per field, indexed by node): the
+    full set a RHCOS worker prints (``meminfo_fields.complete`` adds what the accounting below
+    does not decide).
 
     Anonymous memory (node services, infrastructure pods, workloads, VM processes, private
     guest RAM) is on the active anon list: the workloads touch every page each loop. Guest RAM
@@ -200,31 +203,39 @@ def meminfo_mib(s: SimState) -> dict[str, np.ndarray]:
     total, free, cache, shm = s.mem_total, s.free, s.cache, s.shm_used
     reclaimable = np.maximum(0.0, cache - c.page_cache_min_mib)
     anon = s.sys_used * 0.6 + s.infra_used + (s.pod_mem - shm)
-    slab = s.sys_used * 0.4
     # The kernel keeps the file lists about balanced (mm/vmscan.c inactive_list_is_low: file
     # pages are deactivated while the inactive list is the smaller).
     active_file = 0.5 * cache
     inactive_file = cache - active_file
-    return {
+    fields = {
         "MemTotal": total, "MemFree": free,
         "MemAvailable": np.maximum(0.0, free - c.free_floor_mib + reclaimable),
         "Buffers": 0.02 * cache, "Cached": 0.98 * cache + shm, "SwapCached": zero,
         "Active": anon + active_file, "Inactive": shm + inactive_file,
         "Active(anon)": anon, "Inactive(anon)": shm,
         "Active(file)": active_file, "Inactive(file)": inactive_file,
-        "Unevictable": zero, "Mlocked": zero, "SwapTotal": zero, "SwapFree": zero,
-        "Dirty": zero, "Writeback": zero, "AnonPages": anon, "Mapped": 0.3 * cache + shm,
-        "Shmem": shm, "KReclaimable": slab * 0.3, "Slab": slab, "SReclaimable": slab * 0.3,
-        "SUnreclaim": slab * 0.7,
+        "AnonPages": anon, "Mapped": 0.3 * cache + shm, "Shmem": shm,
     }
+    return meminfo_fields.complete(fields, kernel_mib=s.sys_used * 0.4,
+                                   threads=meminfo_fields.node_threads(pods_per_node(s)),
+                                   cpus=s.cpus)
+
+
+def pods_per_node(s: SimState) -> np.ndarray:
+    """Pod objects bound to each node (Failed ones included: /proc/loadavg's thread count)."""
+    p = s.table
+    bound = p.node[: p.n][p.alive[: p.n] & (p.node[: p.n] >= 0)]
+    return np.bincount(bound, minlength=s.workers)[: s.workers]
 
 
 def meminfo_kib(s: SimState) -> list[dict[str, int]]:
-    """Every node's /proc/meminfo fields as the kernel reports them: whole kB."""
+    """Every node's /proc/meminfo fields as the kernel reports them: whole kB (huge page counts
+    as counts)."""
     fields = meminfo_mib(s)
     names = list(fields)
-    kib = np.rint(np.maximum(0.0, np.stack([fields[k] for k in names])) * 1024).astype(np.int64)
-    return [dict(zip(names, col.tolist(), strict=True)) for col in kib.T]
+    scale = np.array([1.0 if k in meminfo_fields.PAGE_COUNTS else 1024.0 for k in names])
+    kib = np.rint(np.maximum(0.0, np.stack([fields[k] for k in names])) * scale[:, None])
+    return [dict(zip(names, col.tolist(), strict=True)) for col in kib.astype(np.int64).T]
 
 
 def node_meminfo(s: SimState, n: int) -> str:
@@ -240,6 +251,5 @@ def load1(s: SimState, n: int) -> float:
 def node_loadavg(s: SimState, n: int) -> str:
     l1, l5, l15 = s.load[n]
     running = max(1, int(round(min(s.cpu_demand[n], s.cpus[n]))))
-    threads = 400 + int(np.count_nonzero(s.table.alive[: s.table.n]
-                                         & (s.table.node[: s.table.n] == n))) * 12
+    threads = int(meminfo_fields.node_threads(pods_per_node(s))[n])
     return f"{l1:.2f} {l5:.2f} {l15:.2f} {running}/{threads} {10_000 + s.ticks}\n"

@@ -14,6 +14,7 @@ from aiohttp import web
 from scaler.kube_objects import load_templates
 from scaler.simserve.app import Api, Faults
 from scaler.simserve.kubeconfig import CONTEXT, write_kubeconfig
+from scaler.simserve.persist import FrontPorts, Persister, read_ports, write_ports
 from scaler.simserve.state import SimState
 
 
@@ -37,6 +38,9 @@ class ServeOptions:
     # Watch events kept (old object versions: ~2-3 kB each); older resourceVersions get 410
     # Gone, as from a real API server's bounded watch cache.
     event_log: int = 20_000
+    # Keep ports, SSH keys and the cluster's state here across restarts (scaler.simserve.persist).
+    state_dir: Path | None = None
+    save_interval_s: float = 10.0
 
 
 def default_runtime_classes(model) -> dict[str, dict]:
@@ -66,6 +70,12 @@ class Server:
         self.state = SimState(model, speed=options.speed, truth_out=self._truth_file,
                               runtime_classes=default_runtime_classes(model) if options.runtime_class else None,
                               event_log=options.event_log)
+        self.persister: Persister | None = None
+        if options.state_dir is not None:
+            self.persister = Persister(self.state, options.state_dir,
+                                       save_interval_s=options.save_interval_s, out=out)
+            self.persister.restore()
+            self.model = self.state.model  # the restored model, when there was one
         self.api = Api(self.state, Faults(options.error_rate, options.latency_s, options.fault_seed),
                        watch_timeout=options.watch_timeout_s,
                        bookmark_interval=options.bookmark_interval_s)
@@ -83,7 +93,9 @@ class Server:
         self._runner = web.AppRunner(self.api.app(), handle_signals=False, access_log=None,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        ports = read_ports(self.options.state_dir) if self.options.state_dir else None
+        site = web.TCPSite(self._runner, self.options.host,
+                           self.options.port or (ports.api if ports else 0))
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.api.server_address = f"{self.options.host}:{self.port}"
@@ -94,9 +106,15 @@ class Server:
             except ImportError:
                 start_sim_ssh_nodes = None
             if start_sim_ssh_nodes is not None:
+                state_dir = self.options.state_dir
                 self.ssh = await start_sim_ssh_nodes(
-                    self.model, dict(self.state.node_addresses), port=self.options.ssh_port,
-                    workdir=self.options.workdir / "ssh")
+                    self.model, dict(self.state.node_addresses),
+                    port=self.options.ssh_port or (ports.ssh or 0 if ports else 0),
+                    workdir=(state_dir or self.options.workdir) / "ssh",
+                    keep_keys=state_dir is not None)
+        if self.options.state_dir is not None:
+            write_ports(self.options.state_dir,
+                        FrontPorts(self.port, self.ssh.port if self.ssh is not None else None))
         self._print_usage()
 
     def _print_usage(self) -> None:
@@ -109,6 +127,8 @@ class Server:
             f"  try:  kubectl --kubeconfig {kc} get nodes -o wide",
             f"        scaler run --cluster openshift --kubeconfig {kc} --runtime kata",
         ]
+        if self.options.state_dir is not None:
+            lines.append(f"  state:          {self.options.state_dir} (kept across restarts)")
         if self.options.error_rate or self.options.latency_s:
             lines.append(f"  faults: error rate {self.options.error_rate:g}, "
                          f"latency {self.options.latency_s:g} s per request")
@@ -124,6 +144,8 @@ class Server:
         """Advance the model every tick until ``stop``."""
         while not self.stopping.is_set():
             self.state.sync()
+            if self.persister is not None:
+                self.persister.tick()
             try:
                 await asyncio.wait_for(self.stopping.wait(), self.options.tick_s)
             except TimeoutError:
@@ -134,6 +156,14 @@ class Server:
         self.stopping.set()
 
     async def close(self) -> None:
+        if self.persister is not None:
+            self.state.sync()
+            try:
+                self.persister.save()  # SIGTERM/SIGINT: the latest state, not the last periodic one
+            except OSError as e:
+                print(f"scaler sim serve: the state was not saved at exit: {e.strerror or e}",
+                      file=self.out, flush=True)
+            self.persister = None
         self.api.closing.set()
         if self.ssh is not None:
             self.ssh.close()

@@ -2,12 +2,15 @@
 
 Each node gets its own loopback address (127.0.0.10, 127.0.0.11, ...), all on one port, so the
 collector dials node addresses exactly as on a real cluster, and the server tells nodes apart by
-the local address a connection arrived on. The server speaks only the collector's command
-(``collectors.remote_stream.collect_command``) and answers with the same framed stream the
-remote shell loop prints, rendered from the model's /proc/meminfo and /proc/loadavg text.
+the local address a connection arrived on. The server speaks the collector's command
+(``collectors.remote_stream.collect_command``), answered with the same framed stream the
+remote shell loop prints, rendered from the model's /proc/meminfo and /proc/loadavg text; and
+the read-only commands a measurement script sends (``scaler.simserve.node_shell``: ``cat
+/proc/meminfo``, ``while true; do ...; sleep 5; done``), interpreted, never executed.
 
-Keys are generated per run: a host key (its public half written to a known_hosts file for every
-node address) and a client key the server accepts for any user, written to ``workdir``.
+Keys are generated per run (or kept, with ``keep_keys``): a host key (its public half written to a
+known_hosts file for every node address) and a client key the server accepts for any user,
+written to ``workdir``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import asyncssh
 
 from collectors.pod_frames import model_sections
 from collectors.remote_stream import parse_collect_command, parse_collect_extras, render_frame
+from scaler.simserve import node_shell
 
 
 class NodeTextModel(Protocol):
@@ -56,6 +60,22 @@ class SimSSHNodes:
             await acceptor.wait_closed()
 
 
+HOST_KEY = "sim_nodes_host_key"
+
+
+def _key(path: Path, keep: bool) -> asyncssh.SSHKey:
+    """The key at ``path`` when ``keep`` and it exists, else a new one written there (0600)."""
+    if keep and path.exists():
+        return asyncssh.read_private_key(str(path))
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    tmp = path.with_name(path.name + ".tmp")
+    key.write_private_key(str(tmp))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    key.write_public_key(str(path) + ".pub")
+    return key
+
+
 def _known_hosts_line(address: str, port: int, public_key: str) -> str:
     host = address if port == 22 else f"[{address}]:{port}"
     return f"{host} {public_key}"
@@ -68,10 +88,13 @@ async def start_sim_ssh_nodes(
     port: int = 0,
     workdir: Path,
     clock: Callable[[], float] = time.time,
+    keep_keys: bool = False,
 ) -> SimSSHNodes:
     """Listen on every node address (name -> loopback address) on one port; see the module doc.
 
     ``clock`` stamps the frames (the node's own clock): wall time by default, as a real node's.
+    ``keep_keys``: reuse the host and client keys found in ``workdir`` (``sim serve
+    --state-dir``: a restarted front keeps its identity, so known_hosts still verifies).
     """
     if not nodes:
         raise ValueError("no nodes to serve")
@@ -83,12 +106,9 @@ async def start_sim_ssh_nodes(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key_path = workdir / "sim_nodes_id_ed25519"
-    client_key.write_private_key(str(client_key_path))
-    os.chmod(client_key_path, 0o600)
-    client_key.write_public_key(str(client_key_path) + ".pub")
+    host_key = _key(workdir / HOST_KEY, keep_keys)
+    client_key = _key(client_key_path, keep_keys)
     authorized = asyncssh.import_authorized_keys(client_key.export_public_key().decode())
 
     async def handle(process: asyncssh.SSHServerProcess) -> None:
@@ -123,9 +143,9 @@ async def start_sim_ssh_nodes(
 
     public = host_key.export_public_key().decode().strip()
     known_hosts_path = workdir / "sim_nodes_known_hosts"
-    known_hosts_path.write_text(
-        "".join(_known_hosts_line(a, chosen, public) + "\n" for a in nodes.values())
-    )
+    tmp = known_hosts_path.with_name(known_hosts_path.name + ".tmp")
+    tmp.write_text("".join(_known_hosts_line(a, chosen, public) + "\n" for a in nodes.values()))
+    os.replace(tmp, known_hosts_path)  # a client reading it never sees half a file
     return SimSSHNodes(
         port=chosen,
         known_hosts_path=known_hosts_path,
@@ -139,10 +159,12 @@ async def _serve_node(
     model: NodeTextModel, name: str | None, process: asyncssh.SSHServerProcess, clock: Callable[[], float]
 ) -> None:
     parsed = parse_collect_command(process.command)
-    if name is None or parsed is None:
-        why = "unknown node address" if name is None else "only the scaler collector command is served"
-        process.stderr.write(f"simulated node: {why}\n")
+    if name is None:
+        process.stderr.write("simulated node: unknown node address\n")
         process.exit(127)
+        return
+    if parsed is None:
+        await _serve_script(model, name, process, clock)
         return
     interval_s, count = parsed
     node_stat = getattr(model, "node_stat", None)
@@ -179,3 +201,55 @@ async def _serve_node(
         pass
     finally:
         stdin_closed.cancel()
+
+
+async def _serve_script(model: NodeTextModel, name: str, process: asyncssh.SSHServerProcess,
+                        clock: Callable[[], float]) -> None:
+    """Run an allow-listed command line (``node_shell``) against the node's model. Unlike the
+    collector's loop, it ignores stdin: a script's ``ssh node 'while ...'`` keeps streaming with
+    stdin closed (``ssh -n``, ``< /dev/null``, a backgrounded ``ssh &``), as on a real node,
+    until the client goes away."""
+    try:
+        script = node_shell.parse(process.command or "")
+    except node_shell.NotAllowed as e:
+        process.stderr.write(f"simulated node {name}: command not allowed ({e}); this node "
+                             "answers only: " + node_shell.ALLOWED + "\n")
+        process.exit(node_shell.NOT_ALLOWED)
+        return
+    loop = asyncio.get_running_loop()
+    closed = loop.create_task(process.channel.wait_closed())
+
+    def read_file(path: str) -> str | None:
+        if path == "/proc/meminfo":
+            return model.node_meminfo(name)
+        if path == "/proc/loadavg":
+            return model.node_loadavg(name)
+        node_stat = getattr(model, "node_stat", None)
+        return node_stat(name) if node_stat is not None else None
+
+    async def write(stream, text: str) -> None:
+        if closed.done():
+            raise node_shell.Closed
+        stream.write(text)
+        await stream.drain()  # a reader that does not keep up slows the script, as a pipe would
+
+    async def wait(seconds: float) -> None:
+        done, _ = await asyncio.wait({closed}, timeout=seconds)
+        if done:
+            raise node_shell.Closed
+
+    io = node_shell.NodeIO(read_file=read_file, write_out=lambda s: write(process.stdout, s),
+                           write_err=lambda s: write(process.stderr, s), wait=wait, clock=clock)
+    try:
+        status = await node_shell.Interpreter(io).run(script)
+        process.exit(status)
+    except (node_shell.Closed, OSError, asyncssh.Error):
+        pass
+    except Exception as e:  # a model failure ends this command visibly, not the server
+        try:
+            process.stderr.write(f"simulated node {name}: {e}\n")
+            process.exit(1)
+        except (OSError, asyncssh.Error):
+            pass
+    finally:
+        closed.cancel()
