@@ -85,17 +85,23 @@ def setup_cpus(s: SimState, idx: np.ndarray) -> np.ndarray:
     it takes none. (The 2021 reference cluster's physical host showed a load average of about
     50 for 64 CPUs at the end of kata.csv, with hundreds of pods ContainerCreating.)"""
     p = s.table
-    begun = p.deadline[idx] - s.profile.cluster.runtime_request_timeout_s
-    took = p.next_at[idx] - begun  # NaN when no set-up is under way
-    under_way = (begun <= s.t) & (took > 0)
     out = np.zeros(len(idx))
-    if under_way.any():
-        k = idx[under_way]
+    begun = p.deadline[idx] - s.profile.cluster.runtime_request_timeout_s
+    at = np.flatnonzero(begun <= s.t)  # NaN (no set-up under way) compares False
+    if len(at) == 0:
+        return out
+    k = idx[at]
+    took = p.next_at[k] - begun[at]
+    if len(s.dep_list) == 1:
+        rt = s.dep_list[0].runtime
+        cpus, nominal = rt.sandbox_cpus, rt.sandbox_s + rt.container_start_s
+    else:
         rts = [d.runtime for d in s.dep_list]
         deps = p.dep[k]
         cpus = np.array([r.sandbox_cpus for r in rts])[deps]
         nominal = np.array([r.sandbox_s + r.container_start_s for r in rts])[deps]
-        out[under_way] = cpus * np.minimum(1.0, nominal / took[under_way])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[at] = np.where(took > 0, cpus * np.minimum(1.0, nominal / took), 0.0)
     return out
 
 
