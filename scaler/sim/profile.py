@@ -203,6 +203,18 @@ class RuntimeProfile:
     # and bounded by /dev/shm. "private": anonymous memory (Active(anon), AnonPages), bounded
     # by the node's memory only.
     guest_memory: str = "shared"
+    # What happens to a VM whose guest touches a page /dev/shm cannot back. "pause": the host
+    # fault fails (tmpfs full: SIGBUS), KVM_RUN returns EFAULT and QEMU stops the VM
+    # (accel/kvm/kvm-all.c kvm_cpu_exec: "kvm run failed Bad address", then
+    # vm_stop(RUN_STATE_INTERNAL_ERROR)) without exiting: the VM holds what it has, its
+    # workload stops, and the shim, whose QEMU and container are still there, reports the
+    # container running. The 2021 kata runs show it: their workers' /dev/shm full (8-10 GiB
+    # per worker neither Active nor free) while 25 VMs per worker stayed Running at about
+    # 300 MiB of guest RAM each, below the workload's 512 MiB, their running count flat for
+    # hundreds of iterations with nothing Terminating (limited-kata.csv, iterations 600-999).
+    # "die": QEMU exits (a hypervisor that aborts, or a runtime that stops sandboxes whose VM
+    # is in error), the pod's sandbox is made anew.
+    shm_full: str = "pause"
     # Host MiB per guest MiB touched when the guest RAM is private: QEMU asks for transparent
     # huge pages on anonymous guest RAM (madvise MADV_HUGEPAGE) and RHEL's THP default is
     # "always", so each 4 KiB page the guest touches faults in a 2 MiB host page, which the
@@ -226,7 +238,8 @@ class RuntimeProfile:
     container_start_s: float = 0.3
     # Extra seconds to tear a pod down (a VM shuts down).
     teardown_s: float = 0.0
-    # CPU cores a sandbox set-up burns while it runs.
+    # CPU cores a sandbox set-up burns over its nominal sandbox_s + container_start_s: a fixed
+    # amount of work, spread over the time the set-up really takes (kubelet.setup_cpus).
     sandbox_cpus: float = 0.2
     # Pace a sandbox set-up keeps on a thrashing node, at least (the cluster's
     # runtime_min_progress applies to every runtime; this raises it for one). 0: set-up stalls

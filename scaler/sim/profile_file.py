@@ -197,6 +197,8 @@ def _validate(profile: SimProfile, where: str) -> None:
                 raise ProfileError(f"{where}: runtimes.{name}.{attr} must not be negative")
     choices = [(f"runtimes.{n}.guest_memory", r.guest_memory, ("shared", "private"))
                for n, r in profile.runtimes.items()]
+    choices += [(f"runtimes.{n}.shm_full", r.shm_full, ("pause", "die"))
+                for n, r in profile.runtimes.items()]
     choices += [("workload.growth", profile.workload.growth, ("exact", "increments")),
                 ("workload.guest_full", profile.workload.guest_full, ("refused", "oom")),
                 ("workload.pacing", profile.workload.pacing, ("duty", "timer"))]

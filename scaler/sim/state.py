@@ -149,6 +149,7 @@ def release_workload(s: SimState, i: int, whole_sandbox: bool) -> None:
             p.guest_peak[i] = 0.0
             p.host_held[i] = 0.0
             p.sandbox_up[i] = False
+            p.paused[i] = False
     else:
         s.pod_mem[node] -= p.rss[i]
         if whole_sandbox:
