@@ -62,7 +62,6 @@ class DepCpu:
     weight: np.ndarray
     qos: np.ndarray
     pages_per_core: np.ndarray
-    setup_cores: np.ndarray  # cores a sandbox set-up burns
     reports: np.ndarray  # 1 for a live deployment (its running pods write reports), else 0
     user_share: np.ndarray  # of the workload's CPU, the part in user mode (the rest: syscalls)
 
@@ -97,8 +96,8 @@ def dep_cpu(s: SimState) -> DepCpu:
         weight = MIN_SHARES if d.qos == "BestEffort" else max(MIN_SHARES, request * SHARES_PER_M)
         rows.append((want, rt.vm_host_cpu_cores if rt.vm else 0.0,
                      rt.vm_exit_cpu_share if rt.vm else 0.0, weight, _QOS.get(d.qos, 0),
-                     per_core, rt.sandbox_cpus, 0.0 if d.deleted else 1.0, user_share))
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+                     per_core, 0.0 if d.deleted else 1.0, user_share))
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
     return DepCpu(*(np.asarray(c, dtype=np.float64) for c in cols))
 
 
@@ -157,16 +156,18 @@ class Shares:
 
 
 def shares(s: SimState, deps: DepCpu, counts: np.ndarray, thrashing: np.ndarray,
-           cpus: np.ndarray, alloc_cpu: np.ndarray, infra_cpu_req: np.ndarray) -> Shares:
+           cpus: np.ndarray, alloc_cpu: np.ndarray, infra_cpu_req: np.ndarray,
+           setup: np.ndarray) -> Shares:
     """Each row's CPUs shared (see the module doc): ``counts`` (rows, deployments, 2) holds the
-    pods creating and running per deployment, ``thrashing`` whether the node reclaims, the
-    other arrays the node's CPUs, allocatable millicores and infrastructure requests."""
+    pods creating and running per deployment, ``thrashing`` whether the node reclaims,
+    ``setup`` the cores the node's sandbox set-ups burn (``kubelet.setup_cpus``: only set-ups
+    under way, their fixed work over the time they take), the other arrays the node's CPUs,
+    allocatable millicores and infrastructure requests."""
     c = s.profile.cluster
     rows = counts.shape[0]
-    creating, running = counts[:, :, 0], counts[:, :, 1]
+    running = counts[:, :, 1]
     # Level 1: the node's services and kernel against kubepods.
-    sys_want = (c.system_cpu_cores + creating @ deps.setup_cores
-                + np.where(thrashing, c.thrash_cpus, 0.0))
+    sys_want = c.system_cpu_cores + setup + np.where(thrashing, c.thrash_cpus, 0.0)
     pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed  # one pod, (deps,)
     group_want = running * pod_want
     infra_want = np.full(rows, c.infra_cpu_cores)
@@ -276,6 +277,7 @@ class CpuAccount:
         # thrashing nodes, and how many steps each lasted.
         self._counts: list[np.ndarray] = []
         self._thrash: list[np.ndarray] = []
+        self._setup: list[np.ndarray] = []  # per step: the set-ups' cores per node
         self._ticks: list[int] = []
 
     def _fresh(self, name: str) -> np.ndarray:
@@ -325,11 +327,13 @@ class CpuAccount:
         every = np.bincount(key, minlength=(s.workers + 1) * stride)
         counts = every[stride:].reshape(s.workers, nd, states)[:, :, :2]
         if (self._counts and (self._counts[-1] == counts).all()
-                and (self._thrash[-1] == s.thrashing).all()):
+                and (self._thrash[-1] == s.thrashing).all()
+                and (self._setup[-1] == s.setup_cpu).all()):
             self._ticks[-1] += 1
             return
         self._counts.append(counts)
         self._thrash.append(s.thrashing.copy())
+        self._setup.append(s.setup_cpu.copy())
         self._ticks.append(1)
         if len(self._counts) >= self.BACKLOG:
             self.flush()
@@ -349,10 +353,11 @@ class CpuAccount:
         k, w = len(self._counts), s.workers
         counts = np.concatenate(self._counts).astype(np.float64)
         thrash = np.concatenate(self._thrash)
+        setup = np.concatenate(self._setup)
         ticks = np.repeat(np.asarray(self._ticks, dtype=np.float64), w)
-        self._counts, self._thrash, self._ticks = [], [], []
+        self._counts, self._thrash, self._setup, self._ticks = [], [], [], []
         r = shares(s, self._deps, counts, thrash, np.tile(s.cpus, k), np.tile(s.alloc_cpu, k),
-                   np.tile(s.infra_cpu_req, k))
+                   np.tile(s.infra_cpu_req, k), setup)
         self._seconds += (r.rates * (ticks * s.dt)[:, None]).reshape(k, w, 5).sum(axis=0)
         last = slice((k - 1) * w, k * w)
         self._rates = r.rates[last]

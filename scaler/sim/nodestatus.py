@@ -44,9 +44,11 @@ def cpu_demand(s: SimState) -> np.ndarray:
     if creating.any():
         cpus = setup_cpus(s, bound[creating])
         s.creating_count = bincount(nodes[creating][cpus > 0], minlength=w)  # under way
-        demand += bincount(nodes[creating], cpus, minlength=w)
+        s.setup_cpu = bincount(nodes[creating], cpus, minlength=w)
+        demand += s.setup_cpu
     else:
         s.creating_count = np.zeros(w)
+        s.setup_cpu = np.zeros(w)
     return demand + np.where(s.thrashing, c.thrash_cpus, 0.0) + 0.5
 
 
