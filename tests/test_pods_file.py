@@ -74,9 +74,12 @@ def same(a: dict, b: dict) -> bool:
 
 @pytest.mark.parametrize("runtime, scenario", [("runc", "hungry"), ("kata", "hungry")])
 def test_pods_file_is_one_row_per_pod_per_sample_only_smaller(tmp_path, runtime, scenario):
-    # One small worker: evictions, OOM kills (runc), VM deaths and restarts (kata).
-    cluster = Watched(simulated_cluster(ClusterChoice(workers=1, worker_memory_mib=12288), 0,
-                                        5.0))
+    # One small worker: evictions, OOM kills (runc), VM deaths and restarts (kata: VMs that
+    # /dev/shm cannot back die here, shm_full: die, where QEMU's default pauses them).
+    profile = tmp_path / "die.yaml"
+    profile.write_text("runtimes:\n  kata:\n    shm_full: die\n")
+    cluster = Watched(simulated_cluster(ClusterChoice(workers=1, worker_memory_mib=12288,
+                                                      sim_profile=str(profile)), 0, 5.0))
     cfg = RunConfig(max_replicas=50, scenario=scenario,
                     workload=replace(SCENARIOS[scenario], runtime=runtime))
     Engine(cluster, cfg, Recorder(tmp_path / "run.csv"), cluster.node_source()).run()
