@@ -1,0 +1,182 @@
+"""The fan-in through a jump host (collectors.jump_pool): a real OpenSSH sshd on loopback is the
+jump host, its real ``ssh`` client reaches simulated SSH nodes (scaler.simserve.ssh_nodes)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from collectors.jump_pool import FANIN_MARKER, JumpFanInPool, fanin_command
+from collectors.meminfo import render_meminfo
+from collectors.pool import CollectorPool
+from collectors.ssh_targets import NodeTarget, SSHOptions
+from scaler.simserve.ssh_nodes import start_sim_ssh_nodes
+from tests.sshd_support import LoopThread, Sshd, have, sim_addresses, write_key
+
+IV = 0.3
+
+
+class ConstModel:
+    """Every node the same figures, so the direct and the fan-in path must agree exactly."""
+
+    def node_meminfo(self, name: str) -> str:
+        n = int(name.rsplit("-", 1)[1])
+        return render_meminfo({"MemTotal": 8_000_000, "MemFree": 1_000_000 + n, "MemAvailable": 2_000_000,
+                               "Active": 123, "Inactive": 45, "Shmem": 6, "Cached": 789})
+
+    def node_loadavg(self, name: str) -> str:
+        return "0.25 0.05 0.01 1/100 4242\n"
+
+
+def processes_with(text: str) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            out.append(int(entry))
+    return out
+
+
+def wait_for(predicate, timeout_s, step=0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    if not have("ssh"):
+        pytest.skip("no ssh client")
+    key = tmp_path / "id_ed25519"
+    write_key(key)
+    jump = Sshd(tmp_path / "jump", Path(str(key) + ".pub")).start()
+    jump_kh = tmp_path / "known_hosts"
+    jump_kh.write_text(jump.known_hosts_line())
+    loop = LoopThread()
+    addresses = sim_addresses(4, first=40)
+    nodes = loop.run(start_sim_ssh_nodes(ConstModel(), addresses, workdir=tmp_path / "nodes"))
+    targets = [NodeTarget(name, a, nodes.port) for name, a in addresses.items()]
+    options = SSHOptions(
+        user=getpass.getuser(), identity_files=(str(key),), known_hosts=str(jump_kh), config_files=(),
+        connect_timeout_s=5.0, jump_host=f"{jump.host}:{jump.port}", jump_fan_in=True,
+        jump_ssh_options=(f"UserKnownHostsFile={nodes.known_hosts_path}",
+                          f"IdentityFile={nodes.client_key_path}", "IdentitiesOnly=yes"),
+    )
+    yield options, targets, nodes, tmp_path
+    jump.stop()  # the jump host's ssh clients die with it: no node session left open
+
+    async def shut():
+        nodes.close()
+        await nodes.wait_closed()
+        await asyncio.sleep(0.2)  # the node sessions see their clients go
+
+    loop.run(shut())
+    loop.close()
+
+
+def ok_by_node(samples):
+    out: dict[str, list] = {}
+    for s in samples:
+        if s.ok:
+            out.setdefault(s.node, []).append(s)
+    return out
+
+
+def test_every_node_arrives_with_the_direct_paths_values_and_stop_leaves_nothing(rig):
+    options, targets, nodes, tmp_path = rig
+    collected: list = []
+    with JumpFanInPool(targets, options, IV) as pool:
+        assert wait_for(lambda: (collected.extend(pool.drain()) or True)
+                        and all(len(v) >= 3 for v in ok_by_node(collected).values())
+                        and len(ok_by_node(collected)) == len(targets), 30)
+        assert processes_with(str(nodes.client_key_path))  # the jump host's ssh clients
+        stats = pool.stats()
+    fan = ok_by_node(collected)
+    assert set(fan) == {t.name for t in targets}
+    assert all(s.connects == 1 and s.lost == 0 for s in stats.values())
+    # nothing left on the jump host: the script, the nodes' ssh and sed are gone
+    assert wait_for(lambda: not processes_with(str(nodes.client_key_path))
+                    and not processes_with(FANIN_MARKER + "\0"), 10)
+
+    direct_opts = SSHOptions(user="core", identity_files=(str(nodes.client_key_path),),
+                             known_hosts=str(nodes.known_hosts_path), config_files=(),
+                             connect_timeout_s=5.0)
+    direct: list = []
+    with CollectorPool(targets, direct_opts, IV) as pool:
+        assert wait_for(lambda: (direct.extend(pool.drain()) or True)
+                        and len(ok_by_node(direct)) == len(targets), 20)
+    straight = ok_by_node(direct)
+    for name in fan:
+        a, b = asdict(fan[name][-1]), asdict(straight[name][-1])
+        a.pop("time"), b.pop("time")
+        assert a == b
+        assert a["mem_free_mib"] == (1_000_000 + int(name.rsplit("-", 1)[1])) / 1024
+
+
+def test_a_killed_node_ssh_is_that_nodes_gap_then_recovers(rig):
+    options, targets, nodes, tmp_path = rig
+    collected: list = []
+    victim = targets[1]
+    with JumpFanInPool(targets, options, IV) as pool:
+        assert wait_for(lambda: (collected.extend(pool.drain()) or True)
+                        and len(ok_by_node(collected)) == len(targets), 30)
+        pids = [p for p in processes_with(victim.host) if p in processes_with("ssh\0-T")]
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        mark = len(collected)
+
+        def recovered():
+            collected.extend(pool.drain())
+            after = collected[mark:]
+            gaps = [s for s in after if s.node == victim.name and not s.ok]
+            ok = [s for s in after if s.node == victim.name and s.ok
+                  and gaps and s.time > gaps[0].time]
+            return bool(gaps) and len(ok) >= 2
+
+        assert wait_for(recovered, 20)
+        stats = pool.stats()
+    after = collected[mark:]
+    assert stats[victim.name].connects == 2 and stats[victim.name].failures >= 1
+    assert "exited" in (stats[victim.name].last_error or "")
+    for t in targets:  # the others never had a gap
+        if t != victim:
+            assert all(s.ok for s in after if s.node == t.name)
+            assert stats[t.name].connects == 1
+
+
+def test_hostile_hosts_and_users_stay_quoted(rig, tmp_path):
+    options, targets, nodes, _ = rig
+    canary = tmp_path / "pwned"
+    hostile = [
+        NodeTarget("a", f"$(touch {canary})", nodes.port),
+        NodeTarget("b", f"-oProxyCommand=touch {canary}", nodes.port),
+        NodeTarget("c", f"x';touch {canary};'", nodes.port),
+        NodeTarget("d", f"`touch {canary}`", nodes.port),
+    ]
+    command = fanin_command([(t.host, t.port, f"u$(touch {canary})") for t in hostile], options, IV)
+    assert "touch" in command
+    collected: list = []
+    opts = SSHOptions(**{**vars(options), "user": f"x;touch {canary}"})
+    with JumpFanInPool(hostile + targets[:1], opts, IV) as pool:
+        assert wait_for(lambda: (collected.extend(pool.drain()) or True)
+                        and {s.node for s in collected if not s.ok} >= {"a", "b", "c", "d"}, 30)
+        stats = pool.stats()
+    assert not canary.exists()
+    assert all("exited" in (stats[n].last_error or "") for n in "abcd")
