@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import math
 import os
@@ -51,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,6 +298,7 @@ class Phase:
     node_cpu_s: float
     lag_s: np.ndarray
     late_s: np.ndarray
+    side_cpu_s: float = 0.0  # the jump host's processes (jump phase)
 
     @property
     def cpu_ms(self) -> float:
@@ -316,11 +319,13 @@ HEADER_ROW = (f"{'phase':<11} {'nodes':>6} {'samples':>8} {'expected':>8} {'lost
 
 
 def run_persistent(name: str, servers: Servers, options: SSHOptions, interval: float,
-                   seconds: float) -> Phase:
+                   seconds: float, pool_class: type = CollectorPool,
+                   side_cpu: Callable[[], float] | None = None) -> Phase:
+    """``side_cpu``: CPU seconds of a further process tree (the jump host), reported apart."""
     targets = servers.targets
     arrivals: list[tuple[str, float, float]] = []
-    pool = CollectorPool(targets, options, interval,
-                         on_sample=lambda s: arrivals.append((s.node, s.time, time.time())) if s.ok else None)
+    pool = pool_class(targets, options, interval,
+                      on_sample=lambda s: arrivals.append((s.node, s.time, time.time())) if s.ok else None)
     started = time.monotonic()
     pool.start()
     try:
@@ -333,9 +338,11 @@ def run_persistent(name: str, servers: Servers, options: SSHOptions, interval: f
         time.sleep(2 * interval)  # settle: every node on its schedule
         start_index = len(arrivals)
         before = pool.stats()
+        side0 = side_cpu() if side_cpu is not None else 0.0
         t0, cpu0, node0 = time.time(), time.process_time(), servers.cpu()
         time.sleep(seconds)
         t1, cpu1, node1 = time.time(), time.process_time(), servers.cpu()
+        side1 = side_cpu() if side_cpu is not None else 0.0
         after = pool.stats()
         window = [a for a in arrivals[start_index:] if t0 <= a[1] < t1]
     finally:
@@ -350,7 +357,45 @@ def run_persistent(name: str, servers: Servers, options: SSHOptions, interval: f
         late.append(t - (origin + round((t - origin) / interval) * interval))
     expected = int(round(seconds / interval)) * len(targets)
     return Phase(name, len(targets), len(window), expected, lost, cpu1 - cpu0, node1 - node0,
-                 np.array([r - t for _, t, r in window]), np.abs(np.array(late)))
+                 np.array([r - t for _, t, r in window]), np.abs(np.array(late)), side1 - side0)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (each one's own user + system)."""
+    from tests.sshd_support import _descendants
+
+    total = 0.0
+    for p in [pid, *_descendants(pid)]:
+        try:
+            total += cpu_of(p)
+        except (OSError, IndexError):
+            pass  # gone meanwhile
+    return total
+
+
+def run_jump(servers: Servers, key_path: Path, workdir: Path, interval: float, seconds: float) -> Phase:
+    """The fan-in through a jump host (``collectors.jump_pool``): a real OpenSSH sshd on loopback
+    is the jump host, its ``ssh`` reaches the simulated nodes. This process's CPU is the
+    collector's; the jump host's (sshd session, sh, the nodes' ssh and sed) is reported apart."""
+    from collectors.jump_pool import JumpFanInPool
+    from tests.sshd_support import Sshd
+
+    jump = Sshd(workdir / "jump", Path(str(key_path) + ".pub")).start()
+    try:
+        kh = workdir / "known_hosts-jump"
+        kh.write_text(jump.known_hosts_line())
+        options = SSHOptions(
+            user="core", identity_files=(str(key_path),), known_hosts=str(kh), config_files=(),
+            connect_timeout_s=10, jump_host=f"{getpass.getuser()}@{jump.host}:{jump.port}",
+            jump_fan_in=True,
+            jump_ssh_options=(f"UserKnownHostsFile={servers.known_hosts}", f"IdentityFile={key_path}",
+                              "IdentitiesOnly=yes"))
+        assert jump.proc is not None
+        pid = jump.proc.pid
+        return run_persistent("jump", servers, options, interval, seconds, JumpFanInPool,
+                              side_cpu=lambda: tree_cpu(pid))
+    finally:
+        jump.stop()
 
 
 def run_per_sample(servers: Servers, options: SSHOptions, interval: float, seconds: float,
@@ -404,6 +449,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-before", action="store_true", help="skip the previous version's settings")
     ap.add_argument("--multiplex-estimate", action="store_true",
                     help="also estimate one multiplexed stream for all nodes (a design not built)")
+    ap.add_argument("--jump", action="store_true",
+                    help="also measure the fan-in through a jump host (a real sshd on loopback, "
+                         "its ssh clients reaching the nodes)")
+    ap.add_argument("--only-jump", action="store_true",
+                    help="of the persistent phases, run only the fan-in (with the per-sample "
+                         "baseline; implies --jump --no-cipher-compare --no-before)")
     ap.add_argument("--serve-batch", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -421,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_collectors: --nodes, --seconds, --interval, --baseline-nodes must be positive",
               file=sys.stderr)
         return 2
+    if args.only_jump:
+        args.jump = args.no_cipher_compare = args.no_before = True
     k = args.servers or max(2, math.ceil(args.nodes / 250))
     import asyncssh
 
@@ -438,10 +491,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             base = SSHOptions(user="core", identity_files=(str(key_path),), known_hosts=str(servers.known_hosts),
                               config_files=(), connect_timeout_s=10)
-            phases.append(run_persistent("persistent", servers, base, args.interval, args.seconds))
+            if not args.only_jump:
+                phases.append(run_persistent("persistent", servers, base, args.interval, args.seconds))
             if not args.no_cipher_compare:
                 chacha = SSHOptions(**{**vars(base), "ciphers": CHACHA})
                 phases.append(run_persistent("chacha20", servers, chacha, args.interval, args.seconds))
+            if args.jump:
+                phases.append(run_jump(servers, key_path, workdir, args.interval, args.seconds))
             phases.append(run_per_sample(servers, base, args.interval, args.seconds,
                                          min(args.baseline_nodes, args.nodes)))
         finally:
@@ -461,7 +517,22 @@ def main(argv: list[str] | None = None) -> int:
     for p in phases:
         print(p.row())
     by = {p.name: p for p in phases}
-    now, naive = by["persistent"], by["per-sample"]
+    naive = by["per-sample"]
+    if "jump" in by:
+        j = by["jump"]
+        print(f"fan-in through a jump host: {j.cpu_ms:.3f} ms collector CPU per sample = "
+              f"{naive.cpu_ms / j.cpu_ms:.1f}x vs per-sample (target >= {TARGET_RATIO:g}x), "
+              f"{j.lost} lost of {j.expected}, p99 lateness {j.p99_ms(j.late_s):.1f} ms, "
+              f"p99 delivery lag {j.p99_ms(j.lag_s):.1f} ms")
+        print(f"  the jump host's own CPU (sshd session, sh, {j.nodes} ssh clients and sed): "
+              f"{j.side_cpu_s / max(j.samples, 1) * 1000:.3f} ms per sample, "
+              f"{j.side_cpu_s / args.seconds * 100:.0f}% of a core")
+        if "persistent" in by:
+            print(f"  persistent / fan-in collector CPU per sample = "
+                  f"{by['persistent'].cpu_ms / j.cpu_ms:.1f}x")
+    if "persistent" not in by:
+        return 0
+    now = by["persistent"]
     print(f"load average {os.getloadavg()[0]:.1f} at the end (2 cores shared: figures are noisy)")
     print(f"target CPU per sample, new connection per sample / persistent: "
           f"{naive.cpu_ms / now.cpu_ms:.1f}x (target >= {TARGET_RATIO:g}x)")

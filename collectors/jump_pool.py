@@ -5,9 +5,10 @@ few hundred nodes their cost is asyncssh's per-packet Python work: every sample 
 decrypt and dispatch. Here the collector opens one connection to the jump host and runs one
 POSIX sh script there (``fanin_command``); the script starts, for each node, the jump host's own
 OpenSSH client running the same remote loop the direct path runs (``collect_command``), and
-prefixes each of its output lines with the node's index (one ``sed -u`` per node, which writes a
-whole frame at once); all the nodes' frames come back interleaved on the one channel, many frames
-per packet. This side splits the lines by index into per-node frame parsers, so the samples and
+prefixes each of its output lines with the node's index (one ``sed -u`` per node); the nodes'
+loops sample together (on the interval's grid, ``collect_command(align=True)``) and a coalescer
+on the jump host (python3 when it has one, else none) writes what arrived within 20 ms at once,
+so all the nodes' frames come back interleaved on the one channel, many frames per packet. This side splits the lines by index into per-node frame parsers, so the samples and
 pod records are exactly the direct path's (``NodeCollector``'s frame handling is reused).
 
 Security and keys: the hop from the jump host to the nodes is the jump host's ``ssh``, with its
@@ -64,18 +65,22 @@ _MEMINFO_LINE = re.compile(r"^[A-Za-z][\w()]*:\d+$")
 _OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*=.+$")
 
 # The script run on the jump host (arguments: none; everything it needs is inlined, quoted).
-# fd 3 keeps the channel's stdin for the nodes' ssh (a background job's stdin would be
-# /dev/null), so each node's loop ends when the channel does. One sed per node prefixes the
-# lines and writes each frame (up to its @@end line, or an error up to @@exit) in one write.
-_SCRIPT = r"""exec 3<&0
-trap 'trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0' HUP PIPE TERM INT
+# The nodes' ssh must not read the channel's stdin themselves: OpenSSH makes its stdin
+# non-blocking, and on a shared descriptor the script's own read would then fail at once. So the
+# script alone reads the channel (until it ends), and the nodes' ssh read a pipe from that reader
+# (fd 3; a background job's stdin would be /dev/null) that never carries data and ends with it.
+# One sed per node prefixes its lines (one write per line), then one coalescer (``_MERGE``)
+# passes them on to the channel.
+_SCRIPT = r"""trap 'trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0' HUP PIPE TERM INT
 C=@COMMAND@
+M=@MERGE@
 s() { ssh -T @OPTIONS@ "$@" "$C"; }
-if printf 'x\n' | sed -u -e 's/^/0 /' -e H -e '/^0 @@end /b o' -e d -e :o >/dev/null 2>&1; then
-p() { sed -u -e "s/^/$1 /" -e H -e "/^$1 @@end /b o" -e "/^$1 @@exit /b o" -e d -e :o -e 's/.*//' -e x -e 's/^\n//'; }
+if printf 'x\n' | sed -u 's/^/0 /' >/dev/null 2>&1; then
+p() { sed -u "s/^/$1 /"; }
 else
 p() { while IFS= read -r l; do printf '%s %s\n' "$1" "$l"; done; }
 fi
+if command -v python3 >/dev/null 2>&1; then m() { python3 -c "$M"; }; else m() { cat; }; fi
 n() {
 i=$1; shift; w=1
 while :; do
@@ -85,9 +90,38 @@ if [ $(($(date +%s) - t)) -gt 10 ]; then w=1; fi
 sleep "$w" || exit 0; w=$((w * 2)); if [ "$w" -gt 8 ]; then w=8; fi
 done | p "$i"
 }
+{ while read -r _; do :; done; trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; } | {
+exec 3<&0
 @NODES@
-while read -r _; do :; done
+wait
+} | m
 trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0"""
+
+
+# The jump host's coalescer (when it has python3): the nodes sample together (``align``), so
+# their frames arrive within a few milliseconds; it passes on everything that arrived within
+# MERGE_WINDOW_S of the first byte in one write, so sshd sends them in one or a few packets
+# rather than one (or more) per frame. Lines are written whole by the prefixing sed (each line
+# one write, under PIPE_BUF), so merged output never mixes two nodes inside a line.
+MERGE_WINDOW_S = 0.02
+_MERGE = """import os, select, time
+i, o, w = 0, 1, @WINDOW@
+while True:
+    b = os.read(i, 1 << 16)
+    if not b:
+        break
+    end = time.monotonic() + w
+    while True:
+        t = end - time.monotonic()
+        if t <= 0 or not select.select([i], [], [], t)[0]:
+            break
+        c = os.read(i, 1 << 16)
+        if not c:
+            break
+        b += c
+    while b:
+        b = b[os.write(o, b):]
+"""
 
 
 def node_ssh_options(options: SSHOptions, interval_s: float) -> list[str]:
@@ -119,9 +153,10 @@ def fanin_command(
         if port:
             args += ["-p", str(int(port))]
         lines.append(f"n {i} {' '.join(args)} -- {shlex.quote(host)} &")
-    script = (_SCRIPT.replace("@COMMAND@", shlex.quote(collect_command(interval_s,
-                                                                      reading=options.reading)))
-              .replace("@OPTIONS@", opts).replace("@NODES@", "\n".join(lines)))
+    node_command = collect_command(interval_s, reading=options.reading, align=True)
+    script = (_SCRIPT.replace("@COMMAND@", shlex.quote(node_command))
+              .replace("@OPTIONS@", opts)
+              .replace("@MERGE@", shlex.quote(_MERGE.replace("@WINDOW@", repr(MERGE_WINDOW_S)))).replace("@NODES@", "\n".join(lines)))
     return f"exec sh -c {shlex.quote(script)} {FANIN_MARKER}"
 
 
