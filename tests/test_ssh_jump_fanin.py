@@ -180,3 +180,74 @@ def test_hostile_hosts_and_users_stay_quoted(rig, tmp_path):
         stats = pool.stats()
     assert not canary.exists()
     assert all("exited" in (stats[n].last_error or "") for n in "abcd")
+
+
+def test_the_real_bash_loop_through_the_jump_host_samples_on_the_grid(tmp_path):
+    """The jump host reaches itself as two nodes (two loopback addresses of one real sshd): the
+    real remote loop, aligned, with this machine's /proc figures."""
+    if not have("ssh"):
+        pytest.skip("no ssh client")
+    key = tmp_path / "id_ed25519"
+    write_key(key)
+    jump = Sshd(tmp_path / "jump", Path(str(key) + ".pub"), host="127.0.0.1").start()
+    node = Sshd(tmp_path / "node", Path(str(key) + ".pub"), host="127.0.0.2").start()
+    try:
+        kh = tmp_path / "known_hosts"
+        kh.write_text(jump.known_hosts_line())
+        node_kh = tmp_path / "node_known_hosts"
+        node_kh.write_text(node.known_hosts_line() + jump.known_hosts_line())
+        options = SSHOptions(
+            user=getpass.getuser(), identity_files=(str(key),), known_hosts=str(kh), config_files=(),
+            connect_timeout_s=5.0, jump_host=f"{jump.host}:{jump.port}", jump_fan_in=True,
+            jump_ssh_options=(f"UserKnownHostsFile={node_kh}", f"IdentityFile={key}",
+                              "IdentitiesOnly=yes"))
+        targets = [NodeTarget("n-a", node.host, node.port), NodeTarget("n-b", jump.host, jump.port)]
+        collected: list = []
+        with JumpFanInPool(targets, options, IV) as pool:
+            assert wait_for(lambda: (collected.extend(pool.drain()) or True)
+                            and all(len(v) >= 4 for v in ok_by_node(collected).values())
+                            and len(ok_by_node(collected)) == 2, 30)
+        with open("/proc/meminfo") as f:
+            total_kib = int(f.readline().split()[1])
+        for samples in ok_by_node(collected).values():
+            assert samples[-1].mem_total_mib == total_kib / 1024
+            assert samples[-1].cpu_busy_pct is not None  # /proc/stat read by the real loop
+            # aligned: samples near multiples of the interval, so the nodes share one grid (the
+            # median, and a third of the interval: generous for a loaded machine)
+            errors = sorted(min(p, 1 - p) * IV for p in ((s.time / IV) % 1.0 for s in samples))
+            assert errors[len(errors) // 2] < IV / 3, errors
+        assert wait_for(lambda: not processes_with(FANIN_MARKER + "\0"), 10)
+    finally:
+        node.stop()
+        jump.stop()
+
+
+def test_the_session_chooses_the_fan_in_when_asked():
+    from scaler.cluster import ClusterInfo
+    from scaler.node_sources import ssh_pool, ssh_problem
+    from scaler.request import CollectorChoice
+
+    info = ClusterInfo("openshift", "4.16", ())
+    targets = (NodeTarget("w1", "10.0.0.1"),)
+    fan = CollectorChoice(options=SSHOptions(jump_host="bastion", jump_fan_in=True), targets=targets)
+    assert isinstance(ssh_pool(fan, info), JumpFanInPool)
+    assert ssh_problem(fan, info) is None  # the jump host's keys reach the nodes: no local probe
+    direct = CollectorChoice(options=SSHOptions(jump_host="bastion"), targets=targets)
+    assert isinstance(ssh_pool(direct, info), CollectorPool)
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        JumpFanInPool(list(targets), SSHOptions(jump_host="b", jump_fan_in=True,
+                                                jump_ssh_options=("-oProxyCommand=x",)))
+
+
+def test_the_command_quotes_every_value_and_ends_with_the_marker():
+    options = SSHOptions(jump_host="b", jump_fan_in=True, jump_ssh_options=("IdentityFile=/k k",))
+    command = fanin_command([("h;rm -rf /", 22, "u$(x)"), ("10.0.0.2", None, "core")], options, 1.0)
+    assert command.startswith("exec sh -c ") and command.endswith(" " + FANIN_MARKER)
+    import shlex
+
+    script = shlex.split(command)[3]  # exec sh -c SCRIPT MARKER
+    assert "n 0 -l 'u$(x)' -p 22 -- 'h;rm -rf /' &" in script
+    assert "n 1 -l core -- 10.0.0.2 &" in script
+    assert "-o 'IdentityFile=/k k'" in script and "-o StrictHostKeyChecking=yes" in script
+    insecure = fanin_command([("h", 22, "u")], SSHOptions(jump_host="b", insecure=True), 1.0)
+    assert "StrictHostKeyChecking=no" in insecure
