@@ -74,7 +74,7 @@ _OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*=.+$")
 _SCRIPT = r"""trap 'trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0' HUP PIPE TERM INT
 C=@COMMAND@
 M=@MERGE@
-s() { ssh -T @OPTIONS@ "$@" "$C"; }
+s() { ssh -T @OPTIONS@ "$@" "o=$o; $C"; }
 if printf 'x\n' | sed -u 's/^/0 /' >/dev/null 2>&1; then
 p() { sed -u "s/^/$1 /"; }
 else
@@ -82,7 +82,7 @@ p() { while IFS= read -r l; do printf '%s %s\n' "$1" "$l"; done; }
 fi
 if command -v python3 >/dev/null 2>&1; then m() { python3 -c "$M"; }; else m() { cat; }; fi
 n() {
-i=$1; shift; w=1
+i=$1; o=$2; shift 2; w=1
 while :; do
 t=$(date +%s); s "$@" <&3 2>&1; e=$?
 echo "@@exit $e"
@@ -104,6 +104,10 @@ trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0"""
 # rather than one (or more) per frame. Lines are written whole by the prefixing sed (each line
 # one write, under PIPE_BUF), so merged output never mixes two nodes inside a line.
 MERGE_WINDOW_S = 0.02
+# The nodes' sampling instants are spread over this much after the grid point (at most a fifth
+# of the interval): many frames still share a packet, and a jump host (or, in a test rig, one
+# machine serving every node) is not asked to wake hundreds of processes in the same instant.
+SPREAD_S = 0.1
 _MERGE = """import os, select, time
 i, o, w = 0, 1, @WINDOW@
 while True:
@@ -148,8 +152,9 @@ def fanin_command(
         raise ValueError("no nodes to reach")
     opts = " ".join(f"-o {shlex.quote(o)}" for o in node_ssh_options(options, interval_s))
     lines = []
+    spread_us = int(min(SPREAD_S, interval_s / 5) * 1e6)
     for i, (host, port, user) in enumerate(hops):
-        args = ["-l", shlex.quote(user)]
+        args = [str(i * spread_us // len(hops)), "-l", shlex.quote(user)]
         if port:
             args += ["-p", str(int(port))]
         lines.append(f"n {i} {' '.join(args)} -- {shlex.quote(host)} &")

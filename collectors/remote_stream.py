@@ -66,7 +66,7 @@ iv=$1; left=$2; n=0; next=${EPOCHREALTIME//[!0-9]/}; nl=$'\n'
 @PODS@st=; IFS= read -r -d '' st < /proc/stat; c=0
 case $st in *"${nl}intr"*) st=${st%%"${nl}intr"*}; c=${st//[!$nl]/}; c=${#c};; esac
 if [ "${align:-0}" = 1 ]; then
-next=$(( (next/iv+1)*iv )); d=$((next-${EPOCHREALTIME//[!0-9]/}))
+next=$(( (next/iv+1)*iv + ${11:-0} )); d=$((next-${EPOCHREALTIME//[!0-9]/}))
 if [ "$d" -ge 1000 ]; then
 printf -v frac '%06d' $((d%1000000))
 read -r -t "$((d/1000000)).$frac" _
@@ -122,7 +122,8 @@ def collect_command(interval_s: float, count: int = 0, reading: PodReading = NO_
     with the per-pod and work reading of ``reading`` (none by default).
 
     ``align``: the bash loop takes its first sample at the next multiple of the interval on the
-    node's clock (epoch time), so the nodes of a fan-in sample together and their frames cross
+    node's clock (epoch time), plus ``$o`` microseconds when the command is run as ``o=N;
+    <command>`` (``N`` below the interval), so the nodes of a fan-in sample together and their frames cross
     the jump host's one channel together, many per packet (``collectors.jump_pool``); the direct
     path leaves it off (its nodes start spread over an interval, spreading the collector's work).
 
@@ -144,16 +145,19 @@ def collect_command(interval_s: float, count: int = 0, reading: PodReading = NO_
         str(reading.rescan_every), str(reading.full_rescan_every),
     ])
     run = f'bash -c "$S" {args}'
+    # aligned: the first sample ${11} microseconds after the grid point, from a variable the
+    # caller sets in front of this command (``o=N; ...``; fan-in: nodes spread over a few ms)
+    tail = ' "${o:-0}"' if align else ""
     root = '[ "$(id -u 2>/dev/null)" = 0 ]'
     if reading.sudo == "never":
-        start = f"exec {run} user"
+        start = f"exec {run} user{tail}"
     elif reading.sudo == "auto":
         start = (f"if {root} || ! command -v sudo >/dev/null 2>&1; then "
-                 f"if {root}; then exec {run} user; fi; exec {run} nosudo; fi; "
-                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo; fi; exec {run} refused")
+                 f"if {root}; then exec {run} user{tail}; fi; exec {run} nosudo{tail}; fi; "
+                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo{tail}; fi; exec {run} refused{tail}")
     else:
-        start = (f"if {root}; then exec {run} user; fi; "
-                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo; fi; "
+        start = (f"if {root}; then exec {run} user{tail}; fi; "
+                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo{tail}; fi; "
                  f"echo {shlex.quote(SUDO_REFUSED)} >&2; exit 126")
     loop = (_ALIGN if align else "") + _BASH_LOOP
     return (
@@ -185,9 +189,14 @@ def parse_collect_extras(command: str | None) -> tuple[int, bool]:
     return int(m.group(3)), m.group(4) == "1"
 
 
-def parse_collect_align(command: str | None) -> bool:
-    """Whether a ``collect_command`` asks for samples on the interval's grid (``align``)."""
-    return ("S='" + _ALIGN) in (command or "")  # shlex.quote: the loop's text in single quotes
+_ALIGNED = re.compile(r"^(?:o=(\d+); )?S='" + re.escape(_ALIGN))
+
+
+def parse_collect_align(command: str | None) -> float | None:
+    """The offset after the interval's grid point (seconds) at which a ``collect_command``
+    asks to sample (``align``, ``o=N; `` in front), None if it does not ask to align."""
+    m = _ALIGNED.match(command or "")
+    return None if m is None else int(m.group(1) or 0) / 1e6
 
 
 def filter_meminfo(meminfo_text: str) -> str:

@@ -18,7 +18,7 @@ from collectors.meminfo import render_meminfo
 from collectors.pool import CollectorPool
 from collectors.ssh_targets import NodeTarget, SSHOptions
 from scaler.simserve.ssh_nodes import start_sim_ssh_nodes
-from tests.sshd_support import LoopThread, Sshd, have, sim_addresses, write_key
+from tests.sshd_support import LoopThread, Sshd, _descendants, have, sim_addresses, write_key
 
 IV = 0.3
 
@@ -78,7 +78,7 @@ def rig(tmp_path):
         jump_ssh_options=(f"UserKnownHostsFile={nodes.known_hosts_path}",
                           f"IdentityFile={nodes.client_key_path}", "IdentitiesOnly=yes"),
     )
-    yield options, targets, nodes, tmp_path
+    yield options, targets, nodes, tmp_path, jump
     jump.stop()  # the jump host's ssh clients die with it: no node session left open
 
     async def shut():
@@ -99,7 +99,7 @@ def ok_by_node(samples):
 
 
 def test_every_node_arrives_with_the_direct_paths_values_and_stop_leaves_nothing(rig):
-    options, targets, nodes, tmp_path = rig
+    options, targets, nodes, tmp_path, jump = rig
     collected: list = []
     with JumpFanInPool(targets, options, IV) as pool:
         assert wait_for(lambda: (collected.extend(pool.drain()) or True)
@@ -130,7 +130,7 @@ def test_every_node_arrives_with_the_direct_paths_values_and_stop_leaves_nothing
 
 
 def test_a_killed_node_ssh_is_that_nodes_gap_then_recovers(rig):
-    options, targets, nodes, tmp_path = rig
+    options, targets, nodes, tmp_path, jump = rig
     collected: list = []
     victim = targets[1]
     with JumpFanInPool(targets, options, IV) as pool:
@@ -162,7 +162,7 @@ def test_a_killed_node_ssh_is_that_nodes_gap_then_recovers(rig):
 
 
 def test_hostile_hosts_and_users_stay_quoted(rig, tmp_path):
-    options, targets, nodes, _ = rig
+    options, targets, nodes, _, _ = rig
     canary = tmp_path / "pwned"
     hostile = [
         NodeTarget("a", f"$(touch {canary})", nodes.port),
@@ -246,8 +246,46 @@ def test_the_command_quotes_every_value_and_ends_with_the_marker():
     import shlex
 
     script = shlex.split(command)[3]  # exec sh -c SCRIPT MARKER
-    assert "n 0 -l 'u$(x)' -p 22 -- 'h;rm -rf /' &" in script
-    assert "n 1 -l core -- 10.0.0.2 &" in script
+    assert "n 0 0 -l 'u$(x)' -p 22 -- 'h;rm -rf /' &" in script
+    assert "n 1 50000 -l core -- 10.0.0.2 &" in script
     assert "-o 'IdentityFile=/k k'" in script and "-o StrictHostKeyChecking=yes" in script
     insecure = fanin_command([("h", 22, "u")], SSHOptions(jump_host="b", insecure=True), 1.0)
     assert "StrictHostKeyChecking=no" in insecure
+
+
+def test_losing_the_jump_connection_is_every_nodes_gap_and_leaves_no_orphan(rig):
+    """The jump host's sshd session dies (not its listener): every node becomes a gap, the
+    pool connects again and starts a new script; the old script's processes end by themselves
+    (their channel is gone), none left behind."""
+    options, targets, nodes, tmp_path, jump = rig
+    collected: list = []
+    with JumpFanInPool(targets, options, IV) as pool:
+        assert wait_for(lambda: (collected.extend(pool.drain()) or True)
+                        and len(ok_by_node(collected)) == len(targets), 30)
+        old_clients = set(processes_with(str(nodes.client_key_path)))
+        sessions = [p for p in _descendants(jump.proc.pid) if _comm(p).startswith("sshd")]
+        assert sessions
+        for pid in sessions:
+            os.kill(pid, signal.SIGKILL)
+        mark = len(collected)
+
+        def all_back():
+            collected.extend(pool.drain())
+            after = collected[mark:]
+            gapped = {s.node for s in after if not s.ok}
+            back = {s.node for s in after if s.ok and s.node in gapped}
+            return gapped == back == {t.name for t in targets}
+
+        assert wait_for(all_back, 30)
+        assert pool.jump_stats.connects == 2 and pool.jump_stats.failures >= 1
+        # the first script's ssh clients (and sed, coalescer) ended without being told
+        assert wait_for(lambda: not (old_clients & set(processes_with(str(nodes.client_key_path)))), 15)
+    assert wait_for(lambda: not processes_with(str(nodes.client_key_path)), 10)
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""

@@ -178,9 +178,10 @@ async def _serve_node(
     # Like the shell loop: stop when the client closes stdin or goes away.
     stdin_closed = loop.create_task(process.stdin.read())
     due = loop.time()
-    if parse_collect_align(process.command):  # as the bash loop: first sample on the grid
+    offset = parse_collect_align(process.command)
+    if offset is not None:  # as the bash loop: first sample on the grid (plus the offset)
         now = clock()
-        due += (now // interval_s + 1) * interval_s - now
+        due += (now // interval_s + 1) * interval_s + offset - now
     seq = 0
     try:
         while True:
