@@ -14,7 +14,12 @@ not pass for the collector's; this process only collects. Phases, one after anot
    stream carrying every node's frames (as a fan-in on a jump host would send them): one server
    writes all nodes' frames each tick on one channel, and this process parses them and builds the
    same NodeSample per frame, so the per-packet SSH cost is shared by many samples;
-5. ``per-sample``: the naive pattern, a fresh connection (handshake, auth, one sample, close) per
+5. ``jump`` (with ``--jump`` or ``--only-jump``): the fan-in as built (``collectors.jump_pool``,
+   ``scaler run --jump-fan-in``): a real OpenSSH sshd on loopback is the jump host, its ``ssh``
+   clients reach the simulated nodes, all frames come back on one channel. This process's CPU is
+   the collector's; the jump host's (sshd session, sh, the nodes' ssh and sed, the coalescer) is
+   printed apart, as it would run on another machine;
+6. ``per-sample``: the naive pattern, a fresh connection (handshake, auth, one sample, close) per
    node per tick. It cannot keep pace with hundreds of nodes on a small machine, and a sample that
    times out costs CPU without arriving, so it runs on ``--baseline-nodes`` nodes (a rate the
    machine sustains) to price one sample fairly.
@@ -34,6 +39,7 @@ sample, as it would from a node's sshd.
 
     python bench/bench_collectors.py [--nodes 200] [--seconds 20] [--interval 1] [--servers K]
     python bench/bench_collectors.py --nodes 1000 --no-cipher-compare --no-before
+    python bench/bench_collectors.py --nodes 200 --jump --no-cipher-compare --no-before --servers 4
 
 Recorded before this version (issue figures, quiet machine, old code path): 200 nodes 0.47 ms
 per sample vs 5.3 ms for a connection per sample (11.6x), 0 lost, p99 lateness 1.6 ms quiet /

@@ -6,9 +6,10 @@ decrypt and dispatch. Here the collector opens one connection to the jump host a
 POSIX sh script there (``fanin_command``); the script starts, for each node, the jump host's own
 OpenSSH client running the same remote loop the direct path runs (``collect_command``), and
 prefixes each of its output lines with the node's index (one ``sed -u`` per node); the nodes'
-loops sample together (on the interval's grid, ``collect_command(align=True)``) and a coalescer
-on the jump host (python3 when it has one, else none) writes what arrived within 20 ms at once,
-so all the nodes' frames come back interleaved on the one channel, many frames per packet. This side splits the lines by index into per-node frame parsers, so the samples and
+loops sample on the interval's grid (``collect_command(align=True)``), spread over the first
+half-interval (at most 0.5 s), and a coalescer on the jump host (python3 when it has one, else
+none) writes what arrived within 50 ms at once, so all the nodes' frames come back interleaved
+on the one channel, tens of frames per packet. This side splits the lines by index into per-node frame parsers, so the samples and
 pod records are exactly the direct path's (``NodeCollector``'s frame handling is reused).
 
 Security and keys: the hop from the jump host to the nodes is the jump host's ``ssh``, with its
@@ -98,16 +99,18 @@ wait
 trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0"""
 
 
-# The jump host's coalescer (when it has python3): the nodes sample together (``align``), so
-# their frames arrive within a few milliseconds; it passes on everything that arrived within
-# MERGE_WINDOW_S of the first byte in one write, so sshd sends them in one or a few packets
-# rather than one (or more) per frame. Lines are written whole by the prefixing sed (each line
+# The jump host's coalescer (when it has python3): the nodes sample on a shared grid (``align``,
+# spread over SPREAD_S), so their frames arrive in a known half-interval; it passes on everything
+# that arrived within MERGE_WINDOW_S of the first byte in one write, so sshd sends ~10 packets a
+# second for all the nodes rather than one (or more) per frame (200 nodes @ 1 Hz: ~20 frames a
+# packet; bench/bench_collectors.py --jump). Without python3 the lines go straight to sshd. Lines are written whole by the prefixing sed (each line
 # one write, under PIPE_BUF), so merged output never mixes two nodes inside a line.
-MERGE_WINDOW_S = 0.02
-# The nodes' sampling instants are spread over this much after the grid point (at most a fifth
-# of the interval): many frames still share a packet, and a jump host (or, in a test rig, one
-# machine serving every node) is not asked to wake hundreds of processes in the same instant.
-SPREAD_S = 0.1
+MERGE_WINDOW_S = 0.05
+# The nodes' sampling instants are spread over this much after the grid point (at most half the
+# interval): many frames still share a packet, and the jump host (or, in a test rig, the one
+# machine serving every node) is not asked to wake hundreds of processes in the same instant;
+# all at once, the bench's rig sampled ~190 ms late at p99 under load, spread 35 ms.
+SPREAD_S = 0.5
 _MERGE = """import os, select, time
 i, o, w = 0, 1, @WINDOW@
 while True:
@@ -152,7 +155,7 @@ def fanin_command(
         raise ValueError("no nodes to reach")
     opts = " ".join(f"-o {shlex.quote(o)}" for o in node_ssh_options(options, interval_s))
     lines = []
-    spread_us = int(min(SPREAD_S, interval_s / 5) * 1e6)
+    spread_us = int(min(SPREAD_S, interval_s / 2) * 1e6)
     for i, (host, port, user) in enumerate(hops):
         args = [str(i * spread_us // len(hops)), "-l", shlex.quote(user)]
         if port:

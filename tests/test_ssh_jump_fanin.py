@@ -247,7 +247,7 @@ def test_the_command_quotes_every_value_and_ends_with_the_marker():
 
     script = shlex.split(command)[3]  # exec sh -c SCRIPT MARKER
     assert "n 0 0 -l 'u$(x)' -p 22 -- 'h;rm -rf /' &" in script
-    assert "n 1 50000 -l core -- 10.0.0.2 &" in script
+    assert "n 1 250000 -l core -- 10.0.0.2 &" in script  # spread over half the interval
     assert "-o 'IdentityFile=/k k'" in script and "-o StrictHostKeyChecking=yes" in script
     insecure = fanin_command([("h", 22, "u")], SSHOptions(jump_host="b", insecure=True), 1.0)
     assert "StrictHostKeyChecking=no" in insecure
