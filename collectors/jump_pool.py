@@ -62,6 +62,7 @@ log = logging.getLogger("collectors.ssh")
 
 FANIN_MARKER = "scaler-fanin"  # $0 of the jump host's script: findable in `ps` there
 EXIT = "@@exit "
+FANIN_LINE = "@@fanin "  # the script's own line, index "-": how it merges
 _MEMINFO_LINE = re.compile(r"^[A-Za-z][\w()]*:\d+$")
 _OPTION = re.compile(r"^[A-Za-z][A-Za-z0-9]*=.+$")
 
@@ -81,7 +82,8 @@ p() { sed -u "s/^/$1 /"; }
 else
 p() { while IFS= read -r l; do printf '%s %s\n' "$1" "$l"; done; }
 fi
-if command -v python3 >/dev/null 2>&1; then m() { python3 -c "$M"; }; else m() { cat; }; fi
+if command -v python3 >/dev/null 2>&1; then m() { python3 -c "$M"; }; k=python3; else m() { cat; }; k=none; fi
+echo "- @@fanin merge=$k"
 n() {
 i=$1; o=$2; shift 2; w=1
 while :; do
@@ -298,6 +300,9 @@ class JumpFanInPool(BackgroundSource):
         chunks: dict[int, list[str]] = {}
         for line in text.split("\n")[:-1]:
             index, _, payload = line.partition(" ")
+            if index == "-" and payload.startswith(FANIN_LINE):
+                self._on_fanin_line(payload[len(FANIN_LINE):])
+                continue
             if not index.isdigit() or int(index) >= len(nodes):
                 self.jump_stats.junk_chars += len(line) + 1
                 continue
@@ -318,6 +323,16 @@ class JumpFanInPool(BackgroundSource):
             chunks.setdefault(i, []).append(payload + "\n")
         for i, lines in chunks.items():
             nodes[i].feed("".join(lines))
+
+    def _on_fanin_line(self, text: str) -> None:
+        """The script's own report (``- @@fanin merge=python3|none``), kept in ``jump_stats``."""
+        info = dict(kv.partition("=")[::2] for kv in text.split())
+        if info != self.jump_stats.access:
+            self.jump_stats.access = info
+            if info.get("merge") == "none":
+                log.warning("jump host %s has no python3: the nodes' frames are not merged "
+                            "(about one packet per sample; more collector CPU)",
+                            self.options.jump_host)
 
     def _tasks(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
         nodes = [

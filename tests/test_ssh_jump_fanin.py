@@ -107,6 +107,8 @@ def test_every_node_arrives_with_the_direct_paths_values_and_stop_leaves_nothing
                         and len(ok_by_node(collected)) == len(targets), 30)
         assert processes_with(str(nodes.client_key_path))  # the jump host's ssh clients
         stats = pool.stats()
+        assert pool.jump_stats.access == {"merge": "python3"}  # this machine has python3
+        assert pool.jump_stats.connects == 1 and pool.jump_stats.junk_chars == 0
     fan = ok_by_node(collected)
     assert set(fan) == {t.name for t in targets}
     assert all(s.connects == 1 and s.lost == 0 for s in stats.values())
