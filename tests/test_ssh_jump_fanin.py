@@ -291,3 +291,58 @@ def _comm(pid: int) -> str:
             return f.read().strip()
     except OSError:
         return ""
+
+
+def test_pod_records_and_work_come_through_the_fan_in(tmp_path):
+    """Per-pod sections ride the same channel: the records equal the model's truth."""
+    from collectors.remote_pods import PodReading
+    from tests.test_ssh_sim_nodes import PodModel
+
+    if not have("ssh"):
+        pytest.skip("no ssh client")
+    key = tmp_path / "id_ed25519"
+    write_key(key)
+    jump = Sshd(tmp_path / "jump", Path(str(key) + ".pub")).start()
+    kh = tmp_path / "known_hosts"
+    kh.write_text(jump.known_hosts_line())
+    loop = LoopThread()
+    addresses = {"pods-a": "127.0.0.52", "pods-b": "127.0.0.53"}
+    model = PodModel(addresses)
+    nodes = loop.run(start_sim_ssh_nodes(model, addresses, workdir=tmp_path / "nodes"))
+    try:
+        options = SSHOptions(
+            user=getpass.getuser(), identity_files=(str(key),), known_hosts=str(kh), config_files=(),
+            connect_timeout_s=5.0, jump_host=f"{jump.host}:{jump.port}", jump_fan_in=True,
+            jump_ssh_options=(f"UserKnownHostsFile={nodes.known_hosts_path}",
+                              f"IdentityFile={nodes.client_key_path}", "IdentitiesOnly=yes"),
+            reading=PodReading(pod_interval_s=2 * IV))
+        samples: list = []
+        pods: list = []
+        with JumpFanInPool([NodeTarget(n, a, nodes.port) for n, a in addresses.items()],
+                           options, IV) as pool:
+            def enough():
+                samples.extend(pool.drain())
+                pods.extend(pool.drain_pods())
+                return len({(p.node, p.time) for p in pods}) >= 4
+            assert wait_for(enough, 20)
+            stats = pool.stats()
+    finally:
+        jump.stop()
+
+        async def shut():
+            nodes.close()
+            await nodes.wait_closed()
+            await asyncio.sleep(0.2)
+
+        loop.run(shut())
+        loop.close()
+    assert {s.node for s in samples if s.ok} == set(addresses)
+    assert all(s.work_rate == 3000.0 and s.work_pods == 2 for s in samples if s.ok)
+    for name in addresses:
+        truth = {p.uid: p for p in model.truth[name]}
+        got = [p for p in pods if p.node == name]
+        assert got and {p.uid for p in got} == set(truth)
+        for p in got:
+            assert (p.cgroup_mib, p.anon_mib, p.runtime_mib) == \
+                (truth[p.uid].cgroup_mib, truth[p.uid].anon_mib, truth[p.uid].runtime_mib)
+        assert stats[name].kata_mode == "sandbox" and stats[name].pod_records >= 6
