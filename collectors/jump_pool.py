@@ -60,6 +60,9 @@ from collectors.ssh_targets import NodeTarget, SSHOptions
 
 log = logging.getLogger("collectors.ssh")
 
+# sshd runs a command as one argument of `sh -c`, and Linux caps one argument at 128 KiB: the
+# node list travels inside the command, ~50-60 bytes a node, so about 1,800 nodes per jump host.
+MAX_COMMAND_BYTES = 120 * 1024
 FANIN_MARKER = "scaler-fanin"  # $0 of the jump host's script: findable in `ps` there
 EXIT = "@@exit "
 FANIN_LINE = "@@fanin "  # the script's own line, index "-": how it merges
@@ -196,10 +199,8 @@ class _FanInNode(NodeCollector):
         self.parser.bad_frames = self.parser.junk_chars = 0
 
     def lost(self, why: str, *, quiet: bool = False) -> None:
-        was = self.stats.connected
         self.stats.connected = False
-        if was or self._gap_task is None:
-            self.stats.failures += 1
+        self.stats.failures += 1
         if self.stats.last_error != why and not quiet:
             log.warning("node %s (%s): %s; retried by the jump host", self.target.name,
                         self.target.host, why)
@@ -281,7 +282,14 @@ class JumpFanInPool(BackgroundSource):
         self._nodes: list[_FanInNode] = []
         self._data_at = 0.0
         self.jump_stats = CollectorStats(node=f"jump {options.jump_host}")
-        node_ssh_options(options, interval_s)  # a bad --jump-ssh-option fails here, not remotely
+        # built here: a bad --jump-ssh-option, a broken ssh config or too many nodes fail now
+        self._command = fanin_command(self._hops(), options, interval_s)
+        if len(self._command.encode()) > MAX_COMMAND_BYTES:
+            raise ValueError(
+                f"{len(targets)} nodes make a {len(self._command.encode()) // 1024} KiB fan-in "
+                f"command, over the {MAX_COMMAND_BYTES // 1024} KiB one remote command may be "
+                "(Linux takes at most 128 KiB per argument); split the nodes over several runs "
+                "or jump hosts, or sample them directly")
 
     def stats(self) -> dict[str, CollectorStats]:
         """Per-node counters, as ``CollectorPool.stats``."""
@@ -353,7 +361,7 @@ class JumpFanInPool(BackgroundSource):
         return hops
 
     async def _run(self) -> None:
-        command = fanin_command(self._hops(), self.options, self.interval_s)
+        command = self._command
         for node in self._nodes:
             node.start_waiting(self.stall_after_s + self.options.connect_timeout_s)
         try:

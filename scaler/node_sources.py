@@ -129,7 +129,10 @@ def ssh_pool(c: CollectorChoice, info: ClusterInfo) -> NodeSource | None:
     if c.options.jump_fan_in:
         from collectors.jump_pool import JumpFanInPool
 
-        return JumpFanInPool(targets, c.options, interval_s=c.interval_s)
+        try:
+            return JumpFanInPool(targets, c.options, interval_s=c.interval_s)
+        except ValueError as e:
+            raise UserError(f"--jump-fan-in: {e}") from None
     from collectors.pool import CollectorPool
 
     return CollectorPool(targets, c.options, interval_s=c.interval_s)
