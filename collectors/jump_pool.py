@@ -105,16 +105,17 @@ trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0"""
 
 
 # The jump host's coalescer (when it has python3): the nodes sample on a shared grid (``align``,
-# spread over SPREAD_S), so their frames arrive in a known half-interval; it passes on everything
+# spread over SPREAD_S), so their frames arrive within a known half-interval; it passes on all
 # that arrived within MERGE_WINDOW_S of the first byte in one write, so sshd sends ~10 packets a
 # second for all the nodes rather than one (or more) per frame (200 nodes @ 1 Hz: ~20 frames a
-# packet; bench/bench_collectors.py --jump). Without python3 the lines go straight to sshd. Lines are written whole by the prefixing sed (each line
-# one write, under PIPE_BUF), so merged output never mixes two nodes inside a line.
+# packet; bench/bench_collectors.py --jump). Without python3 the lines go straight to sshd.
+# The prefixing sed writes each line whole (one write, under PIPE_BUF), so the merged output
+# never mixes two nodes inside a line.
 MERGE_WINDOW_S = 0.05
 # The nodes' sampling instants are spread over this much after the grid point (at most half the
-# interval): many frames still share a packet, and the jump host (or, in a test rig, the one
-# machine serving every node) is not asked to wake hundreds of processes in the same instant;
-# all at once, the bench's rig sampled ~190 ms late at p99 under load, spread 35 ms.
+# interval): many frames still share a packet, and the jump host (or a test rig serving every
+# node from one machine) is not asked to wake hundreds of processes in the same instant. In the
+# bench's loaded rig, every node at the same instant sampled ~190 ms late at p99; spread, 5-60 ms.
 SPREAD_S = 0.5
 _MERGE = """import os, select, time
 i, o, w = 0, 1, @WINDOW@
@@ -167,9 +168,11 @@ def fanin_command(
             args += ["-p", str(int(port))]
         lines.append(f"n {i} {' '.join(args)} -- {shlex.quote(host)} &")
     node_command = collect_command(interval_s, reading=options.reading, align=True)
+    merge = _MERGE.replace("@WINDOW@", repr(MERGE_WINDOW_S))
     script = (_SCRIPT.replace("@COMMAND@", shlex.quote(node_command))
               .replace("@OPTIONS@", opts)
-              .replace("@MERGE@", shlex.quote(_MERGE.replace("@WINDOW@", repr(MERGE_WINDOW_S)))).replace("@NODES@", "\n".join(lines)))
+              .replace("@MERGE@", shlex.quote(merge))
+              .replace("@NODES@", "\n".join(lines)))
     return f"exec sh -c {shlex.quote(script)} {FANIN_MARKER}"
 
 
