@@ -85,7 +85,7 @@ p() { sed -u "s/^/$1 /"; }
 else
 p() { while IFS= read -r l; do printf '%s %s\n' "$1" "$l"; done; }
 fi
-if command -v python3 >/dev/null 2>&1; then m() { python3 -c "$M"; }; k=python3; else m() { cat; }; k=none; fi
+if python3 -c 'import os, select, time' >/dev/null 2>&1; then m() { python3 -c "$M"; }; k=python3; else m() { cat; }; k=none; fi
 echo "- @@fanin merge=$k"
 n() {
 i=$1; o=$2; shift 2; w=1
@@ -108,7 +108,8 @@ trap "" HUP PIPE TERM INT; kill 0 2>/dev/null; exit 0"""
 # spread over SPREAD_S), so their frames arrive within a known half-interval; it passes on all
 # that arrived within MERGE_WINDOW_S of the first byte in one write, so sshd sends ~10 packets a
 # second for all the nodes rather than one (or more) per frame (200 nodes @ 1 Hz: ~20 frames a
-# packet; bench/bench_collectors.py --jump). Without python3 the lines go straight to sshd.
+# packet; bench/bench_collectors.py --jump). Without a python3 that runs, the lines go straight
+# to sshd.
 # The prefixing sed writes each line whole (one write, under PIPE_BUF), so the merged output
 # never mixes two nodes inside a line.
 MERGE_WINDOW_S = 0.05

@@ -356,3 +356,37 @@ def test_pod_records_and_work_come_through_the_fan_in(tmp_path):
             assert (p.cgroup_mib, p.anon_mib, p.runtime_mib) == \
                 (truth[p.uid].cgroup_mib, truth[p.uid].anon_mib, truth[p.uid].runtime_mib)
         assert stats[name].kata_mode == "sandbox" and stats[name].pod_records >= 6
+
+
+def test_a_jump_host_without_python3_still_fans_in(tmp_path, rig):
+    """No python3 on the jump host: the lines go to sshd unmerged (a warning), samples the same."""
+    import shutil
+
+    options, targets, nodes, _, _ = rig
+    key = tmp_path / "bare_key"
+    write_key(key)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "ssh", "sed", "date", "sleep", "cat"):
+        found = shutil.which(tool)
+        assert found
+        (bin_dir / tool).symlink_to(found)
+    bare = Sshd(tmp_path / "bare", Path(str(key) + ".pub"))
+    with open(bare.config_path, "a") as f:
+        f.write(f"SetEnv PATH={bin_dir}\n")
+    bare.start()
+    try:
+        kh = tmp_path / "bare_known_hosts"
+        kh.write_text(bare.known_hosts_line())
+        opts = SSHOptions(**{**vars(options), "identity_files": (str(key),), "known_hosts": str(kh),
+                             "jump_host": f"{bare.host}:{bare.port}"})
+        collected: list = []
+        with JumpFanInPool(targets, opts, IV) as pool:
+            assert wait_for(lambda: (collected.extend(pool.drain()) or True)
+                            and all(len(v) >= 3 for v in ok_by_node(collected).values())
+                            and len(ok_by_node(collected)) == len(targets), 30)
+            assert pool.jump_stats.access == {"merge": "none"}
+            stats = pool.stats()
+        assert all(s.lost == 0 and s.bad_frames == 0 for s in stats.values())
+    finally:
+        bare.stop()
