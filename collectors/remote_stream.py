@@ -65,6 +65,14 @@ exec 2>/dev/null
 iv=$1; left=$2; n=0; next=${EPOCHREALTIME//[!0-9]/}; nl=$'\n'
 @PODS@st=; IFS= read -r -d '' st < /proc/stat; c=0
 case $st in *"${nl}intr"*) st=${st%%"${nl}intr"*}; c=${st//[!$nl]/}; c=${#c};; esac
+if [ "${align:-0}" = 1 ]; then
+next=$(( (next/iv+1)*iv + ${11:-0} )); d=$((next-${EPOCHREALTIME//[!0-9]/}))
+if [ "$d" -ge 1000 ]; then
+printf -v frac '%06d' $((d%1000000))
+read -r -t "$((d/1000000)).$frac" _
+if [ $? -le 128 ]; then exit 0; fi
+fi
+fi
 while :; do
 t=${EPOCHREALTIME//[!0-9]/}
 mi=; IFS= read -r -d '' mi < /proc/meminfo; mi=$nl$mi; m=
@@ -108,9 +116,16 @@ sleep "$s" || exit 0
 done""".replace("@FIELDS@", "|".join(MEMINFO_FIELDS))
 
 
-def collect_command(interval_s: float, count: int = 0, reading: PodReading = NO_PODS) -> str:
+def collect_command(interval_s: float, count: int = 0, reading: PodReading = NO_PODS, *,
+                    align: bool = False) -> str:
     """The remote command line: sample every ``interval_s``, ``count`` times (0: until stopped),
     with the per-pod and work reading of ``reading`` (none by default).
+
+    ``align``: the bash loop takes its first sample at the next multiple of the interval on the
+    node's clock (epoch time), plus ``$o`` microseconds when the command is run as ``o=N;
+    <command>`` (``N`` below the interval), so the nodes of a fan-in sample together and their frames cross
+    the jump host's one channel together, many per packet (``collectors.jump_pool``); the direct
+    path leaves it off (its nodes start spread over an interval, spreading the collector's work).
 
     The bash loop's text is assigned once to ``S`` and started by one of the branches below, so
     the command carries it once. ``reading.sudo``: ``never`` runs it as the login user; ``auto``
@@ -130,22 +145,28 @@ def collect_command(interval_s: float, count: int = 0, reading: PodReading = NO_
         str(reading.rescan_every), str(reading.full_rescan_every),
     ])
     run = f'bash -c "$S" {args}'
+    # aligned: the first sample ${11} microseconds after the grid point, from a variable the
+    # caller sets in front of this command (``o=N; ...``; fan-in: nodes spread over a few ms)
+    tail = ' "${o:-0}"' if align else ""
     root = '[ "$(id -u 2>/dev/null)" = 0 ]'
     if reading.sudo == "never":
-        start = f"exec {run} user"
+        start = f"exec {run} user{tail}"
     elif reading.sudo == "auto":
         start = (f"if {root} || ! command -v sudo >/dev/null 2>&1; then "
-                 f"if {root}; then exec {run} user; fi; exec {run} nosudo; fi; "
-                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo; fi; exec {run} refused")
+                 f"if {root}; then exec {run} user{tail}; fi; exec {run} nosudo{tail}; fi; "
+                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo{tail}; fi; exec {run} refused{tail}")
     else:
-        start = (f"if {root}; then exec {run} user; fi; "
-                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo; fi; "
+        start = (f"if {root}; then exec {run} user{tail}; fi; "
+                 f"if sudo -n true 2>/dev/null; then exec sudo -n {run} sudo{tail}; fi; "
                  f"echo {shlex.quote(SUDO_REFUSED)} >&2; exit 126")
+    loop = (_ALIGN if align else "") + _BASH_LOOP
     return (
-        f"S={shlex.quote(_BASH_LOOP)}; if command -v bash >/dev/null 2>&1; then {start}; "
+        f"S={shlex.quote(loop)}; if command -v bash >/dev/null 2>&1; then {start}; "
         f"else exec sh -c {shlex.quote(_POSIX_LOOP)} {MARKER} {iv} {int(count)}; fi"
     )
 
+
+_ALIGN = "align=1\n"  # the first line of an aligned loop (what parse_collect_align looks for)
 
 SUDO_REFUSED = "scaler-collect: --ssh-sudo always: sudo -n did not run (not installed, or it asks a password)"
 
@@ -166,6 +187,16 @@ def parse_collect_extras(command: str | None) -> tuple[int, bool]:
     if not m or m.group(3) is None:
         return 0, False
     return int(m.group(3)), m.group(4) == "1"
+
+
+_ALIGNED = re.compile(r"^(?:o=(\d+); )?S='" + re.escape(_ALIGN))
+
+
+def parse_collect_align(command: str | None) -> float | None:
+    """The offset after the interval's grid point (seconds) at which a ``collect_command``
+    asks to sample (``align``, ``o=N; `` in front), None if it does not ask to align."""
+    m = _ALIGNED.match(command or "")
+    return None if m is None else int(m.group(1) or 0) / 1e6
 
 
 def filter_meminfo(meminfo_text: str) -> str:

@@ -37,7 +37,9 @@ class SSHOptions:
     prefers AES-GCM (the cheapest per packet here, see bench/bench_collectors.py) among what
     the server offers, unless the config file names ``Ciphers``. ``reading``: what the remote
     loop reads besides node memory (per-pod figures, work reports) and whether it may use
-    ``sudo -n`` (``collectors.remote_pods.PodReading``).
+    ``sudo -n`` (``collectors.remote_pods.PodReading``). ``jump_fan_in``: every node through one
+    channel to the jump host, whose own ssh reaches the nodes (``collectors.jump_pool``), with
+    ``jump_ssh_options`` (``KEY=VALUE``) added to that ssh as ``-o``.
     """
 
     user: str | None = None
@@ -52,6 +54,8 @@ class SSHOptions:
     config_files: tuple[str, ...] | None = None
     ciphers: tuple[str, ...] | None = None
     reading: PodReading = field(default_factory=PodReading)
+    jump_fan_in: bool = False
+    jump_ssh_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

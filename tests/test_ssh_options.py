@@ -89,6 +89,10 @@ def test_env_var_prefix():
         (["--ssh-sudo", "maybe"], "--ssh-sudo"),
         (["--pod-interval", "100ms"], "--pod-interval"),
         (["--pod-interval", "-1s"], "--pod-interval"),
+        (["--jump-fan-in"], "--jump-fan-in"),
+        (["--jump-host", "b", "--jump-fan-in", "--jump-ssh-option", "-oProxyCommand=x"],
+         "--jump-ssh-option"),
+        (["--jump-host", "b", "--jump-ssh-option", "IdentityFile=k"], "--jump-ssh-option"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, hint):
@@ -128,3 +132,16 @@ def test_probe_refuses_options_that_mean_nothing_there(option):
     assert r.exit_code == 2 and "No such option" in r.output and option[0] in r.output
     help_text = CliRunner().invoke(nodes_group, ["probe", "--help"]).output
     assert option[0] not in help_text and "--ssh-user" in help_text
+
+
+def test_jump_fan_in_options():
+    r = run("--jump-host", "me@bastion", "--jump-fan-in", "--jump-ssh-option", "IdentityFile=~/k",
+            "--jump-ssh-option", "UserKnownHostsFile=/etc/ssh/nodes_known_hosts")
+    assert r.exit_code == 0, r.output
+    options = eval(r.output)[0]
+    assert options.jump_fan_in and options.jump_host == "me@bastion"
+    assert options.jump_ssh_options == ("IdentityFile=~/k", "UserKnownHostsFile=/etc/ssh/nodes_known_hosts")
+    r = run(env={"SCALER_JUMP_HOST": "bastion", "SCALER_JUMP_FAN_IN": "1"})
+    assert r.exit_code == 0, r.output
+    assert eval(r.output)[0].jump_fan_in
+    assert not eval(run("--jump-host", "b").output)[0].jump_fan_in  # opt-in

@@ -27,7 +27,12 @@ from typing import Protocol
 import asyncssh
 
 from collectors.pod_frames import model_sections
-from collectors.remote_stream import parse_collect_command, parse_collect_extras, render_frame
+from collectors.remote_stream import (
+    parse_collect_align,
+    parse_collect_command,
+    parse_collect_extras,
+    render_frame,
+)
 from scaler.simserve import node_shell
 
 
@@ -173,9 +178,17 @@ async def _serve_node(
     # Like the shell loop: stop when the client closes stdin or goes away.
     stdin_closed = loop.create_task(process.stdin.read())
     due = loop.time()
+    offset = parse_collect_align(process.command)
+    if offset is not None:  # as the bash loop: first sample on the grid (plus the offset)
+        now = clock()
+        due += (now // interval_s + 1) * interval_s + offset - now
     seq = 0
     try:
         while True:
+            if seq == 0 and due > loop.time():
+                done, _ = await asyncio.wait({stdin_closed}, timeout=due - loop.time())
+                if done:
+                    break
             try:
                 stat = node_stat(name) if node_stat is not None else None
                 now = clock()
