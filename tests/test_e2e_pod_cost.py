@@ -195,3 +195,24 @@ def test_viz_report_states_the_overhead_verdict(front):
     assert "measured overhead: median 1 MiB per pod" in kubelet_runc
     kubelet_kata = viz_report(runs[("kata", "kubelet")])
     assert "cAdvisor" in kubelet_kata and "--node-source ssh" in kubelet_kata
+
+
+def test_viz_compare_gives_each_runtime_its_verdict(front, tmp_path):
+    runs, _ = front
+
+    def compare(*paths: Path) -> str:
+        proc = subprocess.run([sys.executable, "-c", "from viz.cli import main; main()",
+                               "compare", *map(str, paths), "-o", str(tmp_path / "cmp")],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return " ".join(proc.stdout.split())
+
+    ssh = compare(runs[("runc", "ssh")], runs[("kata", "ssh")])
+    assert "measured overhead per pod, median 6 MiB 283 MiB" in ssh  # the per-pod cost rows
+    assert "default: No overhead is declared" in ssh
+    assert f"kata: The declared overhead ({DECLARED_KATA_MIB} MiB) covers every pod" in ssh
+    assert "measured by" not in ssh  # one source: nothing to warn about
+    kubelet = compare(runs[("runc", "kubelet")], runs[("kata", "kubelet")])
+    assert "kata: measured overhead: not recorded (the kubelet source" in kubelet  # not silence
+    mixed = compare(runs[("runc", "kubelet")], runs[("kata", "ssh")])
+    assert "(measured by: kubelet)" in mixed and "(measured by: ssh)" in mixed
