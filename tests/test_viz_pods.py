@@ -243,3 +243,18 @@ def test_report_and_the_engines_rule_agree(tmp_path, capsys):
     assert f["overhead_median"]["value"] == pytest.approx(want.median_mib)
     assert f["overhead_p90"]["value"] == pytest.approx(want.p90_mib)
     assert f["overhead_max"]["value"] == pytest.approx(want.max_mib)
+
+
+def test_a_kubelet_only_kata_run_says_why_it_has_no_overhead(tmp_path, capsys):
+    """cAdvisor sees no container cgroup of a kata pod: the kubelet source records the pod's host
+    memory but no workload figure; the report says so instead of "no memory samples"."""
+    path = kata_run(tmp_path, pods=None)
+    row = {c: "" for c in POD_COLUMNS}
+    row.update(time="2026-01-01T00:00:00Z", elapsed_s="1", pod="p", uid="u1", node="n",
+               runtime="kata", **{"class": "running"}, phase="Running", source="kubelet",
+               cgroup_mib="783.0")
+    path.with_name("kata.pods.csv").write_text(
+        ",".join(POD_COLUMNS) + "\n" + ",".join(row[c] for c in POD_COLUMNS) + "\n")
+    got = report_json(path, capsys)
+    assert got["pod_cost"]["verdict"].startswith("measured overhead: not recorded (the kubelet source")
+    assert "cAdvisor" in got["pod_cost"]["verdict"]

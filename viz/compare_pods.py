@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from viz.charts_pods import CostRow
 from viz.groups import Group
-from viz.pod_report import pooled_pods, pooled_verdict
+from viz.pod_report import pod_verdict, pooled_pods, pooled_verdict
 
 
 def cost_rows(groups: list[Group], labels: list[str]) -> list[CostRow]:
@@ -25,3 +25,13 @@ def cost_rows(groups: list[Group], labels: list[str]) -> list[CostRow]:
 def group_verdict(group: Group) -> str | None:
     """The verdict over every pod of the group's runs; None when none recorded pods."""
     return pooled_verdict(group.reports)
+
+
+def group_sources(group: Group) -> tuple[str, ...]:
+    """The node sources that measured the group's pods (none: ())."""
+    return tuple(sorted({s for r in group.reports if r.pods is not None for s in r.pods.sources}))
+
+
+def why_no_verdict(group: Group) -> str:
+    """The verdict line of a group whose runs measured no overhead: why (its first run's)."""
+    return pod_verdict(group.reports[0].run, None)

@@ -172,14 +172,24 @@ def format_comparison(cmp: Comparison) -> str:
 
 
 def pod_verdicts(cmp: Comparison) -> list[tuple[str, str]]:
-    """(group label, verdict) for every group whose runs recorded pods."""
-    from viz.compare_pods import group_verdict
+    """(group label, verdict) for every group, when any group's runs measured an overhead: a
+    group without one says why (a kubelet-only kata run: cAdvisor's blind spot), never silence
+    beside the others' verdicts. Groups measured by different node sources name theirs: the
+    kubelet sees a runc pod's overhead as its pause container only, SSH as conmon + pause."""
+    from viz.compare_pods import group_sources, group_verdict, why_no_verdict
 
+    found = [(label, g, group_verdict(g)) for label, g in zip(cmp.labels, cmp.groups, strict=True)]
+    if all(text is None for _, _, text in found):
+        return []
+    sources = {label: group_sources(g) for label, g, _ in found}
+    differ = len({s for s in sources.values() if s}) > 1
     out = []
-    for label, g in zip(cmp.labels, cmp.groups, strict=True):
-        text = group_verdict(g)
-        if text is not None:
-            out.append((label, text))
+    for label, g, text in found:
+        if text is None:
+            text = why_no_verdict(g)
+        elif differ:
+            text += f" (measured by: {', '.join(sources[label])})"
+        out.append((label, text))
     return out
 
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from viz import podcost
 from viz.analysis import Finding
-from viz.pods import PodTable, pods_path
+from viz.pods import PodTable, pods_path, sources_without_workload
 from viz.run import Run
 
 if TYPE_CHECKING:
@@ -92,6 +92,15 @@ def _why_no_pods(run: Run) -> str:
         return "the run had no node source (--node-source none): no pod was measured"
     if not pods_path(run.path).exists():
         return "no run.pods.csv beside the run"
+    blind = sources_without_workload(run.path)
+    if blind == ["kubelet"]:
+        return ("the kubelet source measured the pods' host memory but not their workload's own "
+                "resident set: cAdvisor sees no container cgroup of a VM's pod on the host (kata's "
+                "known blind spot), so host memory cannot be split into workload and overhead; "
+                "measure with --node-source ssh (or both)")
+    if blind:
+        return (f"source(s) {', '.join(blind)} measured the pods' host memory but not their "
+                "workload's own resident set: no overhead to compute")
     return "no running pod with memory samples in run.pods.csv"
 
 

@@ -83,6 +83,25 @@ def _split() -> list[pl.Expr]:
     ]  # fmt: skip
 
 
+def sources_without_workload(run_path: Path) -> list[str]:
+    """The sources of run.pods.csv that measured running pods' host memory but never their
+    workload's resident set (the kubelet for kata: cAdvisor sees no container cgroup of a VM's
+    pod on the host), sorted; [] when there is none, or no file."""
+    path = pods_path(run_path)
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    header = [h.strip() for h in read_header(path)]
+    if any(c not in header for c in REQUIRED):
+        return []
+    frame = pl.read_csv(complete_source(path), columns=["class", "source", "cgroup_mib", "workload_mib"],
+                        schema_overrides={c: (pl.Float64 if c in NUMBERS else pl.String) for c in header},
+                        infer_schema=False)  # fmt: skip
+    running = frame.filter((pl.col("class") == "running") & pl.col("source").is_not_null()
+                           & pl.col("cgroup_mib").is_not_null())  # fmt: skip
+    by_source = running.group_by("source").agg(pl.col("workload_mib").is_not_null().any().alias("w"))
+    return sorted(by_source.filter(~pl.col("w"))["source"].to_list())
+
+
 def read_pods(run_path: Path) -> PodTable | None:
     """The pods of the run at ``run_path``; None when it has no run.pods.csv (a run from before
     the file, or a source that sees no pods) or the file holds no running pod's memory."""

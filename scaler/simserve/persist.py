@@ -45,9 +45,9 @@ RV_BLOCK = 100_000
 GAP_FACTOR = 10.0
 MAX_GAP_S = 1.0
 # SimState attributes that are not the cluster's state: the run's clock anchors (rebuilt at
-# restore), the truth file handle, the speed (the command line's, which may differ) and the
+# restore), the truth files' handles, the speed (the command line's, which may differ) and the
 # store (saved as its objects and counter only).
-_NOT_SAVED = frozenset({"_truth_out", "store", "_mono0", "_model0", "speed", "_views", "_slots"})
+_NOT_SAVED = frozenset({"_truth_out", "memory_truth", "store", "_mono0", "_model0", "speed", "_views", "_slots"})
 # Pods are the model's: not saved as objects (most of a snapshot's size and time), rendered
 # again from the restored model by the first sync (``_views`` forgotten: every pod is new to
 # it), with their uids, names, nodes, IPs and timestamps, under new resourceVersions.

@@ -17,6 +17,7 @@ from scaler.simserve.kubeconfig import CONTEXT, write_kubeconfig
 from scaler.simserve.persist import FrontPorts, Persister, read_ports, write_ports
 from scaler.simserve.state import SimState
 from scaler.simserve.tls import make_serving_cert
+from scaler.simserve.truth_memory import MemoryTruth
 from scaler.simserve.users import Authenticator, User, write_kubeconfigs
 
 
@@ -74,6 +75,8 @@ class Server:
         self.state = SimState(model, speed=options.speed, truth_out=self._truth_file,
                               runtime_classes=default_runtime_classes(model) if options.runtime_class else None,
                               event_log=options.event_log)
+        if options.truth:
+            self.state.memory_truth = MemoryTruth(Path(options.truth))
         self.persister: Persister | None = None
         if options.state_dir is not None:
             self.persister = Persister(self.state, options.state_dir,
@@ -194,6 +197,9 @@ class Server:
         if self._truth_file is not None:
             self._truth_file.close()
             self._truth_file = None
+        if self.state.memory_truth is not None:
+            self.state.memory_truth.close()
+            self.state.memory_truth = None
 
 
 async def serve(model, options: ServeOptions, out: TextIO = sys.stdout) -> None:

@@ -52,7 +52,7 @@ class SimState(PodMirror, WorkloadOutput):
         self._pod_index: dict[str, int] = {}  # pod name -> serial (its pod IP)
         self._pod_serial = 0
         self._truth = Truth()
-        self._truth_out = truth_out
+        self._truth_out, self.memory_truth = truth_out, None  # memory_truth: set with --truth
         if truth_out is not None:
             truth_out.write(TRUTH_HEADER)
         self._write_truth()  # the initial state: every later instant has a row in force
@@ -369,6 +369,8 @@ class SimState(PodMirror, WorkloadOutput):
         self._truth = truth
         if changed:
             self._write_truth()
+        if self.memory_truth is not None:
+            self.memory_truth.write(self.model)
 
     def _readmit(self) -> None:
         """A held Deployment whose RuntimeClass appeared (or changed) runs now: the ReplicaSet
