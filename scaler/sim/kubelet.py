@@ -145,6 +145,7 @@ def run_kubelets(s: SimState) -> None:
         if p.shared[i] and s.shm_cap[node] - s.shm_used[node] < p.guest_base[i]:
             # No /dev/shm left for the guest's memory: QEMU fails, the kubelet retries.
             s.dep_list[int(p.dep[i])].sandbox_failures += 1
+            p.sandbox_fails[i] += 1
             delay, p.backoff[i] = policy.next_backoff(p.backoff[i], 0.0)
             begin_setup(s, i, node, max(delay, s.dt))
             continue
@@ -194,6 +195,7 @@ def give_up(s: SimState, idx: np.ndarray) -> None:
     p.starting[idx] = False
     p.rss[idx] = 0.0
     p.held[idx] = 0.0
+    p.sandbox_fails[idx] += 1
     deps, per_dep = np.unique(p.dep[idx], return_counts=True)
     for d, k in zip(deps, per_dep, strict=True):
         s.dep_list[int(d)].sandbox_failures += int(k)

@@ -57,7 +57,7 @@ _FLOAT = (
     "vm_size", "cpu_frac", "req_mem", "req_cpu", "nz_mem", "nz_cpu", "adj", "backoff",
     "teardown", "host_held", "boot", "deadline",
 )
-_INT = ("dep", "node", "restarts", "term_exit", "last_exit")
+_INT = ("dep", "node", "restarts", "term_exit", "last_exit", "sandbox_fails", "sys_ooms")
 _SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
 _BOOL = ("alive", "vm", "shared", "besteffort", "sandbox_up", "ever_ready", "starting",
          "paused")
@@ -104,12 +104,16 @@ class PodTable:
     adj: np.ndarray
     backoff: np.ndarray
     teardown: np.ndarray
-    # Integers: deployment index, node (-1: unbound), restarts, exit codes.
+    # Integers: deployment index, node (-1: unbound), restarts, exit codes; sandbox set-ups
+    # that failed (FailedCreatePodSandBox each) and kills by the node's kernel OOM killer
+    # (SystemOOM on the node each), counted per pod for the API front's events.
     dep: np.ndarray
     node: np.ndarray
     restarts: np.ndarray
     term_exit: np.ndarray
     last_exit: np.ndarray
+    sandbox_fails: np.ndarray
+    sys_ooms: np.ndarray
     # Codes (see the constants above).
     phase: np.ndarray
     cstate: np.ndarray

@@ -61,6 +61,11 @@ class PodView:
     labels: dict[str, str] = field(default_factory=dict)
     qos_class: str = "BestEffort"
     memory_mib: float = 0.0  # host memory the pod costs its node now (workload + runtime)
+    # the kubelet's account of trouble (the API front's events): sandbox set-ups that failed,
+    # kills by the node's kernel OOM killer, and whether the sandbox is a VM
+    sandbox_failures: int = 0
+    system_ooms: int = 0
+    vm: bool = False
 
     @property
     def deployment_key(self) -> str:
@@ -122,7 +127,8 @@ def pod_view(s: SimState, i: int) -> PodView:
         scheduled=opt(p.scheduled[i]), started=opt(p.started[i]),
         ready_at=opt(p.ready_at[i]), deleted=opt(deleted),
         runtime_class=dep.spec.runtime_class, labels=dict(dep.labels),
-        qos_class=dep.qos, memory_mib=usage,
+        qos_class=dep.qos, memory_mib=usage, sandbox_failures=int(p.sandbox_fails[i]),
+        system_ooms=int(p.sys_ooms[i]), vm=bool(p.vm[i]),
     )
 
 

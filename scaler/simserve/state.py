@@ -51,6 +51,7 @@ class SimState(PodMirror, WorkloadOutput):
         self._views: dict[str, tuple] = {}  # pod name -> signature
         self._pod_index: dict[str, int] = {}  # pod name -> serial (its pod IP)
         self._pod_serial = 0
+        self._kubelet_seen: dict[str, tuple[int, int, int, bool]] = {}  # pod -> kubelet_counters
         self._truth = Truth()
         self._truth_out = truth_out
         if truth_out is not None:
