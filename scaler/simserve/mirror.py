@@ -26,11 +26,25 @@ class Truth:
     evicted: int = 0  # cumulative, distinct pods
     failed: int = 0
     pods: int = 0
+    # cumulative over every Deployment the model ran, from its own counters (what the kubelet's
+    # events and the pods' statuses should add up to): container OOM kills, sandboxes (kata VMs)
+    # lost, sandbox set-ups that failed
+    oom_killed: int = 0
+    sandbox_deaths: int = 0
+    sandbox_failures: int = 0
     evicted_uids: set = field(default_factory=set)
 
     def row(self) -> tuple:
         return (self.running, self.pending, self.creating, self.terminating, self.evicted,
-                self.failed, self.pods)
+                self.failed, self.pods, self.oom_killed, self.sandbox_deaths,
+                self.sandbox_failures)
+
+    def count_failures(self, model: Any) -> None:
+        """The model's own failure counters (nothing when the model keeps none)."""
+        deps = getattr(getattr(model, "state", None), "dep_list", None) or []
+        self.oom_killed = sum(int(getattr(d, "oom_killed", 0)) for d in deps)
+        self.sandbox_deaths = sum(int(getattr(d, "vm_deaths", 0)) for d in deps)
+        self.sandbox_failures = sum(int(getattr(d, "sandbox_failures", 0)) for d in deps)
 
 
 #: a pod the mirror has not seen: its kubelet counters (restarts, failed sandbox set-ups, system

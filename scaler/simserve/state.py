@@ -37,7 +37,8 @@ def loopback_address(i: int) -> str:
     return f"{a}.{b}.{c + n // 256}.{n % 256}"
 
 
-TRUTH_HEADER = "wall_time,model_time,resource_version,running,pending,creating,terminating,evicted,failed,pods\n"
+TRUTH_HEADER = ("wall_time,model_time,resource_version,running,pending,creating,terminating,evicted,"
+                "failed,pods,oom_killed,sandbox_deaths,sandbox_failures\n")
 
 
 class SimState(PodMirror, WorkloadOutput):
@@ -366,6 +367,7 @@ class SimState(PodMirror, WorkloadOutput):
             self._events_expired = float(self.model.now)
             self.events.expire()
         truth.evicted = len(truth.evicted_uids)
+        truth.count_failures(self.model)
         changed = truth.row() != self._truth.row()
         self._truth = truth
         if changed:
