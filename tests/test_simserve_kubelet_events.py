@@ -109,3 +109,23 @@ def test_deleted_pods_are_killed_once():
     assert len(killing) == 3 and all(e["count"] == 1 for e in killing)
     assert killing[0]["message"] == "Stopping container workload"
     assert killing[0]["type"] == "Normal"
+
+
+def test_changed_pods_path_records_what_comparing_every_pod_records():
+    """The events come from the pods podsync finds changed; comparing every pod each tick (the
+    path after the table renumbers its slots) must record the same ones."""
+    spec = replace(SCENARIOS["capacity"], runtime="kata")
+    fast, full = (_state(spec, replicas=30, seed=5, shm_full="die") for _ in range(2))
+    full._slots.delta = lambda model: None  # type: ignore[method-assign]
+    for st in (fast, full):
+        _run(st, 400)
+        st.scale_deployment("scaler", "scaler-workload", 5)
+        _run(st, 30)
+
+    def seen(st: SimState) -> list[tuple]:
+        return sorted((e["reason"], e["involvedObject"]["name"], e["message"], e["count"])
+                      for e in st.store.items("events"))
+
+    assert seen(fast) == seen(full)
+    reasons = {r for r, *_ in seen(fast)}
+    assert {"SandboxChanged", "FailedCreatePodSandBox", "Killing"} <= reasons
