@@ -17,6 +17,10 @@ CS_CREATING, CS_RUNNING, CS_BACKOFF, CS_TERMINATED, CS_NONE = 0, 1, 2, 3, 4
 # Pod-level reason.
 R_NONE, R_EVICTED = 0, 1
 
+# Why the pod's latest sandbox set-up failed (the kubelet's FailedCreatePodSandBox message).
+F_NONE, F_TIMEOUT, F_NO_SHM = 0, 1, 2
+FAIL_CAUSES = (None, "timeout", "no-shm")
+
 # Container termination reason (last or current).
 T_NONE, T_OOM, T_ERROR = 0, 1, 2
 TERM_REASONS = (None, "OOMKilled", "Error")
@@ -58,7 +62,7 @@ _FLOAT = (
     "teardown", "host_held", "boot", "deadline",
 )
 _INT = ("dep", "node", "restarts", "term_exit", "last_exit", "sandbox_fails", "sys_ooms")
-_SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
+_SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason", "fail_cause")
 _BOOL = ("alive", "vm", "shared", "besteffort", "sandbox_up", "ever_ready", "starting",
          "paused")
 _OBJ = ("name", "uid", "message")
@@ -120,6 +124,7 @@ class PodTable:
     reason: np.ndarray
     term_reason: np.ndarray
     last_reason: np.ndarray
+    fail_cause: np.ndarray
     # Flags.
     alive: np.ndarray
     vm: np.ndarray

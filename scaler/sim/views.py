@@ -17,6 +17,7 @@ from scaler.sim.pods import (
     CS_CREATING,
     CS_RUNNING,
     CS_TERMINATED,
+    FAIL_CAUSES,
     PHASES,
     R_EVICTED,
     TERM_REASONS,
@@ -64,6 +65,7 @@ class PodView:
     # the kubelet's account of trouble (the API front's events): sandbox set-ups that failed,
     # kills by the node's kernel OOM killer, and whether the sandbox is a VM
     sandbox_failures: int = 0
+    sandbox_failure_cause: str | None = None  # the latest's: "timeout" or "no-shm"
     system_ooms: int = 0
     vm: bool = False
 
@@ -129,6 +131,7 @@ def pod_view(s: SimState, i: int) -> PodView:
         runtime_class=dep.spec.runtime_class, labels=dict(dep.labels),
         qos_class=dep.qos, memory_mib=usage, sandbox_failures=int(p.sandbox_fails[i]),
         system_ooms=int(p.sys_ooms[i]), vm=bool(p.vm[i]),
+        sandbox_failure_cause=FAIL_CAUSES[int(p.fail_cause[i])],
     )
 
 

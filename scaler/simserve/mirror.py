@@ -59,12 +59,13 @@ def kubelet_counters(v) -> tuple[int, int, int, bool]:
 
 
 def sandbox_failure_message(v) -> str:
-    """FailedCreatePodSandBox's message as CRI-O reports it: a kata VM that could not start
-    (QEMU with no memory for the guest), or a set-up that ran past the CRI call's timeout."""
-    if getattr(v, "vm", False):
+    """FailedCreatePodSandBox's message as CRI-O reports it: a kata VM whose QEMU found no room
+    in /dev/shm for the guest's RAM, or a set-up that ran past the CRI call's timeout
+    (``runtime_request_timeout_s``)."""
+    if getattr(v, "sandbox_failure_cause", None) == "no-shm":
         return ("Failed to create pod sandbox: rpc error: code = Unknown desc = CreateContainer "
                 "failed: failed to launch qemu: exit status 1, error messages from qemu log: "
-                "qemu-kvm: cannot set up guest memory 'pc.ram': Cannot allocate memory")
+                "qemu-kvm: unable to map backing store for guest RAM: Cannot allocate memory")
     return "Failed to create pod sandbox: rpc error: code = DeadlineExceeded desc = context " \
            "deadline exceeded"
 
