@@ -14,6 +14,10 @@ from scaler.simserve import events as ev
 from scaler.simserve import render
 from scaler.simserve.podsync import Delta
 
+#: the --truth file's header: the time, then ``Truth.row()``
+TRUTH_HEADER = ("wall_time,model_time,resource_version,running,pending,creating,terminating,evicted,"
+                "failed,pods,oom_killed,sandbox_deaths,sandbox_failures\n")
+
 
 @dataclass
 class Truth:

@@ -18,7 +18,7 @@ from scaler.simserve import events as ev
 from scaler.simserve import render
 from scaler.simserve.admission import admit, model_runtimes
 from scaler.simserve.held import HeldDeployments
-from scaler.simserve.mirror import PodMirror, Truth
+from scaler.simserve.mirror import TRUTH_HEADER, PodMirror, Truth
 from scaler.simserve.podsync import SlotSignatures
 from scaler.simserve.status import ApiError
 from scaler.simserve.store import Store
@@ -35,10 +35,6 @@ def loopback_address(i: int) -> str:
     a, b, c, d = LOOPBACK_BASE
     n = d + i
     return f"{a}.{b}.{c + n // 256}.{n % 256}"
-
-
-TRUTH_HEADER = ("wall_time,model_time,resource_version,running,pending,creating,terminating,evicted,"
-                "failed,pods,oom_killed,sandbox_deaths,sandbox_failures\n")
 
 
 class SimState(PodMirror, WorkloadOutput):
