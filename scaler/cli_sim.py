@@ -42,8 +42,9 @@ def sim() -> None:
               help="Seconds added to every API request (fault injection).")
 @click.option("--fault-seed", type=int, default=None, help="Seed of the fault injection.")
 @click.option("--truth", type=click.Path(dir_okay=False), default=None,
-              help="Write the model's own pod counts (CSV, one row per change) to this file, "
-              "and its per-pod and per-node memory beside it (FILE.pods.csv, FILE.nodes.csv).")
+              help="Write the model's own pod counts and cumulative failures (CSV, one row "
+              "per change) to this file, and its per-pod and per-node memory beside it "
+              "(FILE.pods.csv, FILE.nodes.csv).")
 @click.option("--ssh/--no-ssh", default=True, show_default=True,
               help="Serve every node's /proc/meminfo over SSH on its loopback address.")
 @click.option("--ssh-port", type=click.IntRange(0, 65535), default=0, show_default=True)

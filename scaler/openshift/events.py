@@ -13,6 +13,14 @@ Which events, from whom (reason strings as the Kubernetes components emit them):
 | Evicted | Pod | kubelet eviction manager | ``evicted`` (metadata only) |
 | OOMKilling | Node/Pod | node-problem-detector (node events live in ``default``) | metadata only |
 
+Not here: container OOM kills. A kill at the container's memory limit gets no event from the
+kubelet (kubernetes#53669): the pod's status says ``lastState.terminated.reason: OOMKilled``,
+which podtable.py counts (``oom_killed``). A kill by the node's kernel OOM killer is a
+``SystemOOM`` event on the Node (kubelet oom_watcher, in ``default``, outside the run's
+namespace); node-problem-detector, which OpenShift does not run by default, adds
+``OOMKilling``. ``BackOff`` (a container waiting out its restart back-off) arrives with the
+failures and shows in ``by_reason`` only.
+
 One Event object stands for several occurrences: the old recorder (core/v1, client-go
 tools/record) bumps ``count``; the new one (events.k8s.io/v1, used by kube-scheduler) keeps a
 ``series`` whose ``count`` includes the first occurrence (client-go tools/events starts a series

@@ -20,6 +20,8 @@ from scaler.sim.pods import (
     CS_CREATING,
     CS_NONE,
     CS_RUNNING,
+    F_NO_SHM,
+    F_TIMEOUT,
     PH_FAILED,
     PH_PENDING,
     PH_RUNNING,
@@ -145,6 +147,8 @@ def run_kubelets(s: SimState) -> None:
         if p.shared[i] and s.shm_cap[node] - s.shm_used[node] < p.guest_base[i]:
             # No /dev/shm left for the guest's memory: QEMU fails, the kubelet retries.
             s.dep_list[int(p.dep[i])].sandbox_failures += 1
+            p.sandbox_fails[i] += 1
+            p.fail_cause[i] = F_NO_SHM
             delay, p.backoff[i] = policy.next_backoff(p.backoff[i], 0.0)
             begin_setup(s, i, node, max(delay, s.dt))
             continue
@@ -194,6 +198,8 @@ def give_up(s: SimState, idx: np.ndarray) -> None:
     p.starting[idx] = False
     p.rss[idx] = 0.0
     p.held[idx] = 0.0
+    p.sandbox_fails[idx] += 1
+    p.fail_cause[idx] = F_TIMEOUT
     deps, per_dep = np.unique(p.dep[idx], return_counts=True)
     for d, k in zip(deps, per_dep, strict=True):
         s.dep_list[int(d)].sandbox_failures += int(k)

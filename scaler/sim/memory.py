@@ -272,6 +272,7 @@ def oom_killer(s: SimState) -> None:
             continue
         usage = pod_usage(s, cand)
         k = int(cand[policy.oom_victim(usage, p.adj[cand], float(s.mem_total[node]))])
+        p.sys_ooms[k] += 1
         if p.vm[k]:
             end_container(s, k, T_ERROR, 137, vm_dies=True)  # QEMU killed: the VM is gone
         else:

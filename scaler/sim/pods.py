@@ -17,6 +17,10 @@ CS_CREATING, CS_RUNNING, CS_BACKOFF, CS_TERMINATED, CS_NONE = 0, 1, 2, 3, 4
 # Pod-level reason.
 R_NONE, R_EVICTED = 0, 1
 
+# Why the pod's latest sandbox set-up failed (the kubelet's FailedCreatePodSandBox message).
+F_NONE, F_TIMEOUT, F_NO_SHM = 0, 1, 2
+FAIL_CAUSES = (None, "timeout", "no-shm")
+
 # Container termination reason (last or current).
 T_NONE, T_OOM, T_ERROR = 0, 1, 2
 TERM_REASONS = (None, "OOMKilled", "Error")
@@ -57,8 +61,8 @@ _FLOAT = (
     "vm_size", "cpu_frac", "req_mem", "req_cpu", "nz_mem", "nz_cpu", "adj", "backoff",
     "teardown", "host_held", "boot", "deadline",
 )
-_INT = ("dep", "node", "restarts", "term_exit", "last_exit")
-_SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
+_INT = ("dep", "node", "restarts", "term_exit", "last_exit", "sandbox_fails", "sys_ooms")
+_SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason", "fail_cause")
 _BOOL = ("alive", "vm", "shared", "besteffort", "sandbox_up", "ever_ready", "starting",
          "paused")
 _OBJ = ("name", "uid", "message")
@@ -104,18 +108,23 @@ class PodTable:
     adj: np.ndarray
     backoff: np.ndarray
     teardown: np.ndarray
-    # Integers: deployment index, node (-1: unbound), restarts, exit codes.
+    # Integers: deployment index, node (-1: unbound), restarts, exit codes; sandbox set-ups
+    # that failed (FailedCreatePodSandBox each) and kills by the node's kernel OOM killer
+    # (SystemOOM on the node each), counted per pod for the API front's events.
     dep: np.ndarray
     node: np.ndarray
     restarts: np.ndarray
     term_exit: np.ndarray
     last_exit: np.ndarray
+    sandbox_fails: np.ndarray
+    sys_ooms: np.ndarray
     # Codes (see the constants above).
     phase: np.ndarray
     cstate: np.ndarray
     reason: np.ndarray
     term_reason: np.ndarray
     last_reason: np.ndarray
+    fail_cause: np.ndarray
     # Flags.
     alive: np.ndarray
     vm: np.ndarray

@@ -109,6 +109,8 @@ def new_pods(s: SimState, dep: Deployment, count: int) -> np.ndarray:
     p.dep[idx] = dep.index
     p.cstate[idx] = CS_NONE  # no container status until the kubelet takes the pod up
     p.restarts[idx] = 0
+    p.sandbox_fails[idx] = 0
+    p.sys_ooms[idx] = 0
     p.created[idx] = s.t
     p.backoff[idx] = 0.0
     p.held[idx] = 0.0

@@ -17,6 +17,7 @@ from scaler.sim.pods import (
     CS_CREATING,
     CS_RUNNING,
     CS_TERMINATED,
+    FAIL_CAUSES,
     PHASES,
     R_EVICTED,
     TERM_REASONS,
@@ -61,6 +62,12 @@ class PodView:
     labels: dict[str, str] = field(default_factory=dict)
     qos_class: str = "BestEffort"
     memory_mib: float = 0.0  # host memory the pod costs its node now (workload + runtime)
+    # the kubelet's account of trouble (the API front's events): sandbox set-ups that failed,
+    # kills by the node's kernel OOM killer, and whether the sandbox is a VM
+    sandbox_failures: int = 0
+    sandbox_failure_cause: str | None = None  # the latest's: "timeout" or "no-shm"
+    system_ooms: int = 0
+    vm: bool = False
 
     @property
     def deployment_key(self) -> str:
@@ -122,7 +129,9 @@ def pod_view(s: SimState, i: int) -> PodView:
         scheduled=opt(p.scheduled[i]), started=opt(p.started[i]),
         ready_at=opt(p.ready_at[i]), deleted=opt(deleted),
         runtime_class=dep.spec.runtime_class, labels=dict(dep.labels),
-        qos_class=dep.qos, memory_mib=usage,
+        qos_class=dep.qos, memory_mib=usage, sandbox_failures=int(p.sandbox_fails[i]),
+        system_ooms=int(p.sys_ooms[i]), vm=bool(p.vm[i]),
+        sandbox_failure_cause=FAIL_CAUSES[int(p.fail_cause[i])],
     )
 
 

@@ -229,7 +229,9 @@ class Api:
                 "resource_version": self.state.store.rv, "model_time": float(self.state.model.now),
                 "truth": {"running": t.running, "pending": t.pending, "creating": t.creating,
                           "terminating": t.terminating, "evicted": t.evicted, "failed": t.failed,
-                          "pods": t.pods}}
+                          "pods": t.pods, "oom_killed": t.oom_killed,
+                          "sandbox_deaths": t.sandbox_deaths,
+                          "sandbox_failures": t.sandbox_failures}}
 
     async def _resource(self, request, res: Resource, namespace, name, sub) -> web.StreamResponse:
         m = request.method

@@ -4,7 +4,8 @@ The front mirrors the model into API objects every tick (0.2 s). Building a view
 compare it with the last one cost most of a CPU at 5,000 pods doing nothing; the pod table's
 columns compared as arrays find the few that changed (issue 15.3). The columns are every one a
 pod's view, hence its rendered object, depends on (scaler.sim.views.pod_view) but its memory
-figure, which no API object shows.
+figure, which no API object shows, and the kubelet's counters the front's events come from
+(failed sandbox set-ups, kills by the node's OOM killer: mirror.PodMirror._kubelet_events).
 
 This reads the model's table (``model.state.table``): when it is not there (another model), or
 its slots were renumbered (the table compacts itself), the answer is None and the caller
@@ -20,7 +21,7 @@ import numpy as np
 
 COLUMNS = ("dep", "node", "phase", "reason", "cstate", "term_reason", "term_exit",
            "last_reason", "last_exit", "restarts", "created", "scheduled", "started",
-           "ready_at", "deleted")
+           "ready_at", "deleted", "sandbox_fails", "sys_ooms")
 
 
 @dataclass(frozen=True)

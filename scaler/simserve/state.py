@@ -18,7 +18,7 @@ from scaler.simserve import events as ev
 from scaler.simserve import render
 from scaler.simserve.admission import admit, model_runtimes
 from scaler.simserve.held import HeldDeployments
-from scaler.simserve.mirror import PodMirror, Truth
+from scaler.simserve.mirror import TRUTH_HEADER, PodMirror, Truth
 from scaler.simserve.podsync import SlotSignatures
 from scaler.simserve.status import ApiError
 from scaler.simserve.store import Store
@@ -37,9 +37,6 @@ def loopback_address(i: int) -> str:
     return f"{a}.{b}.{c + n // 256}.{n % 256}"
 
 
-TRUTH_HEADER = "wall_time,model_time,resource_version,running,pending,creating,terminating,evicted,failed,pods\n"
-
-
 class SimState(PodMirror, WorkloadOutput):
     def __init__(self, model, *, speed: float = 1.0, truth_out: TextIO | None = None,
                  runtime_classes: dict[str, dict] | None = None, event_log: int = 20_000) -> None:
@@ -51,6 +48,7 @@ class SimState(PodMirror, WorkloadOutput):
         self._views: dict[str, tuple] = {}  # pod name -> signature
         self._pod_index: dict[str, int] = {}  # pod name -> serial (its pod IP)
         self._pod_serial = 0
+        self._kubelet_seen: dict[str, tuple[int, int, int, bool]] = {}  # pod -> kubelet_counters
         self._truth = Truth()
         self._truth_out, self.memory_truth = truth_out, None  # memory_truth: set with --truth
         if truth_out is not None:
@@ -365,6 +363,7 @@ class SimState(PodMirror, WorkloadOutput):
             self._events_expired = float(self.model.now)
             self.events.expire()
         truth.evicted = len(truth.evicted_uids)
+        truth.count_failures(self.model)
         changed = truth.row() != self._truth.row()
         self._truth = truth
         if changed:
