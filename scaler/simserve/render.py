@@ -222,15 +222,20 @@ def render_node(info, *, created: float, kubelet_version: str, memory_pressure: 
 def deployment_status(deployment: dict, pods: list[dict]) -> dict:
     live = [p for p in pods if "deletionTimestamp" not in p["metadata"]
             and p["status"].get("phase") not in ("Failed", "Succeeded")]
-    ready = sum(1 for p in live if _ready(p))
+    return deployment_status_of(deployment, len(live), sum(1 for p in live if _ready(p)))
+
+
+def deployment_status_of(deployment: dict, live: int, ready: int) -> dict:
+    """A Deployment's status from its pods counted: ``live`` (not deleting, not Failed or
+    Succeeded) and ``ready`` of them."""
     desired = int(deployment["spec"].get("replicas", 1))
     status = {"observedGeneration": deployment["metadata"].get("generation", 1),
-              "replicas": len(live), "updatedReplicas": len(live)}
+              "replicas": live, "updatedReplicas": live}
     if ready:
         status["readyReplicas"] = ready
         status["availableReplicas"] = ready
-    if len(live) - ready > 0:
-        status["unavailableReplicas"] = len(live) - ready
+    if live - ready > 0:
+        status["unavailableReplicas"] = live - ready
     available = ready >= desired
     status["conditions"] = [{"type": "Available", "status": "True" if available else "False",
                              "reason": "MinimumReplicasAvailable" if available

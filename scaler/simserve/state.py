@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from scaler.kube_objects import ManifestError, workload_spec_from_deployment
-from scaler.pod_state import PodClass, classify
-from scaler.simserve import render
+from scaler.pod_state import PodClass
+from scaler.simserve import changes, render
 from scaler.simserve.store import Store
 
 LOOPBACK_BASE = (127, 0, 0, 10)
@@ -65,6 +65,7 @@ class SimState:
         self._mono0 = time.monotonic()
         self._model0 = float(model.now)
         self._views: dict[str, tuple] = {}  # pod name -> signature
+        self._changes = changes.PodChanges()  # what changed in the model since the last sync
         self._pod_index: dict[str, int] = {}  # pod name -> serial (its pod IP)
         self._pod_serial = 0
         self._truth = Truth()
@@ -248,6 +249,11 @@ class SimState:
         """Nodes change only when the kubelet's memory pressure (and its taint) does."""
         pressure = getattr(self.model, "kubelet_pressure", None)
         tainted = getattr(self.model, "tainted", None)
+        seen = (None if pressure is None else pressure.tobytes(),
+                None if tainted is None else tainted.tobytes())
+        if seen == self._changes.node_flags:
+            return
+        self._changes.node_flags = seen
         for i, info in enumerate(self._nodes):
             flags = (bool(pressure[i]) if pressure is not None else False,
                      bool(tainted[i]) if tainted is not None else False)
@@ -264,18 +270,48 @@ class SimState:
         if target > self.model.now:
             self.model.advance_to(target)
         self._sync_nodes()
-        views = self.model.pods()
-        seen: set[str] = set()
+        diff = self._changes.diff(self.model)
+        touched = self._sync_pods(diff) if diff else set()
+        for ns, dep_name in touched:
+            dep = self.store.get("deployments", ns, dep_name)
+            if dep is not None:
+                live, ready = changes.deployment_pods(self.model, f"{ns}/{dep_name}")
+                status = render.deployment_status_of(dep, live, ready)
+                if status != dep.get("status"):
+                    self.store.put("deployments", {**dep, "status": status})
+        for ns in self.store.items("namespaces"):
+            if ns["status"].get("phase") == "Terminating":
+                name = ns["metadata"]["name"]
+                for dep in self.store.items("deployments", name):
+                    self.model.delete_deployment(f"{name}/{dep['metadata']['name']}")
+                    self.store.remove("deployments", name, dep["metadata"]["name"])
+                if not self.store.items("pods", name):
+                    self.store.remove("namespaces", "", name)
+        if diff:
+            self._tally(diff)
+
+    def forget_rendered_pods(self) -> None:
+        """The store holds no pod objects (a restored front): the next sync renders every pod."""
+        self._views = {}
+        self._changes.forget()
+
+    def _sync_pods(self, diff: changes.PodDiff) -> set[tuple[str, str]]:
+        """Pods gone out of the store, new and changed ones rendered into it (only those: see
+        ``changes``); returns the Deployments ("namespace", "name") whose pods changed."""
         touched: set[tuple[str, str]] = set()
-        truth = Truth(evicted_uids=self._truth.evicted_uids)
-        key_of = {}
-        for v in views:
-            name = v.name
-            seen.add(name)
-            key = str(render._f(v, "deployment", "deployment_key", "key", default="default/unknown"))
-            key_of[name] = key
+        for name, _uid in diff.gone:
+            if self._views.pop(name, None) is None:
+                continue
+            self._pod_index.pop(name, None)
+            key = self._deployment_key_of.pop(name, "default/unknown")
             ns, _, dep_name = key.partition("/")
-            self._classify(v, truth)
+            self.store.remove("pods", ns, name)
+            touched.add((ns, dep_name))
+        for v in changes.views_at(self.model, diff.slots):
+            name = v.name
+            key = str(render._f(v, "deployment", "deployment_key", "key", default="default/unknown"))
+            self._deployment_key_of[name] = key
+            ns, _, dep_name = key.partition("/")
             sig = render.pod_signature(v)
             if self._views.get(name) == sig:
                 continue
@@ -295,32 +331,20 @@ class SimState:
                                                       node_address=self.node_addresses,
                                                       pod_index=idx, runtime_overhead=overhead))
             touched.add((ns, dep_name))
-        for name in [n for n in self._views if n not in seen]:
-            del self._views[name]
-            self._pod_index.pop(name, None)
-            key = self._deployment_key_of.get(name, "default/unknown")
-            ns, _, dep_name = key.partition("/")
-            self.store.remove("pods", ns, name)
-            touched.add((ns, dep_name))
-        self._deployment_key_of = key_of
-        live_keys = set(key_of.values())
-        for key in [k for k in self._last_template if k not in live_keys]:
-            del self._last_template[key]
-        for ns, dep_name in touched:
-            dep = self.store.get("deployments", ns, dep_name)
-            if dep is not None:
-                status = render.deployment_status(dep, self._pods_of(ns, dep_name))
-                if status != dep.get("status"):
-                    self.store.put("deployments", {**dep, "status": status})
-        for ns in self.store.items("namespaces"):
-            if ns["status"].get("phase") == "Terminating":
-                name = ns["metadata"]["name"]
-                for dep in self.store.items("deployments", name):
-                    self.model.delete_deployment(f"{name}/{dep['metadata']['name']}")
-                    self.store.remove("deployments", name, dep["metadata"]["name"])
-                if not self.store.items("pods", name):
-                    self.store.remove("namespaces", "", name)
-        truth.evicted = len(truth.evicted_uids)
+        if diff.gone:
+            live_keys = set(self._deployment_key_of.values())
+            for key in [k for k in self._last_template if k not in live_keys]:
+                del self._last_template[key]
+        return touched
+
+    def _tally(self, diff: changes.PodDiff) -> None:
+        """The truth from the model's own pods; a row written when it changed."""
+        counted = changes.tally(self.model, diff.slots)
+        evicted = self._truth.evicted_uids
+        evicted.update(counted.evicted_uids)
+        truth = Truth(evicted_uids=evicted, pods=counted.pods, evicted=len(evicted),
+                      **{cls.value: k for cls, k in counted.by_class.items()
+                         if cls is not PodClass.EVICTED})
         changed = truth.row() != self._truth.row()
         self._truth = truth
         if changed:
@@ -332,15 +356,6 @@ class SimState:
                 f"{time.time():.3f},{self.model.now:.3f},{self.store.rv},"
                 + ",".join(str(x) for x in self._truth.row()) + "\n")
             self._truth_out.flush()
-
-    @staticmethod
-    def _classify(v, truth: Truth) -> None:
-        truth.pods += 1
-        cls = classify(v.status())
-        if cls is PodClass.EVICTED:
-            truth.evicted_uids.add(v.uid)
-        else:  # Truth has one counter per other class, named as the class
-            setattr(truth, cls.value, getattr(truth, cls.value) + 1)
 
     @property
     def truth(self) -> Truth:
