@@ -187,6 +187,16 @@ def test_paged_list_returns_each_pod_once(pods):
         state.model.advance(10)
         state.sync()
     api = Api(state)
+    first = json.loads(api._list(make_mocked_request(
+        "GET", "/api/v1/namespaces/scaler/pods?limit=500"), RESOURCES["pods"], "scaler").body)
+    second = json.loads(api._list(make_mocked_request(
+        "GET", f"/api/v1/namespaces/scaler/pods?limit=500&continue={first['metadata']['continue']}"),
+        RESOURCES["pods"], "scaler").body)
+    # the rest of a list is not copied page after page: one list, and where the next page starts
+    (items, start, _rv), = api._continues.values()
+    assert len(items) == pods and start == 1000
+    assert [o["metadata"]["name"] for o in first["items"] + second["items"]] == \
+        [o["metadata"]["name"] for o in items[:1000]]
     pages = list_pages(api, "/api/v1/namespaces/scaler/pods", 500)
     names = [o["metadata"]["name"] for page in pages for o in page["items"]]
     assert len(pages) == pods // 500

@@ -61,7 +61,8 @@ class Api:
         self.watch_timeout = watch_timeout
         self.bookmark_interval = bookmark_interval
         self.server_address = "127.0.0.1"
-        self._continues: OrderedDict[str, tuple[list[dict], str]] = OrderedDict()
+        # continue token -> (the list's items, where the next page starts, its resourceVersion)
+        self._continues: OrderedDict[str, tuple[list[dict], int, str]] = OrderedDict()
         self.closing = asyncio.Event()
 
     def app(self) -> web.Application:
@@ -214,24 +215,26 @@ class Api:
             entry = self._continues.pop(token, None)
             if entry is None:
                 return error_response(410, "Expired", "The provided continue parameter is too old")
-            items, rv = entry
+            items, start, rv = entry
         else:
             match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
             objs = self.state.store.items(res.plural, None if not res.namespaced else namespace)
             items = sorted((o for o in objs if match(o)),
                            key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-            rv = str(self.state.store.rv)
+            start, rv = 0, str(self.state.store.rv)
         limit = int(q.get("limit", "0") or 0)
         meta = {"resourceVersion": rv}
-        if limit > 0 and len(items) > limit:
-            page, rest = items[:limit], items[limit:]
+        # a page is a slice of the list made for the first page: its cost is the page's, not
+        # the list's (the rest is neither copied nor sorted again)
+        end = start + limit if limit > 0 else len(items)
+        if end < len(items):
             tok = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            self._continues[tok] = (rest, rv)
+            self._continues[tok] = (items, end, rv)
             while len(self._continues) > 256:
                 self._continues.popitem(last=False)
             meta["continue"] = tok
-            meta["remainingItemCount"] = len(rest)
-            items = page
+            meta["remainingItemCount"] = len(items) - end
+        items = items[start:end] if start or end < len(items) else items
         if self._wants_table(request):
             tbl = tables.table(res.plural, items, self.state.now_epoch(), rv)
             tbl["metadata"] = meta
