@@ -217,10 +217,10 @@ class Api:
                 return error_response(410, "Expired", "The provided continue parameter is too old")
             items, start, rv = entry
         else:
-            match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
-            objs = self.state.store.items(res.plural, None if not res.namespaced else namespace)
-            items = sorted((o for o in objs if match(o)),
-                           key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+            items = self.state.store.sorted_items(res.plural, namespace if res.namespaced else None)
+            if q.get("labelSelector") or q.get("fieldSelector"):
+                match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
+                items = [o for o in items if match(o)]
             start, rv = 0, str(self.state.store.rv)
         limit = int(q.get("limit", "0") or 0)
         meta = {"resourceVersion": rv}
