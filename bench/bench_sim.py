@@ -10,6 +10,9 @@ evictions and OOM kills. Target: >= 1e7 pod-ticks/s at 50 x 10,000. Run by hand:
     python bench/bench_sim.py                 # all of it (about a minute)
     python bench/bench_sim.py --no-large      # without the 150,000-pod run
     python bench/bench_sim.py --seconds 300 --pods 10000 --workers 50
+
+Last, the CPU model's cost (scaler.sim.cpu): the baseline and the 50-worker run again with its
+accounting left out and kept (--no-cpu-cost skips it).
 """
 
 from __future__ import annotations
@@ -75,6 +78,26 @@ def idle_wait(hours: float, probe_s: float = 3600.0) -> None:
           f"about {stepped:,.0f} s ({stepped / max(jumped, 1e-9):,.0f}x)")
 
 
+def cpu_model_cost(workers: int, pods: int, seconds: float, reps: int = 5) -> None:
+    """The CPU model's share of a step (scaler.sim.cpu): the same run with its accounting left
+    out and kept, interleaved, best of ``reps`` each, in CPU seconds (steadier than wall time
+    on a busy machine). Its figures are outputs only, so both runs step the same pods."""
+    best: dict[bool, float] = {}
+    for _ in range(reps):
+        for on in (False, True):
+            model = SimModel(load_profile(None, workers=workers), 0)
+            if not on:
+                model.cpu.account = lambda s: None  # type: ignore[method-assign]
+                model.cpu.skip = lambda s, ticks: None  # type: ignore[method-assign]
+            model.apply_deployment(KEY, SCENARIOS["capacity"], pods)
+            c0 = time.process_time()
+            model.advance(seconds)
+            rate = model.pod_ticks / max(time.process_time() - c0, 1e-9)
+            best[on] = max(best.get(on, 0.0), rate)
+    print(f"CPU model at {workers} x {pods}: {best[False]:,.0f} pod-ticks per CPU second without "
+          f"it, {best[True]:,.0f} with it ({(best[False] / best[True] - 1) * 100:+.1f}% time)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=50)
@@ -83,6 +106,8 @@ def main() -> None:
     ap.add_argument("--baseline-pods", type=int, default=1_000)
     ap.add_argument("--baseline-workers", type=int, default=5)
     ap.add_argument("--no-large", action="store_true", help="skip the 500 x 150,000 run")
+    ap.add_argument("--no-cpu-cost", action="store_true",
+                    help="skip measuring the CPU model's share of a step")
     args = ap.parse_args()
     base = run(args.baseline_workers, args.baseline_pods, args.seconds)
     show(base)
@@ -95,6 +120,9 @@ def main() -> None:
     if not args.no_large:
         show(run(500, 150_000, args.seconds), base)
     idle_wait(99_999)
+    if not args.no_cpu_cost:
+        cpu_model_cost(args.baseline_workers, args.baseline_pods, 900.0)
+        cpu_model_cost(args.workers, args.pods, 600.0)
 
 
 if __name__ == "__main__":

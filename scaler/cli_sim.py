@@ -48,6 +48,9 @@ def sim() -> None:
 @click.option("--ssh-port", type=click.IntRange(0, 65535), default=0, show_default=True)
 @click.option("--runtime-class/--no-runtime-class", default=True, show_default=True,
               help="Start with a 'kata' RuntimeClass, as a cluster with Kata installed has.")
+@click.option("--kubelet-stats/--no-kubelet-stats", default=True, show_default=True,
+              help="Serve each node's kubelet Summary API through the node proxy "
+                   "(/api/v1/nodes/NODE/proxy/stats/summary), as a cluster's kubelets do.")
 @click.option("--tick", type=click.FloatRange(0.02, 5.0), default=0.2, show_default=True,
               help="Wall seconds between model advances (and watch event batches).")
 @click.option("--watch-timeout", type=click.FloatRange(1.0, 86400), default=1800.0,
@@ -66,11 +69,16 @@ def sim() -> None:
               show_default=True,
               help="With --state-dir: seconds between saves of the model (API writes are "
                    "saved within a second).")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="YAML users file: admins, namespace-scoped users and their cluster rules; "
+                   "each gets a bearer token and a kubeconfig (<kubeconfig>-<user>), and RBAC "
+                   "applies. Default: no authentication, every request is an admin.")
 def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed, port, kubeconfig,
                   workdir, error_rate, latency, fault_seed, truth, ssh, ssh_port, runtime_class,
-                  tick, watch_timeout, bookmark_interval, event_log, state_dir,
-                  save_interval) -> None:
-    """Serve the simulated cluster over the Kubernetes API on 127.0.0.1 (plain HTTP, no auth).
+                  kubelet_stats, tick, watch_timeout, bookmark_interval, event_log, state_dir,
+                  save_interval, users_file) -> None:
+    """Serve the simulated cluster over the Kubernetes API on 127.0.0.1 (plain HTTP; no auth
+    unless --users).
 
     \b
     Writes a kubeconfig and prints how to use it, e.g.:
@@ -106,14 +114,22 @@ def serve_command(profile, workers, worker_cpus, worker_memory_mib, seed, speed,
         wd.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create {wd}: {e.strerror}") from None
+    users = None
+    if users_file:
+        from scaler.simserve.users import UsersError, load_users
+
+        try:
+            users = load_users(Path(users_file))
+        except UsersError as e:
+            raise UserError(f"--users: {e}") from None
     model = SimModel(prof, seed, start=time.time())
     options = ServeOptions(
         workdir=wd, port=port, speed=speed, tick_s=tick, error_rate=error_rate,
         latency_s=latency, fault_seed=fault_seed,
         kubeconfig=Path(kubeconfig) if kubeconfig else None,
         truth=Path(truth) if truth else None, ssh=ssh, ssh_port=ssh_port,
-        runtime_class=runtime_class, watch_timeout_s=watch_timeout,
-        bookmark_interval_s=bookmark_interval, event_log=event_log,
+        runtime_class=runtime_class, kubelet_stats=kubelet_stats, watch_timeout_s=watch_timeout,
+        bookmark_interval_s=bookmark_interval, event_log=event_log, users=users,
         state_dir=Path(state_dir) if state_dir else None, save_interval_s=save_interval)
     try:
         asyncio.run(serve(model, options))

@@ -49,8 +49,23 @@ class SimServer:
     def kubectl_json(self, *args: str) -> dict:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
+    def ssl_context(self):
+        """None for a plain-HTTP front; else one trusting the front's certificate (``--users``
+        makes it serve HTTPS), read from the kubeconfig."""
+        if not self.url.startswith("https:"):
+            return None
+        import base64
+        import ssl
+
+        import yaml
+
+        doc = yaml.safe_load(self.kubeconfig.read_text())
+        ca = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
+        return ssl.create_default_context(cadata=ca.decode())
+
     def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/simserve/stats", timeout=5) as r:
+        with urllib.request.urlopen(f"{self.url}/simserve/stats", timeout=5,
+                                    context=self.ssl_context()) as r:
             return json.load(r)
 
     def wait_for(self, predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
@@ -97,3 +112,23 @@ def start_server(workdir: Path, *args: str, timeout: float = 30) -> SimServer:
         raise AssertionError("sim serve did not start:\n" + "\n".join(lines))
     url = next(line.split()[2] for line in lines if "Kubernetes API:" in line)
     return SimServer(proc, workdir, kubeconfig, url, env, lines)
+
+
+def kube_client(kubeconfig: Path):
+    """The official Kubernetes Python client, configured from ``kubeconfig``."""
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(kubeconfig))
+
+
+def workload_deployment(name: str, namespace: str, *, replicas: int = 1,
+                        runtime_class: str | None = None) -> dict:
+    labels = {"app": name}
+    spec: dict = {"containers": [{"name": "workload", "image": "quay.io/example/w:1",
+                                  "env": [{"name": "MEMORY", "value": "100"}]}]}
+    if runtime_class:
+        spec["runtimeClassName"] = runtime_class
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": spec}}}

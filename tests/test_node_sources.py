@@ -216,9 +216,11 @@ def test_agreement_pairs_the_nearest_measurement_within_the_window():
 
 @needs_kubectl
 def test_against_the_api_front_kubelet_refused_and_auto_without_ssh(tmp_path):
-    """`scaler sim serve --no-ssh` serves no kubelet stats and no SSH: an explicit kubelet
-    source is one line before any file; auto says there are no node samples and runs."""
-    server = start_server(tmp_path / "srv", "--speed", "8", "--workers", "2", "--no-ssh")
+    """`scaler sim serve --no-ssh --no-kubelet-stats` serves no kubelet stats and no SSH: an
+    explicit kubelet source is one line before any file; auto says there are no node samples
+    and runs."""
+    server = start_server(tmp_path / "srv", "--speed", "8", "--workers", "2", "--no-ssh",
+                          "--no-kubelet-stats")
     try:
         def run(out, *args):
             return subprocess.run(

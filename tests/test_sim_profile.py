@@ -66,6 +66,7 @@ def test_yaml_profile(tmp_path):
     ('{"runtimes": {"runc": {"vm": 1}}}', "expected bool"),
     ('{"cluster": {"infra_used_mib": []}}', "expected tuple"),
     ('{"runtimes": {"kata": {"setup_min_progress": 1.5}}}', "setup_min_progress must be in"),
+    ('{"runtimes": {"kata": {"shm_full": "crash"}}}', "runtimes.kata.shm_full must be one of"),
     ('{"cluster": {"default_runtime": "crun"}}', "default_runtime 'crun' is not a declared"),
     ('[1, 2]', "top level must be a mapping"),
     ('{"cluster": ', "does not parse"),

@@ -1,21 +1,20 @@
-"""sim serve's sync renders only the pods that changed (scaler.simserve.changes), and its
+"""sim serve's sync renders only the pods that changed (scaler.simserve.podsync), and its
 objects stay what a render of every pod would give: the same pods (none missing, no phantom),
 the same objects, Deployment status and truth. Paged lists return every pod exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
-from aiohttp.test_utils import make_mocked_request
 
 from scaler.kube_objects import build
 from scaler.pod_state import PodClass, classify
 from scaler.sim import SimModel, load_profile
 from scaler.simserve import render
-from scaler.simserve.app import Api
-from scaler.simserve.discovery import RESOURCES
+from scaler.simserve.lists import Lister
 from scaler.simserve.state import SimState
 from scaler.workload_spec import SCENARIOS, WorkloadSpec
 
@@ -46,7 +45,7 @@ def pod_events(state: SimState, since: int) -> list:
 
 def model_part(pod: dict) -> dict:
     pod = json.loads(json.dumps(pod))
-    for k in ("resourceVersion", "generateName", "ownerReferences", "labels"):
+    for k in ("resourceVersion", "generateName", "ownerReferences", "labels", "managedFields"):
         pod["metadata"].pop(k, None)
     for cs in pod["status"].get("containerStatuses", []):
         cs.pop("image")
@@ -56,7 +55,7 @@ def model_part(pod: dict) -> dict:
 
 def agrees_with_a_full_render(state: SimState) -> None:
     """What the store holds is what rendering every pod of the model gives now."""
-    views = state.model.pods()
+    views = type(state.model).pods(state.model)
     stored = {p["metadata"]["name"]: p for p in state.store.items("pods")}
     assert sorted(stored) == sorted(v.name for v in views), "phantom or missing pods"
     for v in views:
@@ -82,25 +81,49 @@ def agrees_with_a_full_render(state: SimState) -> None:
     assert {v.uid for v in views if classify(v.status()) is PodClass.EVICTED} <= t.evicted_uids
 
 
-def test_nothing_changed_renders_nothing_and_k_changed_renders_k():
+class Renders:
+    """Pod views built by the front's sync: per changed pod, or every pod."""
+
+    def __init__(self, monkeypatch, state: SimState) -> None:
+        from scaler.simserve import mirror
+
+        self.count = 0
+        real_view, real_pods = mirror.pod_view, state.model.pods
+
+        def view(s, i):
+            self.count += 1
+            return real_view(s, i)
+
+        def pods(*a, **k):
+            out = real_pods(*a, **k)
+            self.count += len(out)
+            return out
+
+        monkeypatch.setattr(mirror, "pod_view", view)
+        monkeypatch.setattr(state.model, "pods", pods)
+
+
+def test_nothing_changed_renders_nothing_and_k_changed_renders_k(monkeypatch):
     state = front()
     deploy(state, SMALL, 12)
     state.model.advance(60)
     state.sync()
     assert state.truth.running == 12
     agrees_with_a_full_render(state)
+    state.sync()  # past the first ticks' full comparison
 
-    rendered, rv = state._changes.rendered, state.store.rv
+    renders = Renders(monkeypatch, state)
+    rendered, rv = 0, state.store.rv
     state.sync()  # the model did not move
     state.model.advance(60)  # the model moves (quietly): no pod changes
     state.sync()
-    assert state._changes.rendered == rendered and state.store.rv == rv
+    assert renders.count == rendered and state.store.rv == rv
 
     names = sorted(p["metadata"]["name"] for p in state.store.items("pods"))[:3]
     for name in names:
         state.model.delete_pod(name)  # from outside the front: the model alone knows
     state.sync()
-    assert state._changes.rendered == rendered + 3
+    assert renders.count == rendered + 3
     events = pod_events(state, rv)
     assert sorted((e.type, e.obj["metadata"]["name"]) for e in events) == [("MODIFIED", n) for n in names]
     assert all(e.obj["metadata"].get("deletionTimestamp") for e in events)
@@ -166,13 +189,16 @@ def test_evictions_template_changes_and_a_compacted_table_agree_with_a_full_rend
     added = {e.obj["metadata"]["uid"] for e in events if e.type == "ADDED"}
     assert live <= added
 
-def list_pages(api: Api, path: str, limit: int) -> list[dict]:
-    res = RESOURCES["pods"]
-    pages, token = [], None
+def page(lister: Lister, limit: int, token: str | None = None) -> dict:
+    query = {"limit": str(limit), **({"continue": token} if token else {})}
+    got = asyncio.run(lister.page("pods", "scaler", query))
+    return {"items": got.items, "metadata": got.meta}
+
+
+def list_pages(lister: Lister, limit: int, token: str | None = None) -> list[dict]:
+    pages = []
     while True:
-        q = f"?limit={limit}" + (f"&continue={token}" if token else "")
-        resp = api._list(make_mocked_request("GET", path + q), res, "scaler")
-        doc = json.loads(resp.body)
+        doc = page(lister, limit, token)
         pages.append(doc)
         token = doc["metadata"].get("continue")
         if not token:
@@ -186,19 +212,9 @@ def test_paged_list_returns_each_pod_once(pods):
     while state.truth.pods < pods:
         state.model.advance(10)
         state.sync()
-    api = Api(state)
-    first = json.loads(api._list(make_mocked_request(
-        "GET", "/api/v1/namespaces/scaler/pods?limit=500"), RESOURCES["pods"], "scaler").body)
-    second = json.loads(api._list(make_mocked_request(
-        "GET", f"/api/v1/namespaces/scaler/pods?limit=500&continue={first['metadata']['continue']}"),
-        RESOURCES["pods"], "scaler").body)
-    # the rest of a list is not copied page after page: one list, and where the next page starts
-    (items, start, _rv), = api._continues.values()
-    assert len(items) == pods and start == 1000
-    assert [o["metadata"]["name"] for o in first["items"] + second["items"]] == \
-        [o["metadata"]["name"] for o in items[:1000]]
-    pages = list_pages(api, "/api/v1/namespaces/scaler/pods", 500)
-    names = [o["metadata"]["name"] for page in pages for o in page["items"]]
+    lister = Lister(state.store)
+    pages = list_pages(lister, 500)
+    names = [o["metadata"]["name"] for p in pages for o in p["items"]]
     assert len(pages) == pods // 500
     assert len(names) == len(set(names)) == pods
     assert names == sorted(names)
@@ -206,62 +222,13 @@ def test_paged_list_returns_each_pod_once(pods):
     remaining = [p["metadata"].get("remainingItemCount") for p in pages[:-1]]
     assert remaining == list(range(pods - 500, 0, -500))
     # a list whose pods change between its pages returns the pods as of its first page
-    res = RESOURCES["pods"]
-    doc = json.loads(api._list(make_mocked_request(
-        "GET", "/api/v1/namespaces/scaler/pods?limit=7000"), res, "scaler").body)
+    first = page(lister, 7000)
     for name in names[:100]:
         state.model.delete_pod(name)
     state.model.advance(60)
     state.sync()
     assert state.truth.pods == pods  # replaced
-    seen = [o["metadata"]["name"] for o in doc["items"]]
-    for page in list_pages_from(api, doc["metadata"]["continue"]):
-        seen += [o["metadata"]["name"] for o in page["items"]]
+    seen = [o["metadata"]["name"] for o in first["items"]]
+    for p in list_pages(lister, 7000, first["metadata"]["continue"]):
+        seen += [o["metadata"]["name"] for o in p["items"]]
     assert seen == names
-
-
-def list_pages_from(api: Api, token: str) -> list[dict]:
-    out = []
-    while token:
-        doc = json.loads(api._list(make_mocked_request(
-            "GET", f"/api/v1/namespaces/scaler/pods?limit=7000&continue={token}"),
-            RESOURCES["pods"], "scaler").body)
-        out.append(doc)
-        token = doc["metadata"].get("continue")
-    return out
-
-
-def test_sorted_items_follow_puts_and_removes():
-    """The store's kept order: objects that come, go, come back, in several namespaces, and
-    a store whose objects were replaced (a restored front) all list as a fresh sort would."""
-    import random
-
-    from scaler.simserve.store import Store
-
-    store = Store()
-    rng = random.Random(0)
-    live: set[tuple[str, str]] = set()
-
-    def check() -> None:
-        want = sorted(live)
-        got = [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in store.sorted_items("pods")]
-        assert got == want
-        for ns in ("a", "b", "ab"):
-            got = [(o["metadata"]["namespace"], o["metadata"]["name"])
-                   for o in store.sorted_items("pods", ns)]
-            assert got == [k for k in want if k[0] == ns]
-
-    for round_ in range(30):
-        for _ in range(rng.randrange(0, 40)):
-            key = (rng.choice(("a", "b", "ab")), f"p{rng.randrange(60)}")
-            if key in live and rng.random() < 0.5:
-                store.remove("pods", *key)
-                live.discard(key)
-            else:
-                store.put("pods", {"metadata": {"namespace": key[0], "name": key[1]}})
-                live.add(key)
-        if round_ % 3:
-            check()
-        if round_ == 20:
-            store._objects = {k: dict(v) for k, v in store._objects.items()}  # as restore does
-    check()

@@ -22,9 +22,10 @@ from viz.plot import plot_run
 from viz.report import analyse
 
 REPO = Path(__file__).resolve().parents[1]
-# A simulated run measures its pods (run.pods.csv): the per-pod charts are drawn too.
+# A simulated run measures its pods (run.pods.csv): the per-pod charts are drawn too; and its
+# pods' work and its nodes' CPU (scaler.sim.cpu): the work and CPU charts.
 CHARTS = ("memory", "memory-requested", "capacity", "memory-per-pod", "timing", "pod-cost",
-          "pod-overhead", "pod-spread")
+          "pod-overhead", "pod-spread", "work", "work-per-pod", "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import math
 from collections import deque
 from typing import Any
 
+from collectors.cpustat import CpuTimes, cpu_percent
 from collectors.meminfo import MemInfo
 from collectors.pod_sample import PodMemory
 from collectors.sample import NodeSample
@@ -49,8 +50,10 @@ class VirtualClock:
 
 
 class SimNodeSource:
-    """Samples every node every ``interval_s`` of virtual time: the fields of its /proc/meminfo
-    and its 1-minute load average, as a collector would read them; and every pod with a sandbox
+    """Samples every node every ``interval_s`` of virtual time: the fields of its /proc/meminfo,
+    its 1-minute load average, its CPU (percent per state over the interval since its previous
+    sample, from its /proc/stat counters: none for the first) and its workloads' work (pages/s
+    and how many report), as a collector would read them; and every pod with a sandbox
     every ``pod_interval_s`` (rounded to whole samples; 0: never), from the model's truth
     (``scaler.sim.pod_records``), as the SSH collectors read pods every --pod-interval."""
 
@@ -65,6 +68,7 @@ class SimNodeSource:
         self._pod_every = 0 if pod_interval_s <= 0 else max(1, round(pod_interval_s / interval_s))
         self._samples = 0
         self._latest: dict[str, NodeSample] = {}
+        self._cpu: dict[str, CpuTimes] = {}  # each node's /proc/stat counters at its last sample
         self._next: float | None = None
         self._running = False
 
@@ -98,7 +102,15 @@ class SimNodeSource:
                 info = MemInfo(total_kib=f["MemTotal"], free_kib=f["MemFree"],
                                available_kib=f.get("MemAvailable"), active_kib=f.get("Active"),
                                fields=f)
-                s = NodeSample.from_meminfo(name, t, info, load1=model.node_load1(name))
+                k = model.node_names.index(name)
+                times = model.cpu.times(k)
+                before = self._cpu.get(name)
+                self._cpu[name] = times
+                s = NodeSample.from_meminfo(
+                    name, t, info, load1=model.node_load1(name),
+                    cpu=None if before is None else cpu_percent(before, times),
+                    cpus=int(model.cpus[k]), work_rate=float(model.cpu.node_work[k]),
+                    work_pods=int(model.cpu.work_pods[k]))
                 self._buffer.append(s)
                 self._latest[name] = s
             if self._pod_every and self._samples % self._pod_every == 0:

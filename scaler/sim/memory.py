@@ -36,7 +36,7 @@ def grow(s: SimState) -> None:
     n = p.n
     w = s.workers
     run = np.flatnonzero(p.cstate[:n] == CS_RUNNING)
-    run = run[p.alive[run] & np.isnan(p.deleted[run])]
+    run = run[p.alive[run] & np.isnan(p.deleted[run]) & ~p.paused[run]]
     if len(run):
         # Loops that finished touching what they hold take their next growth step; a workload
         # at its target has nothing more to do in its loops.
@@ -99,7 +99,7 @@ def vm_wants(s: SimState, vms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     guest_need = np.maximum(0.0, p.guest_base[vms] + p.rss[vms] + want_ws - p.guest_peak[vms])
     nodes = p.node[vms]
     shm_limit(s, vms, nodes, np.where(p.shared[vms], guest_need, 0.0))
-    ok = p.cstate[vms] == CS_RUNNING
+    ok = (p.cstate[vms] == CS_RUNNING) & ~p.paused[vms]
     vms, nodes, guest_need = vms[ok], nodes[ok], guest_need[ok]
     ov_want = np.maximum(0.0, p.host_mib[vms] - p.host_held[vms])
     return vms, nodes, guest_need * (1 + p.per_mib[vms]) + ov_want
@@ -141,7 +141,7 @@ def next_change(s: SimState) -> float:
     live = p.alive[:n] & np.isnan(p.deleted[:n])
     if (live & p.starting[:n]).any():
         return s.t
-    run = np.flatnonzero(live & (p.cstate[:n] == CS_RUNNING))
+    run = np.flatnonzero(live & (p.cstate[:n] == CS_RUNNING) & ~p.paused[:n])
     held, rss = p.held[run], p.rss[run]
     if ((held - rss > 1e-9) | (p.host_held[run] < p.host_mib[run] - 1e-9)).any():
         return s.t
@@ -190,7 +190,8 @@ def skip(s: SimState, ticks: int) -> None:
     cache refills."""
     p = s.table
     n = p.n
-    run = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.cstate[:n] == CS_RUNNING))
+    run = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.cstate[:n] == CS_RUNNING)
+                         & ~p.paused[:n])
     due = run[(p.loop_next[run] <= s.t) & wants_more(s, run)]
     if len(due):
         f = p.cpu_frac[due]
@@ -222,8 +223,10 @@ def workload_loop(s: SimState, due: np.ndarray, contention: np.ndarray) -> None:
 
 
 def shm_limit(s: SimState, run: np.ndarray, nodes: np.ndarray, guest_need: np.ndarray) -> None:
-    """VMs whose new guest pages do not fit in /dev/shm die (QEMU gets SIGBUS), freeing
-    their memory for the others (kata runtime#2766)."""
+    """VMs whose new guest pages do not fit in /dev/shm fault (tmpfs full: SIGBUS, kata
+    runtime#2766): by their runtime's ``shm_full``, QEMU stops them where they are (paused:
+    they keep their memory and their pods stay Running) or they die, freeing their memory for
+    the others."""
     p = s.table
     need = bincount(nodes, guest_need, minlength=s.workers)
     room = s.shm_cap - s.shm_used
@@ -235,6 +238,9 @@ def shm_limit(s: SimState, run: np.ndarray, nodes: np.ndarray, guest_need: np.nd
             i = int(run[k])
             if guest_need[k] <= left:
                 left -= guest_need[k]
+                continue
+            if s.dep_list[int(p.dep[i])].runtime.shm_full == "pause":
+                p.paused[i] = True
                 continue
             left += p.guest_peak[i]
             end_container(s, i, T_ERROR, 135, vm_dies=True)

@@ -31,9 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from collectors.pod_sample import PodMemory
 from scaler.cluster import NodeInfo, PodCounts
 from scaler.sim import (
     controlplane,
+    cpu,
     eviction,
     kubelet,
     memory,
@@ -84,6 +86,7 @@ class SimModel:
         self.skipped_ticks = 0
         replicaset.leave_stuck_pods(self.state)
         memory.update_page_cache(self.state)
+        self.cpu = cpu.CpuAccount(self.state)  # node CPU, per-pod CPU and work (scaler.sim.cpu)
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names the model itself lacks: the state's arrays and counters.
@@ -177,6 +180,7 @@ class SimModel:
         self.skipped_ticks += ticks
         for mechanism in (replicaset, scheduler, kubelet, memory, eviction, nodestatus):
             mechanism.skip(s, ticks)
+        self.cpu.skip(s, ticks)
         self._next_tick = self._next_tick + s.dt if ticks == 1 else s.t + s.dt
         for fn, _due in list(self._listeners):
             fn(self)
@@ -196,6 +200,7 @@ class SimModel:
         eviction.evict(s)
         nodestatus.post_status(s)
         nodestatus.update_load(s)
+        self.cpu.account(s)
         p = s.table
         s.pod_ticks += int(p.alive[: p.n].sum())
         if p.n > 2048:
@@ -323,6 +328,17 @@ class SimModel:
 
     def node_loadavg(self, name: str) -> str:
         return views.node_loadavg(self.state, self._node_index(name))
+
+    def node_stat(self, name: str) -> str:
+        """The node's /proc/stat: cumulative CPU ticks, all CPUs and each (``scaler.sim.cpu``)."""
+        return cpu.node_stat(self.state, self.cpu, self._node_index(name))
+
+    def node_pods(self, name: str) -> list[PodMemory]:
+        """The pods with a sandbox on node ``name`` as its cgroups and their workloads' reports
+        show them (``scaler.sim.pod_records.pod_memory``): memory, CPU cores, work."""
+        from scaler.sim.pod_records import pod_memory
+
+        return pod_memory(self, self._node_index(name))
 
     def counts(self, key: str) -> PodCounts:
         """The pods of ``key`` as ``scaler.pod_state.classify`` sorts them (``views.counts``)."""

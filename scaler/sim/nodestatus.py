@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from scaler.sim.kubelet import setup_cpus
 from scaler.sim.pods import CS_CREATING, CS_RUNNING
 from scaler.sim.state import SimState, advance_timer, bincount
 
@@ -40,10 +41,14 @@ def cpu_demand(s: SimState) -> np.ndarray:
     state, nodes = p.cstate[bound], p.node[bound]
     run, creating = state == CS_RUNNING, state == CS_CREATING
     demand = bincount(nodes[run], p.cpu_frac[bound[run]], minlength=w)
-    s.creating_count = bincount(nodes[creating], minlength=w)
     if creating.any():
-        sandbox_cpus = np.array([d.runtime.sandbox_cpus for d in s.dep_list])
-        demand += bincount(nodes[creating], sandbox_cpus[p.dep[bound[creating]]], minlength=w)
+        cpus = setup_cpus(s, bound[creating])
+        s.creating_count = bincount(nodes[creating][cpus > 0], minlength=w)  # under way
+        s.setup_cpu = bincount(nodes[creating], cpus, minlength=w)
+        demand += s.setup_cpu
+    else:
+        s.creating_count = np.zeros(w)
+        s.setup_cpu = np.zeros(w)
     return demand + np.where(s.thrashing, c.thrash_cpus, 0.0) + 0.5
 
 

@@ -8,8 +8,9 @@ What the memory records carry is the model's own truth per pod: ``cgroup_mib`` t
 charged to the pod (``SimModel.pod_usage_mib``: the sandbox's processes plus the workload, or
 plus the VM's guest backing), ``workload_mib`` the workload's resident set (inside the guest for
 a VM), ``runtime_mib`` the sandbox's host processes (QEMU, virtiofsd, shim; conmon and pause for
-runc), ``guest_backing_mib`` a VM's guest memory on the host. The rest of contract 9's breakdown
-(anon/file/shmem/kernel, working set, CPU) is not modelled yet: None.
+runc), ``guest_backing_mib`` a VM's guest memory on the host, ``cpu_cores`` and ``work_rate`` the
+CPU the pod gets and its workload's pages/s (``scaler.sim.cpu``). The rest of contract 9's
+breakdown (anon/file/shmem/kernel, working set) is not modelled yet: None.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from scaler.pod_state import classify
 from scaler.sim.model import SimModel
 from scaler.sim.pods import (
     CS_BACKOFF,
+    CS_RUNNING,
     CS_TERMINATED,
     PH_FAILED,
     PHASES,
@@ -133,23 +135,33 @@ class SimLifecycles:
                                        present=set(uids.tolist()))
 
 
-def pod_memory(model: SimModel) -> list[PodMemory]:
-    """Every pod with a sandbox on a node now (as a node's cgroups would show them, whatever
-    their deployment), with the model's figures."""
+def pod_memory(model: SimModel, node: int | None = None) -> list[PodMemory]:
+    """Every pod with a sandbox on a node now (on ``node`` only, when given), as a node's cgroups
+    would show them (whatever their deployment), with the model's figures: memory, the CPU the
+    pod's cgroup uses (``cpu_cores``) and its workload's work rate (pages/s, None when its
+    container is not running: no fresh report), from ``scaler.sim.cpu``."""
     p = model.table
-    idx = np.flatnonzero(p.alive[: p.n] & p.sandbox_up[: p.n])
+    mask = p.alive[: p.n] & p.sandbox_up[: p.n]
+    if node is not None:
+        mask &= p.node[: p.n] == node
+    idx = np.flatnonzero(mask)
     if not len(idx):
         return []
     usage = model.pod_usage_mib(idx)
     runtime = p.host_held[idx]
     vm = p.vm[idx]
     guest = _opt(np.where(vm, usage - runtime, np.nan))
+    cores, work = model.cpu.pods(model.state, idx)
+    reporting = (p.cstate[idx] == CS_RUNNING) & np.isnan(p.deleted[idx])
+    work_rate = _opt(np.where(reporting, work, np.nan))
     names = model.node_names
     t = model.now
     return [
         PodMemory(node=names[node], time=t, source=SOURCE_SIM, uid=uid, pod=name,
-                  cgroup_mib=cg, workload_mib=wl, runtime_mib=rt, guest_backing_mib=gb)
-        for node, uid, name, cg, wl, rt, gb in zip(
+                  cgroup_mib=cg, workload_mib=wl, runtime_mib=rt, guest_backing_mib=gb,
+                  cpu_cores=cc, work_rate=wr)
+        for node, uid, name, cg, wl, rt, gb, cc, wr in zip(
             p.node[idx].tolist(), list(p.uid[idx]), list(p.name[idx]), usage.tolist(),
-            p.rss[idx].tolist(), runtime.tolist(), guest, strict=True)
+            p.rss[idx].tolist(), runtime.tolist(), guest, cores.tolist(), work_rate,
+            strict=True)
     ]

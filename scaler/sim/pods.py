@@ -59,7 +59,8 @@ _FLOAT = (
 )
 _INT = ("dep", "node", "restarts", "term_exit", "last_exit")
 _SMALL = ("phase", "cstate", "reason", "term_reason", "last_reason")
-_BOOL = ("alive", "vm", "shared", "besteffort", "sandbox_up", "ever_ready", "starting")
+_BOOL = ("alive", "vm", "shared", "besteffort", "sandbox_up", "ever_ready", "starting",
+         "paused")
 _OBJ = ("name", "uid", "message")
 
 
@@ -123,6 +124,7 @@ class PodTable:
     sandbox_up: np.ndarray
     ever_ready: np.ndarray
     starting: np.ndarray
+    paused: np.ndarray  # a VM stopped by its hypervisor (guest RAM not backed): frozen as it is
     # Objects.
     name: np.ndarray
     uid: np.ndarray

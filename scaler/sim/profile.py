@@ -163,6 +163,21 @@ class ClusterProfile:
     # (the cluster's CRI-O default handler; runc on the OpenShift 4 releases of the reference
     # runs, crun on later ones).
     default_runtime: str = "runc"
+    # CPU (scaler.sim.cpu). What the node's own services use outside pods (kubelet, CRI-O, OVS,
+    # systemd, kernel housekeeping): the 500m systemReserved OpenShift budgets for them
+    # (machine-config-operator static default; the same 0.5 core nodestatus counts in the load).
+    system_cpu_cores: float = 0.5
+    # What the infrastructure pods above use (DNS, SDN, node exporter, monitoring; Burstable
+    # pods with infra_cpu_request_m): about 0.3 cores on an idle OpenShift 4 worker.
+    # Assumption (the reference CSVs record no CPU).
+    infra_cpu_cores: float = 0.3
+    # cpu.shares of system.slice, against kubepods' allocatable-millicores x 1.024 (cgroup v1,
+    # the OpenShift 4.6-4.8 of the reference runs: systemd's default 1024; kubelet node
+    # allocatable). The QoS weights inside kubepods are kubelet rules, in scaler.sim.cpu.
+    system_cpu_weight: float = 1024.0
+    # A thrashing node's readers wait on refaults: this share of its idle CPU time shows as
+    # iowait in /proc/stat. Assumption.
+    thrash_iowait_share: float = 0.5
 
 
 @dataclass
@@ -188,6 +203,18 @@ class RuntimeProfile:
     # and bounded by /dev/shm. "private": anonymous memory (Active(anon), AnonPages), bounded
     # by the node's memory only.
     guest_memory: str = "shared"
+    # What happens to a VM whose guest touches a page /dev/shm cannot back. "pause": the host
+    # fault fails (tmpfs full: SIGBUS), KVM_RUN returns EFAULT and QEMU stops the VM
+    # (accel/kvm/kvm-all.c kvm_cpu_exec: "kvm run failed Bad address", then
+    # vm_stop(RUN_STATE_INTERNAL_ERROR)) without exiting: the VM holds what it has, its
+    # workload stops, and the shim, whose QEMU and container are still there, reports the
+    # container running. The 2021 kata runs show it: their workers' /dev/shm full (8-10 GiB
+    # per worker neither Active nor free) while 25 VMs per worker stayed Running at about
+    # 300 MiB of guest RAM each, below the workload's 512 MiB, their running count flat for
+    # hundreds of iterations with nothing Terminating (limited-kata.csv, iterations 600-999).
+    # "die": QEMU exits (a hypervisor that aborts, or a runtime that stops sandboxes whose VM
+    # is in error), the pod's sandbox is made anew.
+    shm_full: str = "pause"
     # Host MiB per guest MiB touched when the guest RAM is private: QEMU asks for transparent
     # huge pages on anonymous guest RAM (madvise MADV_HUGEPAGE) and RHEL's THP default is
     # "always", so each 4 KiB page the guest touches faults in a 2 MiB host page, which the
@@ -211,7 +238,8 @@ class RuntimeProfile:
     container_start_s: float = 0.3
     # Extra seconds to tear a pod down (a VM shuts down).
     teardown_s: float = 0.0
-    # CPU cores a sandbox set-up burns while it runs.
+    # CPU cores a sandbox set-up burns over its nominal sandbox_s + container_start_s: a fixed
+    # amount of work, spread over the time the set-up really takes (kubelet.setup_cpus).
     sandbox_cpus: float = 0.2
     # Pace a sandbox set-up keeps on a thrashing node, at least (the cluster's
     # runtime_min_progress applies to every runtime; this raises it for one). 0: set-up stalls
@@ -222,6 +250,23 @@ class RuntimeProfile:
     # sets MemoryPressure nor evicts there (kubelet eviction manager: "failed to get summary
     # stats" ends the pass).
     pod_stats: bool = True
+    # CPU (scaler.sim.cpu). The guest's vCPUs: a VM's workload never uses more (kata
+    # default_vcpus = 1, configuration.toml; a container CPU limit hot-plugs ceil(limit) more).
+    # 0: not a VM, the workload runs on the host's CPUs.
+    vcpus: float = 0.0
+    # Host CPU each running VM costs outside its guest (QEMU main loop and I/O threads,
+    # virtiofsd, the shim), cores, whatever its guest does. It runs in the pod's cgroup
+    # (sandbox_cgroup_only) and no request covers it beyond the RuntimeClass overhead.
+    vm_host_cpu_cores: float = 0.0
+    # Host CPU per CPU-second of guest time spent in VM exits (timer programming, interrupts,
+    # vCPU halt and wake-up), counted as system time on the host.
+    vm_exit_cpu_share: float = 0.0
+    # Pages touched per CPU-second here relative to on the host (a guest's page touches go
+    # through two-level EPT page walks).
+    work_efficiency: float = 1.0
+    # Work of a timer-paced loop (WorkloadProfile.pacing "timer") relative to on the host: a
+    # guest's timer wakes the loop less often.
+    paced_work_ratio: float = 1.0
 
 
 def runc_profile() -> RuntimeProfile:
@@ -282,6 +327,20 @@ def kata_profile() -> RuntimeProfile:
         # out under load, which stops the eviction manager's pass. Calibrated on kata.csv; set
         # true for a runtime whose stats the kubelet gets.
         pod_stats=False,
+        # CPU. One vCPU (kata configuration.toml default_vcpus = 1).
+        vcpus=1.0,
+        # QEMU's main loop and I/O threads, virtiofsd and the shim of a VM with no I/O to do:
+        # a few percent of a core. Assumption (kata CI metrics measure memory, not this).
+        vm_host_cpu_cores=0.03,
+        # VM exits of a CPU-bound guest (timer ticks, interrupts). Assumption.
+        vm_exit_cpu_share=0.03,
+        # One kata pod alone at CPU=100 reported 1.50-1.58e8 pages/s (cpu-kata-100pct.csv,
+        # iterations 3-9) where a runc pod reported 1.90e8 (cpu-runc-100pct.csv): 0.79.
+        work_efficiency=0.79,
+        # Alone below 100%, a kata pod reported 4.0-4.4e6 pages/s (cpu-kata-50pct.csv,
+        # iterations 7-25) where a runc pod reported 8.6e6 (cpu-runc-50pct.csv, 3-15): 0.5,
+        # its spinning loop's nanosleep calls arming the guest's timer, a VM exit each.
+        paced_work_ratio=0.5,
     )
 
 
@@ -304,6 +363,28 @@ class WorkloadProfile:
     # process OOM-killed by the guest kernel; the container restarts in the same VM, whose
     # pages stay allocated on the host).
     guest_full: str = "refused"
+    # Work (scaler.sim.cpu): 4 KiB pages the workload touches per CPU-second. Calibrated on the
+    # published CPU runs: one pod alone at CPU=100 reported 1.89-1.97e8 pages per ~1 s period
+    # (cpu-runc-100pct.csv, iterations 3-21, with 1, 2 and 6 pods running).
+    pages_per_cpu_s: float = 1.9e8
+    # How a loop below 100% CPU paces itself. "duty": busy, then sleep the rest of its period
+    # (this project's workload, workload.dutycycle): it uses its CPU percent, all of it touching
+    # pages. "timer": workload.c's loop touches its pages, then nanosleeps for its scale x the
+    # time it took; the busy share it measures stays under its setting, so its feedback drives
+    # the scale to its clamp (1% of the wanted one) and the sleeps it asks for to tens of
+    # nanoseconds, less than a timer can wait: the loop spins through nanosleep calls that come
+    # back at once, at every setting below 100%.
+    pacing: str = "duty"
+    # For "timer": pages/s such a loop alone does, whatever the setting (README of the
+    # reference runs: ~8.5e6 at 10 to 80%; cpu-runc-{10,20,50,80}pct.csv first iterations
+    # 7.3e6-8.7e6: 4.5% of the 1.9e8 a CPU touches when it does nothing else), and the CPU it
+    # costs: a whole core, the rest of it in the syscalls. The published runs agree: their work
+    # per pod falls from 17-23 running pods and their total peaks at 28-31 pods' worth, as the
+    # CPU=100 run's from 9 and at 36, not from the ~300 pods a loop costing its page touching
+    # alone would take to fill the nodes. And a guest's timer calls exit to the hypervisor, so
+    # kata's loops turn half as fast (RuntimeProfile.paced_work_ratio).
+    paced_pages_per_s: float = 8.5e6
+    paced_cpu_cores: float = 1.0
 
 
 @dataclass

@@ -197,12 +197,16 @@ def _validate(profile: SimProfile, where: str) -> None:
                 raise ProfileError(f"{where}: runtimes.{name}.{attr} must not be negative")
     choices = [(f"runtimes.{n}.guest_memory", r.guest_memory, ("shared", "private"))
                for n, r in profile.runtimes.items()]
+    choices += [(f"runtimes.{n}.shm_full", r.shm_full, ("pause", "die"))
+                for n, r in profile.runtimes.items()]
     choices += [("workload.growth", profile.workload.growth, ("exact", "increments")),
-                ("workload.guest_full", profile.workload.guest_full, ("refused", "oom"))]
+                ("workload.guest_full", profile.workload.guest_full, ("refused", "oom")),
+                ("workload.pacing", profile.workload.pacing, ("duty", "timer"))]
     for key, choice, allowed in choices:
         if choice not in allowed:
             raise ProfileError(f"{where}: {key} must be one of {', '.join(allowed)}, "
                                f"got {choice!r}")
+    _validate_cpu(profile, where)
     if c.stuck_terminating_pods < 0 or profile.workload.base_rss_mib < 0:
         raise ProfileError(f"{where}: cluster.stuck_terminating_pods and "
                            "workload.base_rss_mib must not be negative")
@@ -211,3 +215,25 @@ def _validate(profile: SimProfile, where: str) -> None:
                  "runtime_slowdown"):
         if not getattr(c, name):
             raise ProfileError(f"{where}: cluster.{name} needs at least one value")
+
+
+def _validate_cpu(profile: SimProfile, where: str) -> None:
+    """The CPU model's parameters (scaler.sim.cpu): none negative, weights and rates positive."""
+    c, wl = profile.cluster, profile.workload
+    values = {"cluster.system_cpu_cores": c.system_cpu_cores,
+              "cluster.infra_cpu_cores": c.infra_cpu_cores,
+              "workload.paced_pages_per_s": wl.paced_pages_per_s}
+    for name, r in profile.runtimes.items():
+        values.update({f"runtimes.{name}.{k}": getattr(r, k) for k in (
+            "vcpus", "vm_host_cpu_cores", "vm_exit_cpu_share", "work_efficiency",
+            "paced_work_ratio")})
+    for key, value in values.items():
+        if value < 0:
+            raise ProfileError(f"{where}: {key} must not be negative, got {value}")
+    for key, value in {"cluster.system_cpu_weight": c.system_cpu_weight,
+                       "workload.pages_per_cpu_s": wl.pages_per_cpu_s,
+                       "workload.paced_cpu_cores": wl.paced_cpu_cores}.items():
+        if not value > 0:
+            raise ProfileError(f"{where}: {key} must be positive, got {value}")
+    if not 0 <= c.thrash_iowait_share <= 1:
+        raise ProfileError(f"{where}: cluster.thrash_iowait_share must be in [0, 1]")

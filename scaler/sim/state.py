@@ -95,6 +95,7 @@ class SimState:
         self.thrash_since = np.full(w, np.nan)
         self.cpu_demand = np.zeros(w)
         self.creating_count = np.zeros(w)  # sandboxes being created per node
+        self.setup_cpu = np.zeros(w)  # cores the set-ups under way burn per node (kubelet.setup_cpus)
         self.load = np.zeros((w, 3))  # 1, 5, 15-minute load averages
         self.thrash_avg = 0.0  # share of workers thrashing, averaged over a minute
         # Kubelet eviction manager and node status, staggered across nodes.
@@ -149,6 +150,7 @@ def release_workload(s: SimState, i: int, whole_sandbox: bool) -> None:
             p.guest_peak[i] = 0.0
             p.host_held[i] = 0.0
             p.sandbox_up[i] = False
+            p.paused[i] = False
     else:
         s.pod_mem[node] -= p.rss[i]
         if whole_sandbox:

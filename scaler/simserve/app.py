@@ -6,24 +6,29 @@ Everything runs on the event loop thread, so the model is never touched concurre
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import random
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from scaler.simserve import discovery, openapi, tables
-from scaler.simserve.discovery import RESOURCES, Resource
-from scaler.simserve.patch import PatchError, apply_patch
-from scaler.simserve.selectors import SelectorError, object_filter
+from scaler.simserve import authz, discovery, openapi, protobuf, tables
+from scaler.simserve.discovery import Resource
+from scaler.simserve.events import as_events_v1
+from scaler.simserve.kubelet_stats import NodeStats
+from scaler.simserve.lists import Lister
+from scaler.simserve.patch import PatchError
+from scaler.simserve.selectors import SelectorError
 from scaler.simserve.state import ApiError, SimState
 from scaler.simserve.status import status_body
+from scaler.simserve.users import Authenticator
 from scaler.simserve.watchstream import stream_watch
+from scaler.simserve.writes import WRITABLE, Writes, read_body
 
-WRITABLE = {"namespaces", "deployments", "runtimeclasses"}
+HEALTH = {"healthz": ("ping", "log", "etcd"), "livez": ("ping", "log", "etcd"),
+          "readyz": ("ping", "log", "etcd", "informer-sync", "shutdown")}
+#: readable without credentials (system:public-info-viewer, bound to unauthenticated users)
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
 
 @dataclass
@@ -48,21 +53,26 @@ class Counters:
     by_verb: dict = field(default_factory=dict)
 
 
-def error_response(code: int, reason: str, message: str) -> web.Response:
-    return web.json_response(status_body(code, reason, message), status=code)
+def error_response(code: int, reason: str, message: str, details: dict | None = None,
+                   headers: dict | None = None, list_meta: dict | None = None) -> web.Response:
+    return web.json_response(status_body(code, reason, message, details, list_meta),
+                             status=code, headers=headers)
 
 
 class Api:
     def __init__(self, state: SimState, faults: Faults | None = None, *,
-                 watch_timeout: float = 1800.0, bookmark_interval: float = 10.0) -> None:
+                 watch_timeout: float = 1800.0, bookmark_interval: float = 10.0,
+                 auth: Authenticator | None = None, kubelet_stats: bool = True) -> None:
         self.state = state
+        self.auth = auth or Authenticator(None)
+        self.writes = Writes(state)
         self.faults = faults or Faults()
         self.counters = Counters()
         self.watch_timeout = watch_timeout
         self.bookmark_interval = bookmark_interval
         self.server_address = "127.0.0.1"
-        # continue token -> (the list's items, where the next page starts, its resourceVersion)
-        self._continues: OrderedDict[str, tuple[list[dict], int, str]] = OrderedDict()
+        self.lister = Lister(state.store)
+        self.node_stats = NodeStats(state.model) if kubelet_stats else None
         self.closing = asyncio.Event()
 
     def app(self) -> web.Application:
@@ -77,6 +87,11 @@ class Api:
         self.counters.by_verb[verb] = self.counters.by_verb.get(verb, 0) + 1
         if request.path.startswith("/simserve/"):
             return await handler(request)
+        subject = self.auth.subject(request.headers.get("Authorization"))
+        if subject is None and request.path not in PUBLIC_PATHS:
+            # no or an unknown token: 401, as kube-apiserver answers without anonymous auth
+            return error_response(401, "Unauthorized", "Unauthorized")
+        request["subject"] = subject
         if self.faults.latency > 0:
             await asyncio.sleep(self.faults.latency)
         if self.faults.error_rate > 0 and self.faults.rng.random() < self.faults.error_rate:
@@ -87,7 +102,8 @@ class Api:
         try:
             return await handler(request)
         except ApiError as e:
-            return error_response(e.code, e.reason, e.message)
+            return error_response(e.code, e.reason, e.message, e.details, e.headers,
+                                  e.list_meta)
         except (SelectorError, PatchError) as e:
             return error_response(400, "BadRequest", str(e))
 
@@ -96,12 +112,31 @@ class Api:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"].strip("/")
         parts = [p for p in path.split("/") if p]
+        if request.method == "GET" and parts and parts[0] in HEALTH and len(parts) == 1:
+            return self._health(request, parts[0])
+        if request.method == "GET" and parts == ["openapi", "v2"]:
+            if openapi.V2_PROTOBUF in request.headers.get("Accept", ""):
+                return web.Response(body=openapi.v2_protobuf(), content_type=openapi.V2_PROTOBUF)
+            return web.json_response(openapi.v2_json())
         if request.method == "GET":
             doc = self._discovery(parts)
             if doc is not None:
                 return web.json_response(doc)
         if parts[:1] == ["simserve"]:
             return web.json_response(self._stats())
+        if parts == authz.REVIEW_PATH:
+            if request.method != "POST":
+                return error_response(405, "MethodNotAllowed", "the server does not allow this "
+                                      "method on the requested resource")
+            if request.content_type == protobuf.CONTENT_TYPE:  # kubectl auth can-i
+                try:
+                    body: object = protobuf.access_review(await request.read())
+                except protobuf.ProtobufError as e:
+                    raise ApiError(400, "BadRequest", str(e)) from None
+            else:
+                body = await self._body(request)
+            review = authz.access_review(request["subject"], body)
+            return web.json_response(review, status=201)
         if parts[:2] == ["api", "v1"]:
             group, version, rest = "", "v1", parts[2:]
         elif parts[:1] == ["apis"] and len(parts) >= 3:
@@ -110,19 +145,59 @@ class Api:
             return error_response(404, "NotFound", f"the server could not find the requested resource ({path})")
         namespace = None
         if len(rest) >= 3 and rest[0] == "namespaces":
-            candidate = RESOURCES.get(rest[2])
+            candidate = discovery.find(group, version, rest[2])
             if candidate is not None and candidate.namespaced:
                 namespace, rest = rest[1], rest[2:]
         if not rest:
             return error_response(404, "NotFound", "the server could not find the requested resource")
-        res = RESOURCES.get(rest[0])
-        if res is None or res.group != group or res.version != version:
+        res = discovery.find(group, version, rest[0])
+        if res is None:
             return error_response(404, "NotFound", f"the server could not find the requested resource ({path})")
         if res.namespaced and namespace is None and len(rest) > 1:
             return error_response(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
+        if request["subject"] is None:
+            return error_response(401, "Unauthorized", "Unauthorized")
+        authz.check(request["subject"], authz.attributes(
+            request.method, res, namespace, name, sub,
+            watch=request.query.get("watch") in ("1", "true", "True")))
+        if res.plural == "nodes" and sub == "proxy" and name is not None:
+            return self._node_proxy(request, name, rest[3:])
+        if res.plural == "pods" and sub == "log" and name is not None and request.method == "GET":
+            return self._pod_log(request, namespace, name)
         return await self._resource(request, res, namespace, name, sub)
+
+    def _health(self, request, which: str) -> web.Response:
+        """/healthz, /livez, /readyz as kube-apiserver answers them: "ok", or with ?verbose
+        one line per check and the verdict."""
+        if "verbose" not in request.query:
+            return web.Response(text="ok", content_type="text/plain")
+        checks = "".join(f"[+]{c} ok\n" for c in HEALTH[which])
+        return web.Response(text=f"{checks}{which} check passed\n", content_type="text/plain")
+
+    def _node_proxy(self, request, node: str, path: list[str]) -> web.Response:
+        """What the API server's node proxy reaches on a kubelet: here its Summary API."""
+        if self.node_stats is None:  # --no-kubelet-stats: as if the kubelets refused
+            return error_response(503, "ServiceUnavailable", f"error trying to reach service: "
+                                  f"dial tcp {self.state.node_addresses.get(node, node)}:10250: "
+                                  "connect: connection refused")
+        if request.method != "GET" or path != ["stats", "summary"]:
+            return error_response(404, "NotFound", "the server could not find the requested "
+                                  f"resource (kubelet /{'/'.join(path)})")
+        doc = self.node_stats.summary(node, self.state.cpu_percents())
+        if doc is None:
+            return error_response(404, "NotFound", f'nodes "{node}" not found')
+        # the kubelet writes it indented by one space; clients read it as JSON
+        return web.Response(text=json.dumps(doc, indent=1), content_type="application/json")
+
+    def _pod_log(self, request, namespace, name) -> web.Response:
+        try:
+            tail = int(request.query["tailLines"]) if "tailLines" in request.query else None
+        except ValueError:
+            return error_response(400, "BadRequest", "tailLines: must be an integer")
+        return web.Response(text=self.state.pod_log(namespace, name, tail),
+                            content_type="text/plain")
 
     def _discovery(self, parts: list[str]) -> dict | None:
         if parts == ["version"]:
@@ -163,11 +238,11 @@ class Api:
             if m == "GET":
                 if q.get("watch") in ("1", "true", "True"):
                     return await self._watch(request, res, namespace)
-                return self._list(request, res, namespace)
+                return await self._list(request, res, namespace)
             if m == "POST":
                 return await self._create(request, res, namespace)
             if m == "DELETE" and res.plural in ("pods", "deployments"):
-                return self._delete_collection(request, res, namespace)
+                return await self._delete_collection(request, res, namespace)
             return self._not_allowed(m, res)
         if sub not in (None, "status", "scale") or (sub == "scale" and res.plural != "deployments"):
             return error_response(404, "NotFound", "the server could not find the requested resource")
@@ -176,7 +251,7 @@ class Api:
         if m in ("PUT", "PATCH"):
             return await self._update(request, res, namespace, name, sub)
         if m == "DELETE":
-            return self._delete(request, res, namespace, name)
+            return await self._delete(request, res, namespace, name)
         return self._not_allowed(m, res)
 
     @staticmethod
@@ -200,47 +275,36 @@ class Api:
 
     # -- reads ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _present(res: Resource):
+        """How objects of ``res`` are shown: events.k8s.io/v1 converts the core Events."""
+        if res.group == "events.k8s.io":
+            return as_events_v1
+        return None
+
     def _get(self, request, res, namespace, name, sub) -> web.Response:
         obj = self._lookup(res, namespace, name)
+        if (present := self._present(res)) is not None:
+            obj = present(obj)
         if sub == "scale":
             return web.json_response(self.state.scale_object(obj))
         if self._wants_table(request):
             return web.json_response(tables.table(res.plural, [obj], self.state.now_epoch()))
         return web.json_response(obj)
 
-    def _list(self, request, res, namespace) -> web.Response:
-        q = request.query
-        token = q.get("continue")
-        if token:
-            entry = self._continues.pop(token, None)
-            if entry is None:
-                return error_response(410, "Expired", "The provided continue parameter is too old")
-            items, start, rv = entry
-        else:
-            items = self.state.store.sorted_items(res.plural, namespace if res.namespaced else None)
-            if q.get("labelSelector") or q.get("fieldSelector"):
-                match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
-                items = [o for o in items if match(o)]
-            start, rv = 0, str(self.state.store.rv)
-        limit = int(q.get("limit", "0") or 0)
-        meta = {"resourceVersion": rv}
-        # a page is a slice of the list made for the first page: its cost is the page's, not
-        # the list's (the rest is neither copied nor sorted again)
-        end = start + limit if limit > 0 else len(items)
-        if end < len(items):
-            tok = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            self._continues[tok] = (items, end, rv)
-            while len(self._continues) > 256:
-                self._continues.popitem(last=False)
-            meta["continue"] = tok
-            meta["remainingItemCount"] = len(items) - end
-        items = items[start:end] if start or end < len(items) else items
+    async def _list(self, request, res, namespace) -> web.Response:
+        page = await self.lister.page(res.plural, namespace if res.namespaced else None,
+                                      request.query)
+        items = page.items
+        if (present := self._present(res)) is not None:
+            items = [present(o) for o in items]
         if self._wants_table(request):
-            tbl = tables.table(res.plural, items, self.state.now_epoch(), rv)
-            tbl["metadata"] = meta
+            tbl = tables.table(res.plural, items, self.state.now_epoch(),
+                               include=request.query.get("includeObject", "Metadata"))
+            tbl["metadata"] = page.meta
             return web.json_response(tbl)
         return web.json_response({"kind": f"{res.kind}List", "apiVersion": res.api_version,
-                                  "metadata": meta, "items": items})
+                                  "metadata": page.meta, "items": items})
 
     async def _watch(self, request, res, namespace) -> web.StreamResponse:
         self.counters.watches_open += 1
@@ -249,92 +313,29 @@ class Api:
                 request, self.state.store, res, namespace if res.namespaced else None,
                 as_table=self._wants_table(request), now=self.state.now_epoch,
                 watch_timeout=self.watch_timeout, bookmark_interval=self.bookmark_interval,
-                closing=self.closing)
+                closing=self.closing, present=self._present(res))
         finally:
             self.counters.watches_open -= 1
 
-    # -- writes --------------------------------------------------------------------------------
+    # -- writes (writes.py) ----------------------------------------------------------------------
 
     async def _body(self, request) -> object:
-        raw = await request.read()
-        try:
-            return json.loads(raw)
-        except ValueError:
-            import yaml  # kubectl sends JSON, but `curl --data-binary @x.yaml` users send YAML
-
-            try:
-                return yaml.safe_load(raw)
-            except yaml.YAMLError:
-                raise ApiError(400, "BadRequest", "the request body is neither JSON nor YAML") from None
+        return await read_body(request)
 
     async def _create(self, request, res, namespace) -> web.Response:
         if res.plural not in WRITABLE:
             return self._not_allowed("POST", res)
-        obj = await self._body(request)
-        if not isinstance(obj, dict):
-            raise ApiError(400, "BadRequest", "the request body is not an object")
-        if obj.get("kind") not in (None, res.kind):
-            raise ApiError(400, "BadRequest", f"kind {obj.get('kind')} does not match {res.kind}")
-        obj = {**obj, "apiVersion": res.api_version, "kind": res.kind}
-        if res.plural == "namespaces":
-            out = self.state.create_namespace(obj)
-        elif res.plural == "deployments":
-            out = self.state.put_deployment(namespace, obj, create=True)
-        else:
-            out = self.state.create_cluster_object(res.plural, obj)
-        return web.json_response(out, status=201)
+        return await self.writes.create(request, res, namespace)
 
     async def _update(self, request, res, namespace, name, sub) -> web.Response:
         if res.plural not in WRITABLE:
             return self._not_allowed(request.method, res)
-        if res.plural == "deployments":
-            await asyncio.sleep(self.state.write_cost_s())  # timing saturation, as modelled
-        current = self._lookup(res, namespace, name)
-        body = await self._body(request)
-        if sub == "scale":
-            scale = self.state.scale_object(current)
-            new = apply_patch(request.content_type, scale, body) if request.method == "PATCH" else body
-            replicas = ((new or {}).get("spec") or {}).get("replicas")
-            dep = self.state.scale_deployment(namespace, name, replicas)
-            return web.json_response(self.state.scale_object(dep))
-        if request.method == "PATCH":
-            new = apply_patch(request.content_type, current, body)
-        else:
-            new = body
-        if not isinstance(new, dict):
-            raise ApiError(400, "BadRequest", "the patched object is not an object")
-        new.setdefault("metadata", {})["name"] = name
-        if sub == "status":
-            return web.json_response(current)  # status is the model's to write
-        if res.plural == "deployments":
-            new.pop("status", None)
-            return web.json_response(self.state.put_deployment(namespace, new, create=False))
-        meta = {**current["metadata"], **{k: v for k, v in new["metadata"].items()
-                                          if k in ("labels", "annotations")}}
-        out = {**current, **{k: v for k, v in new.items() if k not in ("metadata", "status")},
-               "metadata": meta}
-        return web.json_response(self.state.store.put(res.plural, out))
+        return await self.writes.update(request, res, namespace, name, sub)
 
-    def _delete(self, request, res, namespace, name) -> web.Response:
-        self._lookup(res, namespace, name)
-        if res.plural == "namespaces":
-            return web.json_response(self.state.delete_namespace(name))
-        if res.plural == "deployments":
-            return web.json_response(self.state.delete_deployment(namespace, name))
-        if res.plural == "pods":
-            return web.json_response(self.state.delete_pod(namespace, name))
-        if res.plural == "runtimeclasses":
-            return web.json_response(self.state.store.remove(res.plural, "", name))
-        return self._not_allowed("DELETE", res)
+    async def _delete(self, request, res, namespace, name) -> web.Response:
+        if res.plural not in WRITABLE | {"pods"}:
+            return self._not_allowed("DELETE", res)
+        return await self.writes.delete(request, res, namespace, name)
 
-    def _delete_collection(self, request, res, namespace) -> web.Response:
-        match = object_filter(request.query.get("labelSelector"), request.query.get("fieldSelector"))
-        gone = []
-        for o in list(self.state.store.items(res.plural, namespace)):
-            if match(o):
-                n = o["metadata"]["name"]
-                gone.append(self.state.delete_pod(namespace, n) if res.plural == "pods"
-                            else self.state.delete_deployment(namespace, n))
-        return web.json_response({"kind": f"{res.kind}List", "apiVersion": res.api_version,
-                                  "metadata": {"resourceVersion": str(self.state.store.rv)},
-                                  "items": gone})
+    async def _delete_collection(self, request, res, namespace) -> web.Response:
+        return await self.writes.delete_collection(request, res, namespace)

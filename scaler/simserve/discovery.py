@@ -31,17 +31,25 @@ class Resource:
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
-RESOURCES = {
-    r.plural: r
-    for r in (
-        Resource("", "v1", "namespaces", "Namespace", False, ("ns",)),
-        Resource("", "v1", "nodes", "Node", False, ("no",), ("get", "list", "watch")),
-        Resource("", "v1", "pods", "Pod", True, ("po",),
-                 ("delete", "deletecollection", "get", "list", "watch")),
-        Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",)),
-        Resource("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False),
-    )
-}
+ALL = (
+    Resource("", "v1", "namespaces", "Namespace", False, ("ns",)),
+    Resource("", "v1", "nodes", "Node", False, ("no",), ("get", "list", "watch")),
+    Resource("", "v1", "pods", "Pod", True, ("po",),
+             ("delete", "deletecollection", "get", "list", "watch")),
+    Resource("", "v1", "events", "Event", True, ("ev",), ("get", "list", "watch")),
+    Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",)),
+    Resource("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False),
+    # the same Event objects, as events.k8s.io/v1 shows them (events.as_events_v1)
+    Resource("events.k8s.io", "v1", "events", "Event", True, ("ev",), ("get", "list", "watch")),
+)
+#: by plural, the first (core) of each name: what the store keys objects by
+RESOURCES = {r.plural: r for r in reversed(ALL)}
+_BY_GVR = {(r.group, r.version, r.plural): r for r in ALL}
+GROUPS = ("apps", "node.k8s.io", "events.k8s.io", "authorization.k8s.io")
+
+
+def find(group: str, version: str, plural: str) -> Resource | None:
+    return _BY_GVR.get((group, version, plural))
 
 
 def api_versions(server_address: str) -> dict:
@@ -51,14 +59,14 @@ def api_versions(server_address: str) -> dict:
 
 def api_group_list() -> dict:
     groups = []
-    for group in ("apps", "node.k8s.io"):
+    for group in GROUPS:
         gv = {"groupVersion": f"{group}/v1", "version": "v1"}
         groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
 def api_group(group: str) -> dict | None:
-    if group not in ("apps", "node.k8s.io"):
+    if group not in GROUPS:
         return None
     gv = {"groupVersion": f"{group}/v1", "version": "v1"}
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv],
@@ -66,7 +74,12 @@ def api_group(group: str) -> dict | None:
 
 
 def resource_list(group: str, version: str) -> dict | None:
-    resources = [r for r in RESOURCES.values() if r.group == group and r.version == version]
+    resources = [r for r in ALL if r.group == group and r.version == version]
+    if group == "authorization.k8s.io" and version == "v1":
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "authorization.k8s.io/v1",
+                "resources": [{"name": "selfsubjectaccessreviews", "singularName": "",
+                               "namespaced": False, "kind": "SelfSubjectAccessReview",
+                               "verbs": ["create"]}]}
     if not resources:
         return None
     out = []
@@ -78,9 +91,16 @@ def resource_list(group: str, version: str) -> dict | None:
         if r.plural in ("pods", "deployments"):
             entry["categories"] = ["all"]
         out.append(entry)
-        if r.plural != "nodes":
+        if r.plural not in ("nodes", "events"):
             out.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
                         "kind": r.kind, "verbs": ["get"]})
+        if r.plural == "pods":
+            out.append({"name": "pods/log", "singularName": "", "namespaced": True,
+                        "kind": "Pod", "verbs": ["get"]})
+        if r.plural == "nodes":
+            out.append({"name": "nodes/proxy", "singularName": "", "namespaced": False,
+                        "kind": "NodeProxyOptions", "verbs": ["create", "delete", "get",
+                                                              "patch", "update"]})
         if r.plural == "deployments":
             out.append({"name": "deployments/scale", "singularName": "", "namespaced": True,
                         "group": "autoscaling", "version": "v1", "kind": "Scale",

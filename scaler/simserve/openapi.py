@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from scaler.simserve.discovery import RESOURCES
+from scaler.simserve.discovery import ALL
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -21,7 +21,7 @@ def _gv_path(group: str, version: str) -> str:
 
 def gv_document(group: str, version: str) -> dict | None:
     paths = {}
-    for r in RESOURCES.values():
+    for r in ALL:
         if r.group != group or r.version != version:
             continue
         base = "/" + _gv_path(group, version)
@@ -50,8 +50,39 @@ def _hash(doc: dict) -> str:
 
 def root() -> dict:
     paths = {}
-    for group, version in sorted({(r.group, r.version) for r in RESOURCES.values()}):
+    for group, version in sorted({(r.group, r.version) for r in ALL}):
         doc = gv_document(group, version)
         p = _gv_path(group, version)
         paths[p] = {"serverRelativeURL": f"/openapi/v3/{p}?hash={_hash(doc)}"}
     return {"paths": paths}
+
+
+# -- OpenAPI v2 ------------------------------------------------------------------------------
+# kubectl falls back to /openapi/v2 when /openapi/v3 fails, asking for the gnostic protobuf
+# form (Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf) and parsing it as
+# such; others ask for JSON. A minimal valid document either way: swagger "2.0", info, no paths
+# (gnostic openapi_v2.proto: Document {1: swagger, 2: info, 8: paths}, Info {1: title,
+# 2: version}).
+V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+_TITLE, _VERSION = "Kubernetes (scaler simulator)", "v1.32.0"
+
+
+def v2_json() -> dict:
+    return {"swagger": "2.0", "info": {"title": _TITLE, "version": _VERSION}, "paths": {},
+            "definitions": {}}
+
+
+def _field(num: int, payload: bytes) -> bytes:
+    size, out = len(payload), bytearray()
+    out.append(num << 3 | 2)
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        out.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return bytes(out) + payload
+
+
+def v2_protobuf() -> bytes:
+    info = _field(1, _TITLE.encode()) + _field(2, _VERSION.encode())
+    return _field(1, b"2.0") + _field(2, info) + _field(8, b"")

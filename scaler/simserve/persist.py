@@ -47,11 +47,10 @@ MAX_GAP_S = 1.0
 # SimState attributes that are not the cluster's state: the run's clock anchors (rebuilt at
 # restore), the truth file handle, the speed (the command line's, which may differ) and the
 # store (saved as its objects and counter only).
-_NOT_SAVED = frozenset({"_truth_out", "store", "_mono0", "_model0", "speed", "_views",
-                        "_changes"})
+_NOT_SAVED = frozenset({"_truth_out", "store", "_mono0", "_model0", "speed", "_views", "_slots"})
 # Pods are the model's: not saved as objects (most of a snapshot's size and time), rendered
-# again from the restored model by the first sync (``_views`` and ``_changes`` forgotten: every
-# pod is new to it), with their uids, names, nodes, IPs and timestamps, under new resourceVersions.
+# again from the restored model by the first sync (``_views`` forgotten: every pod is new to
+# it), with their uids, names, nodes, IPs and timestamps, under new resourceVersions.
 _NOT_SAVED_OBJECTS = frozenset({"pods"})
 
 
@@ -131,7 +130,8 @@ class Persister:
         state = self.state
         for name, blob in payload["state"].items():
             setattr(state, name, pickle.loads(blob))
-        state.forget_rendered_pods()
+        state._views = {}
+        state._slots.reset()  # the last sync's pod signatures: every restored pod is new to it
         store = state.store
         store._objects = payload["objects"]
         reserved = self._read_reserved()

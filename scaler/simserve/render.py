@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import hashlib
 import json
-import operator
+import uuid
 
 from scaler.quantity import mib_quantity, millis_quantity
+from scaler.simserve.managed import pod_managed_fields
 
 KUBELET_VERSION = "v1.32.0-scaler-sim"
 
@@ -26,47 +26,16 @@ _SIGNATURE_FIELDS = (
 )
 
 
-_SIGNATURE_FIRST = operator.attrgetter(*(names[0] for names in _SIGNATURE_FIELDS))
-
-
 def pod_signature(view) -> tuple:
     """The fields a rendered pod depends on: equal signatures render equal objects, so a pod
     whose signature did not change produces no watch event."""
-    try:
-        return _SIGNATURE_FIRST(view)  # the simulator's views: every field by its first name
-    except AttributeError:
-        return tuple(_f(view, *names) for names in _SIGNATURE_FIELDS)
+    return tuple(_f(view, *names) for names in _SIGNATURE_FIELDS)
 
 
 def timestamp(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return _timestamp(int(epoch))
-
-
-@functools.lru_cache(maxsize=4096)
-def _timestamp(second: int) -> str:
-    """Pods created together share their seconds: each formatted once."""
-    return dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# The last templates copied per pod, as JSON (a copy per pod from the text is ~3x faster than
-# copy.deepcopy): keyed by the template's id, kept with the template itself so the id stays
-# its own. Stored objects are never mutated, so a template's text never goes stale.
-_TEMPLATES: dict[int, tuple[dict, str]] = {}
-
-
-def _template_copy(template: dict) -> dict:
-    found = _TEMPLATES.get(id(template))
-    if found is None or found[0] is not template:
-        if len(_TEMPLATES) >= 64:
-            _TEMPLATES.clear()
-        try:
-            text = json.dumps(template)
-        except (TypeError, ValueError):  # not JSON (a YAML body's dates): copied the slow way
-            return copy.deepcopy(template)
-        found = _TEMPLATES[id(template)] = (template, text)
-    return json.loads(found[1])
+    return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _f(view, *names, default=None):
@@ -84,8 +53,27 @@ def pod_uid(name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def template_hash(deployment_name: str, generation: int) -> str:
-    return hashlib.sha1(f"{deployment_name}/{generation}".encode()).hexdigest()[:10]
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
+
+
+def template_hash(template: dict) -> str:
+    """The ``pod-template-hash`` of a pod template, as the deployment controller computes it
+    (controller.ComputeHash: FNV-1a 32 of the template, its decimal digits mapped through
+    rand.SafeEncodeString). It depends on the template only, so scaling a Deployment keeps its
+    ReplicaSet and a template change makes a new one. (The bytes hashed differ from Go's
+    spew dump, so the values differ from a real cluster's; their shape does not.)"""
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(h))
+
+
+def replicaset_name(deployment: dict) -> str:
+    """The name of the ReplicaSet a Deployment's current template runs in."""
+    meta = deployment.get("metadata") or {}
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return f"{meta.get('name', 'unknown')}-{template_hash(template)}"
 
 
 def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
@@ -116,13 +104,12 @@ def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
     labels = dict(_f(view, "labels", default={}) or {})
     runtime_class = _f(view, "runtime_class", default=None)
 
-    template = _template_copy(((deployment or {}).get("spec") or {}).get("template") or {})
+    template = copy.deepcopy(((deployment or {}).get("spec") or {}).get("template") or {})
     spec = template.get("spec") or {"containers": [{"name": "workload", "image": "unknown"}]}
     containers = spec.get("containers") or [{"name": "workload", "image": "unknown"}]
     if not labels:
         labels = dict((template.get("metadata") or {}).get("labels") or {})
-    generation = int(((deployment or {}).get("metadata") or {}).get("generation", 1))
-    rs_name = f"{dep_name}-{template_hash(dep_name, generation)}"
+    rs_name = replicaset_name(deployment) if deployment else f"{dep_name}-{template_hash({})}"
     labels.setdefault("pod-template-hash", rs_name.rsplit("-", 1)[1])
     spec.update({"restartPolicy": "Always", "schedulerName": "default-scheduler",
                  "dnsPolicy": "ClusterFirst"})
@@ -197,7 +184,9 @@ def render_pod(view, *, deployment: dict | None, node_address: dict[str, str],
         if not (state == "waiting" and state_reason is None):
             # a bound pod its kubelet has not taken up yet has no container status
             status["containerStatuses"] = [cstatus]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+    meta["managedFields"] = pod_managed_fields(pod, timestamp(started or scheduled or created))
+    return pod
 
 
 def qos_class(containers: list[dict]) -> str:
@@ -246,30 +235,33 @@ def render_node(info, *, created: float, kubelet_version: str, memory_pressure: 
                                       {"type": "Ready", "status": "True", "reason": "KubeletReady",
                                        "message": "simulated kubelet is posting ready status",
                                        "lastHeartbeatTime": now, "lastTransitionTime": now}],
-                       "nodeInfo": {"kubeletVersion": kubelet_version,
-                                    "containerRuntimeVersion": "cri-o://simulated",
-                                    "osImage": "scaler simulator (not a real node)",
-                                    "kernelVersion": "simulated", "operatingSystem": "linux",
-                                    "architecture": "amd64"}}}
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                       "nodeInfo": node_info(info.name, kubelet_version)}}
+
+
+def node_info(name: str, kubelet_version: str) -> dict:
+    """Every field of NodeSystemInfo (the typed clients require them all), stable per node
+    name: the IDs are derived from it, as a machine keeps its IDs across kubelet restarts."""
+    ident = uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.scaler-sim")
+    return {"machineID": ident.hex, "systemUUID": str(ident).upper(),
+            "bootID": str(uuid.uuid5(ident, "boot")), "kernelVersion": "simulated",
+            "osImage": "scaler simulator (not a real node)",
+            "containerRuntimeVersion": "cri-o://simulated", "kubeletVersion": kubelet_version,
+            "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}
 
 
 def deployment_status(deployment: dict, pods: list[dict]) -> dict:
     live = [p for p in pods if "deletionTimestamp" not in p["metadata"]
             and p["status"].get("phase") not in ("Failed", "Succeeded")]
-    return deployment_status_of(deployment, len(live), sum(1 for p in live if _ready(p)))
-
-
-def deployment_status_of(deployment: dict, live: int, ready: int) -> dict:
-    """A Deployment's status from its pods counted: ``live`` (not deleting, not Failed or
-    Succeeded) and ``ready`` of them."""
+    ready = sum(1 for p in live if _ready(p))
     desired = int(deployment["spec"].get("replicas", 1))
     status = {"observedGeneration": deployment["metadata"].get("generation", 1),
-              "replicas": live, "updatedReplicas": live}
+              "replicas": len(live), "updatedReplicas": len(live)}
     if ready:
         status["readyReplicas"] = ready
         status["availableReplicas"] = ready
-    if live - ready > 0:
-        status["unavailableReplicas"] = live - ready
+    if len(live) - ready > 0:
+        status["unavailableReplicas"] = len(live) - ready
     available = ready >= desired
     status["conditions"] = [{"type": "Available", "status": "True" if available else "False",
                              "reason": "MinimumReplicasAvailable" if available

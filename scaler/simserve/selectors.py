@@ -72,6 +72,36 @@ def _get(obj: dict, path: list[str]) -> str:
     return "" if cur is None else str(cur)
 
 
-def object_filter(labels: str | None, fields: str | None) -> Predicate:
+#: the field selectors each resource supports besides metadata.name and metadata.namespace
+#: (its registry's GetAttrs/field label conversion; anything else is "field label not
+#: supported", 400)
+FIELD_LABELS = {
+    "pods": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+             "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
+             "status.podIPs", "status.nominatedNodeName"},
+    "events": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+               "involvedObject.uid", "involvedObject.apiVersion",
+               "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+               "reportingComponent", "source", "type", "regarding.kind", "regarding.name",
+               "regarding.namespace", "regarding.uid", "reportingController"},
+    "nodes": {"spec.unschedulable"},
+    "namespaces": {"status.phase"},
+}
+
+
+def check_field_labels(resource: str, text: str | None) -> None:
+    if not text:
+        return
+    allowed = FIELD_LABELS.get(resource, set()) | {"metadata.name", "metadata.namespace"}
+    for term in text.split(","):
+        label = re.split(r"!=|==|=", term, maxsplit=1)[0].strip()
+        if label and label not in allowed:
+            raise SelectorError(f'field label not supported: {label}')
+
+
+def object_filter(labels: str | None, fields: str | None,
+                  resource: str | None = None) -> Predicate:
+    if resource is not None:
+        check_field_labels(resource, fields)
     by_label, by_field = label_selector(labels), field_selector(fields)
     return lambda o: by_label((o.get("metadata") or {}).get("labels") or {}) and by_field(o)

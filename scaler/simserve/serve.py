@@ -16,6 +16,8 @@ from scaler.simserve.app import Api, Faults
 from scaler.simserve.kubeconfig import CONTEXT, write_kubeconfig
 from scaler.simserve.persist import FrontPorts, Persister, read_ports, write_ports
 from scaler.simserve.state import SimState
+from scaler.simserve.tls import make_serving_cert
+from scaler.simserve.users import Authenticator, User, write_kubeconfigs
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class ServeOptions:
     ssh: bool = True
     ssh_port: int = 0
     runtime_class: bool = True
+    kubelet_stats: bool = True  # the node proxy serves each node's kubelet Summary API
     watch_timeout_s: float = 1800.0
     bookmark_interval_s: float = 10.0
     # Watch events kept (old object versions: ~2-3 kB each); older resourceVersions get 410
@@ -41,6 +44,7 @@ class ServeOptions:
     # Keep ports, SSH keys and the cluster's state here across restarts (scaler.simserve.persist).
     state_dir: Path | None = None
     save_interval_s: float = 10.0
+    users: list[User] | None = None  # None: no authentication, everyone is an admin
 
 
 def default_runtime_classes(model) -> dict[str, dict]:
@@ -78,7 +82,12 @@ class Server:
             self.model = self.state.model  # the restored model, when there was one
         self.api = Api(self.state, Faults(options.error_rate, options.latency_s, options.fault_seed),
                        watch_timeout=options.watch_timeout_s,
-                       bookmark_interval=options.bookmark_interval_s)
+                       bookmark_interval=options.bookmark_interval_s,
+                       auth=Authenticator(options.users), kubelet_stats=options.kubelet_stats)
+        self.user_kubeconfigs: dict[str, Path] = {}
+        # bearer tokens travel only over TLS (tls.py)
+        self.cert = make_serving_cert(options.workdir / "tls", options.host) \
+            if options.users else None
         self._runner: web.AppRunner | None = None
         self.ssh = None
         self.port = 0
@@ -87,7 +96,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{self.options.host}:{self.port}"
+        scheme = "https" if self.cert is not None else "http"
+        return f"{scheme}://{self.options.host}:{self.port}"
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.api.app(), handle_signals=False, access_log=None,
@@ -95,11 +105,16 @@ class Server:
         await self._runner.setup()
         ports = read_ports(self.options.state_dir) if self.options.state_dir else None
         site = web.TCPSite(self._runner, self.options.host,
-                           self.options.port or (ports.api if ports else 0))
+                           self.options.port or (ports.api if ports else 0),
+                           ssl_context=self.cert.server_context() if self.cert else None)
         await site.start()
         self.port = self._runner.addresses[0][1]
         self.api.server_address = f"{self.options.host}:{self.port}"
-        write_kubeconfig(self.kubeconfig_path, self.url)
+        if self.options.users and self.cert is not None:
+            self.user_kubeconfigs = write_kubeconfigs(self.options.users, self.kubeconfig_path,
+                                                      self.url, self.cert.cert_pem)
+        else:
+            write_kubeconfig(self.kubeconfig_path, self.url)
         if self.options.ssh:
             try:
                 from scaler.simserve.ssh_nodes import start_sim_ssh_nodes
@@ -122,13 +137,18 @@ class Server:
         lines = [
             f"scaler sim serve: SIMULATED cluster ({len(self.state.node_addresses)} nodes, "
             f"speed x{self.options.speed:g}), not a real one",
-            f"  Kubernetes API: {self.url} (plain HTTP on loopback, no authentication)",
+            f"  Kubernetes API: {self.url} "
+            + ("(HTTPS on loopback, bearer tokens, RBAC)" if self.options.users
+               else "(plain HTTP on loopback, no authentication)"),
             f"  kubeconfig:     {kc} (context {CONTEXT})",
             f"  try:  kubectl --kubeconfig {kc} get nodes -o wide",
             f"        scaler run --cluster openshift --kubeconfig {kc} --runtime kata",
         ]
         if self.options.state_dir is not None:
             lines.append(f"  state:          {self.options.state_dir} (kept across restarts)")
+        for user, path in self.user_kubeconfigs.items():
+            if path != kc:
+                lines.append(f"  user {user}: {path}")
         if self.options.error_rate or self.options.latency_s:
             lines.append(f"  faults: error rate {self.options.error_rate:g}, "
                          f"latency {self.options.latency_s:g} s per request")

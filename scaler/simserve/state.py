@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TextIO
 
 from scaler.kube_objects import ManifestError, workload_spec_from_deployment
-from scaler.pod_state import PodClass
-from scaler.simserve import changes, render
+from scaler.simserve import events as ev
+from scaler.simserve import render
+from scaler.simserve.admission import admit, model_runtimes
+from scaler.simserve.held import HeldDeployments
+from scaler.simserve.mirror import PodMirror, Truth
+from scaler.simserve.podsync import SlotSignatures
+from scaler.simserve.status import ApiError
 from scaler.simserve.store import Store
+from scaler.simserve.validation import validate_deployment
+from scaler.simserve.workload_out import WorkloadOutput
 
 LOOPBACK_BASE = (127, 0, 0, 10)
-
-
-class ApiError(Exception):
-    """An error answer: HTTP code, Kubernetes reason and message."""
-
-    def __init__(self, code: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
+# The namespace controller starts on a deleted namespace's contents after its work queue hands
+# it over (and discovery of what is inside): not between two requests of one `kubectl delete`.
+NAMESPACE_CONTROLLER_DELAY_S = 0.5
 
 
 def loopback_address(i: int) -> str:
@@ -35,28 +37,10 @@ def loopback_address(i: int) -> str:
     return f"{a}.{b}.{c + n // 256}.{n % 256}"
 
 
-@dataclass
-class Truth:
-    """What the model says, classified from its views; one record per change."""
-
-    running: int = 0
-    pending: int = 0
-    creating: int = 0
-    terminating: int = 0
-    evicted: int = 0  # cumulative, distinct pods
-    failed: int = 0
-    pods: int = 0
-    evicted_uids: set = field(default_factory=set)
-
-    def row(self) -> tuple:
-        return (self.running, self.pending, self.creating, self.terminating, self.evicted,
-                self.failed, self.pods)
-
-
 TRUTH_HEADER = "wall_time,model_time,resource_version,running,pending,creating,terminating,evicted,failed,pods\n"
 
 
-class SimState:
+class SimState(PodMirror, WorkloadOutput):
     def __init__(self, model, *, speed: float = 1.0, truth_out: TextIO | None = None,
                  runtime_classes: dict[str, dict] | None = None, event_log: int = 20_000) -> None:
         self.model = model
@@ -65,7 +49,6 @@ class SimState:
         self._mono0 = time.monotonic()
         self._model0 = float(model.now)
         self._views: dict[str, tuple] = {}  # pod name -> signature
-        self._changes = changes.PodChanges()  # what changed in the model since the last sync
         self._pod_index: dict[str, int] = {}  # pod name -> serial (its pod IP)
         self._pod_serial = 0
         self._truth = Truth()
@@ -85,6 +68,15 @@ class SimState:
             self.node_addresses[info.name] = addr
             self._nodes.append(replace(info, address=addr))
         self._sync_nodes()
+        self.events = ev.EventRecorder(self.store, self.now_epoch)
+        self._events_expired = float(model.now)
+        self.held = HeldDeployments(self.store, self.events, self.now_epoch,
+                                    lambda: [n.name for n in self._nodes], self.node_addresses)
+        self._in_model: set[str] = set()  # "namespace/name" of the Deployments the model runs
+        self._runtimes = model_runtimes(model)
+        self._cpu_cache: dict[str, tuple] = {}
+        self._slots = SlotSignatures()  # which pods changed since the last tick (podsync.py)
+        self._ns_deleted_at: dict[str, float] = {}  # namespace -> wall time it began to go
         for ns in ("default", "kube-system"):
             self.create_namespace({"metadata": {"name": ns}})
         for name, rc in (runtime_classes or {}).items():
@@ -129,19 +121,23 @@ class SimState:
             meta.pop(k, None)
         return meta
 
-    def create_namespace(self, obj: dict) -> dict:
+    def create_namespace(self, obj: dict, *, dry_run: bool = False) -> dict:
         meta = self._new_meta(obj, None)
         if self.store.get("namespaces", "", meta["name"]):
             raise ApiError(409, "AlreadyExists", f'namespaces "{meta["name"]}" already exists')
         meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta,
               "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+        if dry_run:  # what would be stored: no resourceVersion, as none was given out
+            return ns
         return self.store.put("namespaces", ns)
 
-    def create_cluster_object(self, resource: str, obj: dict) -> dict:
+    def create_cluster_object(self, resource: str, obj: dict, *, dry_run: bool = False) -> dict:
         meta = self._new_meta(obj, None)
         if self.store.get(resource, "", meta["name"]):
             raise ApiError(409, "AlreadyExists", f'{resource} "{meta["name"]}" already exists')
+        if dry_run:
+            return {**obj, "metadata": meta}
         return self.store.put(resource, {**obj, "metadata": meta})
 
     def require_namespace(self, namespace: str) -> None:
@@ -152,7 +148,7 @@ class SimState:
             raise ApiError(403, "Forbidden", f"unable to create new content in namespace {namespace} "
                            "because it is being terminated")
 
-    def delete_namespace(self, name: str) -> dict:
+    def delete_namespace(self, name: str, *, dry_run: bool = False) -> dict:
         ns = self.store.get("namespaces", "", name)
         if ns is None:
             raise ApiError(404, "NotFound", f'namespaces "{name}" not found')
@@ -162,11 +158,14 @@ class SimState:
         # (the next sync deletes what is inside; the namespace goes once its pods are gone).
         meta = {**ns["metadata"], "deletionTimestamp": render.timestamp(self.now_epoch())}
         ns = {**ns, "metadata": meta, "status": {"phase": "Terminating"}}
+        if dry_run:
+            return ns
         return self.store.put("namespaces", ns)
 
     # -- deployments ----------------------------------------------------------------------------
 
-    def put_deployment(self, namespace: str, obj: dict, *, create: bool) -> dict:
+    def put_deployment(self, namespace: str, obj: dict, *, create: bool,
+                       dry_run: bool = False) -> dict:
         name = (obj.get("metadata") or {}).get("name")
         old = self.store.get("deployments", namespace, name) if name else None
         if create:
@@ -186,6 +185,7 @@ class SimState:
                 meta["generation"] = old["metadata"]["generation"] + 1
         spec = dict(obj.get("spec") or {})
         spec.setdefault("replicas", 1)
+        validate_deployment({"metadata": meta, "spec": spec}, None if create else old)
         try:
             if not isinstance(spec["replicas"], int) or spec["replicas"] < 0:
                 raise ManifestError("spec.replicas: must be a non-negative integer")
@@ -193,14 +193,61 @@ class SimState:
         except (ManifestError, KeyError, TypeError, ValueError, IndexError) as e:
             raise ApiError(422, "Invalid", f'Deployment.apps "{name}" is invalid: {e}') from None
         dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
-        labels = dict(((spec.get("template") or {}).get("metadata") or {}).get("labels") or {})
-        self.model.apply_deployment(f"{namespace}/{meta['name']}", workload, spec["replicas"], labels)
-        dep["status"] = render.deployment_status(dep, self._pods_of(namespace, meta["name"]))
+        if dry_run:
+            # the object as it would be stored: the old version's status and resourceVersion
+            meta.pop("resourceVersion", None)
+            if old is not None:
+                meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+            dep["status"] = dict(old.get("status") or {}) if old is not None else {}
+            return dep
+        self._place(namespace, dep, workload)
+        dep["status"] = self._deployment_status(namespace, dep)
         self.store.put("deployments", dep)
         self.sync()
         return self.store.get("deployments", namespace, meta["name"])
 
-    def scale_deployment(self, namespace: str, name: str, replicas: int) -> dict:
+    def _place(self, namespace: str, dep: dict, workload) -> None:
+        """Hand the Deployment to the model, or hold it when RuntimeClass admission or the
+        nodes' runtime handlers would keep its pods from running (admission.py)."""
+        key = f"{namespace}/{dep['metadata']['name']}"
+        rc_name = ((dep["spec"].get("template") or {}).get("spec") or {}).get("runtimeClassName")
+        admission_rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
+        adm = admit(dep, workload.runtime, admission_rc, self._runtimes)
+        if adm.runs:
+            self.held.release(key)
+            if adm.runtime != workload.runtime:
+                workload = replace(workload, runtime=adm.runtime)
+            labels = dict(((dep["spec"].get("template") or {}).get("metadata") or {})
+                          .get("labels") or {})
+            self.model.apply_deployment(key, workload, dep["spec"]["replicas"], labels)
+            self._in_model.add(key)
+            return
+        if key in self._in_model:
+            self.model.delete_deployment(key)
+            self._in_model.discard(key)
+        self.held.hold(namespace, dep, adm)
+
+    def _deployment_status(self, namespace: str, dep: dict) -> dict:
+        name = dep["metadata"]["name"]
+        status = render.deployment_status(dep, self._pods_of(namespace, name))
+        held = self.held.by_key.get(f"{namespace}/{name}")
+        if held is not None and held.admission.missing and held.replicas > 0:
+            # as the deployment controller mirrors its ReplicaSet's condition
+            status["conditions"].append({"type": "ReplicaFailure", "status": "True",
+                                         "reason": "FailedCreate",
+                                         "message": held.admission.missing})
+        return status
+
+    def _drop_deployment(self, namespace: str, name: str) -> None:
+        key = f"{namespace}/{name}"
+        if key in self.held:
+            self.held.release(key)
+        if key in self._in_model:
+            self.model.delete_deployment(key)
+            self._in_model.discard(key)
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int, *,
+                         dry_run: bool = False) -> dict:
         old = self.store.get("deployments", namespace, name)
         if old is None:
             raise ApiError(404, "NotFound", f'deployments.apps "{name}" not found')
@@ -208,23 +255,37 @@ class SimState:
             raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
         meta = {**old["metadata"], "generation": old["metadata"]["generation"] + 1}
         dep = {**old, "metadata": meta, "spec": {**old["spec"], "replicas": replicas}}
-        self.model.set_replicas(f"{namespace}/{name}", replicas)
+        if dry_run:
+            return dep
+        key = f"{namespace}/{name}"
+        if key in self.held:
+            self.held.set_replicas(key, replicas)
+        else:
+            self.model.set_replicas(key, replicas)
         self.store.put("deployments", dep)
         self.sync()
         return self.store.get("deployments", namespace, name)
 
-    def delete_deployment(self, namespace: str, name: str) -> dict:
-        if self.store.get("deployments", namespace, name) is None:
+    def delete_deployment(self, namespace: str, name: str, *, dry_run: bool = False) -> dict:
+        old = self.store.get("deployments", namespace, name)
+        if old is None:
             raise ApiError(404, "NotFound", f'deployments.apps "{name}" not found')
-        self.model.delete_deployment(f"{namespace}/{name}")
+        if dry_run:
+            return old
+        self._drop_deployment(namespace, name)
         gone = self.store.remove("deployments", namespace, name)
         self.sync()
         return gone
 
-    def delete_pod(self, namespace: str, name: str) -> dict:
+    def delete_pod(self, namespace: str, name: str, *, dry_run: bool = False) -> dict:
         pod = self.store.get("pods", namespace, name)
         if pod is None:
             raise ApiError(404, "NotFound", f'pods "{name}" not found')
+        if dry_run:
+            return pod
+        gone = self.held.delete_pod(namespace, name)
+        if gone is not None:
+            return gone
         self.model.delete_pod(name)
         self.sync()
         return self.store.get("pods", namespace, name) or pod
@@ -240,6 +301,8 @@ class SimState:
 
     def _pods_of(self, namespace: str, deployment: str) -> list[dict]:
         prefix = f"{namespace}/{deployment}"
+        if prefix in self.held:
+            return self.held.pods_of(prefix)
         return [p for p in self.store.items("pods", namespace)
                 if self._deployment_key_of.get(p["metadata"]["name"]) == prefix]
 
@@ -249,11 +312,6 @@ class SimState:
         """Nodes change only when the kubelet's memory pressure (and its taint) does."""
         pressure = getattr(self.model, "kubelet_pressure", None)
         tainted = getattr(self.model, "tainted", None)
-        seen = (None if pressure is None else pressure.tobytes(),
-                None if tainted is None else tainted.tobytes())
-        if seen == self._changes.node_flags:
-            return
-        self._changes.node_flags = seen
         for i, info in enumerate(self._nodes):
             flags = (bool(pressure[i]) if pressure is not None else False,
                      bool(tainted[i]) if tainted is not None else False)
@@ -270,85 +328,62 @@ class SimState:
         if target > self.model.now:
             self.model.advance_to(target)
         self._sync_nodes()
-        diff = self._changes.diff(self.model)
-        touched = self._sync_pods(diff) if diff else set()
+        touched: set[tuple[str, str]] = set()
+        delta = self._slots.delta(self.model)
+        if delta is None:
+            truth = self._mirror_all(touched)
+        else:
+            truth = self._mirror_changed(delta, touched)
+        for key in self.held.sync():
+            ns, _, dep_name = key.partition("/")
+            touched.add((ns, dep_name))
+        self._readmit()
+        if self._last_template and (delta is None or len(delta.gone)):
+            live_keys = set(self._deployment_key_of.values())
+            for key in [k for k in self._last_template if k not in live_keys]:
+                del self._last_template[key]
         for ns, dep_name in touched:
             dep = self.store.get("deployments", ns, dep_name)
             if dep is not None:
-                live, ready = changes.deployment_pods(self.model, f"{ns}/{dep_name}")
-                status = render.deployment_status_of(dep, live, ready)
+                status = self._deployment_status(ns, dep)
                 if status != dep.get("status"):
                     self.store.put("deployments", {**dep, "status": status})
         for ns in self.store.items("namespaces"):
             if ns["status"].get("phase") == "Terminating":
                 name = ns["metadata"]["name"]
+                marked = self._ns_deleted_at.setdefault(name, time.monotonic())
+                if time.monotonic() - marked < NAMESPACE_CONTROLLER_DELAY_S:
+                    continue
                 for dep in self.store.items("deployments", name):
-                    self.model.delete_deployment(f"{name}/{dep['metadata']['name']}")
+                    self._drop_deployment(name, dep["metadata"]["name"])
                     self.store.remove("deployments", name, dep["metadata"]["name"])
                 if not self.store.items("pods", name):
+                    self.events.forget_namespace(name)
                     self.store.remove("namespaces", "", name)
-        if diff:
-            self._tally(diff)
-
-    def forget_rendered_pods(self) -> None:
-        """The store holds no pod objects (a restored front): the next sync renders every pod."""
-        self._views = {}
-        self._changes.forget()
-
-    def _sync_pods(self, diff: changes.PodDiff) -> set[tuple[str, str]]:
-        """Pods gone out of the store, new and changed ones rendered into it (only those: see
-        ``changes``); returns the Deployments ("namespace", "name") whose pods changed."""
-        touched: set[tuple[str, str]] = set()
-        for name, _uid in diff.gone:
-            if self._views.pop(name, None) is None:
-                continue
-            self._pod_index.pop(name, None)
-            key = self._deployment_key_of.pop(name, "default/unknown")
-            ns, _, dep_name = key.partition("/")
-            self.store.remove("pods", ns, name)
-            touched.add((ns, dep_name))
-        for v in changes.views_at(self.model, diff.slots):
-            name = v.name
-            key = str(render._f(v, "deployment", "deployment_key", "key", default="default/unknown"))
-            self._deployment_key_of[name] = key
-            ns, _, dep_name = key.partition("/")
-            sig = render.pod_signature(v)
-            if self._views.get(name) == sig:
-                continue
-            self._views[name] = sig
-            idx = self._pod_index.get(name)
-            if idx is None:
-                self._pod_serial += 1
-                idx = self._pod_index[name] = self._pod_serial
-            # a pod outlives its Deployment while it terminates: keep rendering its template
-            dep = self.store.get("deployments", ns, dep_name) or self._last_template.get(key)
-            if dep is not None:
-                self._last_template[key] = dep
-            rc_name = render._f(v, "runtime_class", default=None)
-            rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
-            overhead = (rc or {}).get("overhead", {}).get("podFixed")
-            self.store.put("pods", render.render_pod(v, deployment=dep,
-                                                      node_address=self.node_addresses,
-                                                      pod_index=idx, runtime_overhead=overhead))
-            touched.add((ns, dep_name))
-        if diff.gone:
-            live_keys = set(self._deployment_key_of.values())
-            for key in [k for k in self._last_template if k not in live_keys]:
-                del self._last_template[key]
-        return touched
-
-    def _tally(self, diff: changes.PodDiff) -> None:
-        """The truth from the model's own pods; a row written when it changed."""
-        counted = changes.tally(self.model, diff.slots)
-        evicted = self._truth.evicted_uids
-        evicted.update(counted.evicted_uids)
-        truth = Truth(evicted_uids=evicted, pods=counted.pods, evicted=len(evicted),
-                      **{cls.value: k for cls, k in counted.by_class.items()
-                         if cls is not PodClass.EVICTED})
+                    self._ns_deleted_at.pop(name, None)
+        if self.model.now - self._events_expired >= 60.0:
+            self._events_expired = float(self.model.now)
+            self.events.expire()
+        truth.evicted = len(truth.evicted_uids)
         changed = truth.row() != self._truth.row()
         self._truth = truth
         if changed:
             self._write_truth()
+
+    def _readmit(self) -> None:
+        """A held Deployment whose RuntimeClass appeared (or changed) runs now: the ReplicaSet
+        controller's next try succeeds."""
+        for held in list(self.held.by_key.values()):
+            dep = self.store.get("deployments", held.namespace, held.name)
+            if dep is None:
+                continue
+            rc_name = ((dep["spec"].get("template") or {}).get("spec") or {}).get(
+                "runtimeClassName")
+            rc = self.store.get("runtimeclasses", "", rc_name) if rc_name else None
+            workload = workload_spec_from_deployment({"spec": dep["spec"]})
+            adm = admit(dep, workload.runtime, rc, self._runtimes)
+            if adm != held.admission:
+                self._place(held.namespace, dep, workload)
 
     def _write_truth(self) -> None:
         if self._truth_out is not None:

@@ -8,12 +8,12 @@ references. The log is bounded: a watch asking for a version older than the log'
 from __future__ import annotations
 
 import asyncio
-import bisect
-import itertools
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from scaler.simserve.selectors import Predicate
+
+FRESH_WAIT_S = 3.0  # the watch cache's blockTimeout
 
 
 class Gone(Exception):
@@ -27,16 +27,7 @@ class Event:
     namespace: str
     type: str  # ADDED, MODIFIED, DELETED
     obj: dict
-
-
-@dataclass
-class _Order:
-    """A resource's keys in order as of the last list, and what came and went since."""
-
-    objects: dict  # the resource's objects these keys are of
-    keys: list
-    added: dict = field(default_factory=dict)  # keys, in the order they came
-    gone: set = field(default_factory=set)
+    prev: dict | None = None  # the version a MODIFIED replaced: selector transitions need it
 
 
 class Store:
@@ -46,7 +37,6 @@ class Store:
         self._log: deque[Event] = deque(maxlen=log_size)
         self._oldest = 1  # the oldest rv a watch can start from
         self._changed = asyncio.Event()
-        self._order: dict[str, _Order] = {}  # the order lists answer in (``sorted_items``)
 
     def get(self, resource: str, namespace: str, name: str) -> dict | None:
         return self._objects.get(resource, {}).get((namespace, name))
@@ -57,51 +47,25 @@ class Store:
             return list(objs.values())
         return [o for (ns, _), o in objs.items() if ns == namespace]
 
-    def sorted_items(self, resource: str, namespace: str | None = None) -> list[dict]:
-        """The objects in (namespace, name) order, as a list answers them. The sorted keys are
-        kept: a list after some objects came or went merges those in (a sort of a sorted run
-        and a short tail is linear) instead of sorting every key again, and one namespace's
-        objects are found by bisection, not by a scan of every object."""
-        objs = self._objects.get(resource, {})
-        kept = self._order.get(resource)
-        if kept is None or kept.objects is not objs:  # first list (or the objects replaced)
-            keys = sorted(objs)
-        else:
-            keys = kept.keys
-            if kept.gone:
-                keys = list(itertools.filterfalse(kept.gone.__contains__, keys))
-            if kept.added:
-                keys = sorted(keys + list(kept.added))
-        self._order[resource] = _Order(objs, keys)
-        if namespace is not None:
-            keys = keys[bisect.bisect_left(keys, (namespace,)):
-                        bisect.bisect_left(keys, (namespace + "\0",))]
-        return list(map(objs.__getitem__, keys))
-
     def put(self, resource: str, obj: dict) -> dict:
         """Store ``obj`` (ADDED or MODIFIED) under a new resourceVersion; returns it."""
         meta = obj["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         objs = self._objects.setdefault(resource, {})
-        kind = "MODIFIED" if key in objs else "ADDED"
-        if kind == "ADDED" and resource in self._order:
-            self._order[resource].added[key] = None
+        prev = objs.get(key)
+        kind = "MODIFIED" if prev is not None else "ADDED"
         self.rv += 1
-        meta["resourceVersion"] = str(self.rv)
+        # a copy of the metadata: a caller's {**old, ...} shares it with the stored version,
+        # which must keep its own resourceVersion (watch events hold it)
+        obj = {**obj, "metadata": {**meta, "resourceVersion": str(self.rv)}}
         objs[key] = obj
-        self._record(Event(self.rv, resource, key[0], kind, obj))
+        self._record(Event(self.rv, resource, key[0], kind, obj, prev))
         return obj
 
     def remove(self, resource: str, namespace: str, name: str) -> dict | None:
         obj = self._objects.get(resource, {}).pop((namespace, name), None)
         if obj is None:
             return None
-        order = self._order.get(resource)
-        if order is not None:
-            if (namespace, name) in order.added:
-                del order.added[(namespace, name)]
-            else:
-                order.gone.add((namespace, name))
         self.rv += 1
         obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.rv)}}
         self._record(Event(self.rv, resource, namespace, "DELETED", obj))
@@ -114,6 +78,9 @@ class Store:
         self._changed.set()
 
     def events_after(self, rv: int, resource: str, namespace: str | None, match: Predicate) -> list[Event]:
+        """The events after ``rv`` as a watch with the selector ``match`` sees them: an object
+        that starts to match is ADDED, one that stops matching is DELETED (carrying its new
+        state), as kube-apiserver's watch cache turns them (cacheWatcher.convertToWatchEvent)."""
         if rv + 1 < self._oldest:
             raise Gone(f"too old resource version: {rv} ({self._oldest - 1})")
         out = []
@@ -121,10 +88,40 @@ class Store:
         for ev in reversed(self._log):
             if ev.rv <= rv:
                 break
-            if ev.resource == resource and (namespace is None or ev.namespace == namespace) and match(ev.obj):
+            if ev.resource != resource or (namespace is not None and ev.namespace != namespace):
+                continue
+            now = match(ev.obj)
+            if ev.type != "MODIFIED" or ev.prev is None:
+                if now:
+                    out.append(ev)
+                continue
+            before = match(ev.prev)
+            if now and before:
                 out.append(ev)
+            elif now:
+                out.append(Event(ev.rv, ev.resource, ev.namespace, "ADDED", ev.obj))
+            elif before:
+                out.append(Event(ev.rv, ev.resource, ev.namespace, "DELETED", ev.obj))
         out.reverse()
         return out
+
+    @property
+    def oldest(self) -> int:
+        """The oldest resourceVersion a watch (or a continued list) can start from."""
+        return self._oldest
+
+    async def wait_fresh(self, rv: int, timeout: float = FRESH_WAIT_S) -> bool:
+        """Wait (up to ``timeout``) until the store has reached ``rv``; False if it has not: a
+        client that saw a newer version (from before a restart that lost state) gets
+        "Too large resource version", as from the watch cache (waitUntilFreshAndBlock)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.rv < rv:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await self.wait_change(min(left, 0.5))
+        return True
 
     async def wait_change(self, timeout: float) -> None:
         """Return when something is stored (or after ``timeout``)."""

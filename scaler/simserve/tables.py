@@ -34,10 +34,18 @@ def _age(obj: dict, now: float) -> str:
     return f"{s // 3600}h"
 
 
-def table(resource: str, objects: list[dict], now: float, list_rv: str | None = None) -> dict:
-    """A meta.k8s.io/v1 Table, which kubectl asks for when printing for humans."""
+def table(resource: str, objects: list[dict], now: float, list_rv: str | None = None,
+          include: str = "Metadata") -> dict:
+    """A meta.k8s.io/v1 Table, which kubectl asks for when printing for humans. Each row
+    carries the object as ``?includeObject=`` says: its metadata (the default), the whole
+    object (``Object``: what ``kubectl get --sort-by`` sorts on) or nothing (``None``)."""
     cols = [("Name", "string", "Name must be unique within a namespace", 0)]
-    if resource == "pods":
+    if resource == "events":  # the columns kube-apiserver's printers give Events
+        cols = [("Last Seen", "string", "", 0), ("Type", "string", "", 0),
+                ("Reason", "string", "", 0), ("Object", "string", "", 0),
+                ("Message", "string", "", 0), ("Count", "integer", "", 1),
+                ("Name", "string", "Name must be unique within a namespace", 1)]
+    elif resource == "pods":
         cols += [("Ready", "string", "", 0), ("Status", "string", "", 0),
                  ("Restarts", "string", "", 0), ("Age", "string", "", 0),
                  ("IP", "string", "", 1), ("Node", "string", "", 1)]
@@ -54,7 +62,15 @@ def table(resource: str, objects: list[dict], now: float, list_rv: str | None = 
     rows = []
     for o in objects:
         name = o["metadata"]["name"]
-        if resource == "pods":
+        if resource == "events":
+            ref = o.get("involvedObject") or o.get("regarding") or {}
+            last = o.get("lastTimestamp") or o.get("deprecatedLastTimestamp")
+            seen = _age({"metadata": {"creationTimestamp": last}}, now)
+            cells = [seen, o.get("type", ""), o.get("reason", ""),
+                     f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}",
+                     o.get("message") or o.get("note") or "",
+                     o.get("count") or o.get("deprecatedCount") or 1, name]
+        elif resource == "pods":
             css = o.get("status", {}).get("containerStatuses", [])
             ready = sum(1 for c in css if c.get("ready"))
             total = len(o["spec"].get("containers", []))
@@ -76,9 +92,13 @@ def table(resource: str, objects: list[dict], now: float, list_rv: str | None = 
             cells = [name, o.get("handler", ""), _age(o, now)]
         else:
             cells = [name, (o.get("status") or {}).get("phase", "Active"), _age(o, now)]
-        partial = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                   "metadata": o["metadata"]}
-        rows.append({"cells": cells, "object": partial})
+        row: dict = {"cells": cells}
+        if include == "Object":
+            row["object"] = o
+        elif include != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": o["metadata"]}
+        rows.append(row)
     out = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
            "metadata": {"resourceVersion": list_rv} if list_rv else {},
            "columnDefinitions": [{"name": n, "type": t, "format": "name" if n == "Name" else "",

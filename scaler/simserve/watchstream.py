@@ -18,27 +18,34 @@ from aiohttp import web
 from scaler.simserve import tables
 from scaler.simserve.discovery import Resource
 from scaler.simserve.selectors import object_filter
-from scaler.simserve.status import status_body
+from scaler.simserve.status import status_body, too_large_resource_version
 from scaler.simserve.store import Gone, Store
 
 
 async def stream_watch(request: web.Request, store: Store, res: Resource, namespace: str | None, *,
                        as_table: bool, now: Callable[[], float], watch_timeout: float,
-                       bookmark_interval: float, closing: asyncio.Event) -> web.StreamResponse:
+                       bookmark_interval: float, closing: asyncio.Event,
+                       present: Callable[[dict], dict] | None = None) -> web.StreamResponse:
     q = request.query
-    match = object_filter(q.get("labelSelector"), q.get("fieldSelector"))
+    match = object_filter(q.get("labelSelector"), q.get("fieldSelector"), res.plural)
     timeout = min(float(q.get("timeoutSeconds", watch_timeout)), watch_timeout)
     bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
     rv_param = q.get("resourceVersion", "")
     initial_events = q.get("sendInitialEvents") == "true"
+    if rv_param not in ("", "0") and rv_param.isdigit() and int(rv_param) > store.rv \
+            and not await store.wait_fresh(int(rv_param)):
+        raise too_large_resource_version(int(rv_param), store.rv)
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                    "Cache-Control": "no-cache, private"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)
 
     def encode(kind: str, obj: dict) -> bytes:
+        if present is not None and kind in ("ADDED", "MODIFIED", "DELETED"):
+            obj = present(obj)
         if as_table and kind in ("ADDED", "MODIFIED", "DELETED"):
-            obj = tables.table(res.plural, [obj], now())
+            obj = tables.table(res.plural, [obj], now(),
+                               include=q.get("includeObject", "Metadata"))
         return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
     def bookmark(rv: int, **annotations) -> bytes:
