@@ -231,7 +231,7 @@ def test_the_changed_pods_path_mirrors_what_comparing_every_pod_does():
         for st in (fast, full):
             st.model.advance_to(st.model.now + 2.0)
             st.sync()
-        used += fast._slots._names is not None
+        used += fast._slots._seen is not None
         if step % 20 == 19:
             if step == 59:
                 for st in (fast, full):

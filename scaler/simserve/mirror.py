@@ -107,14 +107,16 @@ class PodMirror:
     def _mirror_changed(self, delta: Delta, touched: set[tuple[str, str]]) -> Truth:
         """Only the pods whose table columns changed (podsync.py); the counts from the
         table's status codes, classified as ``classify`` does."""
+        if delta.live is None:  # nothing changed: the same counts
+            return Truth(**{**vars(self._truth)})
         s = self.model.state
+        for name in delta.gone:  # first: a name taken again since is a new pod
+            self._forget_pod(name, touched)
         for i in delta.changed:
             v = pod_view(s, int(i))
             self._deployment_key_of[v.name] = self._mirror(v, touched)
             if classify(v.status()) is PodClass.EVICTED:
                 self._truth.evicted_uids.add(v.uid)
-        for i in delta.gone:
-            self._forget_pod(str(s.table.name[int(i)]), touched)
         by_class = classes(s, delta.live)
         truth = Truth(evicted_uids=self._truth.evicted_uids, pods=len(delta.live))
         for cls, k in by_class.items():
