@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Self
 
 from collectors.pod_sample import PodMemory
@@ -24,13 +24,16 @@ class BackgroundSource:
     """Start, stop and the lock-protected buffers of a ``NodeSource`` sampling on its own loop.
 
     Pod records a consumer does not drain are kept up to ``max_pending_pods``, the oldest dropped
-    first and counted in ``pods_dropped``.
+    first and counted in ``pods_dropped``. ``on_sample`` is called on the loop thread as each
+    sample arrives (for metrics such as delivery lag); it must be quick and must not block.
     """
 
     thread_name = "scaler-source"
 
-    def __init__(self, max_pending_pods: int) -> None:
+    def __init__(self, max_pending_pods: int,
+                 on_sample: Callable[[NodeSample], None] | None = None) -> None:
         self._max_pending_pods = max_pending_pods
+        self._on_sample = on_sample
         self._lock = threading.Lock()
         self._pending: list[NodeSample] = []
         self._pending_pods: deque[PodMemory] = deque()
@@ -97,6 +100,8 @@ class BackgroundSource:
         with self._lock:
             self._pending.append(sample)
             latest_by_node((sample,), self._latest)
+        if self._on_sample is not None:
+            self._on_sample(sample)
 
     def _emit_pods(self, records: Iterable[PodMemory]) -> None:
         """Hand pod records over, dropping the oldest beyond ``max_pending_pods``."""

@@ -273,14 +273,13 @@ class JumpFanInPool(BackgroundSource):
             raise ValueError("interval must be positive")
         if not options.jump_host:
             raise ValueError("a fan-in needs a jump host")
-        super().__init__(MAX_PENDING_PODS)
+        super().__init__(MAX_PENDING_PODS, on_sample)
         self.targets = list(targets)
         self.options = options
         self.interval_s = interval_s
         self.stall_after_s = stall_after_s or default_stall_after(interval_s)
         self._backoff = Backoff(min(max(interval_s, 0.2), 1.0), backoff_max_s)
         self._warn_to = warn_to
-        self._on_sample = on_sample
         self._connector = Connector(options, keepalive_interval_s=keepalive_after_silence(interval_s),
                                     warn_to=warn_to)
         self._nodes: list[_FanInNode] = []
@@ -301,11 +300,6 @@ class JumpFanInPool(BackgroundSource):
             return {n.target.name: CollectorStats(**vars(n.stats)) for n in self._nodes}
 
     # -- the loop thread ------------------------------------------------------------------
-
-    def _emit(self, sample: NodeSample) -> None:
-        super()._emit(sample)
-        if self._on_sample is not None:
-            self._on_sample(sample)
 
     def _on_lines(self, text: str) -> None:
         nodes = self._nodes

@@ -50,7 +50,7 @@ class CollectorPool(BackgroundSource):
             raise ValueError("node names must be unique")
         if interval_s <= 0:
             raise ValueError("interval must be positive")
-        super().__init__(MAX_PENDING_PODS)
+        super().__init__(MAX_PENDING_PODS, on_sample)
         self.targets = list(targets)
         self.options = options
         self.interval_s = interval_s
@@ -58,7 +58,6 @@ class CollectorPool(BackgroundSource):
         self._stall_after_s = stall_after_s
         self._stagger = stagger
         self._warn_to = warn_to
-        self._on_sample = on_sample
         self._collectors: list[NodeCollector] = []
         self._connector: Connector | None = None
 
@@ -70,11 +69,6 @@ class CollectorPool(BackgroundSource):
             return {c.target.name: CollectorStats(**vars(c.stats)) for c in self._collectors}
 
     # -- the loop thread ------------------------------------------------------------------
-
-    def _emit(self, sample: NodeSample) -> None:
-        super()._emit(sample)
-        if self._on_sample is not None:
-            self._on_sample(sample)
 
     def _tasks(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
         self._connector = Connector(self.options,
