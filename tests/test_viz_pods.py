@@ -258,3 +258,12 @@ def test_a_kubelet_only_kata_run_says_why_it_has_no_overhead(tmp_path, capsys):
     got = report_json(path, capsys)
     assert got["pod_cost"]["verdict"].startswith("measured overhead: not recorded (the kubelet source")
     assert "cAdvisor" in got["pod_cost"]["verdict"]
+
+
+def test_a_runtime_class_declaring_zero_memory_declares_none():
+    """podFixed memory 0 (the 2021 pre-release RuntimeClass, c3d-2021-capacity) is no overhead
+    declared, not a ratio to divide by."""
+    text = podcost.verdict([283.0, 283.0, 290.0], 0.0)
+    assert text.startswith("No overhead is declared (the RuntimeClass has no overhead.podFixed "
+                           "memory)")
+    assert "Suggested podFixed: 290Mi" in text

@@ -81,7 +81,7 @@ def verdict(values: npt.ArrayLike, declared_mib: float | None, *, default_runtim
     suggest = (f"Suggested podFixed: {suggestion[0]:.0f}Mi (the {SUGGEST_PERCENTILE:.0f}th "
                f"percentile rounded up to {SUGGEST_STEP_MIB:.0f} MiB: covers {_pct(suggestion[1])} "
                "of the pods).")  # fmt: skip
-    if declared_mib is None:
+    if declared_mib is None or declared_mib <= 0:  # podFixed memory 0 declares none either
         if default_runtime:
             text = (f"No overhead is declared for the default runtime (no RuntimeClass); "
                     f"measured overhead: {spread}.")
