@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self
 
 from collectors.pod_sample import PodMemory
@@ -30,8 +30,14 @@ class BackgroundSource:
 
     thread_name = "scaler-source"
 
-    def __init__(self, max_pending_pods: int,
+    def __init__(self, nodes: Sequence[str], interval_s: float, max_pending_pods: int,
                  on_sample: Callable[[NodeSample], None] | None = None) -> None:
+        """``nodes``: the names sampled (unique); ``interval_s``: between samples (positive)."""
+        if len(set(nodes)) != len(nodes):
+            raise ValueError("node names must be unique")
+        if interval_s <= 0:
+            raise ValueError("interval must be positive")
+        self.interval_s = interval_s
         self._max_pending_pods = max_pending_pods
         self._on_sample = on_sample
         self._lock = threading.Lock()

@@ -266,17 +266,11 @@ class JumpFanInPool(BackgroundSource):
         warn_to: TextIO | None = None,
         on_sample: Callable[[NodeSample], None] | None = None,
     ) -> None:
-        names = [t.name for t in targets]
-        if len(set(names)) != len(names):
-            raise ValueError("node names must be unique")
-        if interval_s <= 0:
-            raise ValueError("interval must be positive")
+        super().__init__([t.name for t in targets], interval_s, MAX_PENDING_PODS, on_sample)
         if not options.jump_host:
             raise ValueError("a fan-in needs a jump host")
-        super().__init__(MAX_PENDING_PODS, on_sample)
         self.targets = list(targets)
         self.options = options
-        self.interval_s = interval_s
         self.stall_after_s = stall_after_s or default_stall_after(interval_s)
         self._backoff = Backoff(min(max(interval_s, 0.2), 1.0), backoff_max_s)
         self._warn_to = warn_to

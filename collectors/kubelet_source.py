@@ -132,16 +132,11 @@ class KubeletSource(BackgroundSource):
     def __init__(self, base_url: str, nodes: Sequence[str], interval_s: float = 10.0, *,
                  timeout_s: float | None = None, namespaces: Collection[str] | None = None,
                  stagger: bool = True, max_pending_pods: int = MAX_PENDING_PODS) -> None:
-        if len(set(nodes)) != len(nodes):
-            raise ValueError("node names must be unique")
-        super().__init__(max_pending_pods)
-        if interval_s <= 0:
-            raise ValueError("interval must be positive")
+        super().__init__(nodes, interval_s, max_pending_pods)
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError("timeout must be positive")
         self.base_url = check_base_url(base_url)
         self.nodes = list(nodes)
-        self.interval_s = interval_s
         # a request is abandoned after one interval, but never sooner than 2 s nor later than 10 s
         self.timeout_s = timeout_s if timeout_s is not None else min(max(interval_s, 2.0), 10.0)
         self.namespaces = None if namespaces is None else frozenset(namespaces)

@@ -45,15 +45,9 @@ class CollectorPool(BackgroundSource):
     ) -> None:
         """``on_sample`` is called on the collectors' thread as each sample arrives (for metrics
         such as delivery lag); it must be quick and must not block."""
-        names = [t.name for t in targets]
-        if len(set(names)) != len(names):
-            raise ValueError("node names must be unique")
-        if interval_s <= 0:
-            raise ValueError("interval must be positive")
-        super().__init__(MAX_PENDING_PODS, on_sample)
+        super().__init__([t.name for t in targets], interval_s, MAX_PENDING_PODS, on_sample)
         self.targets = list(targets)
         self.options = options
-        self.interval_s = interval_s
         self._backoff_max_s = backoff_max_s
         self._stall_after_s = stall_after_s
         self._stagger = stagger
