@@ -48,6 +48,7 @@ from collectors.node_collector import (
     DEFAULT_BACKOFF_MAX_S,
     CollectorStats,
     NodeCollector,
+    StreamSession,
     default_stall_after,
     keepalive_after_silence,
 )
@@ -220,18 +221,13 @@ class _FanInNode(NodeCollector):
             self._gap_task = None
 
 
-class _FanInSession(asyncssh.SSHClientSession[str]):
+class _FanInSession(StreamSession):
     def __init__(self, pool: JumpFanInPool) -> None:
+        super().__init__()
         self._pool = pool
         self._rest = ""
-        self.closed: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
-        self.stderr_tail = ""
-        self.exit_status: int | None = None
 
-    def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
-        if datatype == asyncssh.EXTENDED_DATA_STDERR:
-            self.stderr_tail = (self.stderr_tail + data)[-400:]
-            return
+    def stdout_received(self, data: str) -> None:
         self._pool._data_at = asyncio.get_running_loop().time()
         text = self._rest + data if self._rest else data
         cut = text.rfind("\n") + 1
@@ -240,13 +236,6 @@ class _FanInSession(asyncssh.SSHClientSession[str]):
             self._rest = ""
         if cut:
             self._pool._on_lines(text[:cut])
-
-    def exit_status_received(self, status: int) -> None:
-        self.exit_status = status
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(exc)
 
 
 class JumpFanInPool(BackgroundSource):

@@ -93,24 +93,23 @@ class StreamLost(Exception):
     """The sample stream ended or went silent; ``str()`` says how."""
 
 
-class _FrameSession(asyncssh.SSHClientSession[str]):
-    def __init__(self, collector: NodeCollector) -> None:
-        self._collector = collector
-        self._parser = FrameParser()
+class StreamSession(asyncssh.SSHClientSession[str]):
+    """A remote loop's channel: stdout to ``stdout_received``, the last of stderr kept for the
+    error message, the exit status, and ``closed`` resolved when the channel goes."""
+
+    def __init__(self) -> None:
         self.closed: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self.stderr_tail = ""
         self.exit_status: int | None = None
+
+    def stdout_received(self, data: str) -> None:
+        raise NotImplementedError
 
     def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
         if datatype == asyncssh.EXTENDED_DATA_STDERR:
             self.stderr_tail = (self.stderr_tail + data)[-400:]
             return
-        for frame in self._parser.feed(data):
-            self._collector._on_frame(frame)
-        stats = self._collector.stats
-        stats.bad_frames += self._parser.bad_frames
-        stats.junk_chars += self._parser.junk_chars
-        self._parser.bad_frames = self._parser.junk_chars = 0
+        self.stdout_received(data)
 
     def exit_status_received(self, status: int) -> None:
         self.exit_status = status
@@ -118,6 +117,21 @@ class _FrameSession(asyncssh.SSHClientSession[str]):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
             self.closed.set_result(exc)
+
+
+class _FrameSession(StreamSession):
+    def __init__(self, collector: NodeCollector) -> None:
+        super().__init__()
+        self._collector = collector
+        self._parser = FrameParser()
+
+    def stdout_received(self, data: str) -> None:
+        for frame in self._parser.feed(data):
+            self._collector._on_frame(frame)
+        stats = self._collector.stats
+        stats.bad_frames += self._parser.bad_frames
+        stats.junk_chars += self._parser.junk_chars
+        self._parser.bad_frames = self._parser.junk_chars = 0
 
 
 class NodeCollector:
