@@ -220,3 +220,13 @@ def sim_addresses(n: int, first: int = 10) -> dict[str, str]:
         k = first + i
         out[f"node-{i:03d}"] = f"127.0.{k // 250}.{k % 250 + 1 if k >= 250 else k}"
     return out
+
+
+def wait_for(predicate, timeout_s, step=0.05):
+    """Poll ``predicate`` until it holds or ``timeout_s`` passes; its last answer."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()

@@ -7,7 +7,6 @@ import asyncio
 import getpass
 import os
 import signal
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,7 +17,15 @@ from collectors.meminfo import render_meminfo
 from collectors.pool import CollectorPool
 from collectors.ssh_targets import NodeTarget, SSHOptions
 from scaler.simserve.ssh_nodes import start_sim_ssh_nodes
-from tests.sshd_support import LoopThread, Sshd, _descendants, have, sim_addresses, write_key
+from tests.sshd_support import (
+    LoopThread,
+    Sshd,
+    _descendants,
+    have,
+    sim_addresses,
+    wait_for,
+    write_key,
+)
 
 IV = 0.3
 
@@ -48,15 +55,6 @@ def processes_with(text: str) -> list[int]:
         if text in cmd:
             out.append(int(entry))
     return out
-
-
-def wait_for(predicate, timeout_s, step=0.05):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 @pytest.fixture

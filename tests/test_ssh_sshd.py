@@ -17,7 +17,7 @@ from collectors.remote_stream import MARKER
 from collectors.ssh_connect import INSECURE_WARNING
 from collectors.ssh_targets import NodeTarget, SSHOptions
 from scaler.cli_nodes import nodes as nodes_group
-from tests.sshd_support import Sshd, _descendants, free_port, write_key
+from tests.sshd_support import Sshd, _descendants, free_port, wait_for, write_key
 
 IV = 0.3  # sampling interval of these tests
 
@@ -43,15 +43,6 @@ def options_for(client_key, known_hosts_text, tmp_path, **extra):
                 known_hosts=str(kh), config_files=(), connect_timeout_s=5.0)
     base.update(extra)
     return SSHOptions(**base)
-
-
-def wait_for(predicate, timeout_s, step=0.05):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 class Collected:
