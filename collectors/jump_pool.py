@@ -387,13 +387,8 @@ class JumpFanInPool(BackgroundSource):
             while True:
                 done, _ = await asyncio.wait({session.closed}, timeout=self.interval_s)
                 if done:
-                    exc = session.closed.result()
-                    if exc is not None:
-                        raise StreamLostError(describe_error(exc, self.options.jump_host))
-                    why = f"fan-in script ended (exit status {session.exit_status})"
-                    if session.stderr_tail.strip():
-                        why += ": " + session.stderr_tail.strip().splitlines()[-1]
-                    raise StreamLostError(why)
+                    raise StreamLostError(session.why_closed(self.options.jump_host,
+                                                             "fan-in script"))
                 now = loop.time()
                 if now - self._data_at > self.stall_after_s and now > grace:
                     raise StreamLostError(f"no data from the jump host for {self.stall_after_s:.1f}s")

@@ -118,6 +118,17 @@ class StreamSession(asyncssh.SSHClientSession[str]):
         if not self.closed.done():
             self.closed.set_result(exc)
 
+    def why_closed(self, host: str | None, what: str) -> str:
+        """Once ``closed`` is done: the connection's error, else ``what`` ended with its exit
+        status and the last line it wrote on stderr."""
+        exc = self.closed.result()
+        if exc is not None:
+            return describe_error(exc, host)
+        why = f"{what} ended (exit status {self.exit_status})"
+        if self.stderr_tail.strip():
+            why += ": " + self.stderr_tail.strip().splitlines()[-1]
+        return why
+
 
 class _FrameSession(StreamSession):
     def __init__(self, collector: NodeCollector) -> None:
@@ -293,13 +304,7 @@ class NodeCollector:
                     raise StreamLost(f"no sample for {self.stall_after_s:.1f}s")
                 done, _ = await asyncio.wait({session.closed}, timeout=remaining)
                 if done:
-                    exc = session.closed.result()
-                    if exc is not None:
-                        raise StreamLost(describe_error(exc, self.target.host))
-                    why = f"remote loop ended (exit status {session.exit_status})"
-                    if session.stderr_tail.strip():
-                        why += ": " + session.stderr_tail.strip().splitlines()[-1]
-                    raise StreamLost(why)
+                    raise StreamLost(session.why_closed(self.target.host, "remote loop"))
         finally:
             conn.close()
             try:
