@@ -13,12 +13,10 @@ running pods match).
 from __future__ import annotations
 
 import csv
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.calibration_support import HEADER
+from tests.calibration_support import HEADER, run_jobs
 from tests.calibration_support import figures as pod_figures
 from viz.reference import RUNS, ReferenceRun
 
@@ -102,11 +100,6 @@ def all_bands(runs: list[ReferenceRun], seeds: range, tmp: Path,
     """Each run's replayed figures over ``seeds``, in a process pool when cores are spare."""
     jobs = [(r.name, s, str(tmp / f"{r.name.replace('/', '-')}-{s}.csv"), steps)
             for r in runs for s in seeds]
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if workers <= 1:
-        done = [_one(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            done = list(pool.map(_one, jobs, chunksize=1))
+    done = run_jobs(_one, jobs)
     k = len(seeds)
     return {r.name: done[i * k:(i + 1) * k] for i, r in enumerate(runs)}

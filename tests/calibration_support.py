@@ -14,11 +14,16 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 from viz.reference import RUNS, ReferenceRun
+
+J = TypeVar("J")
+R = TypeVar("R")
 
 GIB_KIB = 1024 * 1024
 HEADER = ["Iteration", "Elapsed", "Running", "Creating", "Terminating", "Evicted",
@@ -174,18 +179,22 @@ def _one(args: tuple[Setup, int, str]) -> Figures:
     return figures(replay(how, seed, Path(out)))
 
 
+def run_jobs(fn: Callable[[J], R], jobs: list[J]) -> list[R]:
+    """``fn`` over ``jobs`` in order: in a process pool when there are cores to spare."""
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(fn, jobs, chunksize=1))
+
+
 def all_bands(runs: list[ReferenceRun], seeds: range, tmp: Path) -> dict[str, list[Figures]]:
     """The replay's figures for each seed of each run's setup (runs that share a setup share
     its band), every replay in one process pool when there are cores to spare."""
     setups = {r.name: setup(r) for r in runs}
     unique = list(dict.fromkeys(setups.values()))
     jobs = [(how, s, str(tmp / f"{k}-{s}.csv")) for k, how in enumerate(unique) for s in seeds]
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if workers <= 1:
-        done = [_one(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            done = list(pool.map(_one, jobs, chunksize=1))
+    done = run_jobs(_one, jobs)
     per_setup = {how: done[k * len(seeds):(k + 1) * len(seeds)] for k, how in enumerate(unique)}
     return {name: per_setup[how] for name, how in setups.items()}
 
