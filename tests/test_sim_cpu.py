@@ -195,3 +195,29 @@ def test_a_pickled_model_carries_its_cpu_counters_on():
     for name in m.node_names:
         assert copy.node_stat(name) == m.node_stat(name)
     assert copy.cpu.node_work == pytest.approx(m.cpu.node_work)
+
+
+def test_the_kubelet_summary_counts_the_cpu_proc_stat_counts():
+    """sim serve's kubelet Summary and the SSH nodes' /proc/stat are one account of the CPU
+    (a real kubelet and the kernel read the same counters): node busy core-seconds and each
+    pod's cores agree."""
+    from scaler.simserve.kubelet_stats import NodeStats
+
+    m = model(workers=2)
+    run(m, "a/b", spec(), 3, 10)
+    stats = NodeStats(m)
+    first = stats.summary("worker-0")
+    before = parse_proc_stat(m.node_stat("worker-0"))
+    m.advance(10)
+    doc = stats.summary("worker-0")
+    after = parse_proc_stat(m.node_stat("worker-0"))
+    assert first is not None and doc is not None and before is not None and after is not None
+    busy_s = (doc["node"]["cpu"]["usageCoreNanoSeconds"]
+              - first["node"]["cpu"]["usageCoreNanoSeconds"]) / 1e9
+    pct = cpu_percent(before, after)
+    assert pct is not None
+    assert busy_s == pytest.approx(pct.busy / 100 * 8 * 10, rel=0.02)
+    slots = m.pod_slots("a/b")
+    on_node = cores(m, "a/b")[m.table.node[slots] == 0]
+    got = sorted(p["cpu"]["usageNanoCores"] / 1e9 for p in doc["pods"])
+    assert got == pytest.approx(sorted(on_node.tolist()), abs=1e-6)

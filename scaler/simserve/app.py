@@ -185,7 +185,7 @@ class Api:
         if request.method != "GET" or path != ["stats", "summary"]:
             return error_response(404, "NotFound", "the server could not find the requested "
                                   f"resource (kubelet /{'/'.join(path)})")
-        doc = self.node_stats.summary(node, self.state.cpu_percents())
+        doc = self.node_stats.summary(node)
         if doc is None:
             return error_response(404, "NotFound", f'nodes "{node}" not found')
         # the kubelet writes it indented by one space; clients read it as JSON

@@ -8,10 +8,12 @@ Served where the API server proxies to a kubelet: ``GET /api/v1/nodes/{node}/pro
 - node memory: ``usageBytes`` is the root cgroup's usage (anon + file: MemTotal - MemFree of
   the model's /proc/meminfo), ``workingSetBytes`` = usage - inactive_file, ``availableBytes``
   = capacity - working set, ``rssBytes`` the anonymous memory;
-- node CPU: ``usageNanoCores`` the cores busy (the model's demand, at most the node's CPUs),
-  ``usageCoreNanoSeconds`` the integral of that since the front started;
+- node CPU: from the model's CPU account (``scaler.sim.cpu``), the same counters the node's
+  /proc/stat shows over SSH: ``usageNanoCores`` the cores busy now (user + system + steal),
+  ``usageCoreNanoSeconds`` their cumulative seconds;
 - pods: the pod cgroup's memory (the model's host cost of the pod: workload plus runtime, the
-  VM for kata) and CPU (the workload's share, slowed by contention as the model slows it);
+  VM for kata) and CPU (the cores the pod's cgroup gets, ``SimModel.node_pods``, as the SSH
+  source reads them);
   containers: the workload's working set for runc; for kata, the placeholder the kubelet
   writes when cAdvisor sees no container cgroup on the host (kata's known blind spot:
   ``{"time": ..., "workingSetBytes": 0}``).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scaler.sim.cpu import STEAL, SYSTEM, USER
 from scaler.simserve.render import timestamp
 
 MIB = 1024 * 1024
@@ -29,30 +32,24 @@ PAUSE_MIB = 0.6  # the pause container's share of a runc pod cgroup
 
 
 class NodeStats:
-    """Summary payloads for the model's nodes; keeps each node's CPU time integral."""
+    """Summary payloads for the model's nodes."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._cpu_ns: dict[str, float] = {}
-        self._last: dict[str, float] = {}
         self._started = float(model.now)
 
     def _node_index(self, name: str) -> int | None:
         names = [n.name for n in self.model.nodes()]
         return names.index(name) if name in names else None
 
-    def _cores(self, i: int) -> tuple[float, float]:
-        """(busy cores, CPUs) of node ``i``."""
-        s = getattr(self.model, "state", None)
-        demand = getattr(s, "cpu_demand", None)
-        cpus = getattr(s, "cpus", None)
-        if demand is None or cpus is None:
-            return 0.0, 1.0
-        return float(min(demand[i], cpus[i])), float(cpus[i])
+    def _cpu(self, i: int) -> tuple[float, float]:
+        """(cores busy now, busy core-seconds so far) of node ``i``, as its /proc/stat counts."""
+        account = self.model.cpu
+        busy = (USER, SYSTEM, STEAL)
+        return (float(account.rates[i, busy].sum()), float(account.seconds[i, busy].sum()))
 
-    def summary(self, node: str, cpu_percent_of: dict[str, float]) -> dict[str, Any] | None:
-        """The Summary of ``node`` (None: no such node). ``cpu_percent_of``: each Deployment key's
-        workload CPU percent (of one CPU)."""
+    def summary(self, node: str) -> dict[str, Any] | None:
+        """The Summary of ``node`` (None: no such node)."""
         i = self._node_index(node)
         if i is None:
             return None
@@ -63,18 +60,14 @@ class NodeStats:
         usage = (mem["MemTotal"] - mem["MemFree"]) * KIB
         working = max(0, usage - mem.get("Inactive(file)", 0) * KIB)
         anon = (mem.get("Active(anon)", 0) + mem.get("Inactive(anon)", 0)) * KIB
-        busy, cpus = self._cores(i)
-        last = self._last.get(node, self._started)
-        self._cpu_ns[node] = self._cpu_ns.get(node, 0.0) + busy * max(0.0, now - last) * 1e9
-        self._last[node] = now
-        contention = max(1.0, float(getattr(getattr(self.model, "state", None), "cpu_demand",
-                                            [0.0] * (i + 1))[i]) / cpus) if cpus else 1.0
+        busy, busy_s = self._cpu(i)
+        cores_of = {p.uid: p.cpu_cores or 0.0 for p in self.model.node_pods(node)}
         pods = []
         for v in self.model.pods():
             if v.node != node or v.container_state != "running":
                 continue
             pod_bytes = int(float(v.memory_mib) * MIB)
-            cores = cpu_percent_of.get(v.deployment, 0.0) / 100.0 / contention
+            cores = cores_of.get(v.uid, 0.0)
             started = v.started if v.started is not None else v.created
             cpu = {"time": stamp, "usageNanoCores": int(cores * 1e9),
                    "usageCoreNanoSeconds": int(cores * max(0.0, now - started) * 1e9)}
@@ -100,7 +93,7 @@ class NodeStats:
                                                "startTime": timestamp(self._started)}],
                          "startTime": timestamp(self._started),
                          "cpu": {"time": stamp, "usageNanoCores": int(busy * 1e9),
-                                 "usageCoreNanoSeconds": int(self._cpu_ns[node])},
+                                 "usageCoreNanoSeconds": int(busy_s * 1e9)},
                          "memory": {"time": stamp, "availableBytes": max(0, total - working),
                                     "usageBytes": usage, "workingSetBytes": working,
                                     "rssBytes": anon, "pageFaults": 0, "majorPageFaults": 0}},

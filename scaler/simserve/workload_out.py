@@ -1,6 +1,6 @@
 """What a workload prints, as ``kubectl logs`` shows it, and the CPU each Deployment's workload
-asks for (which the kubelet Summary also reports): the part of SimState read from the
-Deployments' templates and the model's pods."""
+asks for: the part of SimState read from the Deployments' templates and the model's pods (its
+work from the model's CPU account, as the kubelet Summary's CPU and the nodes' /proc/stat)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ class WorkloadOutput:
         key = str(render._f(view, "deployment", default=""))
         cpu = self.cpu_percents().get(key, 0.0)
         rss = float(render._f(view, "memory_mib", default=0.0))
-        pages = int(cpu * 26214.4)  # 4 KiB pages a second at one CPU's percent (workload)
+        # the work the model credits the pod with (scaler.sim.cpu), as its report file says
+        measured = next((p for p in self.model.node_pods(view.node) if p.uid == view.uid), None)
+        pages = int(round(measured.work_rate or 0.0)) if measured is not None else 0
         first = max(1, elapsed - LOG_LINES + 1)
         if tail is not None:
             first = max(first, elapsed - tail + 1)
