@@ -1,4 +1,4 @@
-"""Node memory: workloads growing (``workload.growth``), memory handed out by water-filling,
+"""Node memory: workloads growing (their loops: ``scaler.sim.loops``), memory handed out by water-filling,
 VM guests in /dev/shm, page cache, thrashing and the kernel OOM killer.
 
 Each step, what wants memory on a node (workloads touching what they allocated, VMs' processes and
@@ -11,19 +11,14 @@ left to drop the node is thrashing, and after ``oom_delay_s`` of that the kernel
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from scaler.sim import policy
 from scaler.sim.kubelet import end_container, start_container, start_need
+from scaler.sim.loops import idle_loop, idle_round, run_loops, wants_more
 from scaler.sim.pods import CS_RUNNING, T_ERROR, T_OOM
 from scaler.sim.state import SimState, bincount, pod_usage
-from workload import growth
-
-# The workload's own growth rule (workload.growth, shared with the program), typed for numpy.
-_step_size: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] = growth.step_size
-_after_failure: Callable[[np.ndarray], np.ndarray] = growth.increment_after_failure
 
 
 def grow(s: SimState) -> None:
@@ -43,7 +38,7 @@ def grow(s: SimState) -> None:
         due = run[(p.loop_next[run] <= s.t) & (p.rss[run] >= p.held[run] - 1e-6)
                   & wants_more(s, run)]
         if len(due):
-            workload_loop(s, due, np.maximum(1.0, s.cpu_demand / s.cpus))
+            run_loops(s, due, np.maximum(1.0, s.cpu_demand / s.cpus))
         growing = ((p.held[run] - p.rss[run] > 1e-9)
                    | (p.host_held[run] < p.host_mib[run] - 1e-9)) & (p.cstate[run] == CS_RUNNING)
         run = run[growing]
@@ -148,41 +143,8 @@ def next_change(s: SimState) -> float:
     loops = run[wants_more(s, run)]
     if len(loops) == 0:
         return math.inf
-    change = ~_idle_loop(s, loops)
+    change = ~idle_loop(s, loops)
     return float(p.loop_next[loops[change]].min()) if change.any() else math.inf
-
-
-def _idle_loop(s: SimState, due: np.ndarray) -> np.ndarray:
-    """Loops that change nothing: the allocation would be refused (the VM is full) with the
-    increment already at its floor."""
-    _, limited, refused = next_allocation(s, due)
-    return np.asarray(refused & ~limited & (s.table.inc[due] <= growth.MIN_INCREMENT_MIB))
-
-
-def wants_more(s: SimState, idx: np.ndarray) -> np.ndarray:
-    """Workloads still below their MEMORY (or with none): their loops allocate."""
-    p = s.table
-    target = p.target[idx]
-    if s.profile.workload.growth == "increments":
-        below = p.held[idx] - s.profile.workload.base_rss_mib < target
-    else:
-        below = p.held[idx] < target
-    return np.asarray((target <= 0) | below)
-
-
-def next_allocation(s: SimState, due: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What each loop in ``due`` would hold next, whether that passes its container limit
-    (the cgroup OOM-kills it), and whether it passes the memory its VM guest has."""
-    p = s.table
-    held, target, inc = p.held[due], p.target[due], p.inc[due]
-    if s.profile.workload.growth == "increments":
-        step = np.where(wants_more(s, due), inc, 0.0)
-    else:
-        step = _step_size(held, target, inc)
-    new = held + step
-    limited = (p.limit[due] > 0) & (new > p.limit[due])
-    refused = ~limited & (new > p.vm_size[due] - p.guest_base[due]) & (step > 0)
-    return new, limited, refused
 
 
 def skip(s: SimState, ticks: int) -> None:
@@ -194,32 +156,8 @@ def skip(s: SimState, ticks: int) -> None:
                          & ~p.paused[:n])
     due = run[(p.loop_next[run] <= s.t) & wants_more(s, run)]
     if len(due):
-        f = p.cpu_frac[due]
-        contention = np.maximum(1.0, s.cpu_demand / s.cpus)[p.node[due]]
-        p.loop_next[due] = s.t + growth.LOOP_S * (1.0 - f + f * contention)
+        idle_round(s, due, np.maximum(1.0, s.cpu_demand / s.cpus))
     update_page_cache(s, ticks)
-
-
-def workload_loop(s: SimState, due: np.ndarray, contention: np.ndarray) -> None:
-    """One workload loop for each pod in ``due``: its next allocation (``next_allocation``).
-    Above a container limit, the cgroup OOM-kills it. Beyond its VM guest's memory, either the
-    allocation fails and the increment halves, or the guest kernel OOM-kills it
-    (``WorkloadProfile.guest_full``)."""
-    p = s.table
-    t = s.t
-    new, limited, refused = next_allocation(s, due)
-    killed = limited | (refused & (s.profile.workload.guest_full == "oom"))
-    refused &= ~killed
-    ok = ~killed & ~refused
-    p.held[due[ok]] = new[ok]
-    p.inc[due[refused]] = _after_failure(p.inc[due[refused]])
-    f = p.cpu_frac[due]
-    c = contention[p.node[due]]
-    p.loop_next[due] = t + growth.LOOP_S * (1.0 - f + f * c)
-    for i in due[killed]:
-        # exit 137; a VM stays up with the pages the guest touched
-        s.dep_list[int(p.dep[i])].oom_killed += 1
-        end_container(s, int(i), T_OOM, 137, vm_dies=False)
 
 
 def shm_limit(s: SimState, run: np.ndarray, nodes: np.ndarray, guest_need: np.ndarray) -> None:

@@ -87,6 +87,7 @@ class SimModel:
         replicaset.leave_stuck_pods(self.state)
         memory.update_page_cache(self.state)
         self.cpu = cpu.CpuAccount(self.state)  # node CPU, per-pod CPU and work (scaler.sim.cpu)
+        self.state.pod_cpu = self.cpu.pods  # what the workloads' loops run at
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names the model itself lacks: the state's arrays and counters.

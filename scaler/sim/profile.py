@@ -267,6 +267,20 @@ class RuntimeProfile:
     # Work of a timer-paced loop (WorkloadProfile.pacing "timer") relative to on the host: a
     # guest's timer wakes the loop less often.
     paced_work_ratio: float = 1.0
+    # CPU microseconds per 4 KiB page the workload touches for the first time: the page fault
+    # and zeroing the page. RHEL's transparent huge pages ("always") fault the workload's big
+    # anonymous buffer in 2 MiB pages, zeroed at memory speed (about 10 GB/s): about 0.4 us per
+    # 4 KiB. Assumption. The C program's loops pay it in the pass that allocates
+    # (scaler.sim.loops).
+    first_touch_us: float = 0.4
+    # For a VM: CPU microseconds per EPT fault, when the guest first touches memory the host
+    # has not mapped for it yet (a VM exit, the host's page fault, the return). Shared guest RAM
+    # (/dev/shm, shmem: no huge pages) is mapped 4 KiB at a time, one fault per page; private
+    # guest RAM in 2 MiB huge pages, one per 512 pages. About 2 us with KVM on bare metal
+    # (assumption); a cluster whose workers are VMs themselves runs its VMs nested, where each
+    # such fault exits to the outer hypervisor and back through the worker's (profile files set
+    # it).
+    guest_fault_us: float = 0.0
 
 
 def runc_profile() -> RuntimeProfile:
@@ -301,6 +315,7 @@ def kata_profile() -> RuntimeProfile:
         # boot and kept (lives in the VM's memory). Assumption.
         guest_base_mib=150.0,
         per_mib_overhead=0.02,  # guest struct pages and page tables: about 1.5-2% of RAM
+        guest_fault_us=2.0,  # one level of EPT (RuntimeProfile.guest_fault_us)
         # A VM boots on its idle footprint, about 120 MiB PSS (kata metrics baselines): the
         # guest's base and the workload's pages come while it runs, as the node gives them. On a
         # full node that is slowly or never, so new VMs run small beside the big ones, which the

@@ -192,7 +192,7 @@ def _validate(profile: SimProfile, where: str) -> None:
         if not 0 <= r.setup_min_progress <= 1:
             raise ProfileError(f"{where}: runtimes.{name}.setup_min_progress must be in [0, 1]")
         for attr in ("overhead_mib", "host_mib", "vm_memory_mib", "guest_base_mib", "sandbox_s",
-                     "container_start_s", "teardown_s"):
+                     "container_start_s", "teardown_s", "first_touch_us", "guest_fault_us"):
             if getattr(r, attr) < 0:
                 raise ProfileError(f"{where}: runtimes.{name}.{attr} must not be negative")
     choices = [(f"runtimes.{n}.guest_memory", r.guest_memory, ("shared", "private"))

@@ -8,7 +8,7 @@ functions over one ``SimState``; only ``model.SimModel`` steps them in order.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +16,8 @@ import numpy as np
 from scaler.sim.pods import PH_FAILED, PodTable
 from scaler.sim.profile import RuntimeProfile, SimProfile
 from scaler.workload_spec import WorkloadSpec
+
+PodCpu = Callable[["SimState", np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -105,6 +107,9 @@ class SimState:
         self.kubelet_pressure = np.zeros(w, dtype=bool)
         self.tainted = np.zeros(w, dtype=bool)
         self.reject_budget = np.full(w, float(c.kubelet_api_burst))
+        # The CPU account's view of running pods, (cores, pages/s) by slot, set by the model
+        # (scaler.sim.cpu CpuAccount.pods): what the workloads' loops run at.
+        self.pod_cpu: PodCpu | None = None
 
     @property
     def workers(self) -> int:
