@@ -131,8 +131,9 @@ def _pass_costs(s: SimState, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     paced = (pct < 100.0)
     duty = np.where(paced, wl.paced_pages_per_s * ratio / (wl.pages_per_cpu_s * eff), 1.0)
     share = np.ones(len(idx))
-    if s.pod_cpu is not None and len(idx):
-        cores, _ = s.pod_cpu(s, idx)
+    pod_cpu = getattr(s, "pod_cpu", None)  # None in a state saved before it existed
+    if pod_cpu is not None and len(idx):
+        cores, _ = pod_cpu(s, idx)
         want = np.where(paced, wl.paced_cpu_cores, 1.0)
         # a pod not in the CPU account yet (it started this step) runs as it can
         share = np.where(cores > 0, np.clip(cores / want, 0.01, 1.0), 1.0)

@@ -1,5 +1,5 @@
-"""Node memory: workloads growing (their loops: ``scaler.sim.loops``), memory handed out by water-filling,
-VM guests in /dev/shm, page cache, thrashing and the kernel OOM killer.
+"""Node memory: workloads growing (their loops: ``scaler.sim.loops``), memory handed out by
+water-filling, VM guests in /dev/shm, page cache, thrashing and the kernel OOM killer.
 
 Each step, what wants memory on a node (workloads touching what they allocated, VMs' processes and
 guests, new sandboxes) shares what the node can give: memory above the free watermark plus page
@@ -148,8 +148,7 @@ def next_change(s: SimState) -> float:
 
 
 def skip(s: SimState, ticks: int) -> None:
-    """Quiet steps up to now: idle loops go round (as ``workload_loop`` would time them), page
-    cache refills."""
+    """Quiet steps up to now: idle loops go round (``loops.idle_round``), page cache refills."""
     p = s.table
     n = p.n
     run = np.flatnonzero(p.alive[:n] & np.isnan(p.deleted[:n]) & (p.cstate[:n] == CS_RUNNING)
