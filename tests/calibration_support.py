@@ -174,7 +174,7 @@ def replay(how: Setup, seed: int, out: Path) -> Path:
     return out
 
 
-def _one(args: tuple[Setup, int, str]) -> Figures:
+def replay_figures(args: tuple[Setup, int, str]) -> Figures:
     how, seed, out = args
     return figures(replay(how, seed, Path(out)))
 
@@ -194,7 +194,7 @@ def all_bands(runs: list[ReferenceRun], seeds: range, tmp: Path) -> dict[str, li
     setups = {r.name: setup(r) for r in runs}
     unique = list(dict.fromkeys(setups.values()))
     jobs = [(how, s, str(tmp / f"{k}-{s}.csv")) for k, how in enumerate(unique) for s in seeds]
-    done = run_jobs(_one, jobs)
+    done = run_jobs(replay_figures, jobs)
     per_setup = {how: done[k * len(seeds):(k + 1) * len(seeds)] for k, how in enumerate(unique)}
     return {name: per_setup[how] for name, how in setups.items()}
 
