@@ -84,13 +84,20 @@ def test_kata_no_wait_run_matches_the_model(tmp_path):
 
 
 def assert_rows_match_truth(rows: list[dict], truth: Path) -> None:
+    """Each step's counts are the model's at a moment of that step's window. The front writes
+    one model step's changes as several watch events (new pods, then their statuses), so an
+    observation can fall between two of them (12 running of 32 pods where the model went from
+    8 running of 29 to 12 of 33): each count must be one the model had in the window, or
+    between two it had there."""
     times, truth_rows = read_truth(truth)
     fields = ("running", "evicted", "pending", "creating", "terminating")
     for row in rows:
         t = epoch(row["time"])
         states = truth_between(times, truth_rows, t - 0.8, t + 0.05)
-        seen = tuple(row[f] for f in fields)
-        assert seen in {tuple(s[f] for f in fields) for s in states}, (row, states)
+        assert states, row
+        for f in fields:
+            had = [int(s[f]) for s in states]
+            assert min(had) <= int(row[f]) <= max(had), (f, row, states)
 
 
 def test_runc_run_into_evictions_matches_the_model(tmp_path):
