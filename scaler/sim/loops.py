@@ -10,8 +10,9 @@ Two programs, two clocks (``WorkloadProfile.pacing``):
   INCREMENT; then it sleeps its scale times the time the pass took. So its loop has no period of
   its own: it is as long as its pass, longer as it grows (at MEMORY=0 it never stops growing),
   and a pass that first-touches new pages pays their page faults, times the sleep that follows.
-  Below 100% CPU the pass takes ``paced_duty`` of the loop (the published CPU runs: 8.5e6 of
-  the 1.9e8 pages/s a CPU touches); at 100% it never sleeps.
+  Below 100% CPU the pass takes the share of the loop the published CPU runs show
+  (``WorkloadProfile.paced_pages_per_s`` of the ``pages_per_cpu_s`` a CPU touches: 8.5e6 of
+  1.9e8); at 100% it never sleeps.
 """
 
 from __future__ import annotations
