@@ -56,7 +56,7 @@ from collectors.pod_frames import PodRecords
 from collectors.pool import MAX_PENDING_PODS
 from collectors.remote_stream import FrameParser, collect_command
 from collectors.sample import NodeSample
-from collectors.ssh_connect import Connector, describe_error
+from collectors.ssh_connect import Connector, close_connection, describe_error
 from collectors.ssh_targets import NodeTarget, SSHOptions
 
 log = logging.getLogger("collectors.ssh")
@@ -399,11 +399,7 @@ class JumpFanInPool(BackgroundSource):
                             and now - node._last_frame_at > node.stall_after_s):
                         node.lost(f"no sample for {node.stall_after_s:.1f}s")
         finally:
-            conn.close()
-            try:
-                await asyncio.wait_for(conn.wait_closed(), 1.0)
-            except (TimeoutError, OSError, asyncssh.Error):
-                pass
+            await close_connection(conn, 1.0)
 
     async def _close(self) -> None:
         await self._connector.close()

@@ -47,7 +47,7 @@ from collectors.pod_sample import PodMemory
 from collectors.remote_pods import NO_PODS, PodReading
 from collectors.remote_stream import Frame, FrameParser, collect_command
 from collectors.sample import NodeSample
-from collectors.ssh_connect import Connector, describe_error
+from collectors.ssh_connect import Connector, close_connection, describe_error
 from collectors.ssh_targets import NodeTarget
 
 log = logging.getLogger("collectors.ssh")
@@ -306,8 +306,4 @@ class NodeCollector:
                 if done:
                     raise StreamLost(session.why_closed(self.target.host, "remote loop"))
         finally:
-            conn.close()
-            try:
-                await asyncio.wait_for(conn.wait_closed(), 1.0)
-            except (TimeoutError, OSError, asyncssh.Error):
-                pass
+            await close_connection(conn, 1.0)

@@ -179,12 +179,18 @@ class Connector:
 
     async def close(self) -> None:
         if self._jump is not None:
-            self._jump.close()
-            try:
-                await asyncio.wait_for(self._jump.wait_closed(), 2.0)
-            except (TimeoutError, OSError, asyncssh.Error):
-                pass
+            await close_connection(self._jump, 2.0)
             self._jump = None
+
+
+async def close_connection(conn: asyncssh.SSHClientConnection, timeout_s: float) -> None:
+    """Close ``conn`` and wait up to ``timeout_s`` for it to be closed; a peer that is gone or
+    slow to answer changes nothing (the connection is closed on our side either way)."""
+    conn.close()
+    try:
+        await asyncio.wait_for(conn.wait_closed(), timeout_s)
+    except (TimeoutError, OSError, asyncssh.Error):
+        pass
 
 
 def _local_user() -> str:
