@@ -7,8 +7,10 @@ import asyncio
 import getpass
 import os
 import signal
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,8 +59,10 @@ def processes_with(text: str) -> list[int]:
     return out
 
 
-@pytest.fixture
-def rig(tmp_path):
+@contextmanager
+def fan_in_rig(tmp_path: Path, model, addresses: dict[str, str], **more: Any):
+    """A real sshd as the jump host and simulated SSH nodes serving ``model`` at ``addresses``;
+    yields the fan-in's options (``more`` added), the targets, the nodes and the jump host."""
     if not have("ssh"):
         pytest.skip("no ssh client")
     key = tmp_path / "id_ed25519"
@@ -67,25 +71,34 @@ def rig(tmp_path):
     jump_kh = tmp_path / "known_hosts"
     jump_kh.write_text(jump.known_hosts_line())
     loop = LoopThread()
-    addresses = sim_addresses(4, first=40)
-    nodes = loop.run(start_sim_ssh_nodes(ConstModel(), addresses, workdir=tmp_path / "nodes"))
-    targets = [NodeTarget(name, a, nodes.port) for name, a in addresses.items()]
-    options = SSHOptions(
-        user=getpass.getuser(), identity_files=(str(key),), known_hosts=str(jump_kh), config_files=(),
-        connect_timeout_s=5.0, jump_host=f"{jump.host}:{jump.port}", jump_fan_in=True,
-        jump_ssh_options=(f"UserKnownHostsFile={nodes.known_hosts_path}",
-                          f"IdentityFile={nodes.client_key_path}", "IdentitiesOnly=yes"),
-    )
-    yield options, targets, nodes, tmp_path, jump
-    jump.stop()  # the jump host's ssh clients die with it: no node session left open
+    nodes = loop.run(start_sim_ssh_nodes(model, addresses, workdir=tmp_path / "nodes"))
+    try:
+        targets = [NodeTarget(name, a, nodes.port) for name, a in addresses.items()]
+        options = SSHOptions(
+            user=getpass.getuser(), identity_files=(str(key),), known_hosts=str(jump_kh),
+            config_files=(), connect_timeout_s=5.0, jump_host=f"{jump.host}:{jump.port}",
+            jump_fan_in=True,
+            jump_ssh_options=(f"UserKnownHostsFile={nodes.known_hosts_path}",
+                              f"IdentityFile={nodes.client_key_path}", "IdentitiesOnly=yes"),
+            **more)
+        yield options, targets, nodes, jump
+    finally:
+        jump.stop()  # the jump host's ssh clients die with it: no node session left open
 
-    async def shut():
-        nodes.close()
-        await nodes.wait_closed()
-        await asyncio.sleep(0.2)  # the node sessions see their clients go
+        async def shut():
+            nodes.close()
+            await nodes.wait_closed()
+            await asyncio.sleep(0.2)  # the node sessions see their clients go
 
-    loop.run(shut())
-    loop.close()
+        loop.run(shut())
+        loop.close()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    with fan_in_rig(tmp_path, ConstModel(), sim_addresses(4, first=40)) as (options, targets,
+                                                                         nodes, jump):
+        yield options, targets, nodes, tmp_path, jump
 
 
 def ok_by_node(samples):
@@ -306,44 +319,19 @@ def test_pod_records_and_work_come_through_the_fan_in(tmp_path):
     from collectors.remote_pods import PodReading
     from tests.test_ssh_sim_nodes import PodModel
 
-    if not have("ssh"):
-        pytest.skip("no ssh client")
-    key = tmp_path / "id_ed25519"
-    write_key(key)
-    jump = Sshd(tmp_path / "jump", Path(str(key) + ".pub")).start()
-    kh = tmp_path / "known_hosts"
-    kh.write_text(jump.known_hosts_line())
-    loop = LoopThread()
     addresses = {"pods-a": "127.0.0.52", "pods-b": "127.0.0.53"}
     model = PodModel(addresses)
-    nodes = loop.run(start_sim_ssh_nodes(model, addresses, workdir=tmp_path / "nodes"))
-    try:
-        options = SSHOptions(
-            user=getpass.getuser(), identity_files=(str(key),), known_hosts=str(kh), config_files=(),
-            connect_timeout_s=5.0, jump_host=f"{jump.host}:{jump.port}", jump_fan_in=True,
-            jump_ssh_options=(f"UserKnownHostsFile={nodes.known_hosts_path}",
-                              f"IdentityFile={nodes.client_key_path}", "IdentitiesOnly=yes"),
-            reading=PodReading(pod_interval_s=2 * IV))
-        samples: list = []
-        pods: list = []
-        with JumpFanInPool([NodeTarget(n, a, nodes.port) for n, a in addresses.items()],
-                           options, IV) as pool:
+    samples: list = []
+    pods: list = []
+    with fan_in_rig(tmp_path, model, addresses,
+                    reading=PodReading(pod_interval_s=2 * IV)) as (options, targets, _, _):
+        with JumpFanInPool(targets, options, IV) as pool:
             def enough():
                 samples.extend(pool.drain())
                 pods.extend(pool.drain_pods())
                 return len({(p.node, p.time) for p in pods}) >= 4
             assert wait_for(enough, 20)
             stats = pool.stats()
-    finally:
-        jump.stop()
-
-        async def shut():
-            nodes.close()
-            await nodes.wait_closed()
-            await asyncio.sleep(0.2)
-
-        loop.run(shut())
-        loop.close()
     assert {s.node for s in samples if s.ok} == set(addresses)
     assert all(s.work_rate == 3000.0 and s.work_pods == 2 for s in samples if s.ok)
     for name in addresses:
