@@ -8,7 +8,9 @@ import pytest
 
 from collectors.cpustat import cpu_percent, parse_proc_stat
 from scaler.sim import SimModel, SimulatedCluster, load_profile
-from scaler.sim.cpu import weighted_fill
+from scaler.sim.cpu import dep_cpu, system_slowdown, weighted_fill
+from scaler.sim.loops import step_demand
+from scaler.sim.memory import served_share
 from scaler.sim.pod_records import pod_memory
 from scaler.workload_spec import WorkloadSpec
 
@@ -221,3 +223,47 @@ def test_the_kubelet_summary_counts_the_cpu_proc_stat_counts():
     on_node = cores(m, "a/b")[m.table.node[slots] == 0]
     got = sorted(p["cpu"]["usageNanoCores"] / 1e9 for p in doc["pods"])
     assert got == pytest.approx(sorted(on_node.tolist()), abs=1e-6)
+
+
+def test_node_services_slow_down_when_kubepods_takes_the_cpus_they_want():
+    """Sandbox set-ups go at the pace of the node's services (kubelet.sandbox_seconds): on a
+    thrashing node whose BestEffort pods spin on every CPU, system.slice (cpu.shares 1024)
+    gets 8 x 1024 / (1024 + 7,500 x 1.024) cores of the 2.5 it wants (0.5 services + 2 reclaim)."""
+    m = model()
+    run(m, "a/be", spec(), 40)
+    s = m.state
+    deps = dep_cpu(s)
+    crowded, alone = np.array([[40.0]]), np.array([[1.0]])
+    s.thrashing = np.array([False])
+    assert system_slowdown(s, deps, crowded) == pytest.approx([1.0])  # 0.5 wanted, 0.94 due
+    s.thrashing = np.array([True])
+    fair = 8 * 1024 / (1024 + 7500 * 1.024)
+    assert system_slowdown(s, deps, crowded) == pytest.approx([2.5 / fair])
+    assert system_slowdown(s, deps, alone) == pytest.approx([1.0])  # the pods leave it 6.7
+    # the model's own: the C program's pods spin a core each and, at MEMORY=0, fill the node
+    hungry = model(profile="c3d-2021")
+    run(hungry, "a/hungry", spec(cpu_percent=5, memory_mib=0, increment_mib=25), 20, 300)
+    assert hungry.state.thrashing[0]
+    assert hungry.state.system_slowdown == pytest.approx([2.5 / fair])
+
+
+def test_a_short_node_serves_growing_c_loops_at_the_rate_they_ask():
+    """After an OOM kill the C program's loops (a pass per allocation) take the victim's room
+    back at the rate their passes run, not only what they had left to touch: the node's
+    services get the share of the step that lasts (memory.served_share)."""
+    m = model(profile="c3d-2021")
+    run(m, "a/hungry", spec(cpu_percent=5, memory_mib=0, increment_mib=25), 3, seconds=10)
+    s, p = m.state, m.state.table
+    pods = m.pod_slots("a/hungry")
+    p.rss[pods] = p.held[pods] - 1.0  # each has 1 MiB left to touch
+    need, room = np.array([3.0]), np.array([2.0])
+    asked = step_demand(s, pods)
+    assert (asked >= 25.0).all()  # one pass at least: an INCREMENT more
+    share = served_share(s, room, need, pods, pods[:0])
+    assert share == pytest.approx(2.0 / (3.0 + float((asked - 1.0).sum())))
+    assert share[0] < 2.0 / 3.0
+    # this project's workload allocates once per loop of a second or more: what is left is all
+    duty = model()
+    run(duty, "a/w", spec(cpu_percent=5, memory_mib=0, increment_mib=25), 3, seconds=10)
+    both = duty.pod_slots("a/w")
+    assert served_share(duty.state, room, need, both, both[:0]) == pytest.approx([2.0 / 3.0])

@@ -242,6 +242,26 @@ def _fill(system_weight: float, deps: DepCpu, running: np.ndarray, cpus: np.ndar
     return sys_got, kube_got, infra_got, got
 
 
+def system_slowdown(s: SimState, deps: DepCpu, running: np.ndarray) -> np.ndarray:
+    """How many times slower than alone each node's services run now (1 or more): what the
+    node's services and kernel want (``system_cpu_cores``, and reclaim on a thrashing node) over
+    what level 1 gives them against kubepods, whose ``running`` pods (per node and deployment)
+    want their workloads' cores. A sandbox set-up is work of those services (CRI-O, conmon,
+    runc, the CNI plugins): it goes at their pace (``kubelet.sandbox_seconds``). The set-ups' own
+    cores are left out of the want: set-ups slowing each other is the runtime's serialisation
+    (``RuntimeProfile.sandbox_per_concurrent_s``), not CPU taken from them. So a node whose
+    BestEffort pods spin on every CPU while it thrashes (the timer-paced C workload wants a
+    core per pod) gives them 0.94 core (cpu.shares 1024 against kubepods' 7,680 on 8 CPUs) of
+    the 2.5 they want: set-ups there take 2.7 times as long."""
+    c = s.profile.cluster
+    sys_want = c.system_cpu_cores + np.where(s.thrashing, c.thrash_cpus, 0.0)
+    pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed  # one pod, (deps,)
+    kube_want = c.infra_cpu_cores + (running @ pod_want if len(pod_want) else 0.0)
+    sys_got, _ = split(s.cpus, sys_want, c.system_cpu_weight, kube_want,
+                       np.maximum(s.alloc_cpu, 0.0) * SHARES_PER_M)
+    return np.asarray(np.maximum(1.0, sys_want / np.maximum(sys_got, 1e-9)))
+
+
 class CpuAccount:
     """The nodes' CPU: current rates per state, cumulative seconds, and per (node, deployment)
     the cores and pages/s of one running pod. Owned by ``SimModel``: ``account`` after every
@@ -326,6 +346,7 @@ class CpuAccount:
         key[~p.alive[:n]] = 0
         every = np.bincount(key, minlength=(s.workers + 1) * stride)
         counts = every[stride:].reshape(s.workers, nd, states)[:, :, :2]
+        s.system_slowdown = system_slowdown(s, self._deps, counts[:, :, 1])
         if (self._counts and (self._counts[-1] == counts).all()
                 and (self._thrash[-1] == s.thrashing).all()
                 and (self._setup[-1] == s.setup_cpu).all()):

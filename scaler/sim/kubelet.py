@@ -3,7 +3,7 @@ terminating pods gone.
 
 A pod bound to a node is admitted (or, BestEffort on a node under MemoryPressure, rejected as
 Failed/Evicted within the kubelet's API rate), its sandbox is set up (slower with other set-ups in
-flight, with busy CPUs and on a thrashing node), then it must find its start memory on the node
+flight, at the CPU the node's services get and on a thrashing node), then it must find its start memory on the node
 (``memory.grow`` hands it out) before its container runs. A container that ends restarts after the
 back-off of ``policy.next_backoff``, in a new sandbox if its VM died.
 """
@@ -67,16 +67,22 @@ def begin_setup(s: SimState, i: int, node: int, after: float) -> None:
 
 
 def sandbox_seconds(s: SimState, i: int, node: int) -> float:
-    """Sandbox + container start: slower with other sandboxes in flight on the node and when
-    its CPUs are saturated (kata CI start-up figures; reference runs lag under load)."""
+    """Sandbox + container start: slower with other sandboxes in flight on the node and at the
+    pace its services get CPU (kata CI start-up figures; reference runs lag under load)."""
     p = s.table
     rt = s.dep_list[int(p.dep[i])].runtime
     in_flight = float(s.creating_count[node])
     s.creating_count[node] += 1
-    contention = max(1.0, s.cpu_demand[node] / s.cpus[node])
     base = rt.sandbox_s + rt.sandbox_per_concurrent_s * in_flight + rt.container_start_s
     jitter = 1.0 + 0.1 * (s.rng.random() - 0.5)
-    return float(base * contention * jitter * s.runtime_slowdown[node])
+    return float(base * services_slowdown(s)[node] * jitter * s.runtime_slowdown[node])
+
+
+def services_slowdown(s: SimState) -> np.ndarray:
+    """Per node, how many times slower than alone its services run (set-ups are their work):
+    the CPU account's ``scaler.sim.cpu.system_slowdown`` of the last step."""
+    slow = getattr(s, "system_slowdown", None)  # None in a state saved before it existed
+    return np.ones(s.workers) if slow is None else np.asarray(slow)
 
 
 def setup_cpus(s: SimState, idx: np.ndarray) -> np.ndarray:
@@ -229,9 +235,8 @@ def sandbox_seconds_many(s: SimState, idx: np.ndarray, nodes: np.ndarray) -> np.
     setup = np.array([r.sandbox_s for r in rts])[deps]
     per = np.array([r.sandbox_per_concurrent_s for r in rts])[deps]
     start = np.array([r.container_start_s for r in rts])[deps]
-    contention = np.maximum(1.0, s.cpu_demand[nodes] / s.cpus[nodes])
     jitter = 1.0 + 0.1 * (s.rng.random(len(idx)) - 0.5)
-    return np.asarray((setup + per * in_flight + start) * contention * jitter
+    return np.asarray((setup + per * in_flight + start) * services_slowdown(s)[nodes] * jitter
                       * s.runtime_slowdown[nodes])
 
 

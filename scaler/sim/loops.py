@@ -64,6 +64,21 @@ def next_allocation(s: SimState, due: np.ndarray,
     return new, limited, refused
 
 
+def step_demand(s: SimState, idx: np.ndarray) -> np.ndarray:
+    """Workload MiB the loops of ``idx`` ask for within a step when the node serves them as
+    they ask: what they still have to touch, or, for the C program (its loop is as long as its
+    pass), the allocations its passes would make in a step (``_passes``) while it wants more.
+    This project's workload allocates once per ``growth.LOOP_S``, at least a step: what it still
+    has to touch is all of it."""
+    p = s.table
+    outstanding = p.held[idx] - p.rss[idx]
+    if s.profile.workload.pacing != "timer" or len(idx) == 0:
+        return np.asarray(outstanding)
+    steps, _ = _passes(s, idx)
+    return np.asarray(np.maximum(outstanding, np.where(wants_more(s, idx), steps * p.inc[idx],
+                                                       0.0)))
+
+
 def idle_loop(s: SimState, due: np.ndarray) -> np.ndarray:
     """Loops that change nothing: the allocation would be refused (the VM is full) with the
     increment already at its floor."""

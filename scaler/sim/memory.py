@@ -16,7 +16,7 @@ import numpy as np
 
 from scaler.sim import policy
 from scaler.sim.kubelet import end_container, start_container, start_need
-from scaler.sim.loops import idle_loop, idle_round, run_loops, wants_more
+from scaler.sim.loops import idle_loop, idle_round, run_loops, step_demand, wants_more
 from scaler.sim.pods import CS_RUNNING, T_ERROR, T_OOM
 from scaler.sim.state import SimState, bincount, pod_usage
 
@@ -60,11 +60,10 @@ def grow(s: SimState) -> None:
     nodes = np.concatenate([c_nodes, v_nodes, s_nodes])
     wants = np.concatenate([c_want, v_want, s_want])
     need = bincount(nodes, wants, minlength=w)
-    frac = np.where(need > 0, np.clip(headroom / np.maximum(need, 1e-9), 0.0, 1.0), 1.0)
     # Thrashing: asked for more than the node can give with no page cache left to drop.
     s.thrashing = (need > np.maximum(headroom, 0.0) + 1e-6) & (
         reclaimable <= c.reclaim_mib_s * s.dt)
-    s.progress = frac
+    s.progress = served_share(s, headroom, need, cont, vms)
     grants = water_fill(nodes, wants, headroom, need)
     nc, nv = len(cont), len(vms)
     if nc:
@@ -80,6 +79,27 @@ def grow(s: SimState) -> None:
             start_container(s, int(i))
     oom_killer(s)
     update_page_cache(s)
+
+
+def served_share(s: SimState, headroom: np.ndarray, need: np.ndarray, cont: np.ndarray,
+                 vms: np.ndarray) -> np.ndarray:
+    """The share of the step each node served what was asked of it (``SimState.progress``: the
+    pace of everything else on the node). A short node serves until its room is gone, and its
+    growing workloads ask at the rate their loops run, not only for what they still had to
+    touch: after an OOM kill, the C program's loops (tens of MiB a second each, at MEMORY=0
+    without end) take the victim's memory back within a fraction of a second, and the node's
+    services get that fraction (``loops.step_demand``)."""
+    p = s.table
+    short = need > np.maximum(headroom, 0.0) + 1e-9
+    if short.any() and s.profile.workload.pacing == "timer":
+        loops = np.concatenate([cont, vms])
+        loops = loops[short[p.node[loops]]]
+        if len(loops):
+            extra = np.maximum(0.0, step_demand(s, loops) - (p.held[loops] - p.rss[loops]))
+            extra *= np.where(p.vm[loops], 1.0 + p.per_mib[loops], 1.0)  # host MiB
+            need = need + bincount(p.node[loops], extra, minlength=s.workers)
+    return np.asarray(np.where(need > 0, np.clip(headroom / np.maximum(need, 1e-9), 0.0, 1.0),
+                               1.0))
 
 
 def vm_wants(s: SimState, vms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -116,14 +116,16 @@ class ClusterProfile:
     # never finish: pods pile up in ContainerCreating.
     runtime_request_timeout_s: float = 120.0
     # Node services stall with everything else on a thrashing node: their timers advance at
-    # the fraction of memory requests the node serves, but at least at these rates. A
-    # runtime's sandbox set-up keeps 1.2% of its pace (runtime_min_progress; a runtime profile
-    # can raise it for itself: setup_min_progress, kata's VM launches), so a runc set-up of
-    # about 1.5 s takes about two minutes, the kubelet's CRI timeout, on a node thrashing
-    # throughout: where the eviction manager relieves the node now and then (runc.csv) pods
-    # keep starting, where it cannot (the later runs' blind kubelets) they pile up in
-    # ContainerCreating. Calibrated on runc.csv and limited-runc.csv together (0 keeps
-    # runc.csv under 260 running pods; 0.02 lets limited-runc run 200). The kubelet's eviction
+    # the share of the step the node served what was asked of it (memory.served_share), but
+    # at least at these rates. A runtime's sandbox set-up keeps 1.2% of its pace
+    # (runtime_min_progress; a runtime profile can raise it for itself: setup_min_progress,
+    # kata's VM launches), so a runc set-up of about 1.5 s takes about two minutes, the
+    # kubelet's CRI timeout, on a node thrashing throughout, and longer where the node's
+    # services get less CPU than they want (cpu.system_slowdown): where the eviction manager
+    # relieves the node now and then (runc.csv) pods keep starting, where it cannot (the later
+    # runs' blind kubelets) they pile up in ContainerCreating. Calibrated on runc.csv: 0 keeps
+    # it under 250 running pods, 0.02 gives 360 (limited-runc.csv stays at 119-121 either way:
+    # its nodes' spinning pods leave their services too little CPU). The kubelet's eviction
     # passes keep a third of their pace (its hot pages are refaulted first); calibrated on the
     # reference runc run: this sets how many MemoryPressure episodes, hence evictions, happen
     # (0.1 gives about half the evictions, 0.5 about twice).
@@ -331,11 +333,13 @@ def kata_profile() -> RuntimeProfile:
         teardown_s=3.0,  # VM shutdown and virtiofsd exit (reference runs: kata pods linger in
         # Terminating)
         sandbox_cpus=1.0,
-        # Kata sandbox set-up goes on at about a third of its pace on a thrashing node: the
+        # Kata sandbox set-up goes on at about half its pace on a thrashing node: the
         # reference kata run kept bringing VMs up (running 54 -> 134, steps 65-479) with its
         # workers' MemFree at the floor the whole time. Assumption, fitted to the reference kata
-        # run (0.2-0.5 give the same peak; 0 stalls set-up and about 65 run, as before).
-        setup_min_progress=0.3,
+        # run with set-ups at the pace the node's services get CPU (cpu.system_slowdown: its
+        # VMs spin a vCPU each, so kubepods take all they can): 0.5 gives 126-128 running, 0.3
+        # 108-109, 0.8 131-133; 0 stalls set-up and about 65 run.
+        setup_min_progress=0.5,
         # The reference kata run filled its workers' memory (MemFree at the floor from step 65)
         # yet recorded no eviction and no MemoryPressure rejection: the kubelet did not act on
         # those nodes. Kata 2.x pod stats come from the shim over the agent and failed or timed

@@ -96,6 +96,9 @@ class SimState:
         self.progress = np.ones(w)
         self.thrash_since = np.full(w, np.nan)
         self.cpu_demand = np.zeros(w)
+        # How many times slower than alone the node's services run (the CPU account's level 1,
+        # scaler.sim.cpu.system_slowdown): sandbox set-ups go at their pace.
+        self.system_slowdown = np.ones(w)
         self.creating_count = np.zeros(w)  # sandboxes being created per node
         self.setup_cpu = np.zeros(w)  # cores the set-ups under way burn per node (kubelet.setup_cpus)
         self.load = np.zeros((w, 3))  # 1, 5, 15-minute load averages
