@@ -213,3 +213,20 @@ def test_image_helper_renders_its_share_and_never_outlives_a_failure(tmp_path):
         pid = renderer.pid
         raise VizInputError("bad input")
     assert pid is None or not os.path.exists(f"/proc/{pid}")
+
+
+def test_state_chart_fits_its_axis_to_the_pods_when_counters_would_flatten_them(tmp_path):
+    """A long run past saturation counts thousands of failed set-ups for ~100 pods: the axis is
+    fitted to the pods and the counters cut at its top are named with their highest value."""
+    syn = Synthetic(steps=200, capacity=120, failures=True)
+    path = write_run(tmp_path, syn)
+    df = pl.read_csv(path)
+    df.with_columns((pl.col("step") * 20).alias("sandbox_failures")).write_csv(path)
+    plot_run(path, tmp_path / "o", ("svg",))
+    svg = (tmp_path / "o" / "runc.capacity.svg").read_text()
+    top = int(df["step"].max()) * 20
+    assert f"axis fitted to the pods; dashed counts past its top: sandbox failures up to {top:,}" in svg
+    assert ">4,000<" not in svg  # no tick near the counter's top: the axis stops near 200 pods
+    # counters within reach keep the axis whole
+    plot_run(write_run(tmp_path / "plain", syn), tmp_path / "p", ("svg",))
+    assert "axis fitted" not in (tmp_path / "p" / "runc.capacity.svg").read_text()

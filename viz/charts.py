@@ -134,6 +134,8 @@ def state_chart(table: series.Table, zero: list[str], report: Report) -> alt.Lay
     labels = {c: series.STATE_SERIES[c][0] for c in cols}
     cumulative = [labels[c] for c in cols if series.STATE_SERIES[c][1]]
     domain = list(labels.values())
+    top, past = _state_axis_top(table.frame, cols)
+    y_scale = alt.Scale(domain=[0, top]) if top is not None else alt.Undefined
     lines = (
         alt.Chart()
         .transform_fold(fold(cols), as_=["column", "pods"])
@@ -142,10 +144,10 @@ def state_chart(table: series.Table, zero: list[str], report: Report) -> alt.Lay
             series=_lookup("column", labels),
             kind=f"indexof({cumulative!r}, datum.series) >= 0 ? 'cumulative count' : 'pods now'",
         )
-        .mark_line(strokeWidth=1.6)
+        .mark_line(strokeWidth=1.6, clip=top is not None)
         .encode(
             x=alt.X("step:Q", title="step", axis=X_AXIS),
-            y=alt.Y("pods:Q", title="pods (or events, dashed)"),
+            y=alt.Y("pods:Q", title="pods (or events, dashed)", scale=y_scale),
             color=alt.Color(
                 "series:N", title="pods",
                 scale=alt.Scale(domain=domain, range=[STATE_COLOURS[d] for d in domain]),
@@ -160,10 +162,35 @@ def state_chart(table: series.Table, zero: list[str], report: Report) -> alt.Lay
         .interactive()  # zoom and pan in the HTML report
     )  # fmt: skip
     notes = table.notes
+    if past:
+        notes = ("axis fitted to the pods; dashed counts past its top: "
+                 + ", ".join(f"{labels[c]} up to {v:,.0f}" for c, v in past), *notes)
     if zero:
         notes = (f"never above 0: {', '.join(zero)}", *notes)
     chart = layered(lines, *markers(_saturation_marks(report), "step"), data=table.data.ref())
     return sized(chart, title("Capacity and pod states", report.run.meta, notes))
+
+
+#: A cumulative counter more than this many times the most pods of any state would flatten the
+#: pods' lines (a long run past saturation counts thousands of failed set-ups for ~100 pods).
+STATE_AXIS_OVERSHOOT = 2.0
+
+
+def _state_axis_top(frame: pl.DataFrame, cols: list[str]) -> tuple[float | None, list[tuple[str, float]]]:
+    """The capacity chart's y-axis top when cumulative counters would flatten the pods' lines
+    (else None: the axis fits everything), and the counters (column, highest value) cut there:
+    the axis is fitted to the pods, whose states are what the chart is read for, and the cut
+    counters are named with their highest value."""
+    def high(c: str) -> float:
+        v = frame[c].max()
+        return float(v) if isinstance(v, (int, float)) else 0.0
+    now = [high(c) for c in cols if not series.STATE_SERIES[c][1]]
+    counters = [(c, high(c)) for c in cols if series.STATE_SERIES[c][1]]
+    most = max(now, default=0.0)
+    if most <= 0 or not any(v > STATE_AXIS_OVERSHOOT * most for _, v in counters):
+        return None, []
+    top = most * 1.1
+    return top, [(c, v) for c, v in counters if v > top]
 
 
 def _lookup(field: str, mapping: dict[str, str]) -> str:
