@@ -267,3 +267,13 @@ def test_a_short_node_serves_growing_c_loops_at_the_rate_they_ask():
     run(duty, "a/w", spec(cpu_percent=5, memory_mib=0, increment_mib=25), 3, seconds=10)
     both = duty.pod_slots("a/w")
     assert served_share(duty.state, room, need, both, both[:0]) == pytest.approx([2.0 / 3.0])
+
+
+def test_the_load_average_counts_what_the_cpu_account_shares_out():
+    """The node's load (its /proc/loadavg) and its CPU time (/proc/stat) come from one view of
+    what runs: the C program's timer-paced loops spin a core each whatever their setting."""
+    m = model(profile="c3d-2021")
+    run(m, "a/c", spec(cpu_percent=5), 12)
+    c = m.profile.cluster
+    assert m.state.cpu_demand == pytest.approx(m.cpu.demand)
+    assert m.state.cpu_demand[0] == pytest.approx(12 + c.system_cpu_cores + c.infra_cpu_cores)

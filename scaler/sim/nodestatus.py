@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from scaler.sim.cpu import dep_cpu
 from scaler.sim.kubelet import setup_cpus
 from scaler.sim.pods import CS_CREATING, CS_RUNNING
 from scaler.sim.state import SimState, advance_timer, bincount
@@ -25,7 +26,8 @@ def post_status(s: SimState) -> None:
 
 def update_load(s: SimState) -> None:
     """CPU demand per node (workloads, sandbox set-ups, reclaim on thrashing nodes, node
-    services) and the 1, 5 and 15-minute load averages the kernel derives from it."""
+    services: what the CPU account, ``scaler.sim.cpu``, shares out) and the 1, 5 and 15-minute
+    load averages the kernel derives from it."""
     s.cpu_demand = cpu_demand(s)
     decay_load(s, 1)
 
@@ -40,7 +42,11 @@ def cpu_demand(s: SimState) -> np.ndarray:
     bound = bound[p.alive[bound] & (p.node[bound] >= 0)]
     state, nodes = p.cstate[bound], p.node[bound]
     run, creating = state == CS_RUNNING, state == CS_CREATING
-    demand = bincount(nodes[run], p.cpu_frac[bound[run]], minlength=w)
+    # what each running pod asks of the CPUs, as the CPU account has it (a timer-paced loop
+    # spins a core; a VM adds its host processes and exits)
+    deps = dep_cpu(s)
+    pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed
+    demand = bincount(nodes[run], pod_want[p.dep[bound[run]]], minlength=w)
     if creating.any():
         cpus = setup_cpus(s, bound[creating])
         s.creating_count = bincount(nodes[creating][cpus > 0], minlength=w)  # under way
@@ -49,7 +55,8 @@ def cpu_demand(s: SimState) -> np.ndarray:
     else:
         s.creating_count = np.zeros(w)
         s.setup_cpu = np.zeros(w)
-    return demand + np.where(s.thrashing, c.thrash_cpus, 0.0) + 0.5
+    return (demand + np.where(s.thrashing, c.thrash_cpus, 0.0) + c.system_cpu_cores
+            + c.infra_cpu_cores)
 
 
 def decay_load(s: SimState, ticks: int) -> None:
