@@ -6,6 +6,11 @@ later (an operation that takes long: a hung API call, a simulated second of a la
 the operation is interrupted there and then, at a point the engine marks as safe to cut
 (``StopFlag.interruptible``: a cluster call or a wait, never a file write or the clean-up).
 A second signal interrupts at once, wherever the run is.
+
+A signal the program was started ignoring stays ignored: a shell without job control starts a
+background command (``scaler run ... &`` in a script) ignoring Ctrl-C, and ``nohup`` and
+service managers may do the same. Python itself then leaves SIGINT alone, so a run neither
+catches it at start-up nor later; SIGTERM still stops it.
 """
 
 from __future__ import annotations
@@ -37,12 +42,16 @@ def stop_on_signals(stop: StopFlag, grace_s: float = GRACE_S) -> Iterator[None]:
             raise KeyboardInterrupt
         signal.setitimer(signal.ITIMER_REAL, RETRY_S)
 
-    old = {s: signal.signal(s, h) for s, h in ((signal.SIGINT, on_signal),
-                                                (signal.SIGTERM, on_signal),
-                                                (signal.SIGALRM, on_alarm))}
+    wanted = [(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM) if caught(s)]
+    old = {s: signal.signal(s, h) for s, h in (*wanted, (signal.SIGALRM, on_alarm))}
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def caught(signum: int) -> bool:
+    """Whether to handle ``signum``: not when the program was started ignoring it."""
+    return signal.getsignal(signum) is not signal.SIG_IGN

@@ -4,6 +4,7 @@ this checkout, and `scaler` run as a real process (the way users run it)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,6 +13,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The tests send Ctrl-C (SIGINT) to runs, servers and scripts as a terminal would. A shell without
+# job control starts background commands ignoring SIGINT, and every child would inherit that
+# (and rightly keep ignoring it: scaler.signals): the tests' processes get Python's own handler,
+# which their children reset to the default, wherever the tests were started from.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

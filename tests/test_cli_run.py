@@ -297,3 +297,33 @@ def test_repeated_list_options_add_up(tmp_path):
 
 def test_runtime_name_must_be_a_kubernetes_name(scaler_cmd):
     assert "runtime" in _one_line_error(scaler_cmd, ["--runtime", "Kata_QEMU!"])
+
+
+def _ignoring_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does to a background job
+
+
+def test_a_run_started_ignoring_ctrl_c_keeps_ignoring_it_and_stops_on_sigterm(tmp_path,
+                                                                               child_env):
+    """`scaler run ... &` from a script (no job control): Ctrl-C is not for it, at start-up
+    or later, as the shell means; SIGTERM still stops it cleanly."""
+    out = tmp_path / "bg.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaler", "run", "--quiet", "--mode", "fixed",
+         "--max-replicas", "100000", "--beyond", "100000", "-o", str(out)],
+        cwd=tmp_path, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_ignoring_ctrl_c)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and sum(1 for _ in open(out)) > 5):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    rows = sum(1 for _ in open(out))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(1 for _ in open(out)) < rows + 20:
+        time.sleep(0.05)
+    assert proc.poll() is None and sum(1 for _ in open(out)) >= rows + 20  # still running
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    _, _, meta = read_run(out)
+    assert meta["end_reason"] == "terminated" and meta["cleanup"] == "done"

@@ -12,6 +12,7 @@ from typing import TextIO
 from aiohttp import web
 
 from scaler.kube_objects import load_templates
+from scaler.signals import caught
 from scaler.simserve.app import Api, Faults
 from scaler.simserve.kubeconfig import CONTEXT, write_kubeconfig
 from scaler.simserve.persist import FrontPorts, Persister, read_ports, write_ports
@@ -206,7 +207,8 @@ async def serve(model, options: ServeOptions, out: TextIO = sys.stdout) -> None:
     server = Server(model, options, out)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, server.stop)
+        if caught(sig):  # one started ignoring Ctrl-C (a background job) keeps ignoring it
+            loop.add_signal_handler(sig, server.stop)
     await server.start()
     await server.run()
     print("scaler sim serve: stopped", file=out, flush=True)
