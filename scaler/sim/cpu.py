@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -99,6 +100,24 @@ def dep_cpu(s: SimState) -> DepCpu:
                      per_core, 0.0 if d.deleted else 1.0, user_share))
     cols = list(zip(*rows, strict=True)) if rows else [()] * 8
     return DepCpu(*(np.asarray(c, dtype=np.float64) for c in cols))
+
+
+_DEPS: WeakKeyDictionary[SimState, tuple[tuple, DepCpu]] = WeakKeyDictionary()
+
+
+def deps_now(s: SimState) -> DepCpu:
+    """``dep_cpu`` of the deployments as they are now, worked out again only when one changed
+    (each step reads it)."""
+    key = dep_key(s)
+    got = _DEPS.get(s)
+    if got is None or got[0] != key:
+        got = _DEPS[s] = (key, dep_cpu(s))
+    return got[1]
+
+
+def dep_key(s: SimState) -> tuple:
+    """What ``dep_cpu`` depends on, per deployment."""
+    return tuple((id(d.spec), id(d.runtime), d.qos, d.deleted) for d in s.dep_list)
 
 
 def weighted_fill(cap: np.ndarray, demand: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -257,6 +276,8 @@ def system_slowdown(s: SimState, deps: DepCpu, running: np.ndarray) -> np.ndarra
     sys_want = c.system_cpu_cores + np.where(s.thrashing, c.thrash_cpus, 0.0)
     pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed  # one pod, (deps,)
     kube_want = c.infra_cpu_cores + (running @ pod_want if len(pod_want) else 0.0)
+    if (sys_want + kube_want <= s.cpus).all():  # CPUs for everyone: nobody is slowed
+        return np.ones(s.workers)
     sys_got, _ = split(s.cpus, sys_want, c.system_cpu_weight, kube_want,
                        np.maximum(s.alloc_cpu, 0.0) * SHARES_PER_M)
     return np.asarray(np.maximum(1.0, sys_want / np.maximum(sys_got, 1e-9)))
@@ -326,10 +347,10 @@ class CpuAccount:
         return self._seconds
 
     def account(self, s: SimState) -> None:
-        dep_key = tuple((id(d.spec), id(d.runtime), d.qos, d.deleted) for d in s.dep_list)
-        if dep_key != self._dep_key:
+        key = dep_key(s)
+        if key != self._dep_key:
             self.flush()
-            self._deps, self._dep_key = dep_cpu(s), dep_key
+            self._deps, self._dep_key = deps_now(s), key
         p = s.table
         n = p.n
         nd = len(s.dep_list)
@@ -346,12 +367,12 @@ class CpuAccount:
         key[~p.alive[:n]] = 0
         every = np.bincount(key, minlength=(s.workers + 1) * stride)
         counts = every[stride:].reshape(s.workers, nd, states)[:, :, :2]
-        s.system_slowdown = system_slowdown(s, self._deps, counts[:, :, 1])
         if (self._counts and (self._counts[-1] == counts).all()
                 and (self._thrash[-1] == s.thrashing).all()
                 and (self._setup[-1] == s.setup_cpu).all()):
             self._ticks[-1] += 1
-            return
+            return  # the node's services' pace is as it was too (same pods, deps, thrashing)
+        s.system_slowdown = system_slowdown(s, self._deps, counts[:, :, 1])
         self._counts.append(counts)
         self._thrash.append(s.thrashing.copy())
         self._setup.append(s.setup_cpu.copy())

@@ -90,8 +90,9 @@ def served_share(s: SimState, headroom: np.ndarray, need: np.ndarray, cont: np.n
     without end) take the victim's memory back within a fraction of a second, and the node's
     services get that fraction (``loops.step_demand``)."""
     p = s.table
-    short = need > np.maximum(headroom, 0.0) + 1e-9
-    if short.any() and s.profile.workload.pacing == "timer":
+    timed = s.profile.workload.pacing == "timer"
+    short = need > np.maximum(headroom, 0.0) + 1e-9 if timed else np.zeros(0, dtype=bool)
+    if short.any():
         loops = np.concatenate([cont, vms])
         loops = loops[short[p.node[loops]]]
         if len(loops):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from scaler.sim.cpu import dep_cpu
+from scaler.sim.cpu import deps_now
 from scaler.sim.kubelet import setup_cpus
 from scaler.sim.pods import CS_CREATING, CS_RUNNING
 from scaler.sim.state import SimState, advance_timer, bincount
@@ -44,9 +44,12 @@ def cpu_demand(s: SimState) -> np.ndarray:
     run, creating = state == CS_RUNNING, state == CS_CREATING
     # what each running pod asks of the CPUs, as the CPU account has it (a timer-paced loop
     # spins a core; a VM adds its host processes and exits)
-    deps = dep_cpu(s)
+    deps = deps_now(s)
     pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed
-    demand = bincount(nodes[run], pod_want[p.dep[bound[run]]], minlength=w)
+    if len(pod_want) == 1:
+        demand = bincount(nodes[run], minlength=w) * pod_want[0]
+    else:
+        demand = bincount(nodes[run], pod_want[p.dep[bound[run]]], minlength=w)
     if creating.any():
         cpus = setup_cpus(s, bound[creating])
         s.creating_count = bincount(nodes[creating][cpus > 0], minlength=w)  # under way
