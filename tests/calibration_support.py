@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -184,7 +185,9 @@ def run_jobs(fn: Callable[[J], R], jobs: list[J]) -> list[R]:
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers <= 1:
         return [fn(j) for j in jobs]
-    with ProcessPoolExecutor(workers) as pool:
+    # Forked from a server started clean, not from this process: earlier tests may have left
+    # threads here (a fork copies their held locks, and the pool's workers hang on them).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         return list(pool.map(fn, jobs, chunksize=1))
 
 

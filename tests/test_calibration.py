@@ -55,20 +55,14 @@ EXPLAINED: dict[tuple[str, str], str] = {
         "limited-runc.csv's worker 0 had no sample before iteration 18 and held 12.7 GiB Active "
         "at iteration 50 with 26 pods running in the whole cluster: memory held from before "
         "the run on a worker whose starting state was not recorded (the model takes it as idle)",
-    ("limited-kata", "max_running"):
-        "limited-kata.csv ran 102 VMs, about 25 on each of the four workers that started pods, "
-        "with /dev/shm full there (about 8 GiB per worker neither Active nor free): about 300 "
-        "MiB of guest RAM each, below the workload's 512 MiB, so its VMs were stopped by the "
-        "full /dev/shm before they had grown, many in flight at once; the model's VMs grow to "
-        "their 660 MiB within seconds of booting, so 12-14 per worker fill /dev/shm before the "
-        "next one boots",
     ("limited-kata", "max_running_step"):
         "limited-kata.csv's running VMs keep growing slowly through the run (52 at iteration "
         "100, 80 at 200, 102 from 590 on): its ContainerCreating VMs turned Running one by one, "
         "where the model's find /dev/shm full once its first VMs have grown",
     ("limited-kata", "active_per_pod_peak_mib"):
         "limited-kata.csv's 102 running VMs shared 24-29 GiB of Active memory where the "
-        "model's 54-64 share about the same (see max_running)",
+        "model's 82-87 share about the same (30 GiB): its last VMs came up one by one, small "
+        "(see max_running_step)",
     ("restricted-kata-512Mv2-limit", "first_free_under_1gib"):
         "restricted-kata-512Mv2-limit.csv started with 6.0, 6.6 and 0.8 GiB free on workers 1, "
         "2 and 4 (17 GiB less than the idle cluster of runc.csv): what held it is not recorded; "
@@ -90,11 +84,11 @@ for _stem in ("restricted-kata-512M-limit", "restricted-kata-512Mv2-limit",
         "early")
 # The same fact seen mid-run: of the ~130 kata pods the RuntimeClass overhead lets the scheduler
 # bind, the published runs had 47-56 running at iterations 100-335 and the rest in
-# ContainerCreating, where the model has its 75-82 running by iteration 100.
+# ContainerCreating, where the model has its 74-76 running by iteration 100.
 _MID_RUN = ("{stem}.csv had {run} VMs running and {cr} in ContainerCreating at iteration {at}; "
             "its VMs came up in batches of 8-10 through the run (maximum {top} at iteration "
             "{top_at}) with about 130 bound all along (the RuntimeClass overhead's limit), where "
-            "the model's are up by iteration 90-130, so {what}")
+            "the model's are up by iteration 100-145, so {what}")
 _FEWER = "its most ContainerCreating pods are the ~50 that the model's running VMs leave"
 _MORE = "the model divides the same Active memory among {n} running pods at iteration 100"
 EXPLAINED[("restricted-kata-512M-limit", "max_creating")] = _MID_RUN.format(
@@ -106,7 +100,7 @@ EXPLAINED[("restricted-kata-512M-limit", "active_per_pod_100_mib")] = _MID_RUN.f
     what=_MORE.format(n=75))
 EXPLAINED[("restricted-kata-512Mv2-limit", "active_per_pod_100_mib")] = _MID_RUN.format(
     stem="restricted-kata-512Mv2-limit", run=54, cr=43, at=100, top=92, top_at=891,
-    what=_MORE.format(n=82))
+    what=_MORE.format(n=76))
 
 
 @pytest.fixture(scope="module")
