@@ -66,6 +66,12 @@ class DepCpu:
     reports: np.ndarray  # 1 for a live deployment (its running pods write reports), else 0
     user_share: np.ndarray  # of the workload's CPU, the part in user mode (the rest: syscalls)
 
+    @property
+    def pod_want(self) -> np.ndarray:
+        """Host cores one running pod of each deployment asks for: its workload's, plus a VM's
+        exits and host processes."""
+        return np.asarray(self.want * (1.0 + self.extra_share) + self.extra_fixed)
+
 
 def dep_cpu(s: SimState) -> DepCpu:
     """The per-deployment figures (a loop over deployments, never over pods)."""
@@ -187,7 +193,7 @@ def shares(s: SimState, deps: DepCpu, counts: np.ndarray, thrashing: np.ndarray,
     running = counts[:, :, 1]
     # Level 1: the node's services and kernel against kubepods.
     sys_want = c.system_cpu_cores + setup + np.where(thrashing, c.thrash_cpus, 0.0)
-    pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed  # one pod, (deps,)
+    pod_want = deps.pod_want  # one pod, (deps,)
     group_want = running * pod_want
     infra_want = np.full(rows, c.infra_cpu_cores)
     kube_want = infra_want + group_want.sum(axis=1)
@@ -274,7 +280,7 @@ def system_slowdown(s: SimState, deps: DepCpu, running: np.ndarray) -> np.ndarra
     the 2.5 they want: set-ups there take 2.7 times as long."""
     c = s.profile.cluster
     sys_want = c.system_cpu_cores + np.where(s.thrashing, c.thrash_cpus, 0.0)
-    pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed  # one pod, (deps,)
+    pod_want = deps.pod_want  # one pod, (deps,)
     kube_want = c.infra_cpu_cores + (running @ pod_want if len(pod_want) else 0.0)
     if (sys_want + kube_want <= s.cpus).all():  # CPUs for everyone: nobody is slowed
         return np.ones(s.workers)

@@ -3,8 +3,8 @@ terminating pods gone.
 
 A pod bound to a node is admitted (or, BestEffort on a node under MemoryPressure, rejected as
 Failed/Evicted within the kubelet's API rate), its sandbox is set up (slower with other set-ups in
-flight, at the CPU the node's services get and on a thrashing node), then it must find its start memory on the node
-(``memory.grow`` hands it out) before its container runs. A container that ends restarts after the
+flight, at the CPU the node's services get and on a thrashing node), then it must find its start
+memory on the node (``memory.grow`` hands it out) before its container runs. A container that ends restarts after the
 back-off of ``policy.next_backoff``, in a new sandbox if its VM died.
 """
 

@@ -44,8 +44,7 @@ def cpu_demand(s: SimState) -> np.ndarray:
     run, creating = state == CS_RUNNING, state == CS_CREATING
     # what each running pod asks of the CPUs, as the CPU account has it (a timer-paced loop
     # spins a core; a VM adds its host processes and exits)
-    deps = deps_now(s)
-    pod_want = deps.want * (1.0 + deps.extra_share) + deps.extra_fixed
+    pod_want = deps_now(s).pod_want
     if len(pod_want) == 1:
         demand = bincount(nodes[run], minlength=w) * pod_want[0]
     else:
