@@ -318,8 +318,7 @@ class CpuAccount:
         self._node_work = np.zeros(w)  # pages/s of the node's running workloads
         self._work_pods = np.zeros(w)  # how many run (each writes a fresh report)
         self._state = s
-        self._dep_key: tuple = ()
-        self._deps = dep_cpu(s)
+        self._deps = deps_now(s)
         # Steps not worked out yet: pod counts per (node, deployment, creating|running), the
         # thrashing nodes, and how many steps each lasted.
         self._counts: list[np.ndarray] = []
@@ -353,10 +352,10 @@ class CpuAccount:
         return self._seconds
 
     def account(self, s: SimState) -> None:
-        key = dep_key(s)
-        if key != self._dep_key:
+        deps = deps_now(s)
+        if deps is not self._deps:  # a deployment changed: the steps kept used the old figures
             self.flush()
-            self._deps, self._dep_key = deps_now(s), key
+            self._deps = deps
         p = s.table
         n = p.n
         nd = len(s.dep_list)
